@@ -1,0 +1,39 @@
+"""Checks: pure functions of Facts that return Findings. None of them reads the machine.
+
+Each module of this package has `check(facts) -> list[Finding]`; `run_checks` runs them in report order.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from typing import Any, Dict, List
+
+from edgedoctor.findings import FAIL, Finding
+
+# Report order. A module that is not there yet is skipped.
+CHECK_MODULES = ("platform", "python_env", "device", "runtime", "inference")
+
+
+def run_checks(facts: Dict[str, Any]) -> List[Finding]:
+    findings: List[Finding] = []
+    for name in CHECK_MODULES:
+        try:
+            module = importlib.import_module(f"edgedoctor.checks.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"edgedoctor.checks.{name}":
+                continue
+            raise
+        start = time.perf_counter()
+        try:
+            produced = module.check(facts)
+        except Exception as exc:  # a check's own bug must not hide the others
+            produced = [Finding(f"edgedoctor.check-{name}", FAIL, f"edgedoctor's {name} check failed",
+                                detail=f"{type(exc).__name__}: {exc}",
+                                remedy="This is a bug in edgedoctor; please report it with this report attached.")]
+        elapsed = (time.perf_counter() - start) * 1000
+        for finding in produced:
+            if finding.duration_ms is None:
+                finding.duration_ms = round(elapsed / max(len(produced), 1), 3)
+        findings.extend(produced)
+    return findings

@@ -1,0 +1,261 @@
+"""The one seam between edgedoctor and the machine it examines.
+
+Every reader (probe) touches the machine only through a `System`: files under a root folder (so `--root DIR`
+and tests can swap in a fixture tree), the environment, a command runner, a clock, the platform name and an
+optional USB backend. Readers return plain data; they never judge.
+
+With a root other than "/", commands are not run on this machine: their recorded outputs are read from
+`ROOT/.edgedoctor/commands/<name>.out` (see `RecordedRunner`). A fixture tree can also name the platform
+in `ROOT/.edgedoctor/platform` (`linux`, `darwin`, `windows`) and the page size in `ROOT/.edgedoctor/page_size`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, List, Mapping, Optional, Sequence
+
+
+@dataclass
+class CommandResult:
+    """What a command did. `error` is set (and returncode is None) when it could not run at all."""
+
+    argv: List[str]
+    returncode: Optional[int]
+    stdout: str = ""
+    stderr: str = ""
+    error: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.returncode == 0
+
+
+CommandRunner = Callable[[Sequence[str], float], CommandResult]
+
+
+def run_command(argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
+    """Run a command on this machine; never raises."""
+    argv = list(argv)
+    if not argv or shutil.which(argv[0]) is None:
+        return CommandResult(argv, None, error=f"{argv[0] if argv else '(empty)'}: command not found")
+    try:
+        proc = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return CommandResult(argv, None, error=f"timed out after {timeout:g} s")
+    except OSError as exc:
+        return CommandResult(argv, None, error=str(exc))
+    return CommandResult(
+        argv,
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )
+
+
+def recorded_name(argv: Sequence[str]) -> str:
+    """File name under which a command's recorded output is kept: `dkms status` -> `dkms_status`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", " ".join(argv)).strip("_")[:120]
+
+
+class RecordedRunner:
+    """Answers commands from recorded outputs in a folder: `<name>.out`, optional `<name>.err`, `<name>.rc`.
+
+    A command with no recording is reported as not found, as it would be on a machine without it.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def __call__(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
+        argv = list(argv)
+        name = recorded_name(argv)
+        out = self.folder / f"{name}.out"
+        if not out.exists():
+            return CommandResult(argv, None, error=f"{argv[0]}: command not found")
+        err = self.folder / f"{name}.err"
+        rc = self.folder / f"{name}.rc"
+        return CommandResult(
+            argv,
+            int(rc.read_text().strip()) if rc.exists() else 0,
+            out.read_text(encoding="utf-8", errors="replace"),
+            err.read_text(encoding="utf-8", errors="replace") if err.exists() else "",
+        )
+
+
+def _host_platform() -> str:
+    if sys.platform.startswith("linux"):
+        return "linux"
+    if sys.platform == "darwin":
+        return "darwin"
+    if sys.platform in ("win32", "cygwin"):
+        return "windows"
+    return sys.platform
+
+
+@dataclass
+class System:
+    """Everything a reader may touch. Build one with `System.host()` or `System.from_root(path)`."""
+
+    root: Path = Path("/")
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    run: CommandRunner = run_command
+    clock: Callable[[], float] = time.monotonic
+    platform: str = field(default_factory=_host_platform)
+    usb_backend: object = None  # a pyusb backend, or None for pyusb's default lookup
+    page_size: Optional[int] = None
+
+    @classmethod
+    def host(cls) -> "System":
+        page_size = None
+        try:
+            page_size = os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            pass
+        return cls(page_size=page_size)
+
+    @classmethod
+    def from_root(cls, root: Path, env: Optional[Mapping[str, str]] = None) -> "System":
+        """A fixture tree or a mounted image: files, recorded commands and platform all from `root`."""
+        root = Path(root)
+        meta = root / ".edgedoctor"
+        platform = "linux"
+        if (meta / "platform").exists():
+            platform = (meta / "platform").read_text().strip()
+        page_size = None
+        if (meta / "page_size").exists():
+            page_size = int((meta / "page_size").read_text().strip())
+        environ = dict(env) if env is not None else {}
+        if (meta / "env").exists():
+            for line in (meta / "env").read_text().splitlines():
+                if "=" in line and not line.startswith("#"):
+                    key, _, value = line.partition("=")
+                    environ.setdefault(key.strip(), value.strip())
+        return cls(root=root, env=environ, run=RecordedRunner(meta / "commands"), platform=platform,
+                   page_size=page_size)
+
+    @property
+    def is_host(self) -> bool:
+        return self.root == Path("/")
+
+    # --- files under the root -------------------------------------------------------------------
+    def path(self, absolute: str) -> Path:
+        """Map an absolute machine path ("/sys/bus/usb") to where it is under the root."""
+        if self.is_host:
+            return Path(absolute)
+        return self.root / str(absolute).lstrip("/\\")
+
+    def read_text(self, absolute: str, limit: int = 1 << 20) -> Optional[str]:
+        """The file's text, or None when it is missing or unreadable (a device unplugged mid-read)."""
+        try:
+            with open(self.path(absolute), "rb") as handle:
+                return handle.read(limit).decode("utf-8", "replace")
+        except OSError:
+            return None
+
+    def read_bytes(self, absolute: str, limit: int = 1 << 20) -> Optional[bytes]:
+        try:
+            with open(self.path(absolute), "rb") as handle:
+                return handle.read(limit)
+        except OSError:
+            return None
+
+    def exists(self, absolute: str) -> bool:
+        try:
+            return self.path(absolute).exists()
+        except OSError:
+            return False
+
+    def listdir(self, absolute: str) -> List[str]:
+        """Sorted entry names, or [] when the folder is missing or unreadable."""
+        try:
+            return sorted(os.listdir(self.path(absolute)))
+        except OSError:
+            return []
+
+    def glob(self, absolute_dir: str, pattern: str) -> Iterator[str]:
+        """Absolute machine paths of entries of `absolute_dir` matching a glob pattern."""
+        base = self.path(absolute_dir)
+        try:
+            matches = sorted(base.glob(pattern))
+        except OSError:
+            return iter(())
+        prefix = str(absolute_dir).rstrip("/")
+        return iter(f"{prefix}/{m.relative_to(base).as_posix()}" for m in matches)
+
+    def access(self, absolute: str, mode: int) -> Optional[bool]:
+        """os.access through the root. In a fixture tree, `ROOT/.edgedoctor/denied` lists paths this
+        user may not open (one absolute path a line), since fixture files are always readable to the tests."""
+        if not self.is_host:
+            denied = self.read_text("/.edgedoctor/denied") or ""
+            if str(absolute) in {line.strip() for line in denied.splitlines()}:
+                return False
+            return self.exists(absolute)
+        try:
+            return os.access(absolute, mode)
+        except OSError:
+            return None
+
+    def realpath(self, absolute: str) -> str:
+        """Resolve symlinks inside the root, returning an absolute machine path."""
+        if self.is_host:
+            return os.path.realpath(absolute)
+        resolved = Path(os.path.realpath(self.path(absolute)))
+        try:
+            return "/" + resolved.relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(absolute)
+
+    def getenv(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        return self.env.get(key, default)
+
+    # --- who is asking ------------------------------------------------------------------------------
+    def user_name(self) -> Optional[str]:
+        """The examined user: `ROOT/.edgedoctor/user` in a fixture tree, else USER/LOGNAME/the password db."""
+        if not self.is_host:
+            recorded = self.read_text("/.edgedoctor/user")
+            return recorded.strip() if recorded else self.env.get("USER")
+        name = self.env.get("USER") or self.env.get("LOGNAME") or self.env.get("USERNAME")
+        if name:
+            return name
+        try:
+            import pwd
+
+            return pwd.getpwuid(os.getuid()).pw_name
+        except (ImportError, KeyError, OSError):
+            return None
+
+    def user_groups(self) -> Optional[List[str]]:
+        """Group names of the examined user: from this process on the host; from `/etc/group` (members)
+        plus `ROOT/.edgedoctor/groups` in a fixture tree. None when unknown (Windows)."""
+        if self.is_host:
+            try:
+                import grp
+
+                names = []
+                for gid in os.getgroups():
+                    try:
+                        names.append(grp.getgrgid(gid).gr_name)
+                    except KeyError:
+                        names.append(str(gid))
+                return sorted(set(names))
+            except (ImportError, OSError):
+                return None
+        user = self.user_name()
+        groups = set()
+        listed = self.read_text("/.edgedoctor/groups")
+        if listed:
+            groups.update(g for g in listed.split() if g)
+        for line in (self.read_text("/etc/group") or "").splitlines():
+            parts = line.split(":")
+            if len(parts) >= 4 and user and user in parts[3].split(","):
+                groups.add(parts[0])
+        return sorted(groups)

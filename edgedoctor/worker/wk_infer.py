@@ -1,0 +1,132 @@
+# Run a TFLite model, with or without the Edge TPU delegate, and time it. Python 3.6+, stdlib + target's numpy.
+#
+# payload: {"module": "tflite_runtime" | "ai_edge_litert" | "tensorflow" | null (first that imports),
+#           "model_path": str, "input_path": str (raw tensor bytes) | "input": [ints],
+#           "delegate": {"library": "libedgetpu.so.1", "options": {"device": "usb"}} | null,
+#           "iterations": int, "warmup": int, "top_k": int, "num_threads": int | null}
+import time
+
+import wk_common
+import wk_tflite
+
+
+def _ms(start):
+    return (time.perf_counter() - start) * 1000.0
+
+
+def _tensor_info(detail):
+    quant = detail.get("quantization") or (0.0, 0)
+    return {
+        "name": detail.get("name"),
+        "shape": [int(x) for x in detail.get("shape", [])],
+        "dtype": getattr(detail.get("dtype"), "__name__", str(detail.get("dtype"))),
+        "scale": float(quant[0]),
+        "zero_point": int(quant[1]),
+    }
+
+
+def _load_input(np, spec, detail):
+    dtype = detail["dtype"]
+    shape = tuple(detail["shape"])
+    if spec.get("input_path"):
+        with open(spec["input_path"], "rb") as handle:
+            raw = handle.read()
+        data = np.frombuffer(raw, dtype=dtype)
+    else:
+        data = np.array(spec.get("input") or [], dtype=dtype)
+    expected = int(np.prod(shape))
+    if data.size != expected:
+        raise ValueError("input has %d values, the model's input %s needs %d" % (data.size, list(shape), expected))
+    return data.reshape(shape)
+
+
+def run_with(loaded, spec):
+    """Run spec (see the payload above) with an imported interpreter module. Never raises."""
+    result = {"module": loaded.name, "module_version": loaded.version, "status": "fail", "stage": "numpy",
+              "error": None, "stderr": "", "timings_ms": {}}
+    timings = result["timings_ms"]
+    with wk_common.CaptureStderr() as cap:
+        try:
+            import numpy as np
+
+            delegates = []
+            delegate = spec.get("delegate")
+            if delegate:
+                result["stage"] = "delegate"
+                wk_common.stage("load-delegate")
+                start = time.perf_counter()
+                delegates.append(loaded.load_delegate(delegate["library"], delegate.get("options") or {}))
+                timings["delegate_load"] = _ms(start)
+            result["stage"] = "load"
+            wk_common.stage("load-model")
+            start = time.perf_counter()
+            kwargs = {"model_path": spec["model_path"]}
+            if delegates:
+                kwargs["experimental_delegates"] = delegates
+            if spec.get("num_threads"):
+                kwargs["num_threads"] = int(spec["num_threads"])
+            interpreter = loaded.Interpreter(**kwargs)
+            result["stage"] = "allocate"
+            interpreter.allocate_tensors()
+            timings["model_load"] = _ms(start)
+            in_detail = interpreter.get_input_details()[0]
+            out_detail = interpreter.get_output_details()[0]
+            result["input"] = _tensor_info(in_detail)
+            result["output"] = _tensor_info(out_detail)
+            data = _load_input(np, spec, in_detail)
+            result["stage"] = "invoke"
+            wk_common.stage("invoke")
+            # The first inference is timed on its own: on the Edge TPU it also loads the model into the device.
+            start = time.perf_counter()
+            interpreter.set_tensor(in_detail["index"], data)
+            interpreter.invoke()
+            timings["first"] = _ms(start)
+            for _ in range(int(spec.get("warmup", 0))):
+                interpreter.set_tensor(in_detail["index"], data)
+                interpreter.invoke()
+            runs = []
+            for _ in range(int(spec.get("iterations", 1))):
+                start = time.perf_counter()
+                interpreter.set_tensor(in_detail["index"], data)
+                interpreter.invoke()
+                runs.append(_ms(start))
+            timings["runs"] = runs
+            output = interpreter.get_tensor(out_detail["index"]).reshape(-1)
+            scale = result["output"]["scale"]
+            zero = result["output"]["zero_point"]
+            top_k = int(spec.get("top_k", 5))
+            order = np.argsort(-output.astype(np.float64), kind="stable")[:top_k]
+            result["top"] = [
+                [int(i), output[i].item(), float((float(output[i]) - zero) * scale) if scale else float(output[i])]
+                for i in order
+            ]
+            if output.size <= 64:
+                result["raw_output"] = [x.item() for x in output]
+            result["status"] = "pass"
+            result["stage"] = "done"
+        except BaseException as exc:
+            result.update(wk_common.error_info(exc))
+    result["stderr"] = cap.text
+    return result
+
+
+def run(payload):
+    skip = set(payload.get("skip") or ())
+    names = [payload["module"]] if payload.get("module") else [c[0] for c in wk_tflite.CANDIDATES]
+    errors = []
+    for name in names:
+        if "import-" + name in skip:
+            continue
+        wk_common.stage("import-" + name)
+        with wk_common.CaptureStderr() as cap:
+            try:
+                loaded = wk_tflite.import_interpreter(name)
+            except BaseException as exc:
+                loaded = None
+                errors.append(dict(wk_common.error_info(exc), module=name))
+        if loaded is not None:
+            return run_with(loaded, payload)
+        errors[-1]["stderr"] = cap.text
+    first = errors[0] if errors else {"error": "no TFLite interpreter is installed"}
+    return {"status": "fail", "stage": "import", "error": first.get("error"), "stderr": first.get("stderr", ""),
+            "traceback": first.get("traceback"), "import_errors": errors, "timings_ms": {}}
