@@ -1,0 +1,224 @@
+"""Python-stack findings: the examined interpreter, its TFLite interpreter, numpy, pycoral, shadowing.
+
+Causes of captured error texts come from the matrix (`explain_text`), so that knowledge lives in data.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Dict, List, Optional
+
+from edgedoctor import factview, matrix, support
+from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
+
+WORKER_FAILURE = {
+    "not-started": "could not be started",
+    "crashed": "crashed",
+    "timeout": "did not answer in time",
+    "garbage": "answered with something that is not a report",
+    "worker-error": "failed",
+}
+
+
+def explain_text(text: Optional[str], facts: Dict[str, Any]) -> Optional[matrix.Match]:
+    """The best matrix entry for a captured error text, or None."""
+    if not text:
+        return None
+    found = matrix.load().match(text, factview.from_facts(facts), limit=1)
+    return found[0] if found else None
+
+
+def _with_cause(finding: Finding, text: Optional[str], facts: Dict[str, Any], fallback: Optional[str] = None,
+                fallback_remedy: str = "") -> Finding:
+    match = explain_text(text, facts)
+    os_name = (facts.get("platform") or {}).get("os")
+    if match:
+        finding.causes = [match.entry.cause]
+        finding.remedy = finding.remedy or match.entry.remedy_for(os_name)
+        finding.detail = (finding.detail + "\n" if finding.detail else "") + match.entry.explanation
+    elif fallback:
+        finding.causes = [fallback]
+    if not finding.remedy:
+        finding.remedy = fallback_remedy
+    return finding
+
+
+def _pip(facts: Dict[str, Any]) -> str:
+    python = (facts.get("platform") or {}).get("python_executable") or "python3"
+    return f"{shlex.quote(python)} -m pip"
+
+
+def _last_line(text: Optional[str]) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def check(facts: Dict[str, Any]) -> List[Finding]:
+    env = facts.get("python_env") or {}
+    platform = facts.get("platform") or {}
+    findings: List[Finding] = []
+    worker = env.get("worker") or {}
+    python = env.get("python") or {}
+    requested = env.get("python_executable_requested") or "the interpreter"
+    if not python:
+        status = worker.get("status")
+        findings.append(Finding(
+            "python.interpreter", FAIL,
+            f"The Python stack could not be examined: the worker {WORKER_FAILURE.get(status, 'failed')}",
+            detail=f"{requested}: {env.get('error') or worker.get('error') or 'no answer'}",
+            remedy="Check that --python names a working Python 3.6+ interpreter (e.g. .venv/bin/python).",
+        ))
+        return findings
+
+    version = python.get("version")
+    where = python.get("executable")
+    venv = " (virtual environment)" if python.get("in_venv") else ""
+    findings.append(Finding("python.interpreter", PASS,
+                            f"{python.get('implementation', 'Python')} {version} at {where}{venv}"))
+    for crash in worker.get("crashes") or []:
+        findings.append(Finding(
+            "python.worker", WARN, f"Examining the stack {WORKER_FAILURE.get(crash.get('status'), 'failed')} "
+            f"while: {crash.get('stage') or 'starting'}",
+            detail=(crash.get("error") or "") + (f"\n{_last_line(crash.get('stderr'))}" if crash.get("stderr") else ""),
+            remedy="edgedoctor skipped that step and examined the rest; the findings below name what failed."))
+
+    findings.extend(_python_support(python, platform, env))
+    findings.extend(_tflite(env, facts))
+    findings.extend(_numpy(env, facts))
+    findings.extend(_smoke(env, facts))
+    findings.extend(_pycoral(env, facts, platform))
+    findings.extend(_shadowing(env))
+    return findings
+
+
+def _python_support(python, platform, env) -> List[Finding]:
+    version = python.get("version")
+    os_name, arch = platform.get("os"), platform.get("arch")
+    pycoral_ok = support.supports_python("pycoral", version, os_name, arch)
+    tflite_ok = support.supports_python("tflite-runtime", version, os_name, arch)
+    identity = (env.get("pycoral") or {}).get("identity")
+    if pycoral_ok is False and identity != "google":
+        alternatives = []
+        if tflite_ok:
+            alternatives.append('tflite-runtime with "numpy<2"')
+        alternatives.append("LiteRT (ai-edge-litert)")
+        return [Finding(
+            "python.version", WARN, f"Python {version} has no wheels of Google's pycoral",
+            detail=(support.package("pycoral") or {}).get("note", "") + (
+                "" if tflite_ok else " " + (support.package("tflite-runtime") or {}).get("note", "")),
+            remedy=("Create an environment with Python 3.9 for pycoral (e.g. `pyenv install 3.9` then "
+                    "`python3.9 -m venv ~/coral-venv`), or use " + " or ".join(alternatives)
+                    + " with the Edge TPU delegate directly (load_delegate('libedgetpu.so.1'))."),
+            causes=["python-unsupported"])]
+    return [Finding("python.version", PASS, f"Python {version} is covered by the Coral Python wheels")]
+
+
+def _tflite(env, facts) -> List[Finding]:
+    tflite = env.get("tflite") or {}
+    if tflite.get("module"):
+        label = {"tflite_runtime": "tflite_runtime", "ai_edge_litert": "LiteRT (ai_edge_litert)",
+                 "tensorflow": "tensorflow.lite"}.get(tflite["module"], tflite["module"])
+        return [Finding("python.tflite", PASS, f"TFLite interpreter: {label} {tflite.get('version') or ''}".strip())]
+    error = tflite.get("error") or "no TFLite interpreter is installed"
+    platform = facts.get("platform") or {}
+    python = (env.get("python") or {}).get("version")
+    installed = any(c.get("found") for c in (tflite.get("candidates") or {}).values())
+    finding = Finding("python.tflite", FAIL, "No TFLite interpreter can be imported", detail=error)
+    if not installed:
+        finding.title = "No TFLite interpreter is installed"
+        if support.supports_python("tflite-runtime", python) is False:
+            finding.causes = ["python-unsupported"]
+            finding.remedy = f'{_pip(facts)} install ai-edge-litert   # tflite-runtime has no wheel for Python {python}'
+        else:
+            finding.remedy = f'{_pip(facts)} install tflite-runtime "numpy<2"'
+        return [finding]
+    return [_with_cause(finding, error + "\n" + (tflite.get("stderr") or ""), facts,
+                        fallback_remedy=f'{_pip(facts)} install --force-reinstall tflite-runtime "numpy<2"')]
+
+
+def _numpy(env, facts) -> List[Finding]:
+    numpy = env.get("numpy") or {}
+    if numpy.get("error") and numpy.get("found"):
+        finding = Finding("python.numpy", FAIL, "numpy cannot be imported", detail=numpy["error"])
+        return [_with_cause(finding, numpy["error"] + "\n" + (numpy.get("stderr") or ""), facts,
+                            fallback_remedy=f'{_pip(facts)} install --force-reinstall "numpy<2"')]
+    if not numpy.get("found"):
+        return [Finding("python.numpy", FAIL, "numpy is not installed",
+                        detail="Every TFLite Python interpreter needs numpy.",
+                        remedy=f'{_pip(facts)} install "numpy<2"')]
+    return [Finding("python.numpy", PASS, f"numpy {numpy.get('version')}")]
+
+
+def _smoke(env, facts) -> List[Finding]:
+    smoke = env.get("smoke")
+    if not smoke:
+        return [Finding("python.smoke", SKIP, "Embedded tiny model not run",
+                        detail="The embedded model or its manifest entry is missing from this installation.")]
+    if smoke.get("status") == "skip":
+        return [Finding("python.smoke", SKIP, "Embedded tiny model not run", detail=smoke.get("error") or "")]
+    if smoke.get("status") != "pass":
+        text = "\n".join(filter(None, [smoke.get("error"), smoke.get("stderr")]))
+        finding = Finding("python.smoke", FAIL, "The TFLite interpreter cannot run a model",
+                          detail=_last_line(smoke.get("error")) or "the run failed")
+        return [_with_cause(finding, text, facts,
+                            fallback_remedy=f'{_pip(facts)} install --force-reinstall tflite-runtime "numpy<2"')]
+    expected = smoke.get("expected_output")
+    got = smoke.get("raw_output")
+    tolerance = smoke.get("tolerance", 1)
+    runs = (smoke.get("timings_ms") or {}).get("runs") or []
+    timing = f" in {min(runs):.2f} ms" if runs else ""
+    if expected and got is not None:
+        worst = max((abs(a - b) for a, b in zip(expected, got)), default=0)
+        if len(expected) != len(got) or worst > tolerance:
+            return [Finding("python.smoke", FAIL, "The TFLite interpreter computes a wrong answer",
+                            detail=f"embedded model output {got}, expected {expected} (tolerance {tolerance})",
+                            remedy=f'{_pip(facts)} install --force-reinstall tflite-runtime "numpy<2"')]
+    return [Finding("python.smoke", PASS, f"The TFLite interpreter runs the embedded model correctly{timing}")]
+
+
+def _pycoral(env, facts, platform) -> List[Finding]:
+    pycoral = env.get("pycoral") or {}
+    identity = pycoral.get("identity")
+    os_name = platform.get("os")
+    install = support.install_command("pycoral", os_name, platform.get("distro"))
+    if identity == "pypi-impostor":
+        return [Finding(
+            "python.pycoral", FAIL,
+            f"The installed 'pycoral' {pycoral.get('version') or ''} is not Google's pycoral".replace("  ", " "),
+            detail=(f"It is the unrelated PyPI package ({pycoral.get('summary') or 'a CLI for the Allen Coral Atlas'})"
+                    ", which takes the name `pycoral` and has no pycoral.utils.edgetpu. Google's pycoral comes "
+                    "from Coral's own package index or apt repository."),
+            remedy=f"{_pip(facts)} uninstall -y pycoral\n{install}",
+            causes=["pycoral-wrong-package"])]
+    if identity == "absent":
+        return [Finding("python.pycoral", INFO, "pycoral is not installed (optional)",
+                        detail="pycoral is optional: the TFLite interpreter with load_delegate() drives the Edge TPU.",
+                        remedy=install)]
+    if pycoral.get("error"):
+        finding = Finding("python.pycoral", FAIL, f"pycoral {pycoral.get('version') or ''} cannot be imported".replace(
+            "  ", " "), detail=_last_line(pycoral["error"]))
+        return [_with_cause(finding, pycoral["error"] + "\n" + (pycoral.get("stderr") or ""), facts,
+                            fallback="pycoral-api-mismatch", fallback_remedy=install)]
+    if identity == "google":
+        return [Finding("python.pycoral", PASS, f"Google's pycoral {pycoral.get('version') or ''}".strip())]
+    return [Finding("python.pycoral", WARN, "A 'pycoral' package of unknown origin is installed",
+                    detail=f"at {pycoral.get('path')}", remedy=install)]
+
+
+def _shadowing(env) -> List[Finding]:
+    findings = []
+    cwd = env.get("cwd")
+    shadowed = [name for name, info in ((env.get("tflite") or {}).get("candidates") or {}).items()
+                if info.get("shadowed")]
+    if (env.get("pycoral") or {}).get("shadowed"):
+        shadowed.append("pycoral")
+    if shadowed:
+        findings.append(Finding(
+            "python.shadowing", FAIL,
+            f"{', '.join(shadowed)} is imported from the current folder, not from site-packages",
+            detail=(f"The folder {cwd} holds a source tree named like the package (a cloned repository), which "
+                    "Python imports before the installed one; it lacks the compiled parts (e.g. "
+                    "No module named 'pycoral.pybind')."),
+            remedy="Run your script from another folder, or rename the cloned source folder.",
+            causes=["source-tree-shadowing"]))
+    return findings

@@ -1,0 +1,111 @@
+"""Options and output shared by the commands that produce a report (check, diagnose)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+from edgedoctor import exitcodes
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=["terminal", "text", "json", "markdown", "junit"], default=None,
+                        help="report format on stdout (default: terminal; with --output, from the file's extension)")
+    parser.add_argument("--output", "-o", action="append", default=[], metavar="FILE",
+                        help="also write the report to FILE (format from --format or the extension; repeatable)")
+    parser.add_argument("--strict", action="store_true", help="warnings count as failures for the exit code")
+    parser.add_argument("--no-redact", action="store_true",
+                        help="keep user name, home, host name, serial numbers and addresses in the report")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
+
+
+def resolve_python(text: str) -> Optional[str]:
+    """A venv folder or an interpreter path -> the interpreter path (None when there is none)."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        for candidate in (path / "bin" / "python", path / "bin" / "python3", path / "Scripts" / "python.exe"):
+            if candidate.exists():
+                return str(candidate)
+        return None
+    if path.exists():
+        return str(path)
+    found = shutil.which(text)
+    return found
+
+
+def requirements_from(args: argparse.Namespace) -> List[str]:
+    from edgedoctor import requirements
+
+    listed: List[str] = []
+    for item in args.require:
+        listed.extend(x.strip() for x in item.split(",") if x.strip())
+    config = requirements.load_config(getattr(args, "config", None), Path.cwd())
+    listed = list(config.get("require", [])) + listed
+    requirements.parse_all(listed)  # raises ValueError on a malformed one
+    return listed
+
+
+@contextlib.contextmanager
+def progress(args: argparse.Namespace) -> Iterator:
+    """Progress messages on stderr, only on a terminal and without --quiet."""
+    show = not args.quiet and sys.stderr.isatty() and not os.environ.get("CI")
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+
+    console = Console(file=sys.stderr)
+    with console.status("examining...") as status:
+        yield lambda step: status.update(f"examining: {step}")
+
+
+def format_for(path: str, explicit: Optional[str]) -> str:
+    from edgedoctor.render import EXTENSIONS
+
+    if explicit:
+        return explicit
+    return EXTENSIONS.get(Path(path).suffix.lower(), "text")
+
+
+def emit_report(report: Dict[str, Any], args: argparse.Namespace) -> int:
+    from edgedoctor import redact
+    from edgedoctor.render import render
+
+    shown = report if args.no_redact else redact.redact_report(report)
+    outputs = list(args.output)
+    for path in outputs:
+        # One --output with --format: that format. Otherwise each file's extension decides.
+        file_format = format_for(path, args.format if len(outputs) == 1 else None)
+        try:
+            Path(path).write_text(render(shown, file_format, fancy=False), encoding="utf-8")
+        except OSError as exc:
+            print(f"edgedoctor: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            return exitcodes.USAGE_ERROR
+    sys.stdout.write(render(shown, args.format or "terminal"))
+    sys.stdout.flush()
+    return int(report["exit_code"])

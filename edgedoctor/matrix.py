@@ -1,0 +1,462 @@
+"""The curated compatibility matrix: load and validate `matrix/`, match error texts and Facts to entries.
+
+Data lives in `matrix/entries/*.toml` (format: `matrix/SCHEMA.md`); this module holds no Coral knowledge of
+its own. Loading is tolerant: an entry with a bad field is left out and named in `Matrix.problems`, so
+`check` still runs with what is valid while `edgedoctor matrix validate` reports the file, entry and field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from edgedoctor import datafiles
+from edgedoctor.tomlcompat import load_toml
+
+try:  # Python 3.11+
+    import re._parser as _sre_parse  # type: ignore[import-not-found]
+    import re._constants as _sre_c  # type: ignore[import-not-found]
+except ImportError:  # Python 3.9, 3.10
+    import sre_constants as _sre_c  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+FLAGS = re.IGNORECASE | re.MULTILINE
+SEVERITIES = ("fail", "warn", "info")
+LIST_KEYS = {"os", "arch", "link", "device", "usb_state", "board", "runtime_release", "runtime_package",
+             "pycoral_identity", "page_size"}
+BOOL_KEYS = {"container", "runtime_found", "require_facts"}
+SPEC_KEYS = {"python", "tflite_runtime", "ai_edge_litert", "tensorflow", "pycoral", "numpy", "kernel",
+             "runtime_version"}
+CONDITION_KEYS = LIST_KEYS | SPEC_KEYS | {"container", "runtime_found"}
+ENTRY_KEYS = {"id", "cause", "title", "severity", "confidence", "signatures", "explanation", "remedy",
+              "references", "examples", "when", "require_facts"}
+REMEDY_KEYS = {"all", "linux", "darwin", "windows"}
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+
+
+@dataclass
+class Problem:
+    file: str
+    entry: Optional[str]
+    field: Optional[str]
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f" [{self.entry}]" if self.entry else "") + (f" {self.field}" if self.field else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class Signature:
+    pattern: str
+    regex: "re.Pattern[str]"
+    literals: Optional[Tuple[str, ...]]  # one of these (lower-case) must be in the text; None: no prefilter
+
+
+@dataclass
+class Entry:
+    id: str
+    cause: str
+    title: str
+    explanation: str
+    remedy: Dict[str, str]
+    references: List[str]
+    severity: str = "fail"
+    confidence: float = 0.6
+    signatures: List[Signature] = field(default_factory=list)
+    examples: List[str] = field(default_factory=list)
+    when: Dict[str, Any] = field(default_factory=dict)
+    require_facts: bool = False
+    file: str = ""
+
+    @property
+    def is_fact_entry(self) -> bool:
+        return not self.signatures
+
+    def remedy_for(self, os_name: Optional[str]) -> str:
+        """The remedy for one platform (with the general one), or all of them when the platform is unknown."""
+        if os_name and os_name in self.remedy:
+            parts = [self.remedy[os_name]]
+            if "all" in self.remedy:
+                parts.insert(0, self.remedy["all"])
+            return "\n".join(parts)
+        if "all" in self.remedy and not os_name:
+            others = [f"{k}: {v}" for k, v in self.remedy.items() if k != "all"]
+            return "\n".join([self.remedy["all"]] + others)
+        if "all" in self.remedy:
+            return self.remedy["all"]
+        return "\n".join(f"{k}: {v}" for k, v in self.remedy.items())
+
+
+@dataclass
+class Match:
+    entry: Entry
+    confidence: float
+    matched_text: Optional[str] = None
+    evidence: List[str] = field(default_factory=list)
+    contradicted: List[str] = field(default_factory=list)
+
+    def to_dict(self, os_name: Optional[str] = None) -> Dict[str, Any]:
+        return {
+            "entry": self.entry.id,
+            "cause": self.entry.cause,
+            "confidence": round(self.confidence, 2),
+            "severity": self.entry.severity,
+            "title": self.entry.title,
+            "explanation": self.entry.explanation,
+            "remedy": self.entry.remedy_for(os_name),
+            "references": list(self.entry.references),
+            "matched_text": self.matched_text,
+            "evidence": list(self.evidence),
+            "contradicted": list(self.contradicted),
+        }
+
+
+# --- literal prefilter ------------------------------------------------------------------------------------
+
+
+def required_literals(pattern: str) -> Optional[Tuple[str, ...]]:
+    """Literal strings one of which every match must contain (lower-cased), or None when none can be found.
+
+    Lets a scan skip the regex on blocks that cannot match, which is what keeps `explain` fast on big logs.
+    """
+    try:
+        parsed = _sre_parse.parse(pattern, FLAGS)
+    except re.error:
+        return None
+    found = _seq_literals(list(parsed))
+    if not found or min(len(x) for x in found) < 3:
+        return None
+    return tuple(sorted({x.lower() for x in found}))
+
+
+def _seq_literals(items) -> Optional[set]:
+    best: Optional[set] = None
+    run: List[str] = []
+
+    def consider(candidate: Optional[set]) -> None:
+        nonlocal best
+        if not candidate:
+            return
+        if best is None or min(map(len, candidate)) > min(map(len, best)):
+            best = candidate
+
+    for op, av in items:
+        if op is _sre_c.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            consider({"".join(run)})
+            run = []
+        if op is _sre_c.SUBPATTERN:
+            consider(_seq_literals(list(av[-1])))
+        elif op is _sre_c.BRANCH:
+            alternatives = [_seq_literals(list(branch)) for branch in av[1]]
+            if all(alternatives):
+                consider(set().union(*alternatives))
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] >= 1:
+            consider(_seq_literals(list(av[2])))
+    if run:
+        consider({"".join(run)})
+    return best
+
+
+# --- loading and validation -------------------------------------------------------------------------------
+
+
+def _known_causes(folder: Path) -> set:
+    try:
+        return set((load_toml(folder / "causes.toml").get("cause") or {}).keys())
+    except (OSError, ValueError):
+        return set()
+
+
+def _check_condition(key: str, value: Any) -> Optional[str]:
+    if key not in CONDITION_KEYS:
+        return f"unknown condition {key!r}"
+    if key in LIST_KEYS:
+        if not isinstance(value, list) or not value:
+            return "must be a non-empty list"
+    elif key in BOOL_KEYS:
+        if not isinstance(value, bool):
+            return "must be true or false"
+    elif key in SPEC_KEYS:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        if not isinstance(value, str):
+            return "must be a version specifier string such as '>=2.12'"
+        try:
+            SpecifierSet(value)
+        except InvalidSpecifier:
+            return f"not a version specifier: {value!r}"
+    return None
+
+
+def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> Optional[Entry]:
+    if not isinstance(raw, dict):
+        problems.append(Problem(file, None, None, "an [[entry]] is not a table"))
+        return None
+    entry_id = raw.get("id")
+    start = len(problems)
+
+    def bad(fld: Optional[str], message: str) -> None:
+        problems.append(Problem(file, entry_id if isinstance(entry_id, str) else None, fld, message))
+
+    if not isinstance(entry_id, str) or not ID_RE.match(entry_id):
+        bad("id", "missing or not kebab-case")
+    for key in sorted(set(raw) - ENTRY_KEYS):
+        bad(key, "unknown field")
+    cause = raw.get("cause")
+    if not isinstance(cause, str):
+        bad("cause", "missing")
+    elif causes and cause not in causes:
+        bad("cause", f"unknown cause code {cause!r}")
+    for key in ("title", "explanation"):
+        if not isinstance(raw.get(key), str) or not raw.get(key).strip():
+            bad(key, "missing or empty")
+    severity = raw.get("severity", "fail")
+    if severity not in SEVERITIES:
+        bad("severity", f"must be one of {', '.join(SEVERITIES)}")
+    confidence = raw.get("confidence", 0.6)
+    if not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
+        bad("confidence", "must be a number from 0 to 1")
+    remedy = raw.get("remedy")
+    if not isinstance(remedy, dict) or not remedy or set(remedy) - REMEDY_KEYS or not all(
+            isinstance(v, str) and v.strip() for v in remedy.values()):
+        bad("remedy", f"must be a table with keys from {sorted(REMEDY_KEYS)} and text values")
+    references = raw.get("references")
+    if not isinstance(references, list) or not references or not all(
+            isinstance(r, str) and re.match(r"https?://", r) for r in references):
+        bad("references", "must list at least one http(s) URL")
+    signatures: List[Signature] = []
+    for index, pattern in enumerate(raw.get("signatures") or []):
+        if not isinstance(pattern, str) or not pattern:
+            bad(f"signatures[{index}]", "must be a non-empty string")
+            continue
+        try:
+            signatures.append(Signature(pattern, re.compile(pattern, FLAGS), required_literals(pattern)))
+        except re.error as exc:
+            bad(f"signatures[{index}]", f"does not compile: {exc}")
+    when = raw.get("when") or {}
+    if not isinstance(when, dict):
+        bad("when", "must be a table")
+        when = {}
+    for key, value in when.items():
+        message = _check_condition(key, value)
+        if message:
+            bad(f"when.{key}", message)
+    if not signatures and not when:
+        bad("signatures", "an entry needs signatures, or conditions in `when` (a fact entry)")
+    examples = raw.get("examples") or []
+    if len(problems) > start:
+        return None
+    entry = Entry(id=entry_id, cause=cause, title=raw["title"].strip(), explanation=raw["explanation"].strip(),
+                  remedy={k: v.strip() for k, v in remedy.items()}, references=list(references),
+                  severity=severity, confidence=float(confidence), signatures=signatures,
+                  examples=[str(e) for e in examples], when=dict(when),
+                  require_facts=bool(raw.get("require_facts", False)), file=file)
+    for index, example in enumerate(entry.examples):
+        if not any(sig.regex.search(_normalise(example)) for sig in entry.signatures):
+            bad(f"examples[{index}]", "does not match any of the entry's signatures")
+    return entry
+
+
+@dataclass
+class Matrix:
+    entries: List[Entry]
+    problems: List[Problem]
+    folder: Path
+
+    def get(self, entry_id: str) -> Optional[Entry]:
+        for entry in self.entries:
+            if entry.id == entry_id:
+                return entry
+        return None
+
+    # --- matching ---
+    def match(self, text: str, facts: Optional[Dict[str, Any]] = None, limit: int = 10) -> List[Match]:
+        """Entries whose signatures match `text`, ranked by confidence given the flat `facts` view."""
+        return self.scan([text], facts, limit)
+
+    def scan(self, blocks: Iterable[str], facts: Optional[Dict[str, Any]] = None, limit: int = 10) -> List[Match]:
+        """Like `match`, over text that arrives in blocks (a streamed log). Blocks should end at line ends."""
+        hits: Dict[str, Tuple[Entry, str, int]] = {}
+        carry = ""
+        for block in blocks:
+            text = _normalise(carry + block)
+            lowered = text.lower()
+            for entry in self.entries:
+                if entry.id in hits or not entry.signatures:
+                    continue
+                for sig in entry.signatures:
+                    if sig.literals is not None and not any(lit in lowered for lit in sig.literals):
+                        continue
+                    found = sig.regex.search(text)
+                    if found:
+                        hits[entry.id] = (entry, _context(text, found), found.end() - found.start())
+                        break
+            carry = text[-4096:] if len(text) > 4096 else text
+        return self._rank(hits.values(), facts or {}, limit)
+
+    def _rank(self, hits, facts: Dict[str, Any], limit: int) -> List[Match]:
+        ranked: List[Tuple[float, int, Match]] = []
+        order = {entry.id: index for index, entry in enumerate(self.entries)}
+        for entry, context, span in hits:
+            satisfied, contradicted, unknown = evaluate(entry.when, facts)
+            if entry.require_facts and (contradicted or unknown):
+                continue
+            confidence = entry.confidence + 0.08 * len(satisfied)
+            for _ in contradicted:
+                confidence *= 0.3
+            confidence = max(0.01, min(confidence, 0.99))
+            specificity = min(span, 200) / 2000.0
+            match = Match(entry, confidence, context, [f"{k}: {v}" for k, v in satisfied],
+                          [f"{k}: {v}" for k, v in contradicted])
+            ranked.append((confidence + specificity, -order[entry.id], match))
+        ranked.sort(key=lambda item: (item[0], item[1]), reverse=True)
+        return [item[2] for item in ranked[:limit]]
+
+    def fact_matches(self, facts: Dict[str, Any]) -> List[Match]:
+        """Fact entries (no signatures) whose every condition is known and holds."""
+        found = []
+        for entry in self.entries:
+            if not entry.is_fact_entry:
+                continue
+            satisfied, contradicted, unknown = evaluate(entry.when, facts)
+            if satisfied and not contradicted and not unknown:
+                found.append(Match(entry, min(0.99, entry.confidence + 0.05 * len(satisfied)), None,
+                                   [f"{k}: {v}" for k, v in satisfied]))
+        found.sort(key=lambda m: m.confidence, reverse=True)
+        return found
+
+
+def _normalise(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _context(text: str, found: "re.Match[str]") -> str:
+    """The line(s) holding the match, trimmed for display."""
+    start = text.rfind("\n", 0, found.start()) + 1
+    end = text.find("\n", found.end())
+    end = len(text) if end < 0 else end
+    snippet = text[start:end].strip()
+    if len(snippet) > 400:
+        middle = found.start() - start
+        snippet = snippet[max(0, middle - 150): middle + 250].strip()
+    return snippet
+
+
+def evaluate(when: Dict[str, Any], facts: Dict[str, Any]):
+    """Split an entry's conditions into satisfied, contradicted and unknown, given a flat fact view."""
+    satisfied, contradicted, unknown = [], [], []
+    for key, condition in when.items():
+        value = facts.get(key)
+        if value is None:
+            unknown.append((key, condition))
+            continue
+        verdict = _holds(key, condition, value)
+        if verdict is None:
+            unknown.append((key, condition))
+        elif verdict:
+            satisfied.append((key, value))
+        else:
+            contradicted.append((key, value))
+    return satisfied, contradicted, unknown
+
+
+def _holds(key: str, condition: Any, value: Any) -> Optional[bool]:
+    if key in LIST_KEYS:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        wanted = {str(c).lower() for c in condition}
+        return any(str(v).lower() in wanted for v in values)
+    if key in ("container", "runtime_found"):
+        return bool(value) == bool(condition)
+    if key in SPEC_KEYS:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            text = str(value)
+            if key == "kernel":
+                found = re.match(r"\d+(?:\.\d+){0,2}", text)
+                text = found.group(0) if found else text
+            return SpecifierSet(str(condition), prereleases=True).contains(Version(text), prereleases=True)
+        except (InvalidSpecifier, InvalidVersion):
+            return None
+    return None
+
+
+def load(folder: Optional[Path] = None) -> Matrix:
+    folder = Path(folder) if folder else datafiles.matrix_dir()
+    return _load_cached(str(folder.resolve()))
+
+
+@lru_cache(maxsize=4)
+def _load_cached(folder_text: str) -> Matrix:
+    folder = Path(folder_text)
+    problems: List[Problem] = []
+    causes = _known_causes(folder)
+    if not causes:
+        problems.append(Problem("causes.toml", None, None, "missing or unreadable: cause codes cannot be checked"))
+    entries: List[Entry] = []
+    seen: Dict[str, str] = {}
+    for path in sorted((folder / "entries").glob("*.toml")):
+        name = f"entries/{path.name}"
+        try:
+            data = load_toml(path)
+        except (OSError, ValueError) as exc:
+            problems.append(Problem(name, None, None, f"cannot be read: {exc}"))
+            continue
+        raw_entries = data.get("entry")
+        if not isinstance(raw_entries, list):
+            problems.append(Problem(name, None, None, "has no [[entry]] tables"))
+            continue
+        for raw in raw_entries:
+            entry = _build_entry(raw, name, causes, problems)
+            if entry is None:
+                continue
+            if entry.id in seen:
+                problems.append(Problem(name, entry.id, "id", f"duplicate id (also in {seen[entry.id]})"))
+                continue
+            seen[entry.id] = name
+            entries.append(entry)
+    return Matrix(entries, problems, folder)
+
+
+def read_blocks(stream, block_size: int = 1 << 22) -> Iterator[str]:
+    """Text blocks of about `block_size` bytes ending at line ends, from a binary stream; invalid UTF-8 is
+    replaced, so any log can be scanned with flat memory."""
+    pending = b""
+    while True:
+        chunk = stream.read(block_size)
+        if not chunk:
+            break
+        chunk = pending + chunk
+        cut = chunk.rfind(b"\n")
+        if cut < 0 and len(chunk) < 4 * block_size:
+            pending = chunk
+            continue
+        if cut < 0:
+            cut = len(chunk) - 1  # one enormous line: scan it in pieces
+        pending = chunk[cut + 1:]
+        yield chunk[: cut + 1].decode("utf-8", "replace")
+    if pending:
+        yield pending.decode("utf-8", "replace")
+
+
+def known_causes(folder: Optional[Path] = None) -> Dict[str, str]:
+    folder = Path(folder) if folder else datafiles.matrix_dir()
+    try:
+        return {k: v.get("summary", "") for k, v in (load_toml(folder / "causes.toml").get("cause") or {}).items()}
+    except (OSError, ValueError):
+        return {}
+
+
+def validate(folder: Optional[Path] = None) -> List[Problem]:
+    """Every problem `matrix validate` reports: schema, regexes, cause codes, examples, duplicate ids."""
+    folder = Path(folder) if folder else datafiles.matrix_dir()
+    _load_cached.cache_clear()
+    return list(load(folder).problems)
