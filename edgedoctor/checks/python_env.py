@@ -166,7 +166,7 @@ def _smoke(env, facts) -> List[Finding]:
     got = smoke.get("raw_output")
     tolerance = smoke.get("tolerance", 1)
     runs = (smoke.get("timings_ms") or {}).get("runs") or []
-    timing = f" in {min(runs):.2f} ms" if runs else ""
+    timing = f" ({min(runs):.3g} ms per inference)" if runs else ""
     if expected and got is not None:
         worst = max((abs(a - b) for a, b in zip(expected, got)), default=0)
         if len(expected) != len(got) or worst > tolerance:

@@ -138,13 +138,16 @@ def module_origin(name):
     return origin or "(built-in)", None
 
 
-def inside(path, folder):
+def imported_from(origin, folder):
+    """True when a package whose origin is `origin` would be imported from `folder` itself (a source tree
+    sitting in the folder the user runs from), not from somewhere deeper such as a venv inside it."""
+    if not origin or not folder:
+        return False
+    package_dir = os.path.dirname(origin) if origin.endswith(".py") else origin
     try:
-        path = os.path.realpath(path)
-        folder = os.path.realpath(folder)
+        return os.path.realpath(os.path.dirname(package_dir)) == os.path.realpath(folder)
     except (OSError, TypeError):
         return False
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 STAGE_MARK = "@@edgedoctor-stage:"

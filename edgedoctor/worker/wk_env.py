@@ -51,7 +51,7 @@ def probe_tflite(cwd, skip):
     chosen = None
     for top, _, _ in wk_tflite.CANDIDATES:
         info = located[top]
-        info["shadowed"] = bool(info["path"]) and wk_common.inside(info["path"], cwd)
+        info["shadowed"] = wk_common.imported_from(info["path"], cwd)
         if not info["found"]:
             continue
         if top == "tensorflow" and chosen is not None:
@@ -111,7 +111,7 @@ def probe_pycoral(cwd, skip):
         return info
     info["path"] = origin
     package_dir = os.path.dirname(origin) if origin.endswith(".py") else origin
-    info["shadowed"] = wk_common.inside(package_dir, cwd)
+    info["shadowed"] = wk_common.imported_from(origin, cwd)
     has_utils = os.path.exists(os.path.join(package_dir, "utils", "edgetpu.py"))
     info["has_pybind"] = os.path.isdir(os.path.join(package_dir, "pybind"))
     described = " ".join(str(meta.get(k) or "") for k in ("summary", "home_page", "author")).lower() if meta else ""

@@ -128,7 +128,9 @@ def run(payload):
     wk_common.stage("load-libedgetpu")
     lib, name = _load(candidates, result)
     if lib is None:
-        result["error"] = result["tried"][-1]["error"] if result["tried"] else "could not load libedgetpu"
+        # The first try is the most telling: the located file (a missing libusb, a wrong ELF class), not the
+        # bare name the loader could not find either.
+        result["error"] = result["tried"][0]["error"] if result["tried"] else "could not load libedgetpu"
         return result
     result["loaded"] = True
     result["path"] = _loaded_path(lib, name)
@@ -157,6 +159,7 @@ def run(payload):
 
     if payload.get("list_devices", True) and "edgetpu_list_devices" not in skip:
         wk_common.stage("edgetpu_list_devices")
+        records, count, free_devices = None, ctypes.c_size_t(0), None
         with wk_common.CaptureStderr() as cap:
             try:
                 list_devices = lib.edgetpu_list_devices
@@ -165,7 +168,6 @@ def run(payload):
                 free_devices = lib.edgetpu_free_devices
                 free_devices.restype = None
                 free_devices.argtypes = [ctypes.POINTER(EdgeTpuDevice)]
-                count = ctypes.c_size_t(0)
                 records = list_devices(ctypes.byref(count))
                 devices = []
                 if records:
@@ -173,12 +175,13 @@ def run(payload):
                         path = records[i].path
                         devices.append({"type": DEVICE_TYPES.get(records[i].type, str(records[i].type)),
                                         "path": path.decode("utf-8", "replace") if path else None})
-                    wk_common.stage("edgetpu_free_devices")
-                    free_devices(records)
                 result["devices"] = devices
             except AttributeError as exc:
                 result["error"] = result["error"] or (
                     "the library has no edgetpu_list_devices(): %s" % wk_common.describe(exc))
         result["stderr"] += cap.text
         result["stages_done"].append("edgetpu_list_devices")
+        if records and free_devices is not None:
+            wk_common.stage("edgetpu_free_devices")
+            free_devices(records)
     return result

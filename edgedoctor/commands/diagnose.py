@@ -1,0 +1,42 @@
+"""`edgedoctor diagnose REPORT.json`: re-judge a saved report's Facts with today's matrix and checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from edgedoctor import exitcodes
+from edgedoctor.commands import common
+
+NAME = "diagnose"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report", metavar="REPORT.json", help="a report from `edgedoctor check --format json` "
+                        "(a Markdown report with the JSON in its <details> block works too)")
+    parser.add_argument("--require", action="append", default=[], metavar="NAME[,NAME...]")
+    parser.add_argument("--config", metavar="FILE", help=argparse.SUPPRESS)
+    common.add_report_arguments(parser)
+
+
+def load_report(path: str) -> dict:
+    """A saved report's dict; raises ValueError naming what is wrong."""
+    from edgedoctor.reportio import load_report as _load
+
+    return _load(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgedoctor.judge import judge
+
+    try:
+        saved = load_report(args.report)
+        requirements = common.requirements_from(args)
+    except ValueError as exc:
+        print(f"edgedoctor diagnose: {exc}", file=sys.stderr)
+        return exitcodes.USAGE_ERROR
+    report = judge(saved["facts"], strict=args.strict, requirements=requirements)
+    report["rejudged_from"] = {"created": saved.get("created"), "tool": saved.get("tool")}
+    return common.emit_report(report, args)
