@@ -3,7 +3,20 @@
 # payload: {"module": "tflite_runtime" | "ai_edge_litert" | "tensorflow" | null (first that imports),
 #           "model_path": str, "input_path": str (raw tensor bytes) | "input": [ints],
 #           "delegate": {"library": "libedgetpu.so.1", "options": {"device": "usb"}} | null,
-#           "iterations": int, "warmup": int, "top_k": int, "num_threads": int | null}
+#           "iterations": int, "warmup": int, "top_k": int, "num_threads": int | null,
+#           "expected_output": [ints] | null, "tolerance": int}
+#
+# result: {"module", "module_version", "status": "pass" | "fail", "stage": the step reached ("import", "numpy",
+#          "delegate", "load", "allocate", "input", "invoke", "done"), "error": "Type: message" | null,
+#          "traceback", "stderr", "timings_ms": {"delegate_load", "model_load", "first", "runs": [...]},
+#          "input": tensor info, "output": tensor info, "top": [[index, raw value, dequantized score], ...],
+#          "raw_output": [...] (outputs of 64 values or fewer), "output_matches": bool (with expected_output),
+#          "same_output_every_run": bool}   (top, raw_output: the first inference's answer)
+#
+# The step about to run is also announced on the worker's real stderr (wk_common.stage), even while the
+# native stderr of the run is being captured, so that a segfault or hang inside libedgetpu or the interpreter
+# can be attributed to "load-delegate", "load-model" or "invoke" by the parent.
+import os
 import time
 
 import wk_common
@@ -40,12 +53,49 @@ def _load_input(np, spec, detail):
     return data.reshape(shape)
 
 
-def run_with(loaded, spec):
-    """Run spec (see the payload above) with an imported interpreter module. Never raises."""
+class _Marks(object):
+    """Stage announcements that reach the parent even while fd 2 is captured."""
+
+    def __init__(self):
+        self.fd = None
+
+    def __call__(self, name):
+        if self.fd is None:
+            wk_common.stage(name)
+            return
+        try:
+            os.write(self.fd, ("\n%s%s\n" % (wk_common.STAGE_MARK, name)).encode("utf-8"))
+        except OSError:
+            pass
+
+
+class _NoCapture(object):
+    text = ""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _strip_marks(text):
+    lines = [line for line in (text or "").splitlines() if not line.startswith(wk_common.STAGE_MARK)]
+    return "\n".join(lines).strip("\n")
+
+
+def run_with(loaded, spec, capture=True):
+    """Run spec (see the payload above) with an imported interpreter module. Never raises.
+
+    capture=True keeps the native stderr of the run in result["stderr"]; capture=False lets it flow to the
+    worker's stderr (the parent keeps it, even when the run crashes)."""
     result = {"module": loaded.name, "module_version": loaded.version, "status": "fail", "stage": "numpy",
               "error": None, "stderr": "", "timings_ms": {}}
     timings = result["timings_ms"]
-    with wk_common.CaptureStderr() as cap:
+    mark = _Marks()
+    cap = wk_common.CaptureStderr() if capture else _NoCapture()
+    with cap:
+        mark.fd = getattr(cap, "_saved", None)
         try:
             import numpy as np
 
@@ -53,12 +103,12 @@ def run_with(loaded, spec):
             delegate = spec.get("delegate")
             if delegate:
                 result["stage"] = "delegate"
-                wk_common.stage("load-delegate")
+                mark("load-delegate")
                 start = time.perf_counter()
                 delegates.append(loaded.load_delegate(delegate["library"], delegate.get("options") or {}))
                 timings["delegate_load"] = _ms(start)
             result["stage"] = "load"
-            wk_common.stage("load-model")
+            mark("load-model")
             start = time.perf_counter()
             kwargs = {"model_path": spec["model_path"]}
             if delegates:
@@ -73,14 +123,18 @@ def run_with(loaded, spec):
             out_detail = interpreter.get_output_details()[0]
             result["input"] = _tensor_info(in_detail)
             result["output"] = _tensor_info(out_detail)
+            result["stage"] = "input"
             data = _load_input(np, spec, in_detail)
             result["stage"] = "invoke"
-            wk_common.stage("invoke")
+            mark("invoke")
             # The first inference is timed on its own: on the Edge TPU it also loads the model into the device.
             start = time.perf_counter()
             interpreter.set_tensor(in_detail["index"], data)
             interpreter.invoke()
             timings["first"] = _ms(start)
+            # The answer is the first inference's: a stateful model (an LSTM keeps its state in variable
+            # tensors) answers differently on later runs of the same input.
+            output = interpreter.get_tensor(out_detail["index"]).reshape(-1).copy()
             for _ in range(int(spec.get("warmup", 0))):
                 interpreter.set_tensor(in_detail["index"], data)
                 interpreter.invoke()
@@ -91,7 +145,8 @@ def run_with(loaded, spec):
                 interpreter.invoke()
                 runs.append(_ms(start))
             timings["runs"] = runs
-            output = interpreter.get_tensor(out_detail["index"]).reshape(-1)
+            last = interpreter.get_tensor(out_detail["index"]).reshape(-1)
+            result["same_output_every_run"] = bool(np.array_equal(output, last))
             scale = result["output"]["scale"]
             zero = result["output"]["zero_point"]
             top_k = int(spec.get("top_k", 5))
@@ -102,17 +157,25 @@ def run_with(loaded, spec):
             ]
             if output.size <= 64:
                 result["raw_output"] = [x.item() for x in output]
+            expected = spec.get("expected_output")
+            if expected is not None:
+                tolerance = int(spec.get("tolerance", 0))
+                got = [x.item() for x in output]
+                result["output_matches"] = len(got) == len(expected) and all(
+                    abs(int(a) - int(b)) <= tolerance for a, b in zip(got, expected))
             result["status"] = "pass"
             result["stage"] = "done"
+            mark("done")
         except BaseException as exc:
             result.update(wk_common.error_info(exc))
-    result["stderr"] = cap.text
+    result["stderr"] = _strip_marks(cap.text)
     return result
 
 
 def run(payload):
     skip = set(payload.get("skip") or ())
     names = [payload["module"]] if payload.get("module") else [c[0] for c in wk_tflite.CANDIDATES]
+    capture = bool(payload.get("capture_stderr", False))
     errors = []
     for name in names:
         if "import-" + name in skip:
@@ -125,8 +188,8 @@ def run(payload):
                 loaded = None
                 errors.append(dict(wk_common.error_info(exc), module=name))
         if loaded is not None:
-            return run_with(loaded, payload)
-        errors[-1]["stderr"] = cap.text
+            return run_with(loaded, payload, capture=capture)
+        errors[-1]["stderr"] = _strip_marks(cap.text)
     first = errors[0] if errors else {"error": "no TFLite interpreter is installed"}
     return {"status": "fail", "stage": "import", "error": first.get("error"), "stderr": first.get("stderr", ""),
             "traceback": first.get("traceback"), "import_errors": errors, "timings_ms": {}}

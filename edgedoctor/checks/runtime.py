@@ -1,0 +1,236 @@
+"""Runtime checks: is libedgetpu installed, does it load, which release is it, what does it see?
+
+Pure: reads facts["runtime"] (and facts["usb"], facts["pcie"], facts["platform"] for context).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional
+
+from edgedoctor import releases
+from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
+
+APT_INSTALL = (
+    "curl -fsSL https://packages.cloud.google.com/apt/doc/apt-key.gpg | "
+    "sudo gpg --dearmor -o /usr/share/keyrings/coral-edgetpu.gpg\n"
+    'echo "deb [signed-by=/usr/share/keyrings/coral-edgetpu.gpg] https://packages.cloud.google.com/apt '
+    'coral-edgetpu-stable main" | sudo tee /etc/apt/sources.list.d/coral-edgetpu.list\n'
+    "sudo apt-get update\n"
+    "sudo apt-get install libedgetpu1-std"
+)
+MAC_INSTALL = (
+    "curl -LO https://github.com/google-coral/libedgetpu/releases/download/release-grouper/edgetpu_runtime_20221024.zip\n"
+    "unzip edgetpu_runtime_20221024.zip && cd edgetpu_runtime\n"
+    "sudo bash install.sh"
+)
+WINDOWS_INSTALL = (
+    "# runtime 14 builds (20210726 and later) are reported broken on Windows (libedgetpu#29); use 20210119:\n"
+    "curl.exe -LO https://dl.google.com/coral/edgetpu_api/edgetpu_runtime_20210119.zip\n"
+    "tar -xf edgetpu_runtime_20210119.zip\n"
+    "cd edgetpu_runtime && .\\install.bat   # in an Administrator prompt"
+)
+OTHER_LINUX = ("# Coral publishes packages for Debian, Ubuntu and Raspberry Pi OS only; elsewhere build "
+               "https://github.com/google-coral/libedgetpu (or feranick/libedgetpu)")
+DEBIAN_FAMILY = ("debian", "ubuntu", "raspbian", "linuxmint", "pop", "mendel", "elementary", "kali", "zorin")
+LIBRARY = {"linux": "libedgetpu.so.1", "darwin": "libedgetpu.1.dylib", "windows": "edgetpu.dll"}
+
+
+def _platform(facts: Dict[str, Any]) -> Dict[str, Any]:
+    return facts.get("platform") or {}
+
+
+def _os(facts: Dict[str, Any]) -> str:
+    return _platform(facts).get("os") or "linux"
+
+
+def _debian_family(facts: Dict[str, Any]) -> Optional[bool]:
+    release = _platform(facts).get("os_release")
+    if not isinstance(release, dict):
+        return None
+    ids = " ".join(str(release.get(k) or "") for k in ("ID", "ID_LIKE", "id", "id_like")).lower().split()
+    if not ids:
+        return None
+    return any(i in DEBIAN_FAMILY for i in ids)
+
+
+def install_remedy(facts: Dict[str, Any]) -> str:
+    os_name = _os(facts)
+    if os_name == "darwin":
+        return MAC_INSTALL
+    if os_name == "windows":
+        return WINDOWS_INSTALL
+    if _debian_family(facts) is False:
+        return OTHER_LINUX + "\n# on Debian, Ubuntu, Raspberry Pi OS:\n" + APT_INSTALL
+    return APT_INSTALL
+
+
+def _found(facts, runtime) -> List[Finding]:
+    os_name = _os(facts)
+    name = LIBRARY.get(os_name, LIBRARY["linux"])
+    if not runtime.get("found"):
+        looked = [c.get("path") for c in runtime.get("candidates") or [] if c.get("path")]
+        detail = f"{name} was not found"
+        if looked:
+            detail += f" (looked in {len(looked)} places: {', '.join(looked[:4])}{', ...' if len(looked) > 4 else ''})"
+        if runtime.get("load_error"):
+            detail += f"; loading it by name failed: {runtime['load_error']}"
+        return [Finding("runtime.found", FAIL, "The Edge TPU runtime (libedgetpu) is not installed",
+                        causes=["runtime-missing"], detail=detail + ".", remedy=install_remedy(facts))]
+    package = runtime.get("package")
+    owner = f" ({package} {runtime.get('package_version')})" if package else ""
+    return [Finding("runtime.found", PASS, "Edge TPU runtime found", detail=f"{runtime.get('path')}{owner}.")]
+
+
+def _load_error_causes(text: str, os_name: str) -> List[str]:
+    if re.search(r"GLIBC(XX)?_[\d.]+' not found|version `GLIBC", text):
+        return ["glibc-too-old"]
+    if re.search(r"wrong ELF class|invalid ELF header|mach-o, but wrong architecture|incompatible architecture|"
+                 r"cannot open shared object file: Exec format error|not a valid Win32 application|WinError 193",
+                 text, re.IGNORECASE):
+        return ["wheel-mismatch"]
+    if os_name == "windows":
+        return ["windows-runtime"]
+    return ["runtime-missing"]
+
+
+def _load(facts, runtime) -> List[Finding]:
+    worker = runtime.get("worker") or {}
+    os_name = _os(facts)
+    status = worker.get("status")
+    if status in ("crashed", "timeout"):
+        stage = worker.get("stage") or "loading"
+        if status == "timeout":
+            what = f"hung ({worker.get('error') or 'no answer'})"
+        else:
+            what = f"crashed with {worker.get('signal') or 'exit code %s' % worker.get('returncode')}"
+        listing = stage in ("edgetpu_list_devices", "edgetpu_free_devices")
+        causes = ["usb-power", "vm-passthrough"] if listing else (
+            ["windows-runtime"] if os_name == "windows" else ["runtime-missing"])
+        detail = (f"Loading {runtime.get('path') or LIBRARY.get(os_name)} in a separate process {what} during "
+                  f"{stage}.")
+        if listing:
+            detail += (" The runtime got stuck enumerating Edge TPUs: typically a USB link that resets "
+                       "(power, cable, hub) or a VM/container passthrough that drops the device.")
+            remedy = ("Unplug the accelerator, plug it into a USB 3 port on the computer itself (or a powered hub), "
+                      "then run edgedoctor again.")
+        else:
+            detail += " The installed runtime library is broken or does not match this system."
+            remedy = "# reinstall the runtime:\n" + install_remedy(facts).replace(
+                "sudo apt-get install libedgetpu1-std", "sudo apt-get install --reinstall libedgetpu1-std")
+        tail = (worker.get("stderr") or "").strip().splitlines()[-3:]
+        if tail:
+            detail += " Last output: " + " | ".join(tail)
+        return [Finding("runtime.load", FAIL, f"The Edge TPU runtime {status} when loaded", causes=causes,
+                        detail=detail, remedy=remedy)]
+    if status in ("not-started",):
+        return [Finding("runtime.load", SKIP, "The examined Python interpreter could not be run",
+                        detail=worker.get("error") or "")]
+    if status in ("garbage", "worker-error"):
+        return [Finding("runtime.load", SKIP, "edgedoctor's runtime probe gave no answer",
+                        detail=worker.get("error") or "",
+                        remedy="This may be a bug in edgedoctor; please report it with this report attached.")]
+    if runtime.get("loaded") is False and runtime.get("found"):
+        text = runtime.get("load_error") or ""
+        causes = _load_error_causes(text, os_name)
+        remedy = {"glibc-too-old": "Install a runtime built for this OS release (Coral's packages need Debian 10 / "
+                                   "Ubuntu 18.04 or newer), or upgrade the OS.",
+                  "wheel-mismatch": "Install the runtime built for this CPU architecture "
+                                    "(check: uname -m; file " + str(runtime.get("path")) + ").",
+                  "windows-runtime": WINDOWS_INSTALL}.get(causes[0])
+        if remedy is None:
+            remedy = ("sudo apt-get install libusb-1.0-0" if "libusb" in text and os_name == "linux"
+                      else "brew install libusb" if "libusb" in text and os_name == "darwin"
+                      else "# reinstall the runtime:\n" + install_remedy(facts))
+        return [Finding("runtime.load", FAIL, "The Edge TPU runtime is installed but does not load", causes=causes,
+                        detail=f"{runtime.get('path')}: {text}", remedy=remedy)]
+    if runtime.get("loaded") and runtime.get("runtime_version") is None:
+        return [Finding("runtime.load", WARN, "The Edge TPU runtime loads but does not report its version",
+                        causes=["runtime-missing"],
+                        detail=f"{runtime.get('path')}: {runtime.get('error') or 'edgetpu_version() gave no version'}.",
+                        remedy="# reinstall the runtime:\n" + install_remedy(facts))]
+    return []
+
+
+def _version(facts, runtime) -> List[Finding]:
+    number = runtime.get("runtime_version")
+    if number is None:
+        return []
+    release_id = runtime.get("release")
+    release = releases.get(release_id) if release_id else None
+    label = runtime.get("build_label")
+    detail = f"RuntimeVersion({number}), BuildLabel({label or 'N/A'})"
+    if release:
+        title = release.get("name") or release_id
+        detail += f"; release {release_id} ({title}{', ' + release['date'] if release.get('date') else ''})"
+        if release.get("community"):
+            detail += ", a community build"
+    elif release_id:
+        detail += f"; release {release_id}"
+    else:
+        candidates = runtime.get("release_candidates") or []
+        detail += "; the release could not be identified" + (
+            f" (one of: {', '.join(candidates)})" if candidates else "")
+    findings = [Finding("runtime.version", PASS, f"Edge TPU runtime version {number}"
+                        + (f" ({release_id})" if release_id else ""), detail=detail + ".")]
+    if _os(facts) == "windows" and number >= 14:
+        findings.append(Finding(
+            "runtime.windows", WARN, "Runtime 14 builds are reported broken on Windows", causes=["windows-runtime"],
+            detail="On Windows, edgetpu_runtime_20210726 and later (RuntimeVersion 14) make make_interpreter exit "
+                   "silently (github.com/google-coral/libedgetpu/issues/29, google-coral/pycoral#91); Coral's advice "
+                   "is the 20210119 runtime with models compiled by `edgetpu_compiler -m 13`.",
+            remedy=WINDOWS_INSTALL))
+    return findings
+
+
+def _flavor(facts, runtime) -> List[Finding]:
+    if runtime.get("flavor") != "max":
+        return []
+    usb = facts.get("usb") or {}
+    return [Finding(
+        "runtime.flavor", INFO, "The maximum-frequency runtime (libedgetpu1-max) is installed", causes=["thermal"],
+        detail="This build runs the USB Accelerator at full clock: faster, but it gets hot; Coral rates it for "
+               "25 °C ambient at maximum frequency against 35 °C at the reduced one (libedgetpu1-max's install "
+               "notice). PCIe devices are not throttled either way."
+               + (" A USB Accelerator is attached." if usb.get("devices") else ""),
+        remedy="sudo apt-get install libedgetpu1-std   # the reduced-frequency runtime (replaces -max)")]
+
+
+def _devices(facts, runtime) -> List[Finding]:
+    listed = runtime.get("devices")
+    if listed is None or not runtime.get("loaded"):
+        return []
+    usb = facts.get("usb") or {}
+    pcie = facts.get("pcie") or {}
+    usb_devs = usb.get("devices") or []
+    pci_devs = pcie.get("devices") or []
+    if listed:
+        return [Finding("runtime.devices", PASS, f"The runtime sees {len(listed)} Edge TPU{'s' if len(listed) > 1 else ''}",
+                        detail="; ".join(f"{d.get('type')}: {d.get('path')}" for d in listed) + ".")]
+    if not usb_devs and not pci_devs:
+        return []  # device.present says it
+    if _platform(facts).get("in_container"):
+        causes = ["container-device"]
+    elif pci_devs and not usb_devs:
+        causes = ["pcie-driver-missing"]
+    else:
+        causes = ["usb-permissions"]
+    return [Finding(
+        "runtime.devices", WARN, "The runtime lists no Edge TPU although one is attached", causes=causes,
+        detail="edgetpu_list_devices() returned nothing while the system shows "
+               + ", ".join([f"USB {d.get('vendor_id')}:{d.get('product_id')}" for d in usb_devs]
+                           + [f"PCIe {d.get('address')}" for d in pci_devs]) + ".",
+        remedy="See the device findings above; after fixing them, unplug and replug the accelerator (or reboot).")]
+
+
+def check(facts: Dict[str, Any]) -> List[Finding]:
+    runtime = facts.get("runtime")
+    if not runtime:
+        return [Finding("runtime.found", SKIP, "The Edge TPU runtime was not examined",
+                        detail="The facts hold no runtime section.")]
+    findings = _found(facts, runtime)
+    findings += _load(facts, runtime)
+    findings += _version(facts, runtime)
+    findings += _flavor(facts, runtime)
+    findings += _devices(facts, runtime)
+    return findings

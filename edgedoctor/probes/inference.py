@@ -1,0 +1,387 @@
+"""Run a known-good model set on the CPU and on the Edge TPU, in the worker, and time it.
+
+Reads after the other probes: `python_env` (which TFLite module imports), `runtime` (where libedgetpu is),
+`usb` / `pcie` (whether an Edge TPU is attached, and how) and `platform` (the board). The set's files come
+from the mirror folder, the cache or the network (edgedoctor.models), verified by sha256; the test image is
+decoded here with Pillow (edgedoctor.imageprep) and handed to the worker as raw tensor bytes.
+
+CPU run: model load, first inference, a warm-up, `options.iterations` timed inferences (median, p90, min), the
+top-1 class. Edge TPU run (only with a device and a runtime): the same through the delegate
+{"library": <libedgetpu path>, "options": {}}; its first inference also loads the model onto the TPU and is
+reported on its own. When no verified set can be had, the embedded tiny model runs on the CPU instead and the
+facts say what could not be verified. Every failure keeps the exact error text, the stderr and the worker's
+outcome (signal, timeout, stage). This never raises for the machine's sake.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+from typing import Any, Dict, List, Optional, Tuple
+
+from edgedoctor import imageprep, models, tflite_inspect, workerproc
+from edgedoctor.probes import ProbeContext
+
+CORAL_USB_IDS = {("1a6e", "089a"): "bootloader", ("18d1", "9302"): "runtime"}
+CORAL_PCI_IDS = {("1ac1", "089a")}
+TOP_K = 5
+
+
+def empty_run(model: Optional[str], expected: Optional[Dict[str, Any]], status: str = "skip",
+              error: Optional[str] = None) -> Dict[str, Any]:
+    return {"model": model, "status": status, "top1": None, "expected": expected, "latency_ms": None,
+            "iterations": 0, "error": error, "stderr": "", "stage": None, "module": None, "module_version": None,
+            "load_ms": None, "delegate_load_ms": None, "top": None, "worker": None, "traceback": None}
+
+
+def empty() -> Dict[str, Any]:
+    return {"set": None, "title": None, "cpu": None, "tpu": None, "speedup": None, "source": None,
+            "model_info": {"cpu": None, "tpu": None}, "min_runtime_version": None, "link": None, "reference": None,
+            "fallback": None, "error": None}
+
+
+# --- reading the other sections ---------------------------------------------------------------------------
+def tflite_module(facts: Dict[str, Any]) -> Tuple[Optional[str], Optional[str], bool]:
+    """(module to use, why none, whether python_env was examined at all)."""
+    env = facts.get("python_env")
+    if not isinstance(env, dict):
+        return None, None, False
+    tflite = env.get("tflite") or {}
+    module = tflite.get("module")
+    if module:
+        return module, None, True
+    reason = tflite.get("error") or env.get("error") or "no TFLite interpreter could be imported"
+    return None, reason, True
+
+
+def _norm_id(value: Any) -> str:
+    return str(value or "").lower().replace("0x", "").zfill(4)
+
+
+def coral_devices(facts: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
+    usb = []
+    for dev in ((facts.get("usb") or {}).get("devices") or []):
+        ids = (_norm_id(dev.get("vendor_id")), _norm_id(dev.get("product_id")))
+        if ids in CORAL_USB_IDS or not dev.get("vendor_id"):
+            usb.append(dev)
+    pci = []
+    for dev in ((facts.get("pcie") or {}).get("devices") or []):
+        ids = (_norm_id(dev.get("vendor_id")), _norm_id(dev.get("device_id")))
+        if ids in CORAL_PCI_IDS or not dev.get("vendor_id"):
+            pci.append(dev)
+    return {"usb": usb, "pcie": pci}
+
+
+def link_of(facts: Dict[str, Any]) -> Dict[str, Any]:
+    """How the Edge TPU is attached: usb3, usb2, usb (speed unknown), pcie, or None (none, or several kinds).
+
+    The USB Accelerator's speed is read only in its runtime state (18d1:9302): in the bootloader state
+    (1a6e:089a) it has not yet re-enumerated at its working speed."""
+    found = coral_devices(facts)
+    usb, pci = found["usb"], found["pcie"]
+    board = str((facts.get("platform") or {}).get("board") or "")
+    link: Optional[str] = None
+    speed = None
+    if pci and not usb:
+        link = "pcie"
+    elif usb and not pci:
+        speeds = [d.get("speed_mbps") for d in usb
+                  if CORAL_USB_IDS.get((_norm_id(d.get("vendor_id")), _norm_id(d.get("product_id")))) == "runtime"
+                  and isinstance(d.get("speed_mbps"), (int, float))]
+        speed = max(speeds) if speeds else None
+        if speed is None:
+            link = "usb"
+        elif speed >= 5000:
+            link = "usb3"
+        else:
+            link = "usb2"
+    reference_key = link
+    if link == "usb3" and board.startswith(("raspberry-pi-4", "rpi4", "raspberry-pi-400")):
+        reference_key = "rpi4"
+    return {"link": link, "speed_mbps": speed, "usb_devices": len(usb), "pcie_devices": len(pci),
+            "board": board or None, "reference_key": reference_key}
+
+
+def runtime_library(facts: Dict[str, Any]) -> Tuple[Optional[str], Optional[str]]:
+    runtime = facts.get("runtime") or {}
+    if runtime.get("found") and runtime.get("path"):
+        return runtime["path"], None
+    return None, runtime.get("error") or "the Edge TPU runtime (libedgetpu) was not found"
+
+
+def runtime_version(facts: Dict[str, Any]) -> Optional[int]:
+    value = (facts.get("runtime") or {}).get("runtime_version")
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+# --- turning a worker answer into a run ---------------------------------------------------------------------
+def latency(runs: List[float], first: Optional[float]) -> Optional[Dict[str, Any]]:
+    if not runs:
+        return {"first": _r(first), "median": None, "p90": None, "min": None, "mean": None} if first else None
+    ordered = sorted(runs)
+    p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+    return {"first": _r(first), "median": _r(statistics.median(ordered)), "p90": _r(p90), "min": _r(ordered[0]),
+            "mean": _r(statistics.fmean(ordered) if hasattr(statistics, "fmean") else statistics.mean(ordered))}
+
+
+def _r(value: Optional[float]) -> Optional[float]:
+    return None if value is None else round(float(value), 3)
+
+
+def apply_outcome(run: Dict[str, Any], outcome: workerproc.WorkerOutcome,
+                  labels: Optional[Dict[int, str]]) -> Dict[str, Any]:
+    """Fill a run from the worker's outcome: pass/fail, the verbatim error, timings, the top classes."""
+    run["stderr"] = outcome.stderr or ""
+    run["stage"] = outcome.stage
+    if not outcome.ok or not isinstance(outcome.result, dict):
+        run["status"] = "fail"
+        run["error"] = outcome.error or "the worker failed"
+        run["worker"] = outcome.to_fact()
+        if isinstance(outcome.result, dict) and outcome.result.get("traceback"):
+            run["traceback"] = outcome.result.get("traceback")
+        return run
+    result = outcome.result
+    run["worker"] = {"status": outcome.status, "duration_ms": round(outcome.duration_ms, 1)}
+    run["module"] = result.get("module")
+    run["module_version"] = result.get("module_version")
+    run["stage"] = result.get("stage")
+    if result.get("stderr"):
+        run["stderr"] = (result["stderr"] + ("\n" + run["stderr"] if run["stderr"] else "")).strip("\n")
+    timings = result.get("timings_ms") or {}
+    run["load_ms"] = _r(timings.get("model_load"))
+    run["delegate_load_ms"] = _r(timings.get("delegate_load"))
+    run["latency_ms"] = latency(list(timings.get("runs") or []), timings.get("first"))
+    run["iterations"] = len(timings.get("runs") or [])
+    run["input"] = result.get("input")
+    run["output"] = result.get("output")
+    if result.get("raw_output") is not None:
+        run["raw_output"] = result["raw_output"]
+    if result.get("status") != "pass":
+        run["status"] = "fail"
+        run["error"] = result.get("error") or "the model run failed"
+        run["traceback"] = result.get("traceback")
+        if result.get("import_errors"):
+            run["import_errors"] = result["import_errors"]
+        return run
+    top = []
+    for entry in result.get("top") or []:
+        index, raw, score = entry[0], entry[1], entry[2]
+        label = (labels or {}).get(int(index)) if labels is not None else str(index)
+        top.append({"id": int(index), "label": label, "score": round(float(score), 5), "raw": raw})
+    run["top"] = top
+    run["top1"] = {k: top[0][k] for k in ("id", "label", "score")} if top else None
+    run["status"] = "pass"
+    return run
+
+
+def judge_top1(run: Dict[str, Any]) -> None:
+    expected = run.get("expected") or {}
+    top1 = run.get("top1")
+    if run["status"] != "pass" or "id" not in expected:
+        return
+    if not top1 or int(top1["id"]) != int(expected["id"]):
+        run["status"] = "fail"
+        got = f"{top1['id']} {top1['label']!r} ({top1['score']:.3f})" if top1 else "nothing"
+        run["error"] = f"wrong answer: top-1 is {got}, expected {expected['id']} {expected.get('label')!r}"
+        run["wrong_answer"] = True
+
+
+# --- the runs ---------------------------------------------------------------------------------------------
+def _worker_env(ctx: ProbeContext) -> Optional[Dict[str, str]]:
+    return dict(ctx.system.env) if ctx.system.is_host else None
+
+
+def _run_model(ctx: ProbeContext, run: Dict[str, Any], payload: Dict[str, Any],
+               labels: Optional[Dict[int, str]]) -> Dict[str, Any]:
+    payload = dict(payload, cwd=ctx.options.cwd, top_k=TOP_K)
+    outcome = workerproc.run_worker(ctx.options.python, "infer", payload, timeout=ctx.options.timeout,
+                                    env=_worker_env(ctx), cwd=ctx.options.cwd)
+    return apply_outcome(run, outcome, labels)
+
+
+def _prepare_input(model_set: models.ModelSet, info: Dict[str, Any], image: str) -> Tuple[Optional[str], Optional[str]]:
+    inputs = (info or {}).get("inputs") or []
+    if not inputs:
+        return None, "the model's input could not be read"
+    try:
+        prepared = imageprep.prepare(image, inputs[0], mode=model_set.input_mode, resample=model_set.resample)
+    except imageprep.ImagePrepError as exc:
+        return None, str(exc)
+    return prepared["input_path"], None
+
+
+def _run_embedded(ctx: ProbeContext, manifest: models.Manifest, module: Optional[str],
+                  iterations: int, warmup: int) -> Dict[str, Any]:
+    embedded = manifest.embedded
+    path = manifest.embedded_path()
+    expected = {"raw_output": list(embedded.get("expected_output") or []),
+                "tolerance": int(embedded.get("tolerance", 1))}
+    run = empty_run(f"embedded:{embedded.get('file')}", expected)
+    if path is None or not path.exists():
+        run["error"] = "the embedded model is missing from this installation"
+        return run
+    payload = {"module": module, "model_path": str(path), "input": list(embedded.get("input") or []),
+               "expected_output": expected["raw_output"], "tolerance": expected["tolerance"],
+               "iterations": iterations, "warmup": warmup}
+    _run_model(ctx, run, payload, labels=None)
+    if run["status"] == "pass":
+        got = run.get("raw_output")
+        tolerance = expected["tolerance"]
+        ok = got is not None and len(got) == len(expected["raw_output"]) and all(
+            abs(int(a) - int(b)) <= tolerance for a, b in zip(got, expected["raw_output"]))
+        if not ok:
+            run["status"] = "fail"
+            run["wrong_answer"] = True
+            run["error"] = (f"wrong answer: output {got}, expected {expected['raw_output']} "
+                            f"(within {tolerance})")
+    return run
+
+
+def read(ctx: ProbeContext) -> Dict[str, Any]:
+    facts = empty()
+    options = ctx.options
+    if not options.run_models:
+        facts["cpu"] = empty_run(None, None, error="skipped: --no-models")
+        facts["tpu"] = empty_run(None, None, error="skipped: --no-models")
+        return facts
+    if not ctx.system.is_host:
+        reason = "skipped: examining a root folder, not this machine"
+        facts["cpu"], facts["tpu"] = empty_run(None, None, error=reason), empty_run(None, None, error=reason)
+        return facts
+    try:
+        manifest = models.load_manifest()
+    except (OSError, ValueError) as exc:
+        facts["error"] = f"cannot read the model manifest: {exc}"
+        facts["cpu"], facts["tpu"] = empty_run(None, None, error=facts["error"]), empty_run(None, None, error=facts["error"])
+        return facts
+    try:
+        model_set = manifest.get_set(options.model_set)
+    except KeyError as exc:
+        facts["error"] = str(exc.args[0])
+        facts["cpu"], facts["tpu"] = empty_run(None, None, error=facts["error"]), empty_run(None, None, error=facts["error"])
+        return facts
+    facts["set"], facts["title"] = model_set.name, model_set.title
+    iterations = max(1, int(options.iterations or 1))
+    warmup = int(manifest.judging.get("warmup", 1))
+    module, no_module, examined = tflite_module(ctx.facts)
+    facts["tflite_module"] = module
+
+    settings = models.DownloadSettings.from_env(ctx.system.env)
+    settings.progress = False  # the check's own progress display owns the terminal
+    resolver = models.Resolver.from_options(manifest, options, env=ctx.system.env, settings=settings)
+    source = resolver.resolve_set(model_set)
+    facts["source"] = source
+
+    link = link_of(ctx.facts)
+    facts["link"] = link
+    facts["reference"] = {
+        "tpu": model_set.reference_ms("tpu", link["reference_key"]) if link["reference_key"] else None,
+        "tpu_usb3": model_set.reference_ms("tpu", "usb3"),
+        "cpu": model_set.reference_ms("cpu", "desktop"),
+        "slow_factor": float(manifest.judging.get("slow_factor", 3.0)),
+        "python_overhead_ms": float(manifest.judging.get("python_overhead_ms", 1.0)),
+        "measured_cpu": model_set.raw.get("measured_cpu"),
+    }
+    if facts["reference"]["tpu"]:
+        facts["reference"]["tpu"]["source_info"] = manifest.source(facts["reference"]["tpu"].get("source"))
+
+    files = source["files"]
+    for kind, name in (("cpu", model_set.cpu_model), ("tpu", model_set.tpu_model)):
+        if name and files.get(name, {}).get("ok"):
+            facts["model_info"][kind] = tflite_inspect.summary(tflite_inspect.inspect_file(files[name]["path"]))
+    tpu_info = facts["model_info"]["tpu"]
+    facts["min_runtime_version"] = tpu_info.get("min_runtime_version") if tpu_info else None
+
+    expected = dict(model_set.expected)
+    labels: Optional[Dict[int, str]] = None
+    if model_set.labels and files.get(model_set.labels, {}).get("ok"):
+        try:
+            labels = models.read_labels(files[model_set.labels]["path"])
+        except OSError:
+            labels = None
+
+    cpu_ready = all(files.get(n, {}).get("ok") for n in (model_set.cpu_model, model_set.test_input))
+    if model_set.labels:
+        cpu_ready = cpu_ready and labels is not None
+
+    # --- CPU ---
+    if module is None and examined:
+        facts["cpu"] = empty_run(model_set.cpu_model, expected, error=f"no TFLite interpreter: {no_module}")
+    elif not cpu_ready:
+        reasons = "; ".join(f"{n}: {files[n]['error']}" for n in source["missing"])
+        facts["fallback"] = {"used": True, "reason": f"the known-good set {model_set.name!r} is not available: {reasons}",
+                             "unverified": ["the known-good model's top-1 answer on the CPU",
+                                            "the Edge TPU run and its speed"]}
+        facts["cpu"] = _run_embedded(ctx, manifest, module, iterations, warmup)
+    else:
+        facts["cpu"] = _classify(ctx, model_set, "cpu", files, labels, expected, module, iterations, warmup,
+                                 facts["model_info"]["cpu"], delegate=None)
+
+    # --- Edge TPU ---
+    library, no_library = runtime_library(ctx.facts)
+    devices = coral_devices(ctx.facts)
+    tpu_model = model_set.tpu_model
+    if module is None and examined:
+        facts["tpu"] = empty_run(tpu_model, expected, error=f"no TFLite interpreter: {no_module}")
+    elif not tpu_model:
+        facts["tpu"] = empty_run(None, expected, error=f"the set {model_set.name!r} has no Edge TPU model")
+    elif not (devices["usb"] or devices["pcie"]):
+        facts["tpu"] = empty_run(tpu_model, expected, error="no Edge TPU device found")
+    elif library is None:
+        facts["tpu"] = empty_run(tpu_model, expected, error=f"skipped: {no_library}")
+    elif not (files.get(tpu_model, {}).get("ok") and cpu_ready):
+        facts["tpu"] = empty_run(tpu_model, expected, error="skipped: the known-good Edge TPU model or its test "
+                                                           "input is not available (see models.source)")
+    else:
+        delegate = {"library": library, "options": {}}
+        facts["tpu"] = _classify(ctx, model_set, "tpu", files, labels, expected, module, iterations, warmup,
+                                 tpu_info, delegate=delegate)
+        tpu, cpu = facts["tpu"], facts["cpu"]
+        if tpu["status"] == "pass" and cpu and cpu.get("status") == "pass" and cpu.get("top1") and \
+                tpu.get("top1") and cpu["top1"]["id"] != tpu["top1"]["id"]:
+            tpu["status"] = "fail"
+            tpu["wrong_answer"] = True
+            tpu["error"] = (f"the Edge TPU's top-1 ({tpu['top1']['id']} {tpu['top1']['label']!r}) differs from "
+                            f"the CPU's ({cpu['top1']['id']} {cpu['top1']['label']!r})")
+        if tpu.get("latency_ms"):
+            tpu["latency_ms"]["model_load_first"] = tpu["latency_ms"].get("first")
+
+    cpu, tpu = facts["cpu"], facts["tpu"]
+    if cpu and tpu and cpu.get("status") == "pass" and tpu.get("status") == "pass" and \
+            (cpu.get("latency_ms") or {}).get("median") and (tpu.get("latency_ms") or {}).get("median"):
+        facts["speedup"] = round(cpu["latency_ms"]["median"] / tpu["latency_ms"]["median"], 2)
+    return facts
+
+
+def _classify(ctx: ProbeContext, model_set: models.ModelSet, kind: str, files: Dict[str, Any],
+              labels: Optional[Dict[int, str]], expected: Dict[str, Any], module: Optional[str], iterations: int,
+              warmup: int, info: Optional[Dict[str, Any]], delegate: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    name = model_set.cpu_model if kind == "cpu" else model_set.tpu_model
+    run = empty_run(name, expected)
+    if info is None or not info.get("is_tflite"):
+        run["status"] = "fail"
+        run["error"] = (info or {}).get("error") or f"{name} could not be read"
+        run["cause"] = (info or {}).get("cause")
+        return run
+    input_path, problem = _prepare_input(model_set, info, files[model_set.test_input]["path"])
+    if problem:
+        run["status"] = "fail"
+        run["error"] = f"preparing the test input: {problem}"
+        return run
+    payload = {"module": module, "model_path": files[name]["path"], "input_path": input_path,
+               "iterations": iterations, "warmup": warmup, "delegate": delegate}
+    try:
+        _run_model(ctx, run, payload, labels)
+    finally:
+        try:
+            os.unlink(input_path)
+        except OSError:
+            pass
+    if delegate:
+        run["delegate"] = delegate
+    judge_top1(run)
+    return run
