@@ -30,6 +30,8 @@ LIST_KEYS = {"os", "arch", "link", "device", "usb_state", "board", "runtime_rele
 BOOL_KEYS = {"container", "runtime_found", "require_facts"}
 SPEC_KEYS = {"python", "tflite_runtime", "ai_edge_litert", "tensorflow", "pycoral", "numpy", "kernel",
              "runtime_version"}
+RUNTIME_KEYS = {"runtime_version", "runtime_release", "runtime_package"}
+STACK_KEYS = {"tflite_runtime", "ai_edge_litert", "tensorflow", "pycoral", "numpy", "python"}
 CONDITION_KEYS = LIST_KEYS | SPEC_KEYS | {"container", "runtime_found"}
 ENTRY_KEYS = {"id", "cause", "title", "severity", "confidence", "signatures", "explanation", "remedy",
               "references", "examples", "when", "require_facts"}
@@ -318,6 +320,21 @@ class Matrix:
             ranked.append((confidence + specificity, -order[entry.id], match))
         ranked.sort(key=lambda item: (item[0], item[1]), reverse=True)
         return [item[2] for item in ranked[:limit]]
+
+    def combination_matches(self, facts: Dict[str, Any]) -> List[Match]:
+        """Entries that name a version combination (a runtime condition and a Python-stack condition in
+        `when`) which holds entirely for these facts: known-bad before anything fails, text or not."""
+        found = []
+        for entry in self.entries:
+            keys = set(entry.when)
+            if not (keys & RUNTIME_KEYS and keys & STACK_KEYS):
+                continue
+            satisfied, contradicted, unknown = evaluate(entry.when, facts)
+            if satisfied and not contradicted and not unknown:
+                found.append(Match(entry, min(0.99, entry.confidence + 0.05 * len(satisfied)), None,
+                                   [f"{k}: {v}" for k, v in satisfied]))
+        found.sort(key=lambda m: m.confidence, reverse=True)
+        return found
 
     def fact_matches(self, facts: Dict[str, Any]) -> List[Match]:
         """Fact entries (no signatures) whose every condition is known and holds."""

@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 from edgedoctor.findings import FAIL, Finding
 
 # Report order. A module that is not there yet is skipped.
-CHECK_MODULES = ("platform", "python_env", "device", "runtime", "inference")
+CHECK_MODULES = ("platform", "python_env", "device", "runtime", "inference", "combination")
 
 
 def run_checks(facts: Dict[str, Any]) -> List[Finding]:

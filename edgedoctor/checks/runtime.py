@@ -200,27 +200,30 @@ def _devices(facts, runtime) -> List[Finding]:
     listed = runtime.get("devices")
     if listed is None or not runtime.get("loaded"):
         return []
-    usb = facts.get("usb") or {}
-    pcie = facts.get("pcie") or {}
-    usb_devs = usb.get("devices") or []
-    pci_devs = pcie.get("devices") or []
     if listed:
         return [Finding("runtime.devices", PASS, f"The runtime sees {len(listed)} Edge TPU{'s' if len(listed) > 1 else ''}",
                         detail="; ".join(f"{d.get('type')}: {d.get('path')}" for d in listed) + ".")]
-    if not usb_devs and not pci_devs:
-        return []  # device.present says it
-    if _platform(facts).get("in_container"):
-        causes = ["container-device"]
-    elif pci_devs and not usb_devs:
-        causes = ["pcie-driver-missing"]
-    else:
-        causes = ["usb-permissions"]
+    usb = facts.get("usb") or {}
+    pcie = facts.get("pcie") or {}
+    in_container = _platform(facts).get("in_container")
+    # Only devices the device checks found usable: otherwise those findings already explain the empty list.
+    usable_usb = [d for d in usb.get("devices") or [] if d.get("accessible") is not False
+                  and not (in_container and usb.get("dev_bus_usb") is False)]
+    usable_pci = [d for d in pcie.get("devices") or [] if d.get("driver") == "apex" and d.get("dev_node_exists")
+                  and d.get("accessible") is not False]
+    if not usable_usb and not usable_pci:
+        return []
+    causes = (["container-device"] if in_container else []) + (
+        ["usb-power", "vm-passthrough"] if usable_usb else ["pcie-driver-missing"])
     return [Finding(
         "runtime.devices", WARN, "The runtime lists no Edge TPU although one is attached", causes=causes,
         detail="edgetpu_list_devices() returned nothing while the system shows "
-               + ", ".join([f"USB {d.get('vendor_id')}:{d.get('product_id')}" for d in usb_devs]
-                           + [f"PCIe {d.get('address')}" for d in pci_devs]) + ".",
-        remedy="See the device findings above; after fixing them, unplug and replug the accelerator (or reboot).")]
+               + ", ".join([f"USB {d.get('vendor_id')}:{d.get('product_id')}" for d in usable_usb]
+                           + [f"PCIe {d.get('address')} ({d.get('dev_node')})" for d in usable_pci])
+               + ". The runtime enumerates USB devices through libusb and PCIe devices through /sys/class/apex; "
+                 "a device that resets or is passed through half-way is seen by the system but not by the runtime.",
+        remedy="Unplug and replug the accelerator (or reboot), then run edgedoctor again; in a VM or container, "
+               "pass through the whole USB controller or /dev/bus/usb.")]
 
 
 def check(facts: Dict[str, Any]) -> List[Finding]:

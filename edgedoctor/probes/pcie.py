@@ -270,6 +270,9 @@ def _linux(ctx: ProbeContext, facts: Dict[str, Any], errors: List[str]) -> None:
         if result.ok:
             devices = [_apex_device(system, d["address"], d["vendor_id"], d["device_id"], d["driver"], None)
                        for d in parse_lspci(result.stdout)]
+        elif system.exists("/sys/bus") and not system.exists("/sys/bus/pci"):
+            devices = []  # no PCI bus at all (a Raspberry Pi 3, most Arm SBCs): nothing to find
+            facts["pci_bus"] = False
         else:
             errors.append(f"{SYSFS_PCI} does not exist and lspci could not run ({result.error or result.returncode})")
             devices = []

@@ -114,11 +114,11 @@ def locate(ctx: ProbeContext) -> Dict[str, Any]:
             candidates.append(_candidate(system, path, source, **extra))
 
     if system.platform == "windows":
-        system_root = _win(system.getenv("SystemRoot") or system.getenv("SYSTEMROOT") or "C:/Windows")
-        add(f"{system_root}/System32/{name}", "System32")
+        system_root = (system.getenv("SystemRoot") or system.getenv("SYSTEMROOT") or "C:\\Windows").rstrip("\\/")
+        add(f"{system_root}\\System32\\{name}", "System32")
         for folder in (system.getenv("PATH") or system.getenv("Path") or "").split(";"):
             if folder.strip():
-                add(f"{_win(folder.strip()).rstrip('/')}/{name}", "PATH")
+                add(f"{folder.strip().rstrip(chr(92) + '/')}\\{name}", "PATH")
         return {"candidates": candidates, "error": None}
 
     if system.platform == "darwin":

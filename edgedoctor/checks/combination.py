@@ -1,0 +1,81 @@
+"""The detected combination (runtime release, TFLite interpreter, pycoral, numpy, Python, platform) judged
+against the release table before anything fails: known-good, known-bad (a matrix fact entry), or untested."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from edgedoctor import factview, matrix, releases
+from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
+
+VERSION_KEYS = ("tflite_runtime", "pycoral", "python", "numpy")
+
+
+def _row_holds(row: Dict[str, Any], view: Dict[str, Any]) -> Optional[bool]:
+    """Whether a `[[release.compatible]]` row describes this machine. pycoral only counts when installed."""
+    conditions = {}
+    for key in VERSION_KEYS:
+        if key in row:
+            if key == "pycoral" and view.get("pycoral_identity") != "google":
+                continue
+            conditions[key] = row[key]
+    for key in ("os", "arch"):
+        if key in row:
+            conditions[key] = row[key]
+    satisfied, contradicted, unknown = matrix.evaluate(conditions, view)
+    if contradicted:
+        return False
+    if unknown:
+        return None
+    return True
+
+
+def describe_row(row: Dict[str, Any]) -> str:
+    parts = [f"{key.replace('_', '-')} {row[key]}" for key in VERSION_KEYS if key in row]
+    if row.get("os"):
+        parts.append("on " + "/".join(row["os"]))
+    return ", ".join(parts)
+
+
+def _combination_text(view: Dict[str, Any], release: Dict[str, Any]) -> str:
+    parts = [f"{release.get('name') or release.get('id')} (RuntimeVersion {release.get('runtime_version')})"]
+    for key, label in (("tflite_runtime", "tflite_runtime"), ("ai_edge_litert", "LiteRT"),
+                       ("tensorflow", "tensorflow"), ("pycoral", "pycoral"), ("numpy", "numpy"),
+                       ("python", "Python")):
+        if view.get(key):
+            parts.append(f"{label} {view[key]}")
+    if view.get("os"):
+        parts.append(view["os"])
+    return ", ".join(parts)
+
+
+def check(facts: Dict[str, Any]) -> List[Finding]:
+    runtime = facts.get("runtime") or {}
+    view = factview.from_facts(facts)
+    if not runtime.get("found"):
+        return [Finding("combination.release", SKIP, "Version combination not judged: no Edge TPU runtime found")]
+    release = releases.get(runtime.get("release"))
+    if release is None:
+        return [Finding("combination.release", INFO, "Version combination not judged: the runtime is not a release "
+                        "edgedoctor knows", detail=f"build label: {runtime.get('build_label') or 'unknown'}",
+                        remedy="Run `edgedoctor matrix list` to see the known releases.")]
+    table = matrix.load()
+    bad = [m for m in table.fact_matches(view) + table.combination_matches(view) if m.entry.severity in (FAIL, WARN)]
+    text = _combination_text(view, release)
+    if bad:
+        worst = bad[0]
+        return [Finding("combination.release", FAIL if any(m.entry.severity == FAIL for m in bad) else WARN,
+                        f"Known-bad combination: {text}",
+                        detail=f"{worst.entry.title} (matrix entry {worst.entry.id}). {worst.entry.explanation}",
+                        remedy=worst.entry.remedy_for(view.get("os")), causes=sorted({m.entry.cause for m in bad}))]
+    rows = release.get("compatible") or []
+    verdicts = [(_row_holds(row, view), row) for row in rows]
+    good = [row for verdict, row in verdicts if verdict]
+    if good:
+        return [Finding("combination.release", PASS, f"Known-good combination: {text}",
+                        detail="Listed in the release table: " + describe_row(good[0]))]
+    known = "\n".join(f"- {describe_row(row)}" for row in rows) or "(none recorded)"
+    return [Finding("combination.release", WARN, f"Untested combination: {text}",
+                    detail="No known-good or known-bad record matches this combination; it may work. If it fails, "
+                           "the combinations known to work with this runtime are the safest change.",
+                    remedy=f"Known-good with {release.get('name') or release.get('id')}:\n{known}")]

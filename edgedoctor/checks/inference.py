@@ -1,0 +1,363 @@
+"""Model findings: where the known-good models came from, the CPU run, the Edge TPU run, its speed.
+
+Pure: reads facts["inference"] (and facts["runtime"], facts["python_env"], facts["platform"] for context).
+Causes of captured error texts come from the matrix; causes that only facts can show (a crash while the
+delegate loads, a model that needs a newer runtime than the one installed, a slow USB 2 link) are named here.
+Thresholds come from the manifest (facts["inference"]["reference"]).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional
+
+from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
+
+CRASH_STAGES = ("load-delegate", "load-model", "invoke")
+UNRESOLVED_RE = re.compile(r"unresolved custom op:\s*edgetpu-custom-op", re.IGNORECASE)
+NEEDS_RUNTIME_RE = re.compile(r"Package requires runtime version \((\d+)\), which is newer than this runtime "
+                              r"version \((\d+)\)", re.IGNORECASE)
+LINK_NAMES = {"usb3": "USB 3", "usb2": "USB 2", "pcie": "PCIe", "usb": "USB (speed unknown)", "rpi4": "USB 3 on a Raspberry Pi 4"}
+USB3_REMEDY = ("Plug the USB Accelerator into a USB 3 port (blue, or marked SS) with the USB 3 cable that came with "
+               "it, directly on the computer or through a powered USB 3 hub; avoid USB 2 hubs and extension cables. "
+               "Then run edgedoctor again (lsusb -t shows 5000M for a USB 3 link).")
+FETCH_REMEDY = ("Fetch the known-good models once (they are cached): edgedoctor models fetch\n"
+                "Without internet access: copy the files listed by `edgedoctor models list` into a folder and run "
+                "edgedoctor check --models-dir FOLDER, or serve them and set EDGEDOCTOR_MODELS_URL.")
+
+
+def _ms(value: Optional[float]) -> str:
+    if value is None:
+        return "?"
+    return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+
+
+def _os(facts: Dict[str, Any]) -> Optional[str]:
+    return (facts.get("platform") or {}).get("os")
+
+
+def _match(text: str, facts: Dict[str, Any]):
+    """The best matrix entry for a captured text, or None (the matrix failing must not hide the finding)."""
+    if not text or not text.strip():
+        return None
+    try:
+        from edgedoctor import factview, matrix
+
+        found = matrix.load().match(text, factview.from_facts(facts), limit=1)
+    except Exception:  # noqa: BLE001
+        return None
+    return found[0] if found else None
+
+
+def _run_text(run: Dict[str, Any]) -> str:
+    parts = [run.get("error") or "", run.get("stderr") or "", run.get("traceback") or ""]
+    worker = run.get("worker") or {}
+    if isinstance(worker, dict) and worker.get("stderr"):
+        parts.append(worker["stderr"])
+    return "\n".join(p for p in parts if p)
+
+
+def _verbatim(run: Dict[str, Any], limit: int = 1500) -> str:
+    lines = []
+    if run.get("error"):
+        lines.append(run["error"])
+    stderr = (run.get("stderr") or "").strip()
+    if stderr and stderr not in (run.get("error") or ""):
+        tail = stderr[-limit:]
+        lines.append("stderr:\n" + ("..." if len(stderr) > limit else "") + tail)
+    return "\n".join(lines)
+
+
+def _tflite_version(facts: Dict[str, Any]) -> Optional[str]:
+    tflite = (facts.get("python_env") or {}).get("tflite") or {}
+    return tflite.get("version")
+
+
+def _version_tuple(text: Optional[str]):
+    numbers = re.findall(r"\d+", text or "")
+    return tuple(int(n) for n in numbers[:3]) if numbers else None
+
+
+# --- models.source ----------------------------------------------------------------------------------------
+def _source(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
+    source = inference.get("source") or {}
+    fallback = inference.get("fallback") or {}
+    files = source.get("files") or {}
+    name = inference.get("set")
+    if fallback.get("used"):
+        bad = [f for f in files.values() if not f.get("ok")]
+        lines = [f"{f['name']}: {f.get('error')}" for f in bad]
+        tampered = [f["name"] for f in bad if "sha256" in (f.get("error") or "")]
+        cut = [f["name"] for f in bad if "truncated" in (f.get("error") or "") or "closed after" in (f.get("error") or "")]
+        detail = "\n".join(lines)
+        detail += ("\nThe embedded tiny model ran on the CPU instead, so these were not verified: "
+                   + ", ".join(fallback.get("unverified") or []) + ".")
+        if tampered:
+            detail += (f"\n{', '.join(tampered)}: the downloaded bytes do not match the manifest's sha256 (a changed "
+                       "or tampered copy, or a proxy's error page); nothing was kept.")
+        if cut:
+            detail += f"\n{', '.join(cut)}: the download was cut short; nothing was kept."
+        remedy = FETCH_REMEDY
+        if (source.get("where") or {}).get("offline"):
+            remedy = "Run once without --offline, or give --models-dir FOLDER with the files.\n" + FETCH_REMEDY
+        return [Finding("models.source", WARN,
+                        f"The known-good model set '{name}' could not be obtained; only the embedded model was run",
+                        detail=detail, remedy=remedy)]
+    if not files:
+        return []
+    origins = sorted({f.get("origin") for f in files.values() if f.get("origin")})
+    words = {"mirror": "the mirror folder", "cache": "the cache", "download": "a download"}
+    detail = "\n".join(f"{f['name']}: {f.get('origin')} {f.get('path')}" for f in files.values())
+    return [Finding("models.source", PASS,
+                    f"Known-good set '{name}' verified by sha256 (from {', '.join(words.get(o, o) for o in origins)})",
+                    detail=detail)]
+
+
+# --- models.cpu ---------------------------------------------------------------------------------------------
+def _failure(finding_id: str, title: str, run: Dict[str, Any], facts: Dict[str, Any],
+             extra_causes: Optional[List[str]] = None, remedy: str = "") -> Finding:
+    text = _run_text(run)
+    detail = _verbatim(run)
+    worker = run.get("worker") or {}
+    if worker.get("status") in ("crashed", "timeout"):
+        detail = (detail + "\n" if detail else "") + (
+            f"Worker outcome: {worker.get('status')}" + (f", {worker.get('signal')}" if worker.get("signal") else "")
+            + (f", during {worker.get('stage')}" if worker.get("stage") else "") + ".")
+    causes = list(extra_causes or [])
+    match = _match(text, facts)
+    if match and match.entry.cause not in causes:
+        causes.append(match.entry.cause)
+        remedy = remedy or match.entry.remedy_for(_os(facts))
+        detail += "\n" + match.entry.explanation
+    if not causes and UNRESOLVED_RE.search(text):
+        causes.append("delegate-not-loaded")
+    return Finding(finding_id, FAIL, title, detail=detail.strip(), remedy=remedy, causes=causes)
+
+
+def _cpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
+    run = inference.get("cpu")
+    if not isinstance(run, dict):
+        return []
+    embedded = str(run.get("model") or "").startswith("embedded:")
+    what = "the embedded tiny model" if embedded else f"'{inference.get('set')}' ({run.get('model')})"
+    if run.get("status") == "skip":
+        return [Finding("models.cpu", SKIP, "Known-good model on the CPU: not run", detail=run.get("error") or "")]
+    median = (run.get("latency_ms") or {}).get("median")
+    if run.get("status") == "pass":
+        if embedded:
+            title = f"CPU: the embedded tiny model gives the expected output (median {_ms(median)})"
+            detail = f"output {run.get('raw_output')} with {run.get('module')} {run.get('module_version')}"
+        else:
+            top1 = run.get("top1") or {}
+            title = (f"CPU: {inference.get('set')} top-1 is {top1.get('id')} '{top1.get('label')}' "
+                     f"({top1.get('score', 0):.3f}), median {_ms(median)}")
+            detail = (f"{run.get('model')} with {run.get('module')} {run.get('module_version')}: model load "
+                      f"{_ms(run.get('load_ms'))}, first inference {_ms((run.get('latency_ms') or {}).get('first'))}, "
+                      f"{run.get('iterations')} timed runs: median {_ms(median)}, p90 "
+                      f"{_ms((run.get('latency_ms') or {}).get('p90'))}, min {_ms((run.get('latency_ms') or {}).get('min'))}.")
+        return [Finding("models.cpu", PASS, title, detail=detail)]
+    if run.get("wrong_answer"):
+        return [Finding("models.cpu", FAIL, f"CPU: {what} gives a wrong answer", detail=run.get("error") or "",
+                        remedy="The TFLite interpreter computes wrong results: reinstall it in a clean virtual "
+                               "environment (python3 -m venv .venv && .venv/bin/pip install tflite-runtime 'numpy<2') "
+                               "and run edgedoctor check --python .venv/bin/python.")]
+    causes = []
+    if run.get("cause"):
+        causes.append(run["cause"])
+    return [_failure("models.cpu", f"CPU: {what} fails to run", run, facts, causes,
+                     remedy="" if causes else "See the error above; edgedoctor explain can name its known causes.")]
+
+
+# --- models.tpu -----------------------------------------------------------------------------------------------
+def _runtime_version(facts: Dict[str, Any]) -> Optional[int]:
+    value = (facts.get("runtime") or {}).get("runtime_version")
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _compat(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
+    info = (inference.get("model_info") or {}).get("tpu") or {}
+    needed = info.get("min_runtime_version") if info else inference.get("min_runtime_version")
+    have = _runtime_version(facts)
+    if needed is None or have is None:
+        return []
+    model = info.get("path") or (inference.get("tpu") or {}).get("model")
+    if needed > have:
+        return [Finding("models.runtime-version", FAIL,
+                        f"The Edge TPU model needs runtime version {needed}; the installed runtime is {have}",
+                        detail=f"{model}: min_runtime_version {needed} (DarwiNN package); libedgetpu reports "
+                               f"RuntimeVersion({have}). libedgetpu refuses it: 'Package requires runtime version "
+                               f"({needed}), which is newer than this runtime version ({have})'.",
+                        remedy="Upgrade the Edge TPU runtime to 16.0 (RuntimeVersion 14), or recompile the model "
+                               f"for the installed runtime: edgetpu_compiler -s -m {have} model.tflite",
+                        causes=["model-needs-newer-runtime"])]
+    return [Finding("models.runtime-version", PASS,
+                    f"The Edge TPU model needs runtime version {needed}; the installed runtime is {have}")]
+
+
+def _tpu_crash_causes(facts: Dict[str, Any], run: Dict[str, Any]) -> List[str]:
+    worker = run.get("worker") or {}
+    if worker.get("status") != "crashed" or not worker.get("signal"):
+        return []
+    stage = worker.get("stage") or run.get("stage")
+    if stage not in CRASH_STAGES and stage is not None:
+        return []
+    version = _version_tuple(_tflite_version(facts))
+    if version is not None and version < (2, 12):
+        return ["runtime-tflite-mismatch"]
+    return ["tflite-too-new"]
+
+
+def _tpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
+    run = inference.get("tpu")
+    if not isinstance(run, dict):
+        return []
+    if run.get("status") == "skip":
+        return [Finding("models.tpu", SKIP, "Known-good model on the Edge TPU: not run", detail=run.get("error") or "")]
+    latency = run.get("latency_ms") or {}
+    median = latency.get("median")
+    if run.get("status") == "pass":
+        top1 = run.get("top1") or {}
+        speedup = inference.get("speedup")
+        title = (f"Edge TPU: {inference.get('set')} top-1 is {top1.get('id')} '{top1.get('label')}' "
+                 f"({top1.get('score', 0):.3f}), median {_ms(median)}"
+                 + (f", {speedup:g}x the CPU" if speedup else ""))
+        detail = (f"{run.get('model')} through {(run.get('delegate') or {}).get('library')}: delegate load "
+                  f"{_ms(run.get('delegate_load_ms'))}, interpreter {_ms(run.get('load_ms'))}, first inference "
+                  f"(loads the model onto the Edge TPU) {_ms(latency.get('first'))}, {run.get('iterations')} timed runs: "
+                  f"median {_ms(median)}, p90 {_ms(latency.get('p90'))}, min {_ms(latency.get('min'))}.")
+        return [Finding("models.tpu", PASS, title, detail=detail)]
+    if run.get("wrong_answer"):
+        return [Finding("models.tpu", FAIL, "Edge TPU: the known-good model gives a wrong answer",
+                        detail=run.get("error") or "",
+                        remedy="Use matching runtime and interpreter versions (see the runtime and Python findings); "
+                               "if they match, try another USB port and cable, and re-seat a PCIe card.")]
+    worker = run.get("worker") or {}
+    causes = _tpu_crash_causes(facts, run)
+    text = _run_text(run)
+    needed = NEEDS_RUNTIME_RE.search(text)
+    if needed and "model-needs-newer-runtime" not in causes:
+        causes.append("model-needs-newer-runtime")
+    if UNRESOLVED_RE.search(text) and "delegate-not-loaded" not in causes:
+        causes.append("delegate-not-loaded")
+    stage = worker.get("stage") or run.get("stage")
+    if worker.get("status") == "timeout":
+        title = f"Edge TPU: the known-good model hung ({'while ' + stage if stage else 'no answer'})"
+        remedy = ("Unplug the Edge TPU and plug it in again (a USB 3 port, a powered hub), make sure no other program "
+                  "uses it, then run edgedoctor again; a runtime that hangs while loading the delegate may not match "
+                  "this system.")
+    elif worker.get("status") == "crashed":
+        title = (f"Edge TPU: the run crashed ({worker.get('signal') or 'exit ' + str(worker.get('returncode'))}"
+                 + (f" while {stage}" if stage else "") + ")")
+        version = _tflite_version(facts)
+        remedy = ""
+        if "tflite-too-new" in causes:
+            remedy = (f"The TFLite interpreter ({version or 'unknown version'}) is newer than the official libedgetpu "
+                      "(built against TensorFlow 2.5) supports. Use a matching pair: tflite-runtime 2.5.0.post1 with "
+                      "libedgetpu 16.0 on Python 3.6-3.9, or feranick's libedgetpu and tflite_runtime builds of the "
+                      "same TensorFlow version on newer Python.")
+    elif run.get("stage") == "delegate" or stage == "load-delegate":
+        title = "Edge TPU: the delegate could not be loaded"
+        remedy = ""
+    else:
+        title = "Edge TPU: the known-good model fails"
+        remedy = ""
+    if "delegate-not-loaded" in causes and not remedy:
+        remedy = ("The Edge TPU delegate was not applied, so the edgetpu-custom-op has no kernel. Load it: "
+                  "tflite.Interpreter(model_path, experimental_delegates=[tflite.load_delegate('libedgetpu.so.1')]) "
+                  "(pycoral.utils.edgetpu.make_interpreter does this), or run the CPU twin of the model.")
+    if "model-needs-newer-runtime" in causes and not remedy:
+        remedy = ("Upgrade the Edge TPU runtime to 16.0 (RuntimeVersion 14), or recompile the model with "
+                  "edgetpu_compiler -s -m <installed runtime version> model.tflite")
+    return [_failure("models.tpu", title, run, facts, causes, remedy=remedy)]
+
+
+def _mapping(inference: Dict[str, Any]) -> List[Finding]:
+    info = (inference.get("model_info") or {}).get("tpu") or {}
+    tpu = info.get("edgetpu") or {}
+    if not tpu or tpu.get("fully_mapped", True):
+        return []
+    return [Finding("models.mapping", WARN,
+                    f"{tpu.get('cpu_ops')} operations of the Edge TPU model run on the CPU",
+                    detail=f"{info.get('path')}: {tpu.get('tpu_ops')} edgetpu-custom-op, CPU ops: "
+                           f"{', '.join(tpu.get('cpu_op_names') or [])}.",
+                    remedy="Quantize the whole model to int8/uint8 and use only Edge TPU-supported operations, then "
+                           "recompile with edgetpu_compiler -s (it lists the ops that stay on the CPU).",
+                    causes=["model-cpu-fallback"])]
+
+
+# --- models.speed ---------------------------------------------------------------------------------------------
+def _speed(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
+    run = inference.get("tpu")
+    if not isinstance(run, dict) or run.get("status") != "pass":
+        return []
+    median = (run.get("latency_ms") or {}).get("median")
+    if median is None:
+        return []
+    link = inference.get("link") or {}
+    reference = inference.get("reference") or {}
+    kind = link.get("link")
+    ref = reference.get("tpu")
+    usb3 = reference.get("tpu_usb3")
+    factor = float(reference.get("slow_factor") or 3.0)
+    overhead = float(reference.get("python_overhead_ms") or 1.0)
+    where = LINK_NAMES.get(link.get("reference_key") or kind or "", "an unknown link")
+
+    def cited(entry):
+        return f"{entry['ms']:g} ms published for {LINK_NAMES.get(entry.get('key'), entry.get('key'))} ({entry.get('source')})"
+
+    if kind == "usb2":
+        detail = f"The Edge TPU is on a USB 2 link ({link.get('speed_mbps')} Mbit/s); median {_ms(median)}."
+        if usb3:
+            detail += f" On USB 3: {cited(usb3)}."
+        if ref:
+            detail += f" On USB 2: {cited(ref)}."
+        return [Finding("models.speed", WARN, f"Edge TPU on USB 2: median {_ms(median)}"
+                        + (f" vs {usb3['ms']:g} ms on USB 3" if usb3 else ""),
+                        detail=detail, remedy=USB3_REMEDY, causes=["usb2-link"])]
+    if not ref and not usb3:
+        return [Finding("models.speed", INFO, f"Edge TPU median {_ms(median)} (no published reference for this model)")]
+    ref = ref or usb3
+    limit = factor * float(ref["ms"]) + overhead
+    if median <= limit:
+        return [Finding("models.speed", PASS, f"Edge TPU speed as expected: median {_ms(median)} on {where}",
+                        detail=f"Reference: {cited(ref)}; judged slow above {limit:.1f} ms.")]
+    causes: List[str] = []
+    detail = f"Median {_ms(median)} on {where}; reference: {cited(ref)}; judged slow above {limit:.1f} ms."
+    remedy = ("Check for a USB 2 link (lsusb -t), throttling (the libedgetpu1-std runtime runs USB Accelerators at "
+              "reduced clock; libedgetpu1-max is faster but hotter), other load on the CPU, and the device temperature.")
+    if kind in ("usb", "usb3", None) and usb3:
+        causes.append("usb2-link")
+        detail += " This is what a USB 2 link gives."
+        remedy = USB3_REMEDY + "\n" + remedy
+    flavor = (facts.get("runtime") or {}).get("flavor")
+    if flavor == "std":
+        detail += " The installed runtime is the throttled libedgetpu1-std build."
+    return [Finding("models.speed", WARN, f"Edge TPU slower than published: median {_ms(median)} on {where}",
+                    detail=detail, remedy=remedy, causes=causes)]
+
+
+def check(facts: Dict[str, Any]) -> List[Finding]:
+    inference = facts.get("inference")
+    if not isinstance(inference, dict):
+        return []
+    if inference.get("skipped"):
+        return [Finding("models.run", SKIP, f"Known-good models not run ({inference['skipped']})")]
+    cpu = inference.get("cpu") or {}
+    if inference.get("error") and not inference.get("set"):
+        return [Finding("models.run", FAIL if "manifest" in inference["error"] else SKIP,
+                        "The known-good models could not be run", detail=inference["error"],
+                        remedy="Reinstall edgedoctor (its models/manifest.toml is missing or damaged)."
+                        if "manifest" in inference["error"] else "edgedoctor models list shows the known sets.")]
+    if isinstance(cpu, dict) and str(cpu.get("error") or "").startswith("skipped: --no-models"):
+        return [Finding("models.run", SKIP, "Known-good models not run (--no-models)")]
+    findings: List[Finding] = []
+    findings += _source(facts, inference)
+    findings += _cpu(facts, inference)
+    findings += _compat(facts, inference)
+    findings += _mapping(inference)
+    findings += _tpu(facts, inference)
+    findings += _speed(facts, inference)
+    return findings
