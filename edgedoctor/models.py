@@ -305,6 +305,12 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
             if response.status_code >= 500 or response.status_code in (408, 429):
                 raise _Retryable(reason)
             raise _Final(reason)
+        announced = response.headers.get("Content-Length")
+        if announced and announced.isdigit() and int(announced) != spec.size:
+            kind = response.headers.get("Content-Type", "")
+            raise _Final(f"the server's answer has {announced} bytes, expected {spec.size}"
+                         + (f" (a {kind.split(';')[0]} page, not the file)" if kind.startswith("text/") else "")
+                         + "; it was not kept")
         fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".part", dir=str(dest.parent))
         tmp = Path(tmp_name)
         digest = hashlib.sha256()
@@ -346,7 +352,7 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
                 out.flush()
                 os.fsync(out.fileno())
             if received != spec.size:
-                raise _Retryable(f"the connection closed after {received} of {spec.size} bytes (truncated response)")
+                raise _Final(f"the server's answer has {received} bytes, expected {spec.size}; it was not kept")
             actual = digest.hexdigest()
             if actual != spec.sha256:
                 raise _Final(f"sha256 mismatch: the server's file has sha256 {actual}, the manifest expects "

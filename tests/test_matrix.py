@@ -85,8 +85,8 @@ def test_the_seed_case():
 ])
 def test_one_ambiguous_text_is_ordered_by_facts(facts, cause):
     text = "ValueError: Failed to load delegate from libedgetpu.so.1"
+    assert len({m.entry.cause for m in TABLE.match(text, {})}) >= 3  # several causes when nothing is known
     found = TABLE.match(text, factview.from_pairs(facts))
-    assert len({m.entry.cause for m in found}) >= 3
     assert found[0].entry.cause == cause, [(m.entry.id, round(m.confidence, 2)) for m in found[:4]]
 
 
@@ -104,7 +104,7 @@ def test_literal_prefilter_never_hides_a_match():
     (r"Unsupported data type.*EdgeTpuDelegateForCustomOp", ("edgetpudelegateforcustomop",)),
     (r"Failed to load delegate from (libedgetpu\.so\.1|edgetpu\.dll)", ("failed to load delegate from ",)),
     (r"(?:apex|gasket)\s*: error", (": error",)),  # the longer of the two requirements
-    (r"(?:apex|gasket) driver", ("apex driver", "gasket driver")),
+    (r"(?:apex_chip|gasket_core)\d", ("apex_chip", "gasket_core")),
     (r"\d+", None),
     (r"a|b", None),
 ])
@@ -211,7 +211,10 @@ def test_matrix_commands(run_cli):
 
 # --- explain through the CLI --------------------------------------------------------------------------
 
-NUMPY_TEXT = "AttributeError: _ARRAY_API not found\nImportError: numpy.core.multiarray failed to import"
+NUMPY_TEXT = """  File "/home/pi/venv/lib/python3.11/site-packages/tflite_runtime/interpreter.py", line 464, in __init__
+    self._interpreter = _interpreter_wrapper.CreateWrapperFromFile(
+AttributeError: _ARRAY_API not found
+ImportError: numpy.core.multiarray failed to import"""
 
 
 def test_explain_text_json_follows_the_schema(run_cli):

@@ -115,7 +115,8 @@ def _source(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
 
 # --- models.cpu ---------------------------------------------------------------------------------------------
 def _failure(finding_id: str, title: str, run: Dict[str, Any], facts: Dict[str, Any],
-             extra_causes: Optional[List[str]] = None, remedy: str = "") -> Finding:
+             extra_causes: Optional[List[str]] = None, remedy: str = "",
+             default_remedy: str = "edgedoctor explain 'ERROR TEXT' names the known causes of an error text.") -> Finding:
     text = _run_text(run)
     detail = _verbatim(run)
     worker = run.get("worker") or {}
@@ -131,7 +132,7 @@ def _failure(finding_id: str, title: str, run: Dict[str, Any], facts: Dict[str, 
         detail += "\n" + match.entry.explanation
     if not causes and UNRESOLVED_RE.search(text):
         causes.append("delegate-not-loaded")
-    return Finding(finding_id, FAIL, title, detail=detail.strip(), remedy=remedy, causes=causes)
+    return Finding(finding_id, FAIL, title, detail=detail.strip(), remedy=remedy or default_remedy, causes=causes)
 
 
 def _cpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
@@ -164,8 +165,7 @@ def _cpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
     causes = []
     if run.get("cause"):
         causes.append(run["cause"])
-    return [_failure("models.cpu", f"CPU: {what} fails to run", run, facts, causes,
-                     remedy="" if causes else "See the error above; edgedoctor explain can name its known causes.")]
+    return [_failure("models.cpu", f"CPU: {what} fails to run", run, facts, causes)]
 
 
 # --- models.tpu -----------------------------------------------------------------------------------------------

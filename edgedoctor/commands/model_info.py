@@ -66,10 +66,13 @@ def judge_runtime(info: Dict[str, Any], runtime_version: Optional[int]) -> Optio
 def render_text(info: Dict[str, Any]) -> str:
     lines = [f"{info.get('path')}: {info.get('size'):,} bytes, sha256 {info.get('sha256')}"
              if info.get("size") is not None else f"{info.get('path')}"]
-    if info.get("known_as"):
-        lines.append(f"This is Coral's known-good file {info['known_as']} (sha256 matches edgedoctor's manifest).")
+    known = info.get("known_as")
+    if known and known.startswith("embedded:"):
+        lines.append("This is edgedoctor's embedded tiny model (sha256 matches the manifest).")
+    elif known:
+        lines.append(f"This is Coral's known-good file {known} (sha256 matches edgedoctor's manifest).")
     if not info.get("is_tflite"):
-        lines.append(f"NOT A TFLITE MODEL: {info.get('error')}")
+        lines.append(f"NOT USABLE: {info.get('error')}")
         if info.get("cause"):
             lines.append(f"cause: {info['cause']}")
             lines.append("Download the model again from its raw URL (on GitHub: the 'Raw' / '?raw=true' link, not "
