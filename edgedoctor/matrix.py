@@ -7,6 +7,7 @@ its own. Loading is tolerant: an entry with a bad field is left out and named in
 
 from __future__ import annotations
 
+import heapq
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -56,6 +57,19 @@ class Signature:
     pattern: str
     regex: "re.Pattern[str]"
     literals: Optional[Tuple[str, ...]]  # one of these (lower-case) must be in the text; None: no prefilter
+    # Every group holds literals (lower-case) one of which is in any text the pattern matches; the first is
+    # the most selective. `width`: the longest text a match can span (None: unbounded). `whole_block`: the
+    # pattern looks at the start or end of the text (\A, \Z), so it is searched over the whole block.
+    groups: Tuple[Tuple[str, ...], ...] = ()
+    width: Optional[int] = None
+    whole_block: bool = False
+
+    @classmethod
+    def build(cls, pattern: str) -> "Signature":
+        """Compile a pattern and work out its literal prefilter (raises re.error when it does not compile)."""
+        regex = re.compile(pattern, FLAGS)
+        groups, width, whole_block = analyse(pattern)
+        return cls(pattern, regex, groups[0] if groups else None, groups, width, whole_block)
 
 
 @dataclass
@@ -118,6 +132,22 @@ class Match:
 
 
 # --- literal prefilter ------------------------------------------------------------------------------------
+#
+# A pattern compiled with IGNORECASE can only match a text that contains, in any case, the literal runs that
+# every match must contain. `analyse` finds them in the parsed pattern; `scan` checks for them in the
+# lower-cased text (one `in` per literal and block, memoised) before it runs any regex, and then runs the
+# regex only in windows around where the most selective literal occurs. Only ASCII letters are taken as
+# literals; the few non-ASCII characters that IGNORECASE equates with ASCII letters are folded by `_fold`.
+
+MIN_LITERAL = 3
+MAX_WINDOW = 1 << 16  # chars around an anchor literal searched for patterns of unbounded width
+CARRY = MAX_WINDOW    # chars of the previous block scanned again with the next (matches across a cut)
+_UNBOUNDED = 1 << 30
+_FOLD_SPECIAL = re.compile("[\u0130\u0131\u017f\u212a]")  # İ ı ſ K: IGNORECASE-equal to i i s k
+_FOLD_MAP = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+_POSSESSIVE = getattr(_sre_c, "POSSESSIVE_REPEAT", None)
+_ATOMIC = getattr(_sre_c, "ATOMIC_GROUP", None)
+_STRING_EDGES = (_sre_c.AT_BEGINNING_STRING, _sre_c.AT_END_STRING)
 
 
 def required_literals(pattern: str) -> Optional[Tuple[str, ...]]:
@@ -125,45 +155,159 @@ def required_literals(pattern: str) -> Optional[Tuple[str, ...]]:
 
     Lets a scan skip the regex on blocks that cannot match, which is what keeps `explain` fast on big logs.
     """
+    groups, _, _ = analyse(pattern)
+    return groups[0] if groups else None
+
+
+def analyse(pattern: str) -> Tuple[Tuple[Tuple[str, ...], ...], Optional[int], bool]:
+    """(groups, width, whole_block) of a pattern; see `Signature`. A pattern that does not parse has none."""
     try:
         parsed = _sre_parse.parse(pattern, FLAGS)
     except re.error:
-        return None
-    found = _seq_literals(list(parsed))
-    if not found or min(len(x) for x in found) < 3:
-        return None
-    return tuple(sorted({x.lower() for x in found}))
+        return (), None, True
+    groups = {tuple(sorted(g)) for g in _groups(list(parsed)) if min(map(len, g)) >= MIN_LITERAL}
+    ordered = tuple(sorted(groups, key=lambda g: (-min(map(len, g)), len(g), g)))
+    try:
+        high = parsed.getwidth()[1]
+    except (OverflowError, ValueError, TypeError):  # pragma: no cover - very old or odd patterns
+        high = _UNBOUNDED
+    width = None if high >= _UNBOUNDED else int(high)
+    return ordered, width, _touches_string_edges(parsed)
 
 
-def _seq_literals(items) -> Optional[set]:
-    best: Optional[set] = None
+def _groups(items) -> List[set]:
+    """Literal groups every match of this sequence must contain (each: a set of alternatives, lower-case)."""
+    found: List[set] = []
     run: List[str] = []
 
-    def consider(candidate: Optional[set]) -> None:
-        nonlocal best
-        if not candidate:
-            return
-        if best is None or min(map(len, candidate)) > min(map(len, best)):
-            best = candidate
+    def flush() -> None:
+        if len(run) >= MIN_LITERAL:
+            found.append({"".join(run).lower()})
+        run.clear()
 
     for op, av in items:
-        if op is _sre_c.LITERAL:
+        if op is _sre_c.LITERAL and av < 128:
             run.append(chr(av))
             continue
-        if run:
-            consider({"".join(run)})
-            run = []
+        flush()
         if op is _sre_c.SUBPATTERN:
-            consider(_seq_literals(list(av[-1])))
+            found.extend(_groups(list(av[-1])))
+        elif _ATOMIC is not None and op is _ATOMIC:
+            found.extend(_groups(list(av)))
         elif op is _sre_c.BRANCH:
-            alternatives = [_seq_literals(list(branch)) for branch in av[1]]
-            if all(alternatives):
-                consider(set().union(*alternatives))
-        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] >= 1:
-            consider(_seq_literals(list(av[2])))
-    if run:
-        consider({"".join(run)})
-    return best
+            alternatives = [_best(_groups(list(branch))) for branch in av[1]]
+            if alternatives and all(alternatives):
+                found.append(set().union(*alternatives))
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, _POSSESSIVE) and av[0] >= 1:
+            found.extend(_groups(list(av[2])))
+    flush()
+    return found
+
+
+def _best(groups: List[set]) -> Optional[set]:
+    usable = [g for g in groups if min(map(len, g)) >= MIN_LITERAL]
+    return max(usable, key=lambda g: (min(map(len, g)), -len(g))) if usable else None
+
+
+def _touches_string_edges(items) -> bool:
+    for op, av in items:
+        if op is _sre_c.AT and av in _STRING_EDGES:
+            return True
+        for part in (av if isinstance(av, (tuple, list)) else (av,)):
+            if isinstance(part, _sre_parse.SubPattern) and _touches_string_edges(list(part)):
+                return True
+            if isinstance(part, (tuple, list)) and any(isinstance(x, _sre_parse.SubPattern) for x in part):
+                if any(_touches_string_edges(list(x)) for x in part if isinstance(x, _sre_parse.SubPattern)):
+                    return True
+    return False
+
+
+def _fold(text: str) -> str:
+    """Lower-case `text` for the literal prefilter, index for index (positions stay those of `text`)."""
+    if text.isascii():
+        return text.lower()
+    if _FOLD_SPECIAL.search(text):
+        text = text.translate(_FOLD_MAP)
+    return text.lower()
+
+
+class _Presence:
+    """Which literals a block holds; each one looked for once per block."""
+
+    __slots__ = ("text", "known")
+
+    def __init__(self, lowered: str):
+        self.text = lowered
+        self.known: Dict[str, bool] = {}
+
+    def has(self, literal: str) -> bool:
+        found = self.known.get(literal)
+        if found is None:
+            found = self.known[literal] = literal in self.text
+        return found
+
+    def any(self, group: Tuple[str, ...]) -> bool:
+        return any(self.has(literal) for literal in group)
+
+
+def _occurrences(lowered: str, group: Tuple[str, ...]) -> Iterator[Tuple[int, int]]:
+    """(start, end) of every occurrence of the group's literals in `lowered`, in order."""
+    def each(literal: str) -> Iterator[Tuple[int, int]]:
+        at = lowered.find(literal)
+        while at >= 0:
+            yield at, at + len(literal)
+            at = lowered.find(literal, at + 1)
+
+    if len(group) == 1:
+        return each(group[0])
+    return heapq.merge(*(each(literal) for literal in group))
+
+
+def _search(sig: Signature, text: str, lowered: Optional[str]) -> "Optional[re.Match[str]]":
+    """The first match of `sig` in `text`, looked for only around the occurrences of its anchor literals.
+
+    A match contains an occurrence of every group's literal, so searching `width` characters either side of
+    each occurrence of the first group finds the first match exactly for patterns of bounded width; for
+    unbounded ones (`.*` across lines) matches stay within MAX_WINDOW characters of the anchor."""
+    if sig.whole_block or not sig.groups or lowered is None:
+        return sig.regex.search(text)
+    reach = sig.width if sig.width is not None and sig.width <= MAX_WINDOW else MAX_WINDOW
+    size = len(text)
+    window_start = window_end = -1
+    for start, end in _occurrences(lowered, sig.groups[0]):
+        low, high = max(0, end - reach), min(size, start + reach)
+        if window_end >= 0 and low <= window_end:
+            window_end = max(window_end, high)
+            continue
+        if window_end >= 0:
+            found = _search_window(sig, text, window_start, window_end)
+            if found:
+                return found
+        window_start, window_end = low, high
+        if window_start == 0 and window_end == size:
+            return sig.regex.search(text)
+    if window_end >= 0:
+        return _search_window(sig, text, window_start, window_end)
+    return None
+
+
+def _search_window(sig: Signature, text: str, start: int, end: int) -> "Optional[re.Match[str]]":
+    if end < len(text):
+        newline = text.find("\n", end, end + 4096)  # end the window at a line end: `$` and `\b` behave
+        end = newline if newline >= 0 else end
+    if start > 0:
+        newline = text.rfind("\n", max(0, start - 4096), start)
+        start = newline + 1 if newline >= 0 else start
+    at = start
+    while at <= end:
+        found = sig.regex.search(text, at, end)
+        if found is None:
+            return None
+        # A match that touches the window's end might only hold because the text seemed to end there.
+        if found.end() < end or end == len(text) or sig.regex.match(text, found.start()):
+            return found
+        at = found.start() + 1
+    return None
 
 
 # --- loading and validation -------------------------------------------------------------------------------
@@ -239,7 +383,7 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
             bad(f"signatures[{index}]", "must be a non-empty string")
             continue
         try:
-            signatures.append(Signature(pattern, re.compile(pattern, FLAGS), required_literals(pattern)))
+            signatures.append(Signature.build(pattern))
         except re.error as exc:
             bad(f"signatures[{index}]", f"does not compile: {exc}")
     when = raw.get("when") or {}
@@ -284,23 +428,31 @@ class Matrix:
         return self.scan([text], facts, limit)
 
     def scan(self, blocks: Iterable[str], facts: Optional[Dict[str, Any]] = None, limit: int = 10) -> List[Match]:
-        """Like `match`, over text that arrives in blocks (a streamed log). Blocks should end at line ends."""
+        """Like `match`, over text that arrives in blocks (a streamed log). Blocks should end at line ends.
+
+        Memory stays flat: one block (plus CARRY characters of the one before) at a time. Each entry is
+        reported with its first match; reading stops once every text entry has matched."""
         hits: Dict[str, Tuple[Entry, str, int]] = {}
+        pending = [(entry, sig) for entry in self.entries for sig in entry.signatures]
         carry = ""
         for block in blocks:
-            text = _normalise(carry + block)
-            lowered = text.lower()
-            for entry in self.entries:
-                if entry.id in hits or not entry.signatures:
+            if not pending:
+                break
+            text = _normalise(carry + block if carry else block)
+            lowered: Optional[str] = _fold(text)
+            if len(lowered) != len(text):  # pragma: no cover - a case mapping that changes length
+                lowered = None
+            present = _Presence(lowered if lowered is not None else text.lower())
+            for entry, sig in pending:
+                if entry.id in hits:
                     continue
-                for sig in entry.signatures:
-                    if sig.literals is not None and not any(lit in lowered for lit in sig.literals):
-                        continue
-                    found = sig.regex.search(text)
-                    if found:
-                        hits[entry.id] = (entry, _context(text, found), found.end() - found.start())
-                        break
-            carry = text[-4096:] if len(text) > 4096 else text
+                if not all(present.any(group) for group in sig.groups):
+                    continue
+                found = _search(sig, text, lowered)
+                if found:
+                    hits[entry.id] = (entry, _context(text, found), found.end() - found.start())
+            pending = [(entry, sig) for entry, sig in pending if entry.id not in hits]
+            carry = text[-CARRY:] if len(text) > CARRY else text
         return self._rank(hits.values(), facts or {}, limit)
 
     def _rank(self, hits, facts: Dict[str, Any], limit: int) -> List[Match]:
@@ -445,23 +597,38 @@ def _load_cached(folder_text: str) -> Matrix:
 
 def read_blocks(stream, block_size: int = 1 << 22) -> Iterator[str]:
     """Text blocks of about `block_size` bytes ending at line ends, from a binary stream; invalid UTF-8 is
-    replaced, so any log can be scanned with flat memory."""
+    replaced, so any log can be scanned with flat memory. A line longer than a block (binary data, a
+    minified dump) is cut into pieces of about `block_size` bytes, at a character boundary."""
     pending = b""
     while True:
         chunk = stream.read(block_size)
         if not chunk:
             break
-        chunk = pending + chunk
-        cut = chunk.rfind(b"\n")
-        if cut < 0 and len(chunk) < 4 * block_size:
+        if pending:
+            chunk = pending + chunk
+        cut = chunk.rfind(b"\n") + 1
+        if cut == 0 or len(chunk) - cut > block_size:
+            cut = _char_boundary(chunk, len(chunk))  # one enormous line: scan it in pieces
+        if cut == 0:
             pending = chunk
             continue
-        if cut < 0:
-            cut = len(chunk) - 1  # one enormous line: scan it in pieces
-        pending = chunk[cut + 1:]
-        yield chunk[: cut + 1].decode("utf-8", "replace")
+        pending = chunk[cut:]
+        yield chunk[:cut].decode("utf-8", "replace")
     if pending:
         yield pending.decode("utf-8", "replace")
+
+
+def _char_boundary(data: bytes, end: int) -> int:
+    """The last index <= end that does not split a UTF-8 sequence (a cut there loses no character)."""
+    at = end
+    while at > 0 and end - at < 3 and 0x80 <= data[at - 1] < 0xC0:  # continuation bytes
+        at -= 1
+    if at > 0 and data[at - 1] >= 0xC0:  # the lead byte: is its sequence complete before `end`?
+        lead = data[at - 1]
+        need = 4 if lead >= 0xF0 else 3 if lead >= 0xE0 else 2
+        if end - (at - 1) < need:
+            return at - 1
+    return end
 
 
 def known_causes(folder: Optional[Path] = None) -> Dict[str, str]:

@@ -176,6 +176,13 @@ def test_dead_status_is_a_hardware_fault(tmp_path):
     assert failure.causes == ["hardware-fault"] and "status DEAD" in failure.detail
 
 
+def test_reset_timeout_in_the_kernel_log_is_a_hardware_fault(tmp_path):
+    path = make_root(tmp_path, "pcie-hung-temp", files={"sys/class/apex/apex_0/temp": "45100\n"})
+    failure = by_id(findings_for(read_facts(path)), "device.pcie-health")
+    assert failure.causes == ["hardware-fault"] and "RAM did not enable within timeout" in failure.detail
+    assert "temperature" not in failure.detail
+
+
 def test_hot_device_is_a_thermal_warning(tmp_path):
     path = make_root(tmp_path, "pcie-ok", files={"sys/class/apex/apex_0/temp": "91250\n"})
     warning = by_id(findings_for(read_facts(path)), "device.pcie-health")
@@ -229,6 +236,21 @@ def test_bootloader_on_usb2_says_check_again(tmp_path):
     path = make_root(tmp_path, "usb3-bootloader", files={"sys/bus/usb/devices/2-1/speed": "480\n"})
     warning = by_id(findings_for(read_facts(path)), "device.usb-link")
     assert warning.causes == ["usb2-link"] and "bootloader state" in warning.detail
+
+
+def test_windows_pcie_without_driver_and_with_driver(tmp_path):
+    entry = ("Instance ID:                PCI\\VEN_1AC1&DEV_089A&SUBSYS_089A1AC1&REV_00\\4&2B1B5D0A&0&00E4\n"
+             "Device Description:         {desc}\n"
+             "Status:                     {status}\n\n")
+    broken = make_root(tmp_path, "windows-usb", name="broken", commands={("pnputil", "/enum-devices", "/connected"):
+                       entry.format(desc="Base System Device", status="Problem")})
+    failure = by_id(findings_for(read_facts(broken)), "device.pcie")
+    assert failure.causes == ["windows-runtime"] and "install.bat" in failure.remedy
+    fine = make_root(tmp_path, "windows-usb", name="fine", commands={("pnputil", "/enum-devices", "/connected"):
+                     entry.format(desc="Coral PCIe Accelerator", status="Started")})
+    findings = findings_for(read_facts(fine))
+    assert by_id(findings, "device.pcie").status == "pass"
+    assert "device.apex-node" not in ids(findings)
 
 
 def test_windows_driver_problem(tmp_path):

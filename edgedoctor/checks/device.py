@@ -6,6 +6,7 @@ Sources for the numbers and commands quoted here are in shared/reference/coral-f
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional
 
 from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
@@ -281,8 +282,10 @@ def _pcie(facts, pcie, devs) -> List[Finding]:
         loaded = [m for m in ("gasket", "apex") if modules.get(m)]
         detail += (f" (loaded: {', '.join(loaded)})" if loaded else
                    " and the gasket/apex modules are not loaded" if modules.get("apex") is False else "") + "."
-        if any(d.get("pnp_problem") for d in unbound):
-            detail += " Windows: " + "; ".join(str(d.get("pnp_problem")) for d in unbound if d.get("pnp_problem")) + "."
+        if _os(facts) == "windows" or any(d.get("pnp_problem") for d in unbound):
+            problems = [str(d["pnp_problem"]) for d in unbound if d.get("pnp_problem")]
+            if problems:
+                detail += " Device Manager reports: " + "; ".join(problems) + "."
             findings.append(Finding("device.pcie", FAIL, "The PCIe Edge TPU has no driver", causes=["windows-runtime"],
                                     detail=detail, remedy="Install the Edge TPU PCIe driver from the runtime zip "
                                                           "(install.bat as Administrator) and reboot."))
@@ -313,12 +316,14 @@ def _pcie(facts, pcie, devs) -> List[Finding]:
                                 "The gasket/apex driver did not build for the running kernel",
                                 causes=["pcie-driver-build"], detail=dkms_failure, remedy=GASKET_FROM_SOURCE))
     findings.extend(_apex_nodes(facts, pcie, bound))
-    findings.extend(_apex_health(bound))
+    findings.extend(_apex_health(pcie, bound))
     return findings
 
 
 def _apex_nodes(facts, pcie, bound) -> List[Finding]:
-    findings = []
+    findings: List[Finding] = []
+    if _os(facts) != "linux":
+        return findings  # /dev/apex_N is the Linux driver's; Windows has its own device interface
     in_container = _platform(facts).get("in_container")
     missing = [d for d in bound if d.get("dev_node_exists") is False or (d.get("apex") is None and d.get("dev_node") is None)]
     if missing:
@@ -354,12 +359,20 @@ def _apex_nodes(facts, pcie, bound) -> List[Finding]:
     return findings
 
 
-def _apex_health(bound) -> List[Finding]:
+HUNG_LOG = re.compile(r"did not (enable|leave reset) within timeout|Error in device open cb", re.IGNORECASE)
+
+
+def _apex_health(pcie, bound) -> List[Finding]:
     findings = []
+    hung = [line.strip() for line in pcie.get("dmesg_apex") or [] if HUNG_LOG.search(line)]
     for dev in bound:
         status = (dev.get("status") or "").upper()
         temp = dev.get("temp_c")
         problems = []
+        address = dev.get("address") or ""
+        mine = [line for line in hung if address and address in line] or (hung if len(bound) == 1 else [])
+        if mine:
+            problems.append("kernel log: " + " | ".join(mine[-2:]))
         if status and status != "ALIVE":
             problems.append(f"status {status}")
         if temp is not None and not (TEMP_MIN_C <= temp <= TEMP_MAX_C):
@@ -368,8 +381,9 @@ def _apex_health(bound) -> List[Finding]:
         if problems:
             findings.append(Finding(
                 "device.pcie-health", FAIL, "The PCIe Edge TPU reports a fault", causes=["hardware-fault"],
-                detail=f"{where}: {', '.join(problems)}. A hung or failing chip reports like this "
-                       "(gasket status, /sys/class/apex/apex_N/temp).",
+                detail=f"{where}: {'; '.join(problems)}. A hung or failing chip reports like this "
+                       "(gasket's status and temp attributes under /sys/class/apex, its reset messages in the "
+                       "kernel log).",
                 remedy="sudo reboot   # a full power cycle; if it persists, reseat the card or try another slot\n"
                        "sudo dmesg | grep -i apex"))
         elif temp is not None and temp >= TEMP_TRIP_C:

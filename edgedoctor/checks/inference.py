@@ -81,7 +81,11 @@ def _version_tuple(text: Optional[str]):
 # --- models.source ----------------------------------------------------------------------------------------
 def _source(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
     source = inference.get("source") or {}
+    if not isinstance(source, dict):  # a report that only named where the set came from
+        return [Finding("models.source", INFO, f"Known-good set '{inference.get('set')}' from {source}")]
     fallback = inference.get("fallback") or {}
+    if not isinstance(fallback, dict):
+        fallback = {}
     files = source.get("files") or {}
     name = inference.get("set")
     if fallback.get("used"):
@@ -113,6 +117,24 @@ def _source(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
                     detail=detail)]
 
 
+def _timing_detail(run: Dict[str, Any], what: str, loads, first_name: str) -> str:
+    latency = run.get("latency_ms") or {}
+    parts = [f"{name} {_ms(value)}" for name, value in loads if value is not None]
+    if latency.get("first") is not None:
+        parts.append(f"{first_name} {_ms(latency['first'])}")
+    if latency.get("median") is not None:
+        parts.append(f"{run.get('iterations') or '?'} timed runs: median {_ms(latency['median'])}, "
+                     f"p90 {_ms(latency.get('p90'))}, min {_ms(latency.get('min'))}")
+    module = " ".join(str(x) for x in (run.get("module"), run.get("module_version")) if x)
+    return f"{what}" + (f" with {module}" if module else "") + (": " + ", ".join(parts) if parts else "") + "."
+
+
+def _numpy_abi(facts: Dict[str, Any], text: str) -> bool:
+    numpy = ((facts.get("python_env") or {}).get("numpy") or {}).get("version") or ""
+    return bool(re.search(r"compiled using NumPy 1\.x|_ARRAY_API not found|numpy\.core\.multiarray failed to import",
+                          text)) or (str(numpy).startswith("2") and "CreateWrapperFromFile" in text)
+
+
 # --- models.cpu ---------------------------------------------------------------------------------------------
 def _failure(finding_id: str, title: str, run: Dict[str, Any], facts: Dict[str, Any],
              extra_causes: Optional[List[str]] = None, remedy: str = "",
@@ -120,7 +142,7 @@ def _failure(finding_id: str, title: str, run: Dict[str, Any], facts: Dict[str, 
     text = _run_text(run)
     detail = _verbatim(run)
     worker = run.get("worker") or {}
-    if worker.get("status") in ("crashed", "timeout"):
+    if worker.get("status") in ("crashed", "timeout") and worker.get("error") != run.get("error"):
         detail = (detail + "\n" if detail else "") + (
             f"Worker outcome: {worker.get('status')}" + (f", {worker.get('signal')}" if worker.get("signal") else "")
             + (f", during {worker.get('stage')}" if worker.get("stage") else "") + ".")
@@ -152,10 +174,8 @@ def _cpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
             top1 = run.get("top1") or {}
             title = (f"CPU: {inference.get('set')} top-1 is {top1.get('id')} '{top1.get('label')}' "
                      f"({top1.get('score', 0):.3f}), median {_ms(median)}")
-            detail = (f"{run.get('model')} with {run.get('module')} {run.get('module_version')}: model load "
-                      f"{_ms(run.get('load_ms'))}, first inference {_ms((run.get('latency_ms') or {}).get('first'))}, "
-                      f"{run.get('iterations')} timed runs: median {_ms(median)}, p90 "
-                      f"{_ms((run.get('latency_ms') or {}).get('p90'))}, min {_ms((run.get('latency_ms') or {}).get('min'))}.")
+            detail = _timing_detail(run, run.get("model"), [("model load", run.get("load_ms"))],
+                                    "first inference")
         return [Finding("models.cpu", PASS, title, detail=detail)]
     if run.get("wrong_answer"):
         return [Finding("models.cpu", FAIL, f"CPU: {what} gives a wrong answer", detail=run.get("error") or "",
@@ -163,9 +183,14 @@ def _cpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
                                "environment (python3 -m venv .venv && .venv/bin/pip install tflite-runtime 'numpy<2') "
                                "and run edgedoctor check --python .venv/bin/python.")]
     causes = []
+    remedy = ""
     if run.get("cause"):
         causes.append(run["cause"])
-    return [_failure("models.cpu", f"CPU: {what} fails to run", run, facts, causes)]
+    if _numpy_abi(facts, _run_text(run)):
+        causes.append("numpy-abi")
+        python = (facts.get("platform") or {}).get("python_executable") or "python3"
+        remedy = (f"tflite-runtime 2.14 and older are built against NumPy 1.x: {python} -m pip install 'numpy<2'")
+    return [_failure("models.cpu", f"CPU: {what} fails to run", run, facts, causes, remedy=remedy)]
 
 
 # --- models.tpu -----------------------------------------------------------------------------------------------
@@ -224,10 +249,10 @@ def _tpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
         title = (f"Edge TPU: {inference.get('set')} top-1 is {top1.get('id')} '{top1.get('label')}' "
                  f"({top1.get('score', 0):.3f}), median {_ms(median)}"
                  + (f", {speedup:g}x the CPU" if speedup else ""))
-        detail = (f"{run.get('model')} through {(run.get('delegate') or {}).get('library')}: delegate load "
-                  f"{_ms(run.get('delegate_load_ms'))}, interpreter {_ms(run.get('load_ms'))}, first inference "
-                  f"(loads the model onto the Edge TPU) {_ms(latency.get('first'))}, {run.get('iterations')} timed runs: "
-                  f"median {_ms(median)}, p90 {_ms(latency.get('p90'))}, min {_ms(latency.get('min'))}.")
+        library = (run.get("delegate") or {}).get("library")
+        detail = _timing_detail(run, f"{run.get('model')}" + (f" through {library}" if library else ""),
+                                [("delegate load", run.get("delegate_load_ms")), ("interpreter", run.get("load_ms"))],
+                                "first inference (loads the model onto the Edge TPU)")
         return [Finding("models.tpu", PASS, title, detail=detail)]
     if run.get("wrong_answer"):
         return [Finding("models.tpu", FAIL, "Edge TPU: the known-good model gives a wrong answer",
@@ -260,7 +285,10 @@ def _tpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
                       "same TensorFlow version on newer Python.")
     elif run.get("stage") == "delegate" or stage == "load-delegate":
         title = "Edge TPU: the delegate could not be loaded"
-        remedy = ""
+        remedy = ("load_delegate() could not open the Edge TPU. Check the device and runtime findings above (the "
+                  "device listed and accessible to this user: the udev rule and group plugdev, or apex for PCIe; the "
+                  "runtime installed), unplug the accelerator and plug it into a USB 3 port again, make sure no other "
+                  "process holds it, then run edgedoctor again.")
     else:
         title = "Edge TPU: the known-good model fails"
         remedy = ""
@@ -296,8 +324,10 @@ def _speed(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
     median = (run.get("latency_ms") or {}).get("median")
     if median is None:
         return []
-    link = inference.get("link") or {}
-    reference = inference.get("reference") or {}
+    link = inference.get("link") if isinstance(inference.get("link"), dict) else None
+    reference = inference.get("reference") if isinstance(inference.get("reference"), dict) else None
+    if link is None or reference is None:
+        link, reference = _rederive(facts, inference, link)
     kind = link.get("link")
     ref = reference.get("tpu")
     usb3 = reference.get("tpu_usb3")
@@ -337,6 +367,27 @@ def _speed(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
         detail += " The installed runtime is the throttled libedgetpu1-std build."
     return [Finding("models.speed", WARN, f"Edge TPU slower than published: median {_ms(median)} on {where}",
                     detail=detail, remedy=remedy, causes=causes)]
+
+
+def _rederive(facts: Dict[str, Any], inference: Dict[str, Any], link: Optional[Dict[str, Any]]):
+    """Link and reference latencies for a report that does not carry them: from its device facts and today's
+    manifest (the same data the probe would have used)."""
+    from edgedoctor import models
+    from edgedoctor.probes.inference import link_of
+
+    link = link or link_of(facts)
+    reference: Dict[str, Any] = {}
+    try:
+        manifest = models.load_manifest()
+        model_set = manifest.get_set(inference.get("set"))
+    except (OSError, ValueError, KeyError):
+        return link, reference
+    key = link.get("reference_key")
+    reference = {"tpu": model_set.reference_ms("tpu", key) if key else None,
+                 "tpu_usb3": model_set.reference_ms("tpu", "usb3"),
+                 "slow_factor": float(manifest.judging.get("slow_factor", 3.0)),
+                 "python_overhead_ms": float(manifest.judging.get("python_overhead_ms", 1.0))}
+    return link, reference
 
 
 def check(facts: Dict[str, Any]) -> List[Finding]:

@@ -198,7 +198,7 @@ def _flavor(facts, runtime) -> List[Finding]:
 
 def _devices(facts, runtime) -> List[Finding]:
     listed = runtime.get("devices")
-    if listed is None or not runtime.get("loaded"):
+    if listed is None or runtime.get("loaded") is False:
         return []
     if listed:
         return [Finding("runtime.devices", PASS, f"The runtime sees {len(listed)} Edge TPU{'s' if len(listed) > 1 else ''}",

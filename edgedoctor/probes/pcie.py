@@ -319,9 +319,12 @@ def _windows(ctx: ProbeContext, facts: Dict[str, Any], errors: List[str]) -> Non
         kind, vendor, device = pnp_ids(entry.get("instance_id"))
         if kind == "pci" and (vendor, device) == (APEX_VENDOR, APEX_DEVICE):
             started = (entry.get("status") or "").lower() in ("started", "ok")
+            # Coral's Windows PCIe driver is apex too (the runtime lists it as \\?\ApexDevice0, CTS outputs);
+            # PnP says only whether a driver started, and its .inf name.
             facts["devices"].append({
                 "address": entry.get("instance_id"), "vendor_id": vendor, "device_id": device,
-                "driver": entry.get("driver") if started else None, "apex": None, "dev_node": None,
+                "driver": "apex" if started else None, "driver_inf": entry.get("driver"), "apex": None,
+                "dev_node": None,
                 "dev_node_exists": None, "accessible": None, "status": entry.get("status"), "temp_c": None,
                 "pnp_problem": entry.get("problem"), "description": entry.get("description")})
 
