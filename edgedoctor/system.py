@@ -7,6 +7,9 @@ optional USB backend. Readers return plain data; they never judge.
 With a root other than "/", commands are not run on this machine: their recorded outputs are read from
 `ROOT/.edgedoctor/commands/<name>.out` (see `RecordedRunner`). A fixture tree can also name the platform
 in `ROOT/.edgedoctor/platform` (`linux`, `darwin`, `windows`) and the page size in `ROOT/.edgedoctor/page_size`.
+What the child-process probes would have said on that machine can be recorded too: `ROOT/.edgedoctor/usb_backend.json`
+(what pyusb saw) and `ROOT/.edgedoctor/runtime.json` (what the runtime worker reported); without them, nothing of
+this machine's USB bus or runtime leaks into a fixture-root report.
 """
 
 from __future__ import annotations
