@@ -48,7 +48,7 @@ def blocks_from_stream(stream) -> Iterator[str]:
     raw = getattr(stream, "buffer", stream)
     if isinstance(raw, io.TextIOBase):
         while True:
-            chunk = raw.read(1 << 22)
+            chunk = raw.read(1 << 20)
             if not chunk:
                 break
             yield chunk

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from edgedoctor import datafiles
-from edgedoctor.tomlcompat import load_toml
+
+
+def load_toml(path) -> Dict[str, Any]:
+    """tomllib is imported only when a matrix file is parsed (not when the matrix comes from the cache)."""
+    from edgedoctor.tomlcompat import load_toml as _load_toml
+
+    return _load_toml(path)
 
 try:  # Python 3.11+
     import re._parser as _sre_parse  # type: ignore[import-not-found]
@@ -52,17 +58,26 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-@dataclass
 class Signature:
-    pattern: str
-    regex: "re.Pattern[str]"
-    literals: Optional[Tuple[str, ...]]  # one of these (lower-case) must be in the text; None: no prefilter
-    # Every group holds literals (lower-case) one of which is in any text the pattern matches; the first is
-    # the most selective. `width`: the longest text a match can span (None: unbounded). `whole_block`: the
-    # pattern looks at the start or end of the text (\A, \Z), so it is searched over the whole block.
-    groups: Tuple[Tuple[str, ...], ...] = ()
-    width: Optional[int] = None
-    whole_block: bool = False
+    """One signature: its pattern, compiled (lazily, when loaded from the cache), and its literal prefilter.
+
+    `literals`: one of these (lower-case) is in any text the pattern matches; None: no prefilter.
+    `groups`: every group holds literals (lower-case) one of which is in any text the pattern matches; the
+    first is the most selective. `width`: the longest text a match can span (None: unbounded).
+    `whole_block`: the pattern looks at the start or end of the text (\\A, \\Z), so it is searched over the
+    whole block rather than around its literals."""
+
+    __slots__ = ("pattern", "_regex", "literals", "groups", "width", "whole_block")
+
+    def __init__(self, pattern: str, regex: "Optional[re.Pattern[str]]" = None,
+                 literals: Optional[Tuple[str, ...]] = None, groups: Tuple[Tuple[str, ...], ...] = (),
+                 width: Optional[int] = None, whole_block: bool = False):
+        self.pattern = pattern
+        self._regex = regex
+        self.literals = literals
+        self.groups = groups
+        self.width = width
+        self.whole_block = whole_block
 
     @classmethod
     def build(cls, pattern: str) -> "Signature":
@@ -70,6 +85,21 @@ class Signature:
         regex = re.compile(pattern, FLAGS)
         groups, width, whole_block = analyse(pattern)
         return cls(pattern, regex, groups[0] if groups else None, groups, width, whole_block)
+
+    @property
+    def regex(self) -> "re.Pattern[str]":
+        if self._regex is None:
+            self._regex = re.compile(self.pattern, FLAGS)
+        return self._regex
+
+    def __repr__(self) -> str:
+        return f"Signature({self.pattern!r}, literals={self.literals!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Signature) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
 
 
 @dataclass
@@ -141,7 +171,7 @@ class Match:
 
 MIN_LITERAL = 3
 MAX_WINDOW = 1 << 16  # chars around an anchor literal searched for patterns of unbounded width
-CARRY = MAX_WINDOW    # chars of the previous block scanned again with the next (matches across a cut)
+CARRY = 1 << 14       # chars of the previous block scanned again with the next (matches across a cut)
 _UNBOUNDED = 1 << 30
 _FOLD_SPECIAL = re.compile("[\u0130\u0131\u017f\u212a]")  # İ ı ſ K: IGNORECASE-equal to i i s k
 _FOLD_MAP = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
@@ -263,6 +293,15 @@ def _occurrences(lowered: str, group: Tuple[str, ...]) -> Iterator[Tuple[int, in
     return heapq.merge(*(each(literal) for literal in group))
 
 
+def _count(lowered: str, literal: str, cap: int = 32) -> int:
+    """How often `literal` occurs in `lowered`, counting no further than `cap`."""
+    found, at = 0, lowered.find(literal)
+    while at >= 0 and found < cap:
+        found += 1
+        at = lowered.find(literal, at + 1)
+    return found
+
+
 def _search(sig: Signature, text: str, lowered: Optional[str]) -> "Optional[re.Match[str]]":
     """The first match of `sig` in `text`, looked for only around the occurrences of its anchor literals.
 
@@ -273,8 +312,11 @@ def _search(sig: Signature, text: str, lowered: Optional[str]) -> "Optional[re.M
         return sig.regex.search(text)
     reach = sig.width if sig.width is not None and sig.width <= MAX_WINDOW else MAX_WINDOW
     size = len(text)
+    anchor = sig.groups[0]
+    if len(sig.groups) > 1:  # the group that occurs least often in this block: fewest windows to search
+        anchor = min(sig.groups, key=lambda group: sum(_count(lowered, literal) for literal in group))
     window_start = window_end = -1
-    for start, end in _occurrences(lowered, sig.groups[0]):
+    for start, end in _occurrences(lowered, anchor):
         low, high = max(0, end - reach), min(size, start + reach)
         if window_end >= 0 and low <= window_end:
             window_end = max(window_end, high)
@@ -503,6 +545,8 @@ class Matrix:
 
 
 def _normalise(text: str) -> str:
+    if "\r" not in text:
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -566,6 +610,16 @@ def load(folder: Optional[Path] = None) -> Matrix:
 @lru_cache(maxsize=4)
 def _load_cached(folder_text: str) -> Matrix:
     folder = Path(folder_text)
+    key = _source_key(folder)
+    table = _read_compiled(folder, key) if key else None
+    if table is None:
+        table = _build(folder)
+        if key:
+            _write_compiled(table, key)
+    return table
+
+
+def _build(folder: Path) -> Matrix:
     problems: List[Problem] = []
     causes = _known_causes(folder)
     if not causes:
@@ -595,7 +649,121 @@ def _load_cached(folder_text: str) -> Matrix:
     return Matrix(entries, problems, folder)
 
 
-def read_blocks(stream, block_size: int = 1 << 22) -> Iterator[str]:
+# --- the compiled cache -----------------------------------------------------------------------------------
+#
+# Parsing the TOML files, validating every entry and compiling every pattern takes longer than starting
+# Python, so `edgedoctor explain "text"` would be slow to start. The validated matrix (entries, problems, each
+# signature's literal prefilter) is kept in the user cache folder as JSON, keyed by a hash of the matrix files'
+# bytes, this module's source and the Python version; patterns are then compiled only when their literals
+# occur in the text. Any failure to read or write it (read-only or full disk, no home folder, two runs at
+# once, a corrupt file) only means the matrix is built from its files; writes are atomic renames.
+
+CACHE_ENV = "EDGEDOCTOR_NO_MATRIX_CACHE"  # set to 1: never read or write the compiled cache
+_CACHE_FORMAT = 1
+
+
+def _source_key(folder: Path) -> Optional[str]:
+    """A hash of everything the loaded matrix depends on, or None when the cache is off."""
+    import os
+    import sys
+
+    if os.environ.get(CACHE_ENV, "").strip() not in ("", "0"):
+        return None
+    import hashlib
+
+    digest = hashlib.sha256(f"{_CACHE_FORMAT} {sys.version_info[:2]} {folder}".encode())
+    try:
+        digest.update(Path(__file__).read_bytes())
+    except OSError:
+        return None
+    for path in [folder / "causes.toml"] + sorted((folder / "entries").glob("*.toml")):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = b"\0unreadable"
+        digest.update(f"\0{path.name}\0{len(data)}\0".encode() + data)
+    return digest.hexdigest()
+
+
+def _cache_file(key: str) -> Optional[Path]:
+    try:
+        import platformdirs
+
+        base = Path(platformdirs.user_cache_dir("edgedoctor", appauthor=False))
+    except Exception:  # no platformdirs, no home folder: no cache
+        return None
+    if not base.is_absolute():  # HOME unset and no password entry: "~/.cache" would be under the cwd
+        return None
+    return base / "matrix" / f"compiled-{key[:32]}.json"
+
+
+def _read_compiled(folder: Path, key: str) -> Optional[Matrix]:
+    import json
+
+    path = _cache_file(key)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("key") != key:
+            return None
+        entries = [_entry_from_json(raw) for raw in data["entries"]]
+        problems = [Problem(*raw) for raw in data["problems"]]
+    except Exception:  # missing, unreadable, corrupt, or from another layout: build from the files
+        return None
+    return Matrix(entries, problems, folder)
+
+
+def _write_compiled(table: Matrix, key: str) -> None:
+    import json
+    import os
+    import tempfile
+
+    path = _cache_file(key)
+    if path is None:
+        return
+    data = {"key": key, "entries": [_entry_to_json(e) for e in table.entries],
+            "problems": [[p.file, p.entry, p.field, p.message] for p in table.problems]}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=".compiled-", suffix=".tmp", dir=str(path.parent))
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(data, out)
+            os.replace(temp, path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+    except (OSError, TypeError, ValueError):  # read-only, full, or odd values: the cache is only a cache
+        pass
+
+
+def _entry_to_json(entry: Entry) -> Dict[str, Any]:
+    return {"id": entry.id, "cause": entry.cause, "title": entry.title, "explanation": entry.explanation,
+            "remedy": entry.remedy, "references": entry.references, "severity": entry.severity,
+            "confidence": entry.confidence, "examples": entry.examples, "when": entry.when,
+            "require_facts": entry.require_facts, "file": entry.file,
+            "signatures": [[s.pattern, [list(g) for g in s.groups], s.width, s.whole_block]
+                           for s in entry.signatures]}
+
+
+def _entry_from_json(raw: Dict[str, Any]) -> Entry:
+    signatures = []
+    for pattern, groups, width, whole_block in raw["signatures"]:
+        groups = tuple(tuple(str(x) for x in g) for g in groups)
+        signatures.append(Signature(str(pattern), None, groups[0] if groups else None, groups,
+                                    None if width is None else int(width), bool(whole_block)))
+    return Entry(id=str(raw["id"]), cause=str(raw["cause"]), title=str(raw["title"]),
+                 explanation=str(raw["explanation"]), remedy=dict(raw["remedy"]),
+                 references=list(raw["references"]), severity=str(raw["severity"]),
+                 confidence=float(raw["confidence"]), signatures=signatures, examples=list(raw["examples"]),
+                 when=dict(raw["when"]), require_facts=bool(raw["require_facts"]), file=str(raw["file"]))
+
+
+def read_blocks(stream, block_size: int = 1 << 20) -> Iterator[str]:
     """Text blocks of about `block_size` bytes ending at line ends, from a binary stream; invalid UTF-8 is
     replaced, so any log can be scanned with flat memory. A line longer than a block (binary data, a
     minified dump) is cut into pieces of about `block_size` bytes, at a character boundary."""
@@ -643,4 +811,8 @@ def validate(folder: Optional[Path] = None) -> List[Problem]:
     """Every problem `matrix validate` reports: schema, regexes, cause codes, examples, duplicate ids."""
     folder = Path(folder) if folder else datafiles.matrix_dir()
     _load_cached.cache_clear()
-    return list(load(folder).problems)
+    table = _build(folder.resolve())  # validated from the files themselves, never from the compiled cache
+    key = _source_key(folder.resolve())
+    if key:
+        _write_compiled(table, key)
+    return list(table.problems)

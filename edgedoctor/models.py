@@ -184,7 +184,7 @@ def check_file(path: Path, spec: FileSpec) -> Optional[str]:
 @dataclass
 class DownloadSettings:
     connect_timeout: float = 10.0
-    read_timeout: float = 30.0      # seconds without a byte from the server
+    read_timeout: float = 20.0      # seconds without a byte from the server
     total_timeout: float = 900.0    # seconds for one file, all attempts together
     retries: int = 3                # attempts per file for errors that may pass (timeouts, resets, 5xx)
     backoff: float = 1.0            # seconds before the 2nd attempt, doubled after each
@@ -214,6 +214,7 @@ class FileResult:
     error: Optional[str] = None
     attempts: List[str] = field(default_factory=list)  # what was tried and how it went, in order
     duration_ms: float = 0.0
+    host_down: bool = False  # the server could not be reached or stalled: other files from it are not tried
 
     def to_fact(self) -> Dict[str, Any]:
         return {"name": self.name, "ok": self.ok, "path": self.path, "origin": self.origin, "url": self.url,
@@ -222,6 +223,10 @@ class FileResult:
 
 class _Retryable(Exception):
     pass
+
+
+class _HostDown(_Retryable):
+    """The host could not be reached at all (name resolution, refused, connect timeout)."""
 
 
 class _Final(Exception):
@@ -268,6 +273,7 @@ def download(url: str, dest: Path, spec: FileSpec, settings: Optional[DownloadSe
                 break
             except _Retryable as exc:
                 result.error = str(exc)
+                result.host_down = isinstance(exc, _HostDown)
                 result.attempts.append(f"download {url}: {exc} (attempt {attempt} of {settings.retries})")
                 remaining = settings.total_timeout - (time.monotonic() - start)
                 if attempt >= settings.retries or remaining <= delay:
@@ -292,11 +298,14 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
         response = session.get(url, stream=True, timeout=(settings.connect_timeout, settings.read_timeout),
                                headers={"Accept-Encoding": "identity"})
     except requests.exceptions.ConnectTimeout:
-        raise _Retryable(f"no connection within {settings.connect_timeout:g} s") from None
+        raise _HostDown(f"no connection within {settings.connect_timeout:g} s") from None
     except requests.exceptions.ReadTimeout:
-        raise _Retryable(f"the server sent nothing for {settings.read_timeout:g} s (read timeout)") from None
-    except requests.exceptions.InvalidURL as exc:
+        raise _HostDown(f"the server sent nothing for {settings.read_timeout:g} s (read timeout)") from None
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema) as exc:
         raise _Final(f"invalid URL: {exc}") from None
+    except requests.exceptions.ConnectionError as exc:
+        raise _HostDown(f"cannot connect: {_short(exc)}") from None
     except requests.exceptions.RequestException as exc:
         raise _Retryable(f"cannot connect: {_short(exc)}") from None
     with response:
@@ -337,8 +346,8 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
                             raise _Retryable(f"not finished within {settings.total_timeout:g} s")
                 except requests.exceptions.ConnectionError as exc:
                     if "timed out" in str(exc).lower():
-                        raise _Retryable(f"the server stopped sending after {received} of {spec.size} bytes "
-                                         f"(no data for {settings.read_timeout:g} s)") from None
+                        raise _HostDown(f"the server stopped sending after {received} of {spec.size} bytes "
+                                        f"(no data for {settings.read_timeout:g} s)") from None
                     raise _Retryable(f"the connection broke after {received} of {spec.size} bytes: "
                                      f"{_short(exc)}") from None
                 except requests.exceptions.ChunkedEncodingError as exc:
@@ -366,9 +375,22 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
 
 
 def _short(exc: BaseException) -> str:
-    """requests' messages nest urllib3's; keep the readable part."""
-    text = re.sub(r"<urllib3\.[^>]*>:?\s*", "", str(exc))
+    """requests' messages nest urllib3's; keep the readable root cause ("Failed to resolve 'host' (...)")."""
+    root = exc.args[0] if getattr(exc, "args", None) else exc
+    root = getattr(root, "reason", None) or root
+    text = str(root)
+    text = re.sub(r"<urllib3\.[^>]*>:?\s*", "", text)
+    text = re.sub(r"^HTTPS?Connection(?:Pool)?\(host='[^']*', port=\d+\):\s*", "", text)
     return text[:300]
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).netloc or url
+    except ValueError:
+        return url
 
 
 # --- resolution: mirror, cache, network ------------------------------------------------------------------
@@ -389,6 +411,7 @@ class Resolver:
         self.settings = settings or DownloadSettings()
         self.session = session
         self._done: Dict[str, FileResult] = {}
+        self._down: Dict[str, tuple] = {}  # host -> (file, error) of a server that could not be reached
 
     @classmethod
     def from_options(cls, manifest: Manifest, options, env: Optional[Mapping[str, str]] = None,
@@ -448,7 +471,16 @@ class Resolver:
                     f"{name} is not in the mirror folder or the cache, and downloads are off"
                 result.attempts.append("network: not used (offline)" if self.offline else "network: not used")
             else:
-                fetched = download(self.url_for(spec), self.cache / name, spec, self.settings, self.session)
+                url = self.url_for(spec)
+                host = _host(url)
+                if host in self._down:
+                    fetched = FileResult(name=name, url=url,
+                                         error=f"not tried: {host} could not be reached (see {self._down[host][0]})")
+                    fetched.attempts.append(f"download {url}: {fetched.error}")
+                else:
+                    fetched = download(url, self.cache / name, spec, self.settings, self.session)
+                    if fetched.host_down and not fetched.ok:
+                        self._down[host] = (name, fetched.error)
                 result.attempts.extend(fetched.attempts)
                 result.url = fetched.url
                 result.ok, result.path, result.origin, result.error = (fetched.ok, fetched.path, fetched.origin,

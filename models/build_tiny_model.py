@@ -22,7 +22,9 @@ Usage:
     python models/build_tiny_model.py --out-dir D   # write D/<file> and D/embedded.toml only
     python models/build_tiny_model.py --check       # exit 1 if the committed files differ from a rebuild
 
-Needs numpy and flatbuffers (not TensorFlow).
+Needs numpy and flatbuffers (not TensorFlow). The bytes depend on the flatbuffers Builder's layout, which has
+changed between flatbuffers releases (2.0.7 and 23.5.26 place the vtables differently), so the version used is
+pinned below and recorded in the manifest: rebuild with that version to get the same bytes.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ MANIFEST = HERE / "manifest.toml"
 BEGIN = "# BEGIN embedded: written by models/build_tiny_model.py; do not edit by hand"
 END = "# END embedded"
 
+FLATBUFFERS_VERSION = "25.12.19"  # the Builder whose layout the committed bytes have
 SEED = 20261129
 MIN_MARGIN = 0.05  # distance, in output quanta, of every pre-rounding value from a rounding tie
 TOLERANCE = 1
@@ -353,6 +356,7 @@ def embedded_toml(model: bytes, data) -> str:
         f"tolerance = {TOLERANCE}  # quantized units",
         f"min_rounding_margin = {data['margin']:.3f}  # distance of the closest value from a rounding tie",
         'built_by = "models/build_tiny_model.py"',
+        f'flatbuffers = "{FLATBUFFERS_VERSION}"  # the Builder version that gives these exact bytes',
         END,
     ]
     return "\n".join(lines) + "\n"
@@ -376,6 +380,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", help="write the model and embedded.toml here instead of models/")
     parser.add_argument("--check", action="store_true", help="compare a rebuild with the committed files")
     args = parser.parse_args(argv)
+    installed = getattr(flatbuffers, "__version__", "?")
+    if installed != FLATBUFFERS_VERSION:
+        print(f"warning: flatbuffers {installed} is installed; the committed model was built with "
+              f"{FLATBUFFERS_VERSION}, whose layout may differ (pip install flatbuffers=={FLATBUFFERS_VERSION})",
+              file=sys.stderr)
     model, data, block = build()
     if args.check:
         committed = (HERE / FILE_NAME).read_bytes() if (HERE / FILE_NAME).exists() else b""

@@ -131,3 +131,64 @@ def test_check_command_runs_the_models(run_cli, tflite_venv, validate_report):
     assert inference_facts["cpu"]["status"] == "pass" and inference_facts["cpu"]["top1"]["label"] == "macaw"
     ids = {f["id"]: f for f in report["findings"]}
     assert ids["models.cpu"]["status"] == "pass" and ids["models.source"]["status"] == "pass"
+
+
+def test_worker_runs_on_python_37_with_its_tflite_runtime(tmp_path):
+    from venvs import make_venv
+
+    python = make_venv("3.7", ["tflite-runtime", "numpy<2"], name="py37-tflite")
+    section, _ = run_probe(python, tmp_path, offline=True)  # nothing fetched: the embedded model
+    cpu = section["cpu"]
+    assert cpu["status"] == "pass", cpu["error"]
+    from edgedoctor import models
+
+    assert cpu["raw_output"] == models.load_manifest().embedded["expected_output"]
+    section, _ = run_probe(python, tmp_path, models_dir=str(require_shared_models()), offline=True,
+                           model_set="mobilenet-v1-025")
+    assert section["cpu"]["status"] == "pass" and section["cpu"]["top1"]["id"] == 89
+
+
+def test_wk_infer_is_python_36_compatible(tmp_path):
+    from venvs import require_python
+
+    python = require_python("3.6")
+    outcome = workerproc.run_worker(python, "infer", {"model_path": "x.tflite", "input": [1]}, timeout=30,
+                                    env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"})
+    assert outcome.ok, outcome.error + outcome.stderr
+    assert outcome.result["status"] == "fail" and outcome.result["stage"] == "import"
+
+
+# --- the test input ------------------------------------------------------------------------------------------
+def test_image_is_prepared_like_classify_image():
+    from PIL import Image
+
+    from edgedoctor import imageprep
+
+    parrot = require_shared_models() / "parrot.jpg"
+    data = imageprep.image_tensor(parrot, [1, 224, 224, 3], "uint8", "RGB")
+    resample = getattr(Image, "Resampling", Image).LANCZOS
+    expected = Image.open(parrot).convert("RGB").resize((224, 224), resample).tobytes()
+    assert data == expected and len(data) == 224 * 224 * 3
+    nine = imageprep.image_tensor(require_shared_models() / "mnist_nine.bmp", [1, 28, 28], "uint8", "L")
+    assert nine == Image.open(require_shared_models() / "mnist_nine.bmp").tobytes() and len(nine) == 784
+    as_int8 = imageprep.image_tensor(parrot, [1, 8, 8, 3], "int8", "RGB")
+    as_uint8 = imageprep.image_tensor(parrot, [1, 8, 8, 3], "uint8", "RGB")
+    assert all(((u - 128) & 0xFF) == i for u, i in zip(as_uint8, as_int8))
+    assert len(imageprep.image_tensor(parrot, [1, 8, 8, 3], "float32", "RGB")) == 8 * 8 * 3 * 4
+
+
+@pytest.mark.parametrize("shape,mode", [([1, 10], "RGB"), ([1, 8, 8, 4], "RGB"), ([1, 8, 8, 3], "L")])
+def test_image_prep_refuses_inputs_that_are_not_images(shape, mode):
+    from edgedoctor import imageprep
+
+    with pytest.raises(imageprep.ImagePrepError):
+        imageprep.image_tensor(require_shared_models() / "parrot.jpg", shape, "uint8", mode)
+
+
+def test_image_prep_on_a_broken_image(tmp_path):
+    from edgedoctor import imageprep
+
+    bad = tmp_path / "parrot.jpg"
+    bad.write_bytes(b"<html>not an image</html>")
+    with pytest.raises(imageprep.ImagePrepError, match="cannot read the test image"):
+        imageprep.image_tensor(bad, [1, 8, 8, 3], "uint8", "RGB")

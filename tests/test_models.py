@@ -172,8 +172,12 @@ def test_connection_refused_is_clear(manifest, tmp_path, no_proxy):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     resolver = models.Resolver(manifest, models_url=f"http://127.0.0.1:{port}", cache_dir=str(tmp_path), settings=FAST)
-    result = resolver.resolve("mnist_nine.bmp")
-    assert not result.ok and "cannot connect" in result.error
+    result = resolver.resolve_set(manifest.get_set("mnist-lstm"))
+    first, *others = result["files"].values()
+    assert not first["ok"] and "Connection refused" in first["error"]
+    assert first["error"].startswith("cannot connect: ")
+    # one unreachable server is not asked again for every other file
+    assert all(f["error"].startswith("not tried: 127.0.0.1:") for f in others)
     assert part_files(tmp_path / "models") == []
 
 

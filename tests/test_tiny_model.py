@@ -15,20 +15,22 @@ pytestmark = pytest.mark.venv
 SCRIPT = REPO / "models" / "build_tiny_model.py"
 
 
-def _builder_python(tflite_venv):
-    """An interpreter with numpy and flatbuffers for the build script: this one, or the tflite venv plus
-    flatbuffers (pip, cached in the venv)."""
+def _builder_python():
+    """An interpreter with numpy and the pinned flatbuffers for the build script: this one when it has exactly
+    that version, else a small cached venv."""
+    pinned = models.load_manifest().embedded["flatbuffers"]
     if importlib.util.find_spec("numpy") and importlib.util.find_spec("flatbuffers"):
-        return sys.executable
-    check = subprocess.run([tflite_venv, "-c", "import flatbuffers"], capture_output=True)
-    if check.returncode != 0:
-        subprocess.run([tflite_venv, "-m", "pip", "install", "-q", "--disable-pip-version-check", "flatbuffers"],
-                       check=True, capture_output=True, timeout=300)
-    return tflite_venv
+        import flatbuffers
+
+        if getattr(flatbuffers, "__version__", None) == pinned:
+            return sys.executable
+    from venvs import make_venv
+
+    return make_venv("3.11", ["numpy<2", f"flatbuffers=={pinned}"], name="tiny-build")
 
 
-def test_rebuild_is_byte_identical_and_matches_the_manifest(tmp_path, tflite_venv):
-    python = _builder_python(tflite_venv)
+def test_rebuild_is_byte_identical_and_matches_the_manifest(tmp_path):
+    python = _builder_python()
     proc = subprocess.run([python, str(SCRIPT), "--out-dir", str(tmp_path)], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -62,6 +64,9 @@ def test_real_tflite_runtime_gives_the_expected_output(tflite_venv):
 def _builder_module():
     if not (importlib.util.find_spec("numpy") and importlib.util.find_spec("flatbuffers")):
         pytest.skip("numpy and flatbuffers are needed to import the build script here")
+    import flatbuffers
+
+    assert flatbuffers.__version__
     spec = importlib.util.spec_from_file_location("build_tiny_model", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

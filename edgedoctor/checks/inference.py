@@ -29,6 +29,8 @@ FETCH_REMEDY = ("Fetch the known-good models once (they are cached): edgedoctor 
 def _ms(value: Optional[float]) -> str:
     if value is None:
         return "?"
+    if value < 0.1:
+        return f"{value:.3f} ms"
     return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
 
 

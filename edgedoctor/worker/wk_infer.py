@@ -13,10 +13,9 @@
 #          "raw_output": [...] (outputs of 64 values or fewer), "output_matches": bool (with expected_output),
 #          "same_output_every_run": bool}   (top, raw_output: the first inference's answer)
 #
-# The step about to run is also announced on the worker's real stderr (wk_common.stage), even while the
-# native stderr of the run is being captured, so that a segfault or hang inside libedgetpu or the interpreter
-# can be attributed to "load-delegate", "load-model" or "invoke" by the parent.
-import os
+# The infer task lets the native stderr of the run flow to the worker's stderr (the parent keeps it even when
+# the run crashes) and announces each step (wk_common.stage), so that a segfault or hang inside libedgetpu or
+# the interpreter is attributed to "load-delegate", "load-model" or "invoke".
 import time
 
 import wk_common
@@ -53,22 +52,6 @@ def _load_input(np, spec, detail):
     return data.reshape(shape)
 
 
-class _Marks(object):
-    """Stage announcements that reach the parent even while fd 2 is captured."""
-
-    def __init__(self):
-        self.fd = None
-
-    def __call__(self, name):
-        if self.fd is None:
-            wk_common.stage(name)
-            return
-        try:
-            os.write(self.fd, ("\n%s%s\n" % (wk_common.STAGE_MARK, name)).encode("utf-8"))
-        except OSError:
-            pass
-
-
 class _NoCapture(object):
     text = ""
 
@@ -92,10 +75,12 @@ def run_with(loaded, spec, capture=True):
     result = {"module": loaded.name, "module_version": loaded.version, "status": "fail", "stage": "numpy",
               "error": None, "stderr": "", "timings_ms": {}}
     timings = result["timings_ms"]
-    mark = _Marks()
+    # Stage announcements: with capture=False they reach the parent, which attributes a crash or hang to
+    # "load-delegate", "load-model" or "invoke". With capture=True (the env task's smoke run) they stay in the
+    # captured text, so the caller's own stage ("smoke") is the one the parent sees.
+    mark = wk_common.stage
     cap = wk_common.CaptureStderr() if capture else _NoCapture()
     with cap:
-        mark.fd = getattr(cap, "_saved", None)
         try:
             import numpy as np
 
