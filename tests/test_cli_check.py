@@ -77,6 +77,7 @@ def test_usage_errors_exit_2(run_cli):
     assert run_cli("check", "--require", "warp-drive")[0] == exitcodes.USAGE_ERROR
     assert run_cli("no-such-command")[0] == exitcodes.USAGE_ERROR
     assert run_cli("check", "--root", "/no/such/folder")[0] == exitcodes.USAGE_ERROR
+    assert run_cli("check", "--model-set", "no-such-set")[0] == exitcodes.USAGE_ERROR
 
 
 def test_version_and_module_entry_point():

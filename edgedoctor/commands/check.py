@@ -57,6 +57,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"edgedoctor: {exc}", file=sys.stderr)
         return exitcodes.USAGE_ERROR
+    if args.model_set:
+        from edgedoctor.models import load_manifest
+
+        try:
+            load_manifest().get_set(args.model_set)
+        except KeyError as exc:
+            print(f"edgedoctor: --model-set: {exc.args[0]}", file=sys.stderr)
+            return exitcodes.USAGE_ERROR
     system = System.from_root(Path(args.root)) if args.root else System.host()
     options = CheckOptions(
         python=python, timeout=args.timeout, offline=args.offline, models_dir=args.models_dir,
