@@ -235,7 +235,10 @@ def test_pytest_plugin_skips_or_fails_edgetpu_tests(pytester):
         def test_cpu_only(edgedoctor_report):
             assert "facts" in edgedoctor_report
     """)
-    args = ["-p", "edgedoctor.pytest_plugin"]
+    from importlib.metadata import entry_points
+
+    installed = any(ep.name == "edgedoctor" for ep in entry_points(group="pytest11"))
+    args = [] if installed else ["-p", "edgedoctor.pytest_plugin"]  # pip install registers it by entry point
     result = pytester.runpytest(*args, f"--edgedoctor-report={saved}")
     result.assert_outcomes(passed=1, skipped=1)
     result = pytester.runpytest(*args, f"--edgedoctor-report={saved}", "--edgedoctor-require-tpu")

@@ -188,11 +188,13 @@ def test_a_file_that_is_not_a_library(tmp_path):
 
 
 def test_missing_libusb_dependency(tmp_path):
-    """A runtime linked against libusb-1.0.so.0 (as libedgetpu1-std is) on a machine without it."""
+    """A runtime linked against a libusb (as libedgetpu1-std is linked against libusb-1.0.so.0) on a machine
+    without it. The soname is one no machine has, so the test means the same where CI installed libusb."""
+    soname = "libusb-1.0.so.99"
     stub_src = tmp_path / "stub.c"
     stub_src.write_text("int libusb_init(void *ctx) { return 0; }\n")
-    stub = compile_fake_libedgetpu(tmp_path / "stub", []).with_name("libusb-1.0.so.0")  # skips without gcc
-    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libusb-1.0.so.0", "-o", str(stub), str(stub_src)],
+    stub = compile_fake_libedgetpu(tmp_path / "stub", []).with_name(soname)  # skips without gcc
+    subprocess.run(["gcc", "-shared", "-fPIC", f"-Wl,-soname,{soname}", "-o", str(stub), str(stub_src)],
                    check=True)
     lib = tmp_path / "lib" / "libedgetpu.so.1"
     lib.parent.mkdir()
@@ -201,7 +203,7 @@ def test_missing_libusb_dependency(tmp_path):
     stub.unlink()
     facts = probe(fake_env(lib))
     assert facts["found"] is True and facts["loaded"] is False
-    assert "libusb-1.0.so.0: cannot open shared object file" in facts["load_error"]
+    assert f"{soname}: cannot open shared object file" in facts["load_error"]
     failure = by_id(judged(facts), "runtime.load")
     assert failure.causes == ["runtime-missing"] and failure.remedy == "sudo apt-get install libusb-1.0-0"
 

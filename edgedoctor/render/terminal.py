@@ -25,6 +25,11 @@ def use_fancy(stream=None, env=None) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+def covered_causes(findings: List[Finding]) -> set:
+    """Causes that a warning or failure above already explains with its remedy."""
+    return {cause for f in findings if f.status in ("warn", "fail") for cause in f.causes}
+
+
 def _grouped(findings: List[Finding]):
     order = list(AREAS)
     groups: Dict[str, List[Finding]] = {}
@@ -64,6 +69,7 @@ def _render_plain(report: Dict[str, Any], findings: List[Finding]) -> str:
                 out.extend(_indent(finding.detail, "         "))
         out.append("")
     diagnoses = report.get("diagnoses") or []
+    covered = covered_causes(findings)
     if diagnoses:
         out.append("Known causes (from the compatibility matrix)")
         for diagnosis in diagnoses:
@@ -71,8 +77,9 @@ def _render_plain(report: Dict[str, Any], findings: List[Finding]) -> str:
                        f"confidence {diagnosis['confidence']:.2f}]")
             if diagnosis.get("matched_text"):
                 out.append(f"      matched: {diagnosis['matched_text']}")
-            out.append("      remedy:")
-            out.extend(_indent(diagnosis.get("remedy") or "", "        "))
+            if diagnosis["cause"] not in covered:  # otherwise the finding above already gives the remedy
+                out.append("      remedy:")
+                out.extend(_indent(diagnosis.get("remedy") or "", "        "))
             for ref in diagnosis.get("references") or []:
                 out.append(f"      see: {ref}")
         out.append("")
@@ -112,6 +119,7 @@ def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) ->
                     console.print(Text("      remedy:", style="bold"))
                     console.print(Text("\n".join(_indent(finding.remedy, "        ")), style="cyan"))
     diagnoses = report.get("diagnoses") or []
+    covered = covered_causes(findings)
     if diagnoses:
         console.print()
         console.print(Text("Known causes (from the compatibility matrix)", style="bold underline"))
@@ -121,7 +129,8 @@ def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) ->
             console.print(line)
             if diagnosis.get("matched_text"):
                 console.print(Text(f"      matched: {diagnosis['matched_text']}", style="dim"))
-            console.print(Text("\n".join(_indent(diagnosis.get("remedy") or "", "      ")), style="cyan"))
+            if diagnosis["cause"] not in covered:
+                console.print(Text("\n".join(_indent(diagnosis.get("remedy") or "", "      ")), style="cyan"))
             for ref in diagnosis.get("references") or []:
                 console.print(Text(f"      {ref}", style="blue underline"))
     console.print()
