@@ -19,7 +19,8 @@ _TRUE = {"yes", "true", "1", "on", "y"}
 _FALSE = {"no", "false", "0", "off", "n"}
 
 
-def _get(data: Any, *path: str) -> Any:
+def get_path(data: Any, *path: str) -> Any:
+    """data[path[0]][path[1]]..., or None where a step is missing or not a dict."""
     for key in path:
         if not isinstance(data, dict):
             return None
@@ -42,7 +43,7 @@ def from_facts(facts: Dict[str, Any]) -> Dict[str, Any]:
     runtime = facts.get("runtime") or {}
     view["os"] = platform.get("os")
     view["arch"] = _arch(platform.get("arch"))
-    view["python"] = platform.get("python_version") or _get(env, "python", "version")
+    view["python"] = platform.get("python_version") or get_path(env, "python", "version")
     tflite = env.get("tflite") or {}
     candidates = tflite.get("candidates") or {}
     for key, name in (("tflite_runtime", "tflite_runtime"), ("ai_edge_litert", "ai_edge_litert"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional
 
+from edgedoctor.factview import get_path
 from edgedoctor.findings import AREAS
 from edgedoctor.report import findings_of, verdict
 
@@ -16,14 +17,6 @@ def _cell(text: Any) -> str:
     if text is None or text == "":
         return "–"
     return str(text).replace("|", "\\|").replace("\n", "<br>")
-
-
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
 
 
 def _runtime_line(facts: Dict[str, Any]) -> str:
@@ -82,7 +75,7 @@ def facts_table(facts: Dict[str, Any]) -> List[str]:
         ("Python", f"{platform.get('python_version') or '?'} ({platform.get('python_executable') or '?'})"),
         ("TFLite interpreter", f"{tflite.get('module')} {tflite.get('version') or ''}".strip()
          if tflite.get("module") else f"none ({tflite.get('error') or 'not importable'})"),
-        ("numpy", _get(env, "numpy", "version") or _get(env, "numpy", "error")),
+        ("numpy", get_path(env, "numpy", "version") or get_path(env, "numpy", "error")),
         ("pycoral", f"{pycoral.get('identity')} {pycoral.get('version') or ''}".strip() if pycoral else None),
         ("Edge TPU runtime", _runtime_line(facts)),
         ("Edge TPU devices", _devices_line(facts)),
