@@ -116,3 +116,15 @@ def test_source_tree_shadowing_from_the_current_folder(run_cli, tmp_path, monkey
     assert "pycoral.pybind" in pycoral["error"]
     shadow = finding(report, "python.shadowing")
     assert shadow["status"] == "fail" and shadow["causes"] == ["source-tree-shadowing"]
+
+
+def test_python312_with_litert_runs_the_embedded_model(run_cli):
+    python = make_venv("3.12", ["ai-edge-litert", "numpy<2.3"], name="py312-litert")
+    code, report = check_json(run_cli, python)
+    env = report["facts"]["python_env"]
+    assert env["tflite"]["module"] == "ai_edge_litert"
+    assert env["tflite"]["version"]
+    assert finding(report, "python.tflite")["status"] == "pass"
+    assert finding(report, "python.smoke")["status"] == "pass"
+    # LiteRT is the way on 3.12: no failure about the interpreter, only the pycoral wheel warning
+    assert finding(report, "python.version")["causes"] == ["python-unsupported"]
