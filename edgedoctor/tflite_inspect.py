@@ -22,13 +22,9 @@ import os
 import struct
 from typing import Any, Dict, List, Optional
 
-from flatbuffers import number_types as N
-from flatbuffers import table as fb_table
+from edgedoctor import flatbuf
 
-try:  # flatbuffers >= 2.0
-    from flatbuffers import flexbuffers
-except ImportError:  # pragma: no cover - very old flatbuffers
-    flexbuffers = None
+N, fb_table, flexbuffers = flatbuf.load()  # flatbuffers without numpy in edgedoctor's process
 
 TFLITE_IDENTIFIER = b"TFL3"
 DARWINN_IDENTIFIER = b"DWN1"

@@ -224,10 +224,18 @@ def _run_embedded(ctx: ProbeContext, manifest: models.Manifest, module: Optional
     if path is None or not path.exists():
         run["error"] = "the embedded model is missing from this installation"
         return run
-    payload = {"module": module, "model_path": str(path), "input": list(embedded.get("input") or []),
-               "expected_output": expected["raw_output"], "tolerance": expected["tolerance"],
-               "iterations": iterations, "warmup": warmup}
-    _run_model(ctx, run, payload, labels=None)
+    smoke = (ctx.facts.get("python_env") or {}).get("smoke") or {}
+    if (smoke.get("status") == "pass" and (smoke.get("timings_ms") or {}).get("runs")
+            and (module is None or smoke.get("module") == module)):
+        # The python-env probe has just run this very model in the examined interpreter: use that run
+        # rather than starting another worker for the same answer.
+        apply_outcome(run, workerproc.WorkerOutcome("env", workerproc.OK, result=smoke), labels=None)
+        run["reused"] = "python_env.smoke"
+    else:
+        payload = {"module": module, "model_path": str(path), "input": list(embedded.get("input") or []),
+                   "expected_output": expected["raw_output"], "tolerance": expected["tolerance"],
+                   "iterations": iterations, "warmup": warmup}
+        _run_model(ctx, run, payload, labels=None)
     if run["status"] == "pass":
         got = run.get("raw_output")
         tolerance = expected["tolerance"]

@@ -14,7 +14,7 @@ from edgedoctor import datafiles, workerproc
 from edgedoctor.probes import ProbeContext
 
 
-def embedded_model_spec() -> Optional[Dict[str, Any]]:
+def embedded_model_spec(iterations: int = 3) -> Optional[Dict[str, Any]]:
     """The smoke-run payload for the embedded tiny model, from models/manifest.toml `[embedded]`."""
     from edgedoctor.tomlcompat import load_toml
 
@@ -33,7 +33,7 @@ def embedded_model_spec() -> Optional[Dict[str, Any]]:
         "input": list(embedded.get("input") or []),
         "expected_output": list(embedded.get("expected_output") or []),
         "tolerance": int(embedded.get("tolerance", 1)),
-        "iterations": 3,
+        "iterations": iterations,
         "warmup": 1,
         "top_k": 3,
     }
@@ -80,7 +80,7 @@ def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def read(ctx: ProbeContext) -> Dict[str, Any]:
-    smoke = embedded_model_spec()
+    smoke = embedded_model_spec(ctx.options.iterations)
     payload: Dict[str, Any] = {"cwd": ctx.options.cwd}
     if smoke:
         payload["smoke"] = smoke
