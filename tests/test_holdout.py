@@ -3,11 +3,26 @@ each labelled with the cause its thread established, plus unrelated errors that 
 failures. A user pasting a real Coral error should get the right cause first at least nine times in ten, and
 an unrelated error must match nothing.
 
-Two rounds are evaluated the same way:
+Three rounds are evaluated the same way:
 - tests/fixtures/holdout.toml: the first round (mostly google-coral threads).
 - tests/fixtures/holdout2.toml: a second round from different sources (projects that use Coral, other Q&A
-  pages), collected after the first round had been used to improve the matrix."""
+  pages), collected after the first round had been used to improve the matrix.
+- tests/fixtures/holdout3.toml: a third round (google-coral threads neither earlier round cited, gasket-dkms
+  forks and packagers, frigate/viseron/HA add-ons, C++ examples), collected after rounds 1-2 had been used.
 
+Rounds 1 and 2 each scored about 0.5 before their fixes. Round 3, measured on the matrix as rounds 1-2 left it
+and before any change, scored 11/48 = 0.229 top-1 (0/20 unrelated matched): 31 of the 37 misses matched nothing,
+because signatures had been fitted to the exact wording of the texts already seen. That baseline is the honest
+estimate of accuracy on unseen reports. The fix was structural rather than per-text: low-confidence family
+entries (matrix/entries/families.toml) and "Coral context near a symptom family" signatures on existing entries,
+so variants of a message family match and facts pick the cause; specific entries still outrank them.
+Round 3's post-fix score is fitted to it and is not an estimate. A check on 37 further unseen (unlabelled) Coral
+reports showed how little the first fixes generalised: 14/37 matched anything before them and still 14/37 after;
+families for segfaults near Coral context and for a PCIe card absent from lspci, plus other apps' "Edge TPU not
+found" wordings, raised that to 27/37 (designed while looking at those texts, so also optimistic). The next
+unseen round is the real test."""
+
+import re
 from pathlib import Path
 
 import pytest
@@ -18,10 +33,12 @@ from edgedoctor.tomlcompat import load_toml
 FIXTURES = Path(__file__).parent / "fixtures"
 HOLDOUT = load_toml(FIXTURES / "holdout.toml")
 HOLDOUT2 = load_toml(FIXTURES / "holdout2.toml")
+HOLDOUT3 = load_toml(FIXTURES / "holdout3.toml")
 # name -> (data, minimum number of labelled errors, minimum number of unrelated errors)
 ROUNDS = {
     "holdout": (HOLDOUT, 60, 15),
     "holdout2": (HOLDOUT2, 50, 15),
+    "holdout3": (HOLDOUT3, 45, 15),
 }
 TABLE = matrix.load()
 MIN_TOP1 = 0.9
@@ -51,11 +68,27 @@ def test_holdout_is_well_formed(name):
         assert case["source"].startswith(("http://", "https://")) and case["text"].strip()
 
 
+def _sources(data):
+    return [case["source"] for case in (data.get("error") or []) + (data.get("unrelated") or [])]
+
+
 def test_holdout_rounds_do_not_share_sources():
     first = {case["source"] for case in (HOLDOUT.get("error") or []) + (HOLDOUT.get("unrelated") or [])}
     second = [case["source"] for case in (HOLDOUT2.get("error") or []) + (HOLDOUT2.get("unrelated") or [])]
     assert not first & set(second)
     assert len(second) == len(set(second))
+    third = _sources(HOLDOUT3)
+    assert not (first | set(second)) & set(third)
+    assert len(third) == len(set(third))
+
+
+def test_holdout3_sources_back_no_matrix_entry():
+    """Round 3 measures unseen reports, so no matrix entry or real-error fixture may cite one of its threads."""
+    cited = "\n".join(p.read_text(encoding="utf-8") for p in
+                      sorted((Path(__file__).parent.parent / "matrix").rglob("*.toml")) +
+                      sorted((FIXTURES / "real_errors").glob("*.toml")))
+    for source in _sources(HOLDOUT3):
+        assert not re.search(re.escape(source) + r"(?![0-9A-Za-z_-])", cited), source
 
 
 @pytest.mark.parametrize("name", list(ROUNDS))
