@@ -1,0 +1,52 @@
+"""The statistical fallback for texts no curated signature names: it speaks only with Coral context, stays
+below every curated entry, and is measured honestly (trained without the round it is tested on)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edgedoctor import causemodel, datafiles, matrix
+from edgedoctor.tomlcompat import load_toml
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ENTRY_CAUSES = {e.id: e.cause for e in matrix.load().entries}
+
+
+def test_the_shipped_model_is_built_from_the_current_fixtures():
+    shipped = json.loads((datafiles.matrix_dir() / causemodel.MODEL_FILE).read_text())
+    rebuilt = causemodel.build(causemodel.labelled_cases(FIXTURES, ENTRY_CAUSES, causemodel.HOLDOUTS))
+    assert shipped == json.loads(json.dumps(rebuilt)), "run: python -m edgedoctor.causemodel build"
+
+
+@pytest.mark.parametrize("train,test,minimum", [
+    ((), "holdout", 0.45),
+    (("holdout",), "holdout2", 0.45),
+    (("holdout", "holdout2"), "holdout3", 0.35),
+])
+def test_held_out_accuracy_of_the_model_alone(train, test, minimum):
+    model = causemodel.CauseModel(causemodel.build(causemodel.labelled_cases(FIXTURES, ENTRY_CAUSES, train)))
+    cases = load_toml(FIXTURES / f"{test}.toml")["error"]
+    right = sum(1 for case in cases if (model.guess(case["text"]) or (None,))[0] == case["cause"])
+    print(f"{test}: {right}/{len(cases)}")
+    assert right / len(cases) >= minimum
+
+
+def test_no_coral_context_no_guess():
+    model = causemodel.CauseModel.load(datafiles.matrix_dir())
+    assert model.guess("CUDA error: out of memory; Segmentation fault (core dumped)") is None
+    assert model.guess("usb 1-1: device descriptor read/64, error -71") is None
+    guess = model.guess("my coral usb accelerator keeps disconnecting, dmesg shows usb reset every minute")
+    assert guess is not None
+    cause, confidence, words = guess
+    assert confidence < min(e.confidence for e in matrix.load().entries)
+    assert words
+
+
+def test_unrelated_texts_never_get_a_guess():
+    model = causemodel.CauseModel.load(datafiles.matrix_dir())
+    texts = [c["text"] for c in load_toml(FIXTURES / "unrelated_errors.toml")["error"]]
+    for name in causemodel.HOLDOUTS:
+        texts += [c["text"] for c in load_toml(FIXTURES / f"{name}.toml").get("unrelated") or []]
+    guessed = [t[:80] for t in texts if model.guess(t)]
+    assert not guessed
