@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 from pathlib import Path
@@ -23,9 +22,19 @@ def facts_view(report_path: Optional[str] = None, pairs: Iterable[str] = ()) -> 
             raise ValueError(f"--report {report_path}: {exc.strerror or exc}") from None
         except ValueError as exc:
             raise ValueError(f"--report {report_path}: not a JSON report ({exc})") from None
+        except RecursionError:
+            raise ValueError(f"--report {report_path}: not a JSON report (nested too deeply)") from None
         if not isinstance(data, dict) or not isinstance(data.get("facts"), dict):
             raise ValueError(f"--report {report_path}: not an edgedoctor report (no 'facts')")
-        base = factview.from_facts(data["facts"])
+        # A section that is not an object (a hand-edited or truncated report) is as good as unknown.
+        facts = {key: value for key, value in data["facts"].items() if isinstance(value, dict)}
+        try:
+            base = factview.from_facts(facts)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ValueError(f"--report {report_path}: malformed facts ({type(exc).__name__}: {exc})") from None
+        # A fact view holds plain values; a list or an object where one belongs is as good as unknown.
+        base = {key: value if value is None or isinstance(value, (str, int, float, bool)) else None
+                for key, value in base.items()}
     return factview.from_pairs(pairs, base)
 
 
@@ -34,14 +43,34 @@ def open_log(path: str):
     handle = open(path, "rb")
     magic = handle.peek(2)[:2] if hasattr(handle, "peek") else b""
     if magic == b"\x1f\x8b":
+        import gzip
+
         return gzip.GzipFile(fileobj=handle)
     return handle
 
 
-def blocks_from_files(paths: Iterable[str]) -> Iterator[str]:
+def blocks_from_files(paths: Iterable[str], problems: Optional[List[str]] = None) -> Iterator[str]:
+    """Text blocks of every log in turn. A file that cannot be opened raises OSError (a wrong path is the
+    user's to fix); one that breaks off while being read (a truncated or corrupt gzip, an I/O error, a log
+    on a device that went away) ends there: what was read is still scanned, and `problems` gets a line."""
     for path in paths:
         with open_log(path) as stream:
-            yield from matrix.read_blocks(stream)
+            try:
+                yield from matrix.read_blocks(stream)
+            except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+                _note(problems, path, exc)
+            except Exception as exc:  # zlib.error, and whatever else a damaged stream raises
+                if type(exc).__module__ not in ("zlib", "gzip", "_compression"):
+                    raise
+                _note(problems, path, exc)
+
+
+def _note(problems: Optional[List[str]], path: str, exc: BaseException) -> None:
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError):
+        reason = "the compressed log ends early (truncated)"
+    if problems is not None:
+        problems.append(f"{path}: {reason}; only the part before it was explained")
 
 
 def blocks_from_stream(stream) -> Iterator[str]:
@@ -56,14 +85,176 @@ def blocks_from_stream(stream) -> Iterator[str]:
     yield from matrix.read_blocks(raw)
 
 
+# --- big logs: scanned in pieces side by side -------------------------------------------------------------------
+#
+# The scan is bound by one pass over the text per literal (see matrix.py), so a big plain log on a machine
+# with several cores is cut into byte ranges at line ends, each scanned by a forked child; each entry keeps its
+# first match in file order. A piece also scans the CARRY bytes before its start, so a match across a cut is
+# not lost. Anything that goes wrong with the children falls back to one sequential scan.
+
+PARALLEL_MIN_BYTES = 48 << 20
+MAX_PIECES = 4
+_OVERLAP_BYTES = 4 * matrix.CARRY
+
+
+def explain_files(paths: Iterable[str], facts: Optional[Dict[str, Any]] = None, limit: int = 10,
+                  problems: Optional[List[str]] = None, table: Optional[matrix.Matrix] = None,
+                  pieces: Optional[int] = None) -> Dict[str, Any]:
+    """explain over log files: like explain_blocks(blocks_from_files(paths)), faster on big plain logs.
+    Raises OSError when a file cannot be opened."""
+    table = table or matrix.load()
+    facts = facts or {}
+    parts: List[tuple] = []  # (key prefix, details) of every file or piece, in stream order
+    definite: set = set()
+    for number, path in enumerate(paths):
+        found = None
+        workers = _pieces_for(path, pieces)
+        if workers > 1:
+            found = _scan_in_pieces(table, path, workers, skip=definite)
+        if found is None:
+            details: Dict[str, Any] = {}
+            table.first_hits(blocks_from_files([path], problems), skip=definite, details=details)
+            found = [((), details)]
+        for prefix, details in found:
+            parts.append(((number,) + prefix, details))
+            definite.update(details["definite"])
+    return _result(table._rank(_merge(parts), facts, limit), facts)
+
+
+def _merge(parts: List[tuple]) -> List[tuple]:
+    """Each entry's first hit over all parts of the stream; a hit whose signature said "nowhere X" is
+    dropped when any part holds X."""
+    vetoed = set().union(*(details["vetoed"] for _, details in parts)) if parts else set()
+    best: Dict[str, tuple] = {}
+    for prefix, details in parts:
+        candidates = list(details["definite"].items()) + [
+            (entry_id, hit) for (entry_id, index), hit in details["tentative"].items()
+            if (entry_id, index) not in vetoed]
+        for entry_id, (entry, context, span, where) in candidates:
+            key = prefix + tuple(where)
+            if entry_id not in best or key < best[entry_id][3]:
+                best[entry_id] = (entry, context, span, key)
+    return [hit[:3] for hit in best.values()]
+
+
+def _pieces_for(path: str, requested: Optional[int]) -> int:
+    import os
+    import sys
+
+    if requested is not None:
+        wanted = requested
+    else:
+        wanted = min(MAX_PIECES, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                     else (os.cpu_count() or 1))
+    if wanted <= 1 or not sys.platform.startswith("linux") or os.environ.get("EDGEDOCTOR_NO_PARALLEL"):
+        return 1
+    import stat
+
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            return 1  # a pipe (`--file <(zcat log.gz)`), a device: read once, from its start
+        size = info.st_size
+        if requested is None and size < PARALLEL_MIN_BYTES:
+            return 1
+        with open(path, "rb") as handle:
+            if handle.read(2) == b"\x1f\x8b":
+                return 1  # gzip is read from its start
+    except OSError:
+        return 1
+    return max(1, min(wanted, size // (1 << 20)))
+
+
+def _scan_in_pieces(table: matrix.Matrix, path: str, workers: int, skip) -> Optional[List[tuple]]:
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _SHARED_TABLE
+    try:
+        size = os.path.getsize(path)
+        cuts = [0] + [_line_start(path, size * i // workers) for i in range(1, workers)] + [size]
+        ranges = [(cuts[i], cuts[i + 1]) for i in range(workers) if cuts[i + 1] > cuts[i]]
+        _SHARED_TABLE = table  # inherited by the forked children, never pickled
+        # ProcessPoolExecutor, not Pool: a child killed by a signal (the OOM killer) raises BrokenProcessPool
+        # here instead of leaving us waiting forever.
+        with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_scan_range, path, start, end, sorted(skip)) for start, end in ranges]
+            pieces = [future.result() for future in futures]
+    except Exception:  # no fork, no /dev/shm, a child that died: one sequential scan instead
+        return None
+    finally:
+        _SHARED_TABLE = None
+    if any(piece is None for piece in pieces):
+        return None
+    return [((number,), _entries_back(table, piece)) for number, piece in enumerate(pieces)]
+
+
+def _entries_back(table: matrix.Matrix, piece: Dict[str, Any]) -> Dict[str, Any]:
+    """A piece's details as they came from the child (entry ids), with the entries put back."""
+    def full(hit):
+        context, span, where = hit
+        return None, context, span, where
+
+    definite = {entry_id: (table.get(entry_id),) + full(hit)[1:] for entry_id, hit in piece["definite"].items()}
+    tentative = {key: (table.get(key[0]),) + full(hit)[1:] for key, hit in piece["tentative"].items()}
+    return {"definite": definite, "tentative": tentative, "vetoed": piece["vetoed"]}
+
+
+_SHARED_TABLE: Optional[matrix.Matrix] = None
+
+
+def _line_start(path: str, offset: int) -> int:
+    """The first line start at or after `offset` (or `offset` itself inside a line of over a megabyte)."""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, offset - 1))
+        data = handle.read(1 << 20)
+    cut = data.find(b"\n")
+    return offset if cut < 0 else max(0, offset - 1) + cut + 1
+
+
+def _scan_range(path: str, start: int, end: int, skip) -> Optional[Dict[str, tuple]]:
+    """In a child: the first hits of the bytes [start, end) of `path` (plus the overlap before `start`)."""
+    table = _SHARED_TABLE or matrix.load()
+    details: Dict[str, Any] = {}
+    try:
+        begin = _line_start(path, start - _OVERLAP_BYTES) if start > 0 else 0
+        with open(path, "rb") as handle:
+            handle.seek(begin)
+            table.first_hits(matrix.read_blocks(_Limited(handle, end - begin)), skip=skip, details=details)
+    except OSError:
+        return None
+    # Entries stay in the parent: only their ids, the matched text and where cross back.
+    return {"definite": {entry_id: hit[1:] for entry_id, hit in details["definite"].items()},
+            "tentative": {key: hit[1:] for key, hit in details["tentative"].items()},
+            "vetoed": details["vetoed"]}
+
+
+class _Limited:
+    """A binary stream that ends after `left` bytes."""
+
+    def __init__(self, stream, left: int):
+        self.stream, self.left = stream, left
+
+    def read(self, size: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        data = self.stream.read(self.left if size < 0 else min(size, self.left))
+        self.left -= len(data)
+        return data
+
+
+def _result(matches: List[matrix.Match], facts: Dict[str, Any]) -> Dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION,
+            "matches": [m.to_dict(facts.get("os")) for m in matches],
+            "facts": {k: v for k, v in facts.items() if v is not None}}
+
+
 def explain_blocks(blocks: Iterable[str], facts: Optional[Dict[str, Any]] = None, limit: int = 10,
                    table: Optional[matrix.Matrix] = None) -> Dict[str, Any]:
     table = table or matrix.load()
     facts = facts or {}
-    matches = table.scan(blocks, facts, limit)
-    return {"schema_version": SCHEMA_VERSION,
-            "matches": [m.to_dict(facts.get("os")) for m in matches],
-            "facts": {k: v for k, v in facts.items() if v is not None}}
+    return _result(table.scan(blocks, facts, limit), facts)
 
 
 def explain_text(text: str, facts: Optional[Dict[str, Any]] = None, limit: int = 10) -> Dict[str, Any]:

@@ -7,6 +7,7 @@ its own. Loading is tolerant: an entry with a bad field is left out and named in
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import re
 from dataclasses import dataclass, field
@@ -24,9 +25,11 @@ def load_toml(path) -> Dict[str, Any]:
     return _load_toml(path)
 
 try:  # Python 3.11+
+    import re._compiler as _sre_compile  # type: ignore[import-not-found]
     import re._parser as _sre_parse  # type: ignore[import-not-found]
     import re._constants as _sre_c  # type: ignore[import-not-found]
 except ImportError:  # Python 3.9, 3.10
+    import sre_compile as _sre_compile  # type: ignore[no-redef]
     import sre_constants as _sre_c  # type: ignore[no-redef]
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
@@ -67,7 +70,7 @@ class Signature:
     `whole_block`: the pattern looks at the start or end of the text (\\A, \\Z), so it is searched over the
     whole block rather than around its literals."""
 
-    __slots__ = ("pattern", "_regex", "literals", "groups", "width", "whole_block")
+    __slots__ = ("pattern", "_regex", "literals", "groups", "width", "whole_block", "_plan")
 
     def __init__(self, pattern: str, regex: "Optional[re.Pattern[str]]" = None,
                  literals: Optional[Tuple[str, ...]] = None, groups: Tuple[Tuple[str, ...], ...] = (),
@@ -78,13 +81,24 @@ class Signature:
         self.groups = groups
         self.width = width
         self.whole_block = whole_block
+        self._plan: Optional[_Plan] = None
 
     @classmethod
     def build(cls, pattern: str) -> "Signature":
         """Compile a pattern and work out its literal prefilter (raises re.error when it does not compile)."""
-        regex = re.compile(pattern, FLAGS)
+        try:
+            regex = re.compile(pattern, FLAGS)
+        except (OverflowError, RecursionError, ValueError) as exc:  # `a{99999999999}`, absurd nesting
+            raise re.error(f"{type(exc).__name__}: {exc}") from None
         groups, width, whole_block = analyse(pattern)
         return cls(pattern, regex, groups[0] if groups else None, groups, width, whole_block)
+
+    @property
+    def plan(self) -> "_Plan":
+        """How to search for it cheaply (worked out on first use, so loading stays fast)."""
+        if self._plan is None:
+            self._plan = _make_plan(self.pattern)
+        return self._plan
 
     @property
     def regex(self) -> "re.Pattern[str]":
@@ -193,7 +207,7 @@ def analyse(pattern: str) -> Tuple[Tuple[Tuple[str, ...], ...], Optional[int], b
     """(groups, width, whole_block) of a pattern; see `Signature`. A pattern that does not parse has none."""
     try:
         parsed = _sre_parse.parse(pattern, FLAGS)
-    except re.error:
+    except (re.error, OverflowError, RecursionError, ValueError):
         return (), None, True
     groups = {tuple(sorted(g)) for g in _groups(list(parsed)) if min(map(len, g)) >= MIN_LITERAL}
     ordered = tuple(sorted(groups, key=lambda g: (-min(map(len, g)), len(g), g)))
@@ -240,15 +254,19 @@ def _best(groups: List[set]) -> Optional[set]:
 
 
 def _touches_string_edges(items) -> bool:
+    """Whether a parsed pattern uses \\A or \\Z anywhere (in groups, branches, repeats, lookarounds)."""
+    def nested(value) -> Iterator[Any]:
+        if isinstance(value, _sre_parse.SubPattern):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            for part in value:
+                yield from nested(part)
+
     for op, av in items:
         if op is _sre_c.AT and av in _STRING_EDGES:
             return True
-        for part in (av if isinstance(av, (tuple, list)) else (av,)):
-            if isinstance(part, _sre_parse.SubPattern) and _touches_string_edges(list(part)):
-                return True
-            if isinstance(part, (tuple, list)) and any(isinstance(x, _sre_parse.SubPattern) for x in part):
-                if any(_touches_string_edges(list(x)) for x in part if isinstance(x, _sre_parse.SubPattern)):
-                    return True
+        if any(_touches_string_edges(list(sub)) for sub in nested(av)):
+            return True
     return False
 
 
@@ -264,11 +282,12 @@ def _fold(text: str) -> str:
 class _Presence:
     """Which literals a block holds; each one looked for once per block."""
 
-    __slots__ = ("text", "known")
+    __slots__ = ("text", "known", "counts")
 
     def __init__(self, lowered: str):
         self.text = lowered
         self.known: Dict[str, bool] = {}
+        self.counts: Dict[str, int] = {}  # occurrences (up to _count's cap), for choosing search anchors
 
     def has(self, literal: str) -> bool:
         found = self.known.get(literal)
@@ -302,19 +321,306 @@ def _count(lowered: str, literal: str, cap: int = 32) -> int:
     return found
 
 
-def _search(sig: Signature, text: str, lowered: Optional[str]) -> "Optional[re.Match[str]]":
+class _Plan:
+    """`starts`: lower-case literals one of which every match begins with (the regex is then tried only where
+    one occurs), or None. `lead_in`: for the `\\A(?![\\s\\S]*X)...[\\s\\S]*?REST` idiom ("no X anywhere, and REST
+    somewhere"), the X parts and REST as signatures of their own, so each is searched the cheap way instead of
+    running the whole pattern over the whole block; or None."""
+
+    __slots__ = ("starts", "lead_in", "choices", "follow")
+
+    def __init__(self, starts: Optional[Tuple[str, ...]] = None,
+                 lead_in: Optional[Tuple[List[Signature], Signature]] = None, choices=(), follow=None):
+        self.starts = starts
+        # `A[\\s\\S]{0,N}?B...`: (longest A, N, literals B begins with). A match at p needs one of them to
+        # begin within the gap after A, which rules out most candidate places before the regex is tried.
+        self.follow = follow
+        self.lead_in = lead_in
+        # Alternations every match goes through: per alternative, the literal groups any one of which its
+        # text holds. The search picks, per block, the rarest group of each alternative for its anchor.
+        self.choices = choices
+
+
+MAX_STARTS = 32
+
+
+def _make_plan(pattern: str) -> _Plan:
+    try:
+        parsed = _sre_parse.parse(pattern, FLAGS)
+        items = list(parsed)
+        return _Plan(_starts(items), _lead_in(parsed, items), _choices(items), _follow(parsed, items))
+    except Exception:  # a pattern our analysis does not follow: searched plainly, never wrongly
+        return _Plan()
+
+
+def _starts(items) -> Optional[Tuple[str, ...]]:
+    expanded = _expand(items)
+    if expanded is None:
+        return None
+    found, _ = expanded
+    if not found or len(found) > MAX_STARTS or min(map(len, found)) < 2:
+        return None
+    return tuple(sorted(found))
+
+
+def _expand(items, depth: int = 0):
+    """(set of lower-case strings every match of `items` begins with, whether they are the whole of it)."""
+    out = {""}
+    for op, av in items:
+        if op is _sre_c.AT or op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT):
+            continue  # zero width: no text of its own
+        part = _expand_one(op, av, depth)
+        if part is None:
+            return (out, False) if all(out) else None
+        strings, complete = part
+        longer = {a + b for a in out for b in strings}
+        if len(longer) > MAX_STARTS:  # too many ways on: the starts found so far, if long enough
+            return (out, False) if min(map(len, out)) >= 2 else None
+        out = longer
+        if not complete or min(map(len, out)) >= 12:
+            return out, False
+    return out, True
+
+
+def _expand_one(op, av, depth: int):
+    if depth > 8:
+        return None
+    if op is _sre_c.LITERAL:
+        return ({chr(av).lower()}, True) if av < 128 else None
+    if op is _sre_c.IN:
+        chars = set()
+        for kind, value in av:
+            if kind is not _sre_c.LITERAL or value >= 128:
+                return None
+            chars.add(chr(value).lower())
+        return (chars, True) if 0 < len(chars) <= 4 else None
+    if op is _sre_c.SUBPATTERN:
+        return _expand(list(av[-1]), depth + 1)
+    if op is _sre_c.BRANCH:
+        union, complete = set(), True
+        for branch in av[1]:
+            part = _expand(list(branch), depth + 1)
+            if part is None:
+                return None
+            union |= part[0]
+            complete = complete and part[1]
+        return union, complete
+    if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[1] >= 1:
+        inner = _expand(list(av[2]), depth + 1)
+        if inner is None:
+            return None
+        strings, complete = inner
+        if av[0] == 0 and av[1] == 1 and complete:  # optional: with it or without
+            return strings | {""}, True
+        if av[0] >= 1:  # at least once: its first time is part of every match
+            return strings, complete and av[0] == av[1] == 1
+    return None
+
+
+def _choices(items, depth: int = 0) -> Tuple[Tuple[Tuple[Tuple[str, ...], ...], ...], ...]:
+    """For each alternation on the path of every match: per alternative, its candidate literal groups."""
+    found = []
+    for op, av in items:
+        if depth > 6:
+            break
+        if op is _sre_c.SUBPATTERN:
+            found.extend(_choices(list(av[-1]), depth + 1))
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[0] >= 1:
+            found.extend(_choices(list(av[2]), depth + 1))
+        elif op is _sre_c.BRANCH:
+            per_branch = []
+            for branch in av[1]:
+                branch = list(branch)
+                candidates = {tuple(sorted(g)) for g in _groups(branch) if min(map(len, g)) >= 2}
+                starts = _starts(branch)
+                if starts:
+                    candidates.add(starts)
+                for inner in _choices(branch, depth + 1):  # a nested alternation, resolved its cheapest way
+                    if all(inner):
+                        candidates.add(tuple(sorted({x for alternative in inner for x in alternative[0]})))
+                if not candidates:
+                    break
+                per_branch.append(tuple(sorted(candidates)))
+            else:
+                if per_branch:
+                    found.append(tuple(per_branch))
+    return tuple(found)
+
+
+def _follow(parsed, items):
+    """(longest text before the gap, the gap's longest length, the literals after it begins with), or None."""
+    dotall = bool(parsed.state.flags & re.DOTALL)
+    for at, (op, av) in enumerate(items):
+        if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and len(av[2]) == 1:
+            inner = list(av[2])[0]
+            gap_like = _is_any(inner, dotall) or inner[0] is _sre_c.ANY or (
+                inner[0] is _sre_c.NOT_LITERAL)  # [\s\S], ., [^\n]: the gap lets anything (or almost) pass
+            if not gap_like or av[0] != 0 or av[1] >= _UNBOUNDED or at == 0:
+                return None
+            before = _sre_parse.SubPattern(parsed.state, list(items[:at])).getwidth()[1]
+            after = _starts(list(items[at + 1:]))
+            if before >= _UNBOUNDED or not after:
+                return None
+            return int(before), int(av[1]), after
+        if op not in (_sre_c.LITERAL, _sre_c.AT, _sre_c.IN, _sre_c.SUBPATTERN, _sre_c.BRANCH):
+            return None
+    return None
+
+
+def _is_any(item, dotall: bool) -> bool:
+    op, av = item
+    if op is _sre_c.ANY:
+        return dotall
+    if op is _sre_c.IN and len(av) == 2 and all(kind is _sre_c.CATEGORY for kind, _ in av):
+        pairs = ({_sre_c.CATEGORY_SPACE, _sre_c.CATEGORY_NOT_SPACE}, {_sre_c.CATEGORY_DIGIT, _sre_c.CATEGORY_NOT_DIGIT},
+                 {_sre_c.CATEGORY_WORD, _sre_c.CATEGORY_NOT_WORD})
+        return {value for _, value in av} in pairs
+    return False
+
+
+def _any_run(item, dotall: bool, lazy: bool) -> bool:
+    op, av = item
+    wanted = _sre_c.MIN_REPEAT if lazy else _sre_c.MAX_REPEAT
+    return (op is wanted and av[0] == 0 and av[1] == _sre_c.MAXREPEAT and len(av[2]) == 1
+            and _is_any(list(av[2])[0], dotall))
+
+
+def _lead_in(parsed, items) -> Optional[Tuple[List[Signature], Signature]]:
+    if not items or items[0] != (_sre_c.AT, _sre_c.AT_BEGINNING_STRING):
+        return None
+    dotall = bool(parsed.state.flags & re.DOTALL)
+    negatives: List[Signature] = []
+    at = 1
+    while at < len(items) and items[at][0] is _sre_c.ASSERT_NOT and items[at][1][0] == 1:
+        content = list(items[at][1][1])
+        if len(content) < 2 or not _any_run(content[0], dotall, lazy=False):
+            return None
+        negatives.append(_part(parsed, content[1:]))
+        at += 1
+    if at >= len(items) - 1 or not _any_run(items[at], dotall, lazy=True):
+        return None
+    return negatives, _part(parsed, items[at + 1:])
+
+
+def _part(parsed, items) -> Signature:
+    """A piece of a parsed pattern as a signature of its own (compiled from the parse, never re-parsed)."""
+    sub = _sre_parse.SubPattern(parsed.state, list(items))
+    regex = _sre_compile.compile(sub, FLAGS)
+    groups = tuple(sorted({tuple(sorted(g)) for g in _groups(list(items)) if min(map(len, g)) >= MIN_LITERAL},
+                          key=lambda g: (-min(map(len, g)), len(g), g)))
+    high = sub.getwidth()[1]
+    whole = _touches_string_edges(list(items))
+    piece = Signature("<part>", regex, groups[0] if groups else None, groups,
+                      None if high >= _UNBOUNDED else int(high), whole)
+    piece._plan = _Plan(_starts(list(items)), None, _choices(list(items)), _follow(parsed, list(items)))
+    return piece
+
+
+def _vetoed(sig: Signature, text: str, lowered: Optional[str], present: "_Presence") -> bool:
+    """Whether this block holds an X of the signature's "\\A(?![\\s\\S]*X)" lead-in (so it can never match)."""
+    lead_in = sig.plan.lead_in
+    if lead_in is None:
+        return False
+    if lowered is None:
+        return any(negative.regex.search(text) for negative in lead_in[0])
+    return any(_found_anywhere(negative, text, lowered, present) for negative in lead_in[0])
+
+
+def _found_anywhere(sig: Signature, text: str, lowered: str, present: "_Presence") -> bool:
+    """Exactly whether `sig` matches anywhere in `text` (for the X of a lead-in: no approximation)."""
+    if not all(present.any(group) for group in sig.groups):
+        return False
+    starts = sig.plan.starts
+    if starts is None or sig.whole_block:
+        return sig.regex.search(text) is not None
+    return _match_at_starts(sig.regex, text, lowered, starts, 0, len(text), sig.plan.follow) is not None
+
+
+def _match_at_starts(regex, text: str, lowered: str, starts: Tuple[str, ...], begin: int,
+                     end: int, follow=None) -> "Optional[re.Match[str]]":
+    """The leftmost match beginning in [begin, end) at an occurrence of one of `starts` (checked in order)."""
+    def each(literal: str, first: int, last: int) -> Iterator[int]:
+        at = lowered.find(literal, first, last + len(literal) - 1)
+        while at >= 0:
+            yield at
+            at = lowered.find(literal, at + 1, last + len(literal) - 1)
+
+    after: Optional[List[int]] = None
+    if follow is not None:
+        before, gap, then = follow
+        limit = min(len(lowered), end + before + gap + 1)
+        after = list(heapq.merge(*(each(literal, begin, limit) for literal in then)))
+    last = -1
+    for at in heapq.merge(*(each(literal, begin, end) for literal in starts)):
+        if at == last:
+            continue
+        last = at
+        if after is not None:  # what follows the gap must begin within it
+            index = bisect.bisect_left(after, at)
+            if index == len(after) or after[index] > at + before + gap:
+                continue
+        found = regex.match(text, at)
+        if found:
+            return found
+    return None
+
+
+def _search(sig: Signature, text: str, lowered: Optional[str],
+            present: "Optional[_Presence]" = None) -> "Optional[re.Match[str]]":
     """The first match of `sig` in `text`, looked for only around the occurrences of its anchor literals.
 
     A match contains an occurrence of every group's literal, so searching `width` characters either side of
     each occurrence of the first group finds the first match exactly for patterns of bounded width; for
     unbounded ones (`.*` across lines) matches stay within MAX_WINDOW characters of the anchor."""
-    if sig.whole_block or not sig.groups or lowered is None:
+    if lowered is None:
+        return sig.regex.search(text)
+    plan = sig.plan
+    if plan.lead_in is not None:
+        negatives, rest = plan.lead_in
+        present = present or _Presence(lowered)
+        if any(_found_anywhere(negative, text, lowered, present) for negative in negatives):
+            return None
+        if not all(present.any(group) for group in rest.groups):
+            return None
+        return _search(rest, text, lowered, present)
+    if sig.whole_block:
+        return sig.regex.search(text)
+    if not sig.groups:
+        if plan.starts is not None:
+            return _match_at_starts(sig.regex, text, lowered, plan.starts, 0, len(text), plan.follow)
         return sig.regex.search(text)
     reach = sig.width if sig.width is not None and sig.width <= MAX_WINDOW else MAX_WINDOW
     size = len(text)
     anchor = sig.groups[0]
-    if len(sig.groups) > 1:  # the group that occurs least often in this block: fewest windows to search
-        anchor = min(sig.groups, key=lambda group: sum(_count(lowered, literal) for literal in group))
+    if len(sig.groups) > 1 or plan.choices:  # the group that occurs least often here: fewest windows to search
+        counts = present.counts if present is not None else {}
+
+        def often(group) -> int:
+            total = 0
+            for literal in group:
+                if literal not in counts:
+                    absent = present is not None and not present.has(literal)
+                    counts[literal] = 0 if absent else _count(lowered, literal)
+                total += counts[literal]
+            return total
+
+        anchor = min(sig.groups, key=often)
+        if plan.choices and often(anchor) > 4:  # a common literal: an alternation may pin matches down better
+            candidates = [anchor]
+            for choice in plan.choices:
+                union: set = set()
+                for alternative in choice:
+                    best, fewest = None, None
+                    # Long literals first: they are the likeliest to be absent, which settles it (0 places).
+                    for group in sorted(alternative, key=lambda g: -min(map(len, g))):
+                        many = often(group)
+                        if fewest is None or many < fewest:
+                            best, fewest = group, many
+                        if many == 0:
+                            break
+                    union.update(best or ())
+                candidates.append(tuple(sorted(union)))
+            anchor = min(candidates, key=often)
     window_start = window_end = -1
     for start, end in _occurrences(lowered, anchor):
         low, high = max(0, end - reach), min(size, start + reach)
@@ -322,18 +628,22 @@ def _search(sig: Signature, text: str, lowered: Optional[str]) -> "Optional[re.M
             window_end = max(window_end, high)
             continue
         if window_end >= 0:
-            found = _search_window(sig, text, window_start, window_end)
+            found = _search_window(sig, text, window_start, window_end, lowered)
             if found:
                 return found
         window_start, window_end = low, high
-        if window_start == 0 and window_end == size:
+        if window_start == 0 and window_end == size and plan.starts is None:
             return sig.regex.search(text)
     if window_end >= 0:
-        return _search_window(sig, text, window_start, window_end)
+        return _search_window(sig, text, window_start, window_end, lowered)
     return None
 
 
-def _search_window(sig: Signature, text: str, start: int, end: int) -> "Optional[re.Match[str]]":
+def _search_window(sig: Signature, text: str, start: int, end: int,
+                   lowered: Optional[str] = None) -> "Optional[re.Match[str]]":
+    starts = sig.plan.starts if lowered is not None else None
+    if starts is not None:  # try the regex only where a match can begin; a match may run past the window
+        return _match_at_starts(sig.regex, text, lowered, starts, max(0, start), end, sig.plan.follow)
     if end < len(text):
         newline = text.find("\n", end, end + 4096)  # end the window at a line end: `$` and `\b` behave
         end = newline if newline >= 0 else end
@@ -474,28 +784,70 @@ class Matrix:
 
         Memory stays flat: one block (plus CARRY characters of the one before) at a time. Each entry is
         reported with its first match; reading stops once every text entry has matched."""
-        hits: Dict[str, Tuple[Entry, str, int]] = {}
-        pending = [(entry, sig) for entry in self.entries for sig in entry.signatures]
+        hits = self.first_hits(blocks)
+        return self._rank([hit[:3] for hit in hits.values()], facts or {}, limit)
+
+    def first_hits(self, blocks: Iterable[str], skip: Iterable[str] = (),
+                   details: Optional[Dict[str, Any]] = None) -> Dict[str, Tuple[Entry, str, int, Tuple[int, int]]]:
+        """The scan itself: entry id -> (entry, matched context, match length, (block number, position)) of
+        each text entry's first match (entries in `skip` are not looked for). `scan` ranks these; explain
+        merges them across files and across the pieces of a big file scanned side by side.
+
+        A signature of the form "\\A(?![\\s\\S]*X)...REST" says "REST, in a text that nowhere holds X": its
+        REST match only counts if no block of the whole stream holds X, so it is kept aside until the end
+        (and X is looked for in every later block), as a search over the whole text would decide. Who scans
+        one stream in several parts passes `details` to get, per part, the "definite" hits, the "tentative"
+        ones ((entry id, signature index) -> hit) and the "vetoed" signatures, and decides at the end."""
+        Hit = Tuple[Entry, str, int, Tuple[int, int]]
+        hits: Dict[str, Hit] = {}
+        tentative: Dict[Tuple[str, int], Hit] = {}
+        vetoed: set = set()
+        skipped = set(skip)
+        pending = [(entry, index, sig) for entry in self.entries if entry.id not in skipped
+                   for index, sig in enumerate(entry.signatures)]
+        watching: List[Tuple[Entry, int, Signature]] = []
         carry = ""
-        for block in blocks:
-            if not pending:
+        for number, block in enumerate(blocks):
+            if not pending and not watching:
                 break
             text = _normalise(carry + block if carry else block)
             lowered: Optional[str] = _fold(text)
             if len(lowered) != len(text):  # pragma: no cover - a case mapping that changes length
                 lowered = None
             present = _Presence(lowered if lowered is not None else text.lower())
-            for entry, sig in pending:
+            for entry, index, sig in watching:
+                if _vetoed(sig, text, lowered, present):
+                    vetoed.add((entry.id, index))
+                    tentative.pop((entry.id, index), None)
+            for entry, index, sig in pending:
                 if entry.id in hits:
+                    continue
+                # An X seen before REST ever is vetoes it just the same: look for X even when REST cannot match.
+                lead_in = sig.whole_block and lowered is not None and sig.plan.lead_in is not None
+                if lead_in and _vetoed(sig, text, lowered, present):
+                    vetoed.add((entry.id, index))
                     continue
                 if not all(present.any(group) for group in sig.groups):
                     continue
-                found = _search(sig, text, lowered)
+                found = _search(sig, text, lowered, present)
                 if found:
-                    hits[entry.id] = (entry, _context(text, found), found.end() - found.start())
-            pending = [(entry, sig) for entry, sig in pending if entry.id not in hits]
+                    hit = (entry, _context(text, found), found.end() - found.start(),
+                           (number, found.start() - len(carry)))
+                    if lead_in:
+                        tentative[(entry.id, index)] = hit
+                    else:
+                        hits[entry.id] = hit
+            watching = [(e, i, s) for e, i, s in watching if (e.id, i) not in vetoed] + [
+                (e, i, s) for e, i, s in pending if (e.id, i) in tentative]
+            pending = [(e, i, s) for e, i, s in pending
+                       if e.id not in hits and (e.id, i) not in vetoed and (e.id, i) not in tentative]
             carry = text[-CARRY:] if len(text) > CARRY else text
-        return self._rank(hits.values(), facts or {}, limit)
+        if details is not None:
+            details.update(definite=dict(hits), tentative=dict(tentative), vetoed=set(vetoed))
+        for (entry_id, _), hit in tentative.items():
+            if entry_id not in hits or hit[3] < hits[entry_id][3]:
+                hits[entry_id] = hit
+        return hits
 
     def _rank(self, hits, facts: Dict[str, Any], limit: int) -> List[Match]:
         ranked: List[Tuple[float, int, Match]] = []
@@ -685,7 +1037,10 @@ def _source_key(folder: Path) -> Optional[str]:
     return digest.hexdigest()
 
 
-def _cache_file(key: str) -> Optional[Path]:
+def _cache_file(key: str, folder: Path) -> Optional[Path]:
+    """<user cache>/matrix/compiled-<folder hash>-<key>.json: one file per matrix folder (older ones go)."""
+    import hashlib
+
     try:
         import platformdirs
 
@@ -694,13 +1049,14 @@ def _cache_file(key: str) -> Optional[Path]:
         return None
     if not base.is_absolute():  # HOME unset and no password entry: "~/.cache" would be under the cwd
         return None
-    return base / "matrix" / f"compiled-{key[:32]}.json"
+    where = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    return base / "matrix" / f"compiled-{where}-{key[:24]}.json"
 
 
 def _read_compiled(folder: Path, key: str) -> Optional[Matrix]:
     import json
 
-    path = _cache_file(key)
+    path = _cache_file(key, folder)
     if path is None:
         return None
     try:
@@ -719,7 +1075,7 @@ def _write_compiled(table: Matrix, key: str) -> None:
     import os
     import tempfile
 
-    path = _cache_file(key)
+    path = _cache_file(key, table.folder)
     if path is None:
         return
     data = {"key": key, "entries": [_entry_to_json(e) for e in table.entries],
@@ -731,6 +1087,12 @@ def _write_compiled(table: Matrix, key: str) -> None:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 json.dump(data, out)
             os.replace(temp, path)
+            for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.json"):
+                if old != path:  # compiled from an earlier state of the same matrix folder
+                    try:
+                        old.unlink()
+                    except OSError:
+                        pass
         except BaseException:
             try:
                 os.unlink(temp)

@@ -33,21 +33,29 @@ def run(args: argparse.Namespace) -> int:
         print(f"edgedoctor explain: {exc}", file=sys.stderr)
         return exitcodes.USAGE_ERROR
     if not args.text and not args.file:
-        if sys.stdin.isatty():
+        if sys.stdin is None or sys.stdin.isatty():
             print("edgedoctor explain: give the error text, '-' for standard input, or --file LOG", file=sys.stderr)
             return exitcodes.USAGE_ERROR
         args.text = ["-"]
+    if args.text == ["-"] and sys.stdin is None:
+        print("edgedoctor explain: '-' given but there is no standard input", file=sys.stderr)
+        return exitcodes.USAGE_ERROR
+    problems: list = []
     try:
         if args.file:
-            blocks = explain.blocks_from_files(args.file)
-        elif args.text == ["-"]:
-            blocks = explain.blocks_from_stream(sys.stdin)
+            result = explain.explain_files(args.file, facts, limit=max(1, args.limit), problems=problems)
         else:
-            blocks = iter([" ".join(args.text)])
-        result = explain.explain_blocks(blocks, facts, limit=max(1, args.limit))
+            blocks = (explain.blocks_from_stream(sys.stdin) if args.text == ["-"]
+                      else iter([" ".join(args.text)]))
+            result = explain.explain_blocks(blocks, facts, limit=max(1, args.limit))
     except OSError as exc:
-        print(f"edgedoctor explain: {getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}", file=sys.stderr)
+        where = getattr(exc, "filename", None)
+        print(f"edgedoctor explain: {where + ': ' if where else ''}{exc.strerror or exc}", file=sys.stderr)
         return exitcodes.USAGE_ERROR
+    for problem in problems:
+        print(f"edgedoctor explain: {problem}", file=sys.stderr)
+    if problems:
+        result["problems"] = problems
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:

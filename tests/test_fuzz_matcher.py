@@ -1,0 +1,279 @@
+"""Property-based tests of the matcher: the literal prefilter and the windowed search never change what a plain
+`re.search` over the whole text would find, block cuts do not lose matches, any bytes read as text, and no
+input makes the matcher raise."""
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+
+from edgedoctor import matrix
+
+REPO = Path(__file__).resolve().parent.parent
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _real_errors():
+    from edgedoctor.tomlcompat import load_toml
+
+    texts = []
+    for path in sorted((REPO / "tests" / "fixtures" / "real_errors").glob("*.toml")):
+        texts += [str(e["text"]) for e in load_toml(path).get("error", []) if e.get("text")]
+    return texts
+
+
+REAL = _real_errors()
+TABLE = matrix.load()
+NOISE = ["INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", "usb 1-1: new high-speed USB device number 3",
+         "Traceback (most recent call last):", "ModuleNotFoundError: No module named 'cv2'", "error: failed",
+         "Bus 002 Device 001: ID 1d6b:0003 Linux Foundation 3.0 root hub", "", "   ", "apex 0000:01:00.0: ok",
+         "Loading new gasket-1.0 DKMS files...", "Node number 3 (CONV_2D) failed to prepare."]
+# IGNORECASE makes these equal to ASCII letters: the prefilter must fold them too.
+SPECIAL = {"i": ["\u0130", "\u0131"], "s": ["\u017f"], "k": ["\u212a"]}
+
+
+@st.composite
+def perturbed(draw, text):
+    """The text with some letters' case flipped and some replaced by IGNORECASE-equal non-ASCII letters."""
+    chars = list(text)
+    for _ in range(draw(st.integers(0, 6))):
+        if not chars:
+            break
+        at = draw(st.integers(0, len(chars) - 1))
+        ch = chars[at]
+        options = [ch.swapcase()] + SPECIAL.get(ch.lower(), [])
+        chars[at] = draw(st.sampled_from(options))
+    return "".join(chars)
+
+
+@st.composite
+def log_texts(draw, max_pieces=8):
+    pieces = []
+    for _ in range(draw(st.integers(1, max_pieces))):
+        kind = draw(st.sampled_from(["real", "real", "noise", "cut", "junk"]))
+        if kind == "real":
+            pieces.append(draw(perturbed(draw(st.sampled_from(REAL)))))
+        elif kind == "noise":
+            pieces.append(draw(st.sampled_from(NOISE)))
+        elif kind == "cut":  # a piece of a real error: matches that almost happen
+            text = draw(st.sampled_from(REAL))
+            start = draw(st.integers(0, len(text)))
+            pieces.append(text[start:start + draw(st.integers(0, 120))])
+        else:
+            pieces.append(draw(st.text(max_size=40)))
+    newline = draw(st.sampled_from(["\n", "\r\n", "\n\n"]))
+    return newline.join(pieces)
+
+
+def brute_force(table, text):
+    """The entries a plain re.search over the whole (normalised) text finds: what the scan must equal."""
+    text = matrix._normalise(text)
+    # Without facts, an entry that requires facts is never reported (Matrix._rank): mirror that.
+    return {entry.id for entry in table.entries if not (entry.require_facts and entry.when)
+            and any(sig.regex.search(text) for sig in entry.signatures)}
+
+
+@FUZZ
+@given(log_texts())
+@example("NO EDGETPU WAS DETECTED")
+@example("\u017fegmentation fault after loading edgetpu model\nSegmentation fault (core dumped)")
+@example("Failed to load delegate from l\u0130bedgetpu.so.1")
+def test_scan_finds_exactly_what_a_plain_search_finds(text):
+    found = {m.entry.id for m in TABLE.scan([text], {}, limit=10_000)}
+    assert found == brute_force(TABLE, text)
+
+
+@FUZZ
+@given(log_texts(max_pieces=6), st.lists(st.integers(0, 10_000), max_size=5))
+def test_cutting_the_text_into_blocks_loses_nothing(text, cuts):
+    lines = text.split("\n")
+    marks = sorted({c % (len(lines) + 1) for c in cuts})
+    blocks, last = [], 0
+    for mark in marks + [len(lines)]:
+        if mark > last:
+            blocks.append("\n".join(lines[last:mark]) + ("\n" if mark < len(lines) else ""))
+            last = mark
+    assume("".join(blocks) == text)
+    whole = {m.entry.id for m in TABLE.scan([text], {}, limit=10_000)}
+    pieces = {m.entry.id for m in TABLE.scan(blocks, {}, limit=10_000)}
+    assert pieces == whole
+
+
+@FUZZ
+@given(st.binary(max_size=3000), st.integers(1, 64))
+@example(b"\xe2\x82\xac" * 50, 4)
+@example(b"caf\xc3\xa9\n\xf0\x9f\x98\x80\xff\xfe\n", 3)
+def test_read_blocks_decodes_any_bytes_as_the_whole_would_be(data, block_size):
+    blocks = list(matrix.read_blocks(io.BytesIO(data), block_size))
+    assert "".join(blocks) == data.decode("utf-8", "replace")
+    assert all(len(b.encode("utf-8", "surrogatepass")) <= 8 * block_size + 16 for b in blocks)
+
+
+@FUZZ
+@given(st.text(max_size=2000))
+def test_scan_never_raises_on_any_text(text):
+    for match in TABLE.scan([text], {"os": "linux"}, limit=5):
+        assert match.to_dict("linux")["entry"]
+
+
+# --- the prefilter's analysis, on patterns generated from a small grammar ----------------------------------------
+WORDS = ["edgetpu", "Failed", "apex_", "1a6e:089a", "Node number", "kelvin", "sis", "ok"]
+
+
+@st.composite
+def patterns(draw, depth=0):
+    parts = []
+    for _ in range(draw(st.integers(1, 4))):
+        choice = draw(st.integers(0, 9 if depth < 2 else 5))
+        if choice <= 2:
+            parts.append(re.escape(draw(st.sampled_from(WORDS))))
+        elif choice == 3:
+            parts.append(draw(st.sampled_from([r"\d+", r"\s*", r"[^\n]*", r".", r"\w", r"[a-f0-9]{2}", r"\b",
+                                               r"[^a]", r"[^K]{3}", r"[^:]b", r"[ -]", r"[sS]", r"[:.]?", r"[iK]"])))
+        elif choice == 4:
+            parts.append(draw(st.sampled_from([r".*", r"[\s\S]{0,40}?", r"(?:\n|$)", "^", r"[^\n]{0,30}?", r".{0,8}"])))
+        elif choice == 5:
+            parts.append(re.escape(draw(st.text(alphabet="abKSi:_- ", min_size=1, max_size=5))))
+        elif choice == 6:
+            parts.append("(?:" + "|".join(draw(st.lists(patterns(depth + 1), min_size=2, max_size=3))) + ")")
+        elif choice == 7:
+            # no + or * on groups: nested unbounded repeats backtrack catastrophically, which tests nothing
+            parts.append("(" + draw(patterns(depth + 1)) + ")" + draw(st.sampled_from(["", "?", "{2}"])))
+        elif choice == 8:
+            parts.append("(?!" + draw(patterns(depth + 1)) + ")")
+        else:
+            parts.append("(?s:" + draw(patterns(depth + 1)) + ")")
+    return "".join(parts)
+
+
+@st.composite
+def texts_for(draw, pattern):
+    pieces = [draw(perturbed(w)) for w in draw(st.lists(st.sampled_from(WORDS), max_size=5))]
+    pieces += [draw(st.text(alphabet="abKSi:_- 0123456789\n\u0130\u0131\u017f\u212a", max_size=12))
+               for _ in range(draw(st.integers(0, 3)))]
+    return "".join(draw(st.permutations(pieces)))
+
+
+@FUZZ
+@given(st.data())
+def test_every_match_holds_a_literal_of_every_group(data):
+    pattern = data.draw(patterns())
+    try:
+        regex = re.compile(pattern, matrix.FLAGS)
+    except re.error:
+        assume(False)
+    groups, width, _ = matrix.analyse(pattern)
+    text = data.draw(texts_for(pattern))
+    found = regex.search(text)
+    if found is None:
+        return
+    folded = matrix._fold(found.group(0))
+    for group in groups:
+        assert any(literal in folded for literal in group), (pattern, group, found.group(0))
+    if width is not None:
+        assert len(found.group(0)) <= width
+
+
+@st.composite
+def lead_ins(draw):
+    """The "no X anywhere, REST somewhere" idiom the matrix uses: \\A(?![\\s\\S]*X)...[\\s\\S]*?REST."""
+    negatives = "".join("(?![\\s\\S]*" + draw(patterns(depth=2)) + ")" for _ in range(draw(st.integers(0, 2))))
+    any_run = draw(st.sampled_from(["[\\s\\S]*?", "(?s:.*?)"])) if negatives else "[\\s\\S]*?"
+    if draw(st.booleans()):
+        return "(?s)\\A" + negatives + ".*?" + draw(patterns())
+    return "\\A" + negatives + any_run + draw(patterns())
+
+
+@FUZZ
+@given(st.data())
+def test_every_match_begins_with_one_of_the_start_literals(data):
+    pattern = data.draw(st.one_of(patterns(), lead_ins()))
+    try:
+        regex = re.compile(pattern, matrix.FLAGS)
+    except re.error:
+        assume(False)
+    plan = matrix._make_plan(pattern)
+    text = data.draw(texts_for(pattern))
+    folded = matrix._fold(text)
+    for found in regex.finditer(text):
+        if plan.starts is not None:
+            assert any(folded.startswith(s, found.start()) for s in plan.starts), (pattern, plan.starts, found)
+
+
+@FUZZ
+@given(st.data())
+def test_a_generated_signature_is_found_as_a_plain_search_finds_it(data):
+    pattern = data.draw(st.one_of(patterns(), lead_ins()))
+    try:
+        sig = matrix.Signature.build(pattern)
+    except re.error:
+        assume(False)
+    text = data.draw(texts_for(pattern)) * data.draw(st.integers(1, 3))
+    entry = matrix.Entry(id="generated", cause="x", title="t", explanation="e", remedy={"all": "r"},
+                         references=["https://example.org"], signatures=[sig])
+    table = matrix.Matrix([entry], [], Path("."))
+    expected = sig.regex.search(matrix._normalise(text)) is not None
+    assert bool(table.scan([text])) == expected
+
+
+def test_literal_analysis_of_the_real_matrix():
+    """Every real signature has a prefilter (else every block runs its regex), and each of its examples
+    contains a literal of every group."""
+    for entry in TABLE.entries:
+        for sig in entry.signatures:
+            assert sig.groups, f"{entry.id}: no literal prefilter for {sig.pattern!r}"
+        for example_text in entry.examples:
+            folded = matrix._fold(matrix._normalise(example_text))
+            assert any(all(any(lit in folded for lit in g) for g in sig.groups) for sig in entry.signatures), \
+                entry.id
+
+
+@pytest.mark.parametrize("pattern,expected", [
+    (r"Failed to load delegate from libedgetpu\.so\.1", (("failed to load delegate from libedgetpu.so.1",),)),
+    (r"(?:abc|def)ghi", (("ghi",), ("abc", "def"))),
+    (r"ab", ()),
+    (r"x(?!forbidden)y", ()),
+    (r"edgetpu[^a]", (("edgetpu",),)),
+    (r"(?:edgetpu)+x", (("edgetpu",),)),
+    (r"(?:edgetpu)?xyz", (("xyz",),)),
+    (r"apex_\d+/temp", (("apex_",), ("/temp",))),
+    (r"\u0130stanbul", (("stanbul",),)),
+])
+def test_analyse_examples(pattern, expected):
+    groups, _, _ = matrix.analyse(pattern)
+    assert set(groups) == set(expected)
+
+
+def test_string_edge_patterns_are_searched_over_the_whole_block():
+    assert matrix.analyse(r"\A(?![\s\S]*foo)[\s\S]*?bar")[2] is True
+    assert matrix.analyse(r"foo\Z")[2] is True
+    assert matrix.analyse(r"^foo$")[2] is False
+
+
+def _one_entry_table(pattern):
+    entry = matrix.Entry(id="only", cause="x", title="t", explanation="e", remedy={"all": "r"},
+                         references=["https://example.org"], signatures=[matrix.Signature.build(pattern)])
+    return matrix.Matrix([entry], [], Path("."))
+
+
+def test_nowhere_x_is_judged_over_the_whole_stream_and_all_pieces(tmp_path):
+    """`\\A(?![\\s\\S]*X)[\\s\\S]*?REST`: a REST early in a log does not count when X comes much later, in a
+    later block or in a later piece of a big file scanned side by side."""
+    from edgedoctor import explain
+
+    table = _one_entry_table(r"\A(?![\s\S]*zebra-veto)[\s\S]*?quokka-target")
+    filler = "ordinary line of a log\n" * 20_000
+    assert table.scan(["quokka-target\n", filler, "nothing else\n"])
+    assert not table.scan(["quokka-target\n", filler, "zebra-veto\n"])
+    assert not table.scan(["zebra-veto\n", filler, "quokka-target\n"])
+    log = tmp_path / "log"
+    log.write_text("quokka-target\n" + filler * 10 + "ZEBRA-VETO\n")
+    assert log.stat().st_size > 4 << 20
+    for pieces in (1, 3):
+        assert explain.explain_files([str(log)], table=table, pieces=pieces, limit=5)["matches"] == []
+    log.write_text("quokka-target\n" + filler * 10)
+    for pieces in (1, 3):
+        assert explain.explain_files([str(log)], table=table, pieces=pieces, limit=5)["matches"]
