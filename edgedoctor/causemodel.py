@@ -23,6 +23,10 @@ CONTEXT = re.compile(
     re.IGNORECASE)  # "apex" alone is a keyboard, a game, a Salesforce language: not context
 TOKEN = re.compile(r"[a-z][a-z0-9_]{1,29}")
 STOP = frozenset("""
+my me we us he she him her is am be to of in on at an as or if so no do up by it its i'm im ive i've
+this these those here now then again after before while because about into over under same both each few
+any all may might must shall can't cannot don't doesn't didn't isn't wasn't won't
+please thanks thank help hi hello anyone someone something anything tried trying try know think see seems
 the and for you are with this that was not but have has had from can all any its it's out use using used
 what when where which who will would could should there then than them they their our your yours into onto
 been being were also just only some more most other such very one two get got does did doing done how why

@@ -106,6 +106,7 @@ def explain_files(paths: Iterable[str], facts: Optional[Dict[str, Any]] = None, 
     facts = facts or {}
     parts: List[tuple] = []  # (key prefix, details) of every file or piece, in stream order
     definite: set = set()
+    context: List[str] = []  # lines with Coral context, for the statistical cause model
     for number, path in enumerate(paths):
         found = None
         workers = _pieces_for(path, pieces)
@@ -113,12 +114,17 @@ def explain_files(paths: Iterable[str], facts: Optional[Dict[str, Any]] = None, 
             found = _scan_in_pieces(table, path, workers, skip=definite)
         if found is None:
             details: Dict[str, Any] = {}
-            table.first_hits(blocks_from_files([path], problems), skip=definite, details=details)
+            collector = matrix.ContextCollector(blocks_from_files([path], problems))
+            table.first_hits(collector, skip=definite, details=details)
+            collector.drain()
+            context.append(collector.text)
             found = [((), details)]
         for prefix, details in found:
             parts.append(((number,) + prefix, details))
             definite.update(details["definite"])
-    return _result(table._rank(_merge(parts), facts, limit), facts)
+    # Big logs scanned in pieces give the statistical model no context lines: curated signatures only there.
+    ranked = table._rank(_merge(parts), facts, limit)
+    return _result(table.with_guess(ranked, "\n".join(context)[:65536], facts, limit), facts)
 
 
 def _merge(parts: List[tuple]) -> List[tuple]:
@@ -254,7 +260,7 @@ def explain_blocks(blocks: Iterable[str], facts: Optional[Dict[str, Any]] = None
                    table: Optional[matrix.Matrix] = None) -> Dict[str, Any]:
     table = table or matrix.load()
     facts = facts or {}
-    return _result(table.scan(blocks, facts, limit), facts)
+    return _result(table.scan(blocks, facts, limit, guess=True), facts)
 
 
 def explain_text(text: str, facts: Optional[Dict[str, Any]] = None, limit: int = 10) -> Dict[str, Any]:
@@ -272,7 +278,9 @@ def render_terminal(result: Dict[str, Any]) -> str:
         out.append(f"   cause: {match['cause']}   entry: {match['entry']}   confidence: {match['confidence']:.2f}")
         if match.get("matched_text"):
             out.append(f"   matched: {match['matched_text']}")
-        if match.get("evidence"):
+        if match.get("evidence") and match["entry"].startswith("statistical."):
+            out.append(f"   telling {'; '.join(match['evidence'])}")
+        elif match.get("evidence"):
             out.append(f"   facts that support it: {'; '.join(match['evidence'])}")
         if match.get("contradicted"):
             out.append(f"   facts that speak against it: {'; '.join(match['contradicted'])}")

@@ -762,6 +762,59 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
     return entry
 
 
+class ContextCollector:
+    """Passes text blocks through unchanged and keeps the lines with Coral context (and their neighbours),
+    at most `cap` characters, for the statistical cause model: flat memory on logs of any size."""
+
+    KEYWORDS = ("edgetpu", "edge tpu", "edge_tpu", "coral", "apex", "gasket", "1a6e", "18d1", "unichip")
+
+    def __init__(self, blocks: Iterable[str], cap: int = 65536, around: int = 3):
+        self._blocks = iter(blocks)
+        self.cap, self.around = cap, around
+        self.parts: List[str] = []
+        self.size = 0
+
+    def __iter__(self) -> "ContextCollector":
+        return self
+
+    def __next__(self) -> str:
+        block = next(self._blocks)
+        if self.size < self.cap:
+            self._keep(block)
+        return block
+
+    def drain(self) -> None:
+        """Read what the scan left unread (it stops early once every entry matched)."""
+        for block in self._blocks:
+            if self.size >= self.cap:
+                break
+            self._keep(block)
+
+    def _keep(self, block: str) -> None:
+        lowered = block.lower()
+        if not any(word in lowered for word in self.KEYWORDS):
+            return
+        if len(block) <= self.cap - self.size:
+            self.parts.append(block)
+            self.size += len(block)
+            return
+        lines = block.splitlines()
+        lowered_lines = lowered.splitlines()
+        keep = set()
+        for number, line in enumerate(lowered_lines):
+            if any(word in line for word in self.KEYWORDS):
+                keep.update(range(max(0, number - self.around), number + self.around + 1))
+        for number in sorted(n for n in keep if n < len(lines)):
+            if self.size >= self.cap:
+                break
+            self.parts.append(lines[number][:2000])
+            self.size += len(self.parts[-1]) + 1
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.parts)
+
+
 @dataclass
 class Matrix:
     entries: List[Entry]
@@ -775,17 +828,62 @@ class Matrix:
         return None
 
     # --- matching ---
-    def match(self, text: str, facts: Optional[Dict[str, Any]] = None, limit: int = 10) -> List[Match]:
-        """Entries whose signatures match `text`, ranked by confidence given the flat `facts` view."""
-        return self.scan([text], facts, limit)
+    def match(self, text: str, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
+              guess: bool = False) -> List[Match]:
+        """Entries whose signatures match `text`, ranked by confidence given the flat `facts` view (with
+        `guess`, plus the statistical cause model's lead; see `with_guess`)."""
+        return self.scan([text], facts, limit, guess=guess)
 
-    def scan(self, blocks: Iterable[str], facts: Optional[Dict[str, Any]] = None, limit: int = 10) -> List[Match]:
+    def scan(self, blocks: Iterable[str], facts: Optional[Dict[str, Any]] = None, limit: int = 10,
+             guess: bool = False) -> List[Match]:
         """Like `match`, over text that arrives in blocks (a streamed log). Blocks should end at line ends.
 
         Memory stays flat: one block (plus CARRY characters of the one before) at a time. Each entry is
-        reported with its first match; reading stops once every text entry has matched."""
-        hits = self.first_hits(blocks)
-        return self._rank([hit[:3] for hit in hits.values()], facts or {}, limit)
+        reported with its first match; reading stops once every text entry has matched. With `guess`, the
+        statistical cause model adds its low-confidence lead from the lines with Coral context."""
+        collector = ContextCollector(blocks) if guess else None
+        hits = self.first_hits(collector if collector is not None else blocks)
+        if collector is not None:
+            collector.drain()
+        ranked = self._rank([hit[:3] for hit in hits.values()], facts or {}, limit)
+        return self.with_guess(ranked, collector.text, facts or {}, limit) if collector is not None else ranked
+
+    @property
+    def model(self):
+        """The statistical cause model shipped beside the entries (None when missing)."""
+        if not hasattr(self, "_model"):
+            from edgedoctor.causemodel import CauseModel
+
+            self._model = CauseModel.load(self.folder)
+        return self._model
+
+    def with_guess(self, ranked: List[Match], context_text: str, facts: Dict[str, Any], limit: int) -> List[Match]:
+        """`ranked` plus the cause model's lead for `context_text`, unless a curated match already names that
+        cause. The lead ranks by its (low) confidence, so curated signatures normally stay first."""
+        model = self.model
+        found = model.guess(context_text) if model is not None and context_text else None
+        if not found or any(m.entry.cause == found[0] for m in ranked):
+            return ranked
+        cause, confidence, words = found
+        lead = Match(self._statistical_entry(cause, words), confidence, None,
+                     [f"words: {', '.join(words)}"] if words else [])
+        merged = sorted(ranked + [lead], key=lambda m: m.confidence, reverse=True)
+        return merged[:limit]
+
+    def _statistical_entry(self, cause: str, words: List[str]) -> Entry:
+        curated = [e for e in self.entries if e.cause == cause]
+        model_of = max(curated, key=lambda e: (not e.is_fact_entry, e.confidence)) if curated else None
+        summary = known_causes(self.folder).get(cause, cause)
+        return Entry(
+            id=f"statistical.{cause}", cause=cause,
+            title=f"Closest known cause (no curated signature matched): {summary}",
+            explanation=("No curated signature matches this text. Among the real reports edgedoctor learned from, "
+                         f"texts with these words ({', '.join(words) or 'none telling'}) most often had this cause; "
+                         "treat it as a lead and confirm with `edgedoctor check`."
+                         + (f" The closest curated entry is {model_of.id}: {model_of.explanation}" if model_of else "")),
+            remedy=dict(model_of.remedy) if model_of else {"all": "Run `edgedoctor check` on the affected machine."},
+            references=list(model_of.references) if model_of else [], severity="warn", confidence=0.0,
+            file="cause_model.json")
 
     def first_hits(self, blocks: Iterable[str], skip: Iterable[str] = (),
                    details: Optional[Dict[str, Any]] = None) -> Dict[str, Tuple[Entry, str, int, Tuple[int, int]]]:
