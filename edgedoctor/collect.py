@@ -31,7 +31,11 @@ def _read(name: str, ctx: ProbeContext) -> Dict[str, Any]:
     except ModuleNotFoundError as exc:
         if exc.name == f"edgedoctor.probes.{name}":
             return {"error": "not examined by this version of edgedoctor", "not_implemented": True}
-        raise
+        return {"error": f"edgedoctor's {name} probe could not be loaded: {type(exc).__name__}: {exc}",
+                "internal_error": traceback.format_exc(limit=6)}
+    except Exception as exc:  # a broken installation of edgedoctor itself: the rest of the check goes on
+        return {"error": f"edgedoctor's {name} probe could not be loaded: {type(exc).__name__}: {exc}",
+                "internal_error": traceback.format_exc(limit=6)}
     try:
         section = module.read(ctx)
     except Exception as exc:  # a reader's bug: a finding, never a traceback

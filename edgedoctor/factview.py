@@ -6,7 +6,7 @@ strings, ints, bools or None (unknown). Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional, List
 
 KEYS = ("os", "arch", "python", "tflite_runtime", "ai_edge_litert", "tensorflow", "pycoral", "pycoral_identity",
         "numpy", "runtime_version", "runtime_release", "runtime_package", "runtime_found", "kernel", "link",
@@ -29,34 +29,43 @@ def get_path(data: Any, *path: str) -> Any:
 
 
 def _arch(value: Optional[str]) -> Optional[str]:
-    if not value:
+    if not value or not isinstance(value, str):
         return None
     value = value.lower()
     return {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv7": "armv7l", "armhf": "armv7l"}.get(
         value, value)
 
 
+def _obj(value: Any) -> Dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> List[Any]:
+    return value if isinstance(value, list) else []
+
+
 def from_facts(facts: Dict[str, Any]) -> Dict[str, Any]:
     view: Dict[str, Any] = {key: None for key in KEYS}
-    platform = facts.get("platform") or {}
-    env = facts.get("python_env") or {}
-    runtime = facts.get("runtime") or {}
+    facts = _obj(facts)  # a hand-edited report may hold anything: unknown, never a crash
+    platform = _obj(facts.get("platform"))
+    env = _obj(facts.get("python_env"))
+    runtime = _obj(facts.get("runtime"))
     view["os"] = platform.get("os")
     view["arch"] = _arch(platform.get("arch"))
     view["python"] = platform.get("python_version") or get_path(env, "python", "version")
-    tflite = env.get("tflite") or {}
-    candidates = tflite.get("candidates") or {}
+    tflite = _obj(env.get("tflite"))
+    candidates = _obj(tflite.get("candidates"))
     for key, name in (("tflite_runtime", "tflite_runtime"), ("ai_edge_litert", "ai_edge_litert"),
                       ("tensorflow", "tensorflow")):
-        info = candidates.get(name) or {}
+        info = _obj(candidates.get(name))
         version = info.get("version") or info.get("dist_version")
         if tflite.get("module") == name and tflite.get("version"):
             version = tflite["version"]
         view[key] = version
-    pycoral = env.get("pycoral") or {}
+    pycoral = _obj(env.get("pycoral"))
     view["pycoral_identity"] = pycoral.get("identity") if env else None
     view["pycoral"] = pycoral.get("version") if pycoral.get("identity") == "google" else None
-    numpy = env.get("numpy") or {}
+    numpy = _obj(env.get("numpy"))
     view["numpy"] = numpy.get("version") or numpy.get("dist_version")
     view["runtime_found"] = runtime.get("found") if "found" in runtime else None
     view["runtime_version"] = runtime.get("runtime_version")
@@ -65,16 +74,18 @@ def from_facts(facts: Dict[str, Any]) -> Dict[str, Any]:
     view["kernel"] = platform.get("kernel_version") or platform.get("kernel")
     view["container"] = platform.get("in_container")
     view["board"] = platform.get("board")
-    view["page_size"] = platform.get("page_size") or (facts.get("pcie") or {}).get("page_size")
+    view["page_size"] = platform.get("page_size") or (_obj(facts.get("pcie"))).get("page_size")
     view["link"], view["device"], view["usb_state"] = _device(facts)
-    return view
+    # Conditions compare scalars: anything else (a hand-edited report) is unknown.
+    return {key: value if isinstance(value, (str, int, float, bool)) or value is None else None
+            for key, value in view.items()}
 
 
 def _device(facts: Dict[str, Any]):
-    usb = facts.get("usb") or {}
-    pcie = facts.get("pcie") or {}
-    usb_devices = [d for d in usb.get("devices") or [] if isinstance(d, dict)]
-    pcie_devices = [d for d in pcie.get("devices") or [] if isinstance(d, dict)]
+    usb = _obj(facts.get("usb"))
+    pcie = _obj(facts.get("pcie"))
+    usb_devices = [d for d in _list(usb.get("devices")) if isinstance(d, dict)]
+    pcie_devices = [d for d in _list(pcie.get("devices")) if isinstance(d, dict)]
     if "devices" not in usb and "devices" not in pcie:
         return None, None, None
     link = None
@@ -85,8 +96,12 @@ def _device(facts: Dict[str, Any]):
         first = usb_devices[0]
         state = first.get("state")
         speed = first.get("speed_mbps")
+        try:
+            speed = float(speed) if speed is not None else None
+        except (TypeError, ValueError):
+            speed = None
         if speed is not None and link is None:
-            link = "usb3" if float(speed) >= 5000 else "usb2"
+            link = "usb3" if speed >= 5000 else "usb2"
     everything = usb_devices + pcie_devices
     if not everything:
         device = "none"

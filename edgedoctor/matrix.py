@@ -61,6 +61,11 @@ class Problem:
         return f"{where}: {self.message}"
 
 
+# Words that nearly every Coral/Edge TPU text holds, and that ordinary logs rarely do.
+CONTEXT_WORDS = ("edgetpu", "edge tpu", "edge_tpu", "coral", "apex", "gasket", "tflite", "1a6e", "18d1", "089a", "9302",
+                 "unichip", "darwinn")
+
+
 class Signature:
     """One signature: its pattern, compiled (lazily, when loaded from the cache), and its literal prefilter.
 
@@ -70,7 +75,7 @@ class Signature:
     `whole_block`: the pattern looks at the start or end of the text (\\A, \\Z), so it is searched over the
     whole block rather than around its literals."""
 
-    __slots__ = ("pattern", "_regex", "literals", "groups", "width", "whole_block", "_plan")
+    __slots__ = ("pattern", "_regex", "literals", "groups", "width", "whole_block", "_plan", "_needs_context")
 
     def __init__(self, pattern: str, regex: "Optional[re.Pattern[str]]" = None,
                  literals: Optional[Tuple[str, ...]] = None, groups: Tuple[Tuple[str, ...], ...] = (),
@@ -82,6 +87,16 @@ class Signature:
         self.width = width
         self.whole_block = whole_block
         self._plan: Optional[_Plan] = None
+        self._needs_context: Optional[bool] = None
+
+    @property
+    def needs_context(self) -> bool:
+        """Every text it matches holds one of CONTEXT_WORDS (a group whose literals all contain one): a block
+        without any of them is skipped with one cheap look instead of a search per literal."""
+        if self._needs_context is None:
+            self._needs_context = any(all(any(word in literal for word in CONTEXT_WORDS) for literal in group)
+                                      for group in self.groups)
+        return self._needs_context
 
     @classmethod
     def build(cls, pattern: str) -> "Signature":
@@ -284,10 +299,12 @@ class _Presence:
 
     __slots__ = ("text", "known", "counts")
 
-    def __init__(self, lowered: str):
+    def __init__(self, lowered: str, finder: "Optional[_LiteralFinder]" = None):
         self.text = lowered
         self.known: Dict[str, bool] = {}
         self.counts: Dict[str, int] = {}  # occurrences (up to _count's cap), for choosing search anchors
+        if finder is not None:  # every literal of the matrix looked for in one pass
+            self.known, self.counts = finder.presence(lowered)
 
     def has(self, literal: str) -> bool:
         found = self.known.get(literal)
@@ -297,6 +314,46 @@ class _Presence:
 
     def any(self, group: Tuple[str, ...]) -> bool:
         return any(self.has(literal) for literal in group)
+
+
+class _LiteralFinder:
+    """All the matrix's literals found in one pass over a block (Aho-Corasick, from the optional
+    `pyahocorasick`: `pip install edgedoctor[fast]`). Without it each literal is its own `in` test, which costs
+    one pass per distinct literal."""
+
+    def __init__(self, literals: Iterable[str]):
+        import ahocorasick  # optional; ImportError means: use the one-literal-at-a-time path
+
+        self.literals = sorted(set(literals))
+        self.automaton = ahocorasick.Automaton()
+        for literal in self.literals:
+            self.automaton.add_word(literal, literal)
+        self.automaton.make_automaton()
+
+    @classmethod
+    def for_signatures(cls, signatures: Iterable["Signature"]) -> "Optional[_LiteralFinder]":
+        literals = set()
+        for sig in signatures:
+            parts = [sig]
+            if sig.whole_block and sig.plan.lead_in is not None:  # "REST, nowhere X": X's literals too
+                negatives, rest = sig.plan.lead_in
+                parts += list(negatives) + [rest]
+            literals.update(literal for part in parts for group in part.groups for literal in group)
+        if not literals:
+            return None
+        try:
+            return cls(literals)
+        except Exception:  # ImportError, or a broken build of the extension: the plain path works
+            return None
+
+    def presence(self, lowered: str) -> Tuple[Dict[str, bool], Dict[str, int]]:
+        counts: Dict[str, int] = {}
+        for _, literal in self.automaton.iter(lowered):
+            counts[literal] = counts.get(literal, 0) + 1
+        known = dict.fromkeys(self.literals, False)
+        known.update((literal, True) for literal in counts)
+        return known, {literal: counts.get(literal, 0) if counts.get(literal, 0) < 32 else 32
+                       for literal in self.literals}
 
 
 def _occurrences(lowered: str, group: Tuple[str, ...]) -> Iterator[Tuple[int, int]]:
@@ -730,7 +787,11 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
             isinstance(r, str) and re.match(r"https?://", r) for r in references):
         bad("references", "must list at least one http(s) URL")
     signatures: List[Signature] = []
-    for index, pattern in enumerate(raw.get("signatures") or []):
+    raw_signatures = raw.get("signatures") or []
+    if not isinstance(raw_signatures, list):
+        bad("signatures", "must be a list of regular expressions")
+        raw_signatures = []
+    for index, pattern in enumerate(raw_signatures):
         if not isinstance(pattern, str) or not pattern:
             bad(f"signatures[{index}]", "must be a non-empty string")
             continue
@@ -749,6 +810,9 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
     if not signatures and not when:
         bad("signatures", "an entry needs signatures, or conditions in `when` (a fact entry)")
     examples = raw.get("examples") or []
+    if not isinstance(examples, list):
+        bad("examples", "must be a list of texts")
+        examples = []
     if len(problems) > start:
         return None
     entry = Entry(id=entry_id, cause=cause, title=raw["title"].strip(), explanation=raw["explanation"].strip(),
@@ -848,6 +912,11 @@ class Matrix:
         ranked = self._rank([hit[:3] for hit in hits.values()], facts or {}, limit)
         return self.with_guess(ranked, collector.text, facts or {}, limit) if collector is not None else ranked
 
+    def literal_finder(self) -> "Optional[_LiteralFinder]":
+        if not hasattr(self, "_finder"):
+            self._finder = _LiteralFinder.for_signatures(s for e in self.entries for s in e.signatures)
+        return self._finder
+
     @property
     def model(self):
         """The statistical cause model shipped beside the entries (None when missing)."""
@@ -904,6 +973,7 @@ class Matrix:
         pending = [(entry, index, sig) for entry in self.entries if entry.id not in skipped
                    for index, sig in enumerate(entry.signatures)]
         watching: List[Tuple[Entry, int, Signature]] = []
+        finder = self.literal_finder()
         carry = ""
         for number, block in enumerate(blocks):
             if not pending and not watching:
@@ -912,7 +982,9 @@ class Matrix:
             lowered: Optional[str] = _fold(text)
             if len(lowered) != len(text):  # pragma: no cover - a case mapping that changes length
                 lowered = None
-            present = _Presence(lowered if lowered is not None else text.lower())
+            present = _Presence(lowered if lowered is not None else text.lower(),
+                                finder if lowered is not None else None)
+            context = any(word in present.text for word in CONTEXT_WORDS)
             for entry, index, sig in watching:
                 if _vetoed(sig, text, lowered, present):
                     vetoed.add((entry.id, index))
@@ -924,6 +996,8 @@ class Matrix:
                 lead_in = sig.whole_block and lowered is not None and sig.plan.lead_in is not None
                 if lead_in and _vetoed(sig, text, lowered, present):
                     vetoed.add((entry.id, index))
+                    continue
+                if not context and sig.needs_context:
                     continue
                 if not all(present.any(group) for group in sig.groups):
                     continue

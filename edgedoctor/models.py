@@ -144,9 +144,18 @@ def cache_root(override: Optional[str] = None) -> Path:
     """edgedoctor's cache folder: `override` (--cache-dir), else the platform's user cache folder."""
     if override:
         return Path(override).expanduser()
-    import platformdirs
+    try:
+        import platformdirs
 
-    return Path(platformdirs.user_cache_dir("edgedoctor", appauthor=False))
+        folder = Path(platformdirs.user_cache_dir("edgedoctor", appauthor=False))
+    except Exception:  # no HOME and no password entry: platformdirs 4 raises
+        folder = Path("~")
+    if not folder.is_absolute():  # older platformdirs answer "~/.cache/..." relative to the working folder
+        import tempfile
+
+        uid = os.getuid() if hasattr(os, "getuid") else "user"
+        folder = Path(tempfile.gettempdir()) / f"edgedoctor-cache-{uid}"
+    return folder
 
 
 def models_cache(override: Optional[str] = None) -> Path:
@@ -270,6 +279,10 @@ def download(url: str, dest: Path, spec: FileSpec, settings: Optional[DownloadSe
             except _Final as exc:
                 result.error = str(exc)
                 result.attempts.append(f"download {url}: {exc}")
+                break
+            except OSError as exc:  # writing the cache: disk full, read-only folder, I/O error
+                result.error = f"cannot write {dest}: {exc.strerror or exc}"
+                result.attempts.append(f"download {url}: {result.error}")
                 break
             except _Retryable as exc:
                 result.error = str(exc)

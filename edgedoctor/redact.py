@@ -17,18 +17,19 @@ KEEP_IPS = {"127.0.0.1", "0.0.0.0"}
 
 
 def _secrets(report: Dict[str, Any], extra: Iterable[str] = ()) -> List[tuple]:
-    facts = report.get("facts") or {}
-    platform = facts.get("platform") or {}
+    facts = report.get("facts") if isinstance(report.get("facts"), dict) else {}
+    platform = facts.get("platform") if isinstance(facts.get("platform"), dict) else {}
     pairs = []
     home = os.path.expanduser("~")
     homes = {home} if home and home not in ("/", "~") else set()
-    user = platform.get("user") or os.environ.get("USER") or os.environ.get("USERNAME")
+    user = platform.get("user") if isinstance(platform.get("user"), str) else None
+    user = user or os.environ.get("USER") or os.environ.get("USERNAME")
     if user:
         homes.update({f"/home/{user}", f"/Users/{user}", f"C:\\Users\\{user}"})
     for folder in sorted(homes, key=len, reverse=True):
         pairs.append((folder, "~"))
     host = platform.get("hostname")
-    if host and len(host) >= 2:
+    if isinstance(host, str) and len(host) >= 2:
         pairs.append((host, "<host>"))
     if user and len(user) >= 2 and user not in ("root",):
         pairs.append((user, "<user>"))

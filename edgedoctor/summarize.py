@@ -27,16 +27,18 @@ def machine_row(path: Path, report: Dict[str, Any]) -> Dict[str, Any]:
     from edgedoctor import factview
     from edgedoctor.report import verdict
 
-    facts = report.get("facts") or {}
+    obj = factview._obj
+    facts = obj(report.get("facts"))
     view = factview.from_facts(facts)
-    platform = facts.get("platform") or {}
-    env = facts.get("python_env") or {}
-    tflite = env.get("tflite") or {}
-    causes = sorted({c for f in report.get("findings") or [] if f.get("status") in ("fail", "warn")
-                     for c in f.get("causes") or []} | {d.get("cause") for d in report.get("diagnoses") or []
-                                                         if d.get("cause")})
-    inference = facts.get("inference") or {}
-    tpu = inference.get("tpu") or {}
+    platform = obj(facts.get("platform"))
+    env = obj(facts.get("python_env"))
+    tflite = obj(env.get("tflite"))
+    findings = [f for f in factview._list(report.get("findings")) if isinstance(f, dict)]
+    diagnoses = [d for d in factview._list(report.get("diagnoses")) if isinstance(d, dict)]
+    causes = sorted({str(c) for f in findings if f.get("status") in ("fail", "warn")
+                     for c in factview._list(f.get("causes"))}
+                    | {str(d["cause"]) for d in diagnoses if d.get("cause")})
+    tpu = obj(obj(facts.get("inference")).get("tpu"))
     return {
         "file": str(path),
         "machine": platform.get("hostname") or path.stem,
@@ -54,7 +56,7 @@ def machine_row(path: Path, report: Dict[str, Any]) -> Dict[str, Any]:
         "runtime_release": view.get("runtime_release"),
         "device": view.get("device"),
         "link": view.get("link"),
-        "tpu_median_ms": (tpu.get("latency_ms") or {}).get("median"),
+        "tpu_median_ms": obj(tpu.get("latency_ms")).get("median"),
         "causes": causes,
     }
 

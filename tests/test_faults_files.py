@@ -225,7 +225,6 @@ FULL_DISK_DOWNLOAD = pytest.mark.xfail(strict=True, reason=(
     "_Final, so download() -- documented as never raising -- raises; fix in the final report"))
 
 
-@FULL_DISK_DOWNLOAD
 def test_a_full_cache_folder_for_downloads(full_disk, tmp_path):
     from helpers_models import MirrorServer
 
@@ -272,10 +271,6 @@ def test_no_home_folder_explain_and_check(run_cli, homeless):
     assert list(homeless.iterdir()) == [], "something was written under the working folder"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in models.cache_root: without HOME and a password entry platformdirs raises RuntimeError (4.x; "
-    "older versions answer a relative '~/.cache/edgedoctor', so downloads would land under the working "
-    "folder), which makes the inference probe fail; fix in the final report"))
 def test_no_home_folder_cache_root_is_absolute_and_never_raises(homeless):
     assert models.cache_root().is_absolute()
 

@@ -255,8 +255,8 @@ BUGGY_FIELDS = pytest.mark.xfail(strict=True, reason=(
 
 
 @pytest.mark.parametrize("extra,field", [
-    pytest.param("signatures = 5", "signatures", marks=BUGGY_FIELDS),
-    pytest.param('signatures = ["edgetpu"]\nexamples = 5', "examples", marks=BUGGY_FIELDS),
+    pytest.param("signatures = 5", "signatures"),
+    pytest.param('signatures = ["edgetpu"]\nexamples = 5', "examples"),
 ])
 def test_matrix_fields_of_the_wrong_type_are_named(run_cli, tmp_path, extra, field):
     folder = _matrix_copy(tmp_path, "zz-broken.toml", BAD_ENTRY.format(id="broken-entry", extra=extra))
@@ -338,7 +338,6 @@ MALFORMED_FACTS = pytest.mark.xfail(strict=True, reason=(
     "object/list of objects; a hand-edited report crashes diagnose/summarize (exit 3); fix in the final report"))
 
 
-@MALFORMED_FACTS
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.dictionaries(st.sampled_from(GOOD_SECTIONS), json_values, max_size=4), json_values)
 @example({"platform": 1.0}, None)

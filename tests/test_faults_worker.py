@@ -166,9 +166,6 @@ def test_check_survives_a_broken_numpy_in_its_own_environment(tmp_path):
     assert report["facts"]["python_env"]["numpy"]["error"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in collect._read: an exception while a probe module is imported (other than the module itself "
-    "missing) is re-raised, so `check` dies with exit 3 and prints no report; fix in the final report"))
 def test_check_survives_a_probe_module_that_fails_to_import(run_cli, monkeypatch):
     import importlib
 

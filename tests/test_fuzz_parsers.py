@@ -26,12 +26,7 @@ def _worker_module(name):
     return importlib.import_module(name)
 
 
-KNOWN_BUGS = {  # each one is in the final report with its fix; the xfail is strict, so the fix must remove it
-    "platform.parse_ldd_version": "text of only whitespace (e.g. '\\n') raises IndexError: "
-                                  "`text.strip().splitlines()[0]` on an empty list",
-    "usb.parse_pnp_json": "JSON that is not an object or list (e.g. 'null', '5') raises TypeError, which "
-                          "read_pnp does not catch (it catches ValueError)",
-}
+KNOWN_BUGS = {}  # parsers with a known bug (strict xfail until fixed); none left
 
 
 def parsers():

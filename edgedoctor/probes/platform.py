@@ -33,7 +33,7 @@ def parse_os_release(text: str) -> Dict[str, str]:
 
 def parse_ldd_version(text: str) -> Optional[tuple]:
     """First line of `ldd --version`: ('glibc', '2.36') or ('musl', '1.2.4')."""
-    if not text:
+    if not text or not text.strip():
         return None
     if "musl" in text.lower():
         match = re.search(r"Version\s+([\d.]+)", text)

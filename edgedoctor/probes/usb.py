@@ -342,6 +342,8 @@ def parse_pnp_json(text: str) -> List[Dict[str, Any]]:
     data = json.loads(text) if text.strip() else []
     if isinstance(data, dict):
         data = [data]
+    if not isinstance(data, list):
+        return []
     return [{"instance_id": d.get("InstanceId"), "description": d.get("FriendlyName"),
              "manufacturer": d.get("Manufacturer"), "status": d.get("Status"),
              "problem": None if d.get("Problem") in (None, 0, "CM_PROB_NONE") else str(d.get("Problem")),
