@@ -1042,23 +1042,17 @@ class Matrix:
     def combination_matches(self, facts: Dict[str, Any]) -> List[Match]:
         """Entries that name a version combination (a runtime condition and a Python-stack condition in
         `when`) which holds entirely for these facts: known-bad before anything fails, text or not."""
-        found = []
-        for entry in self.entries:
-            keys = set(entry.when)
-            if not (keys & RUNTIME_KEYS and keys & STACK_KEYS):
-                continue
-            satisfied, contradicted, unknown = evaluate(entry.when, facts)
-            if satisfied and not contradicted and not unknown:
-                found.append(Match(entry, min(0.99, entry.confidence + 0.05 * len(satisfied)), None,
-                                   [f"{k}: {v}" for k, v in satisfied]))
-        found.sort(key=lambda m: m.confidence, reverse=True)
-        return found
+        return self._holding(facts, lambda e: bool(set(e.when) & RUNTIME_KEYS and set(e.when) & STACK_KEYS))
 
     def fact_matches(self, facts: Dict[str, Any]) -> List[Match]:
         """Fact entries (no signatures) whose every condition is known and holds."""
+        return self._holding(facts, lambda e: e.is_fact_entry)
+
+    def _holding(self, facts: Dict[str, Any], chosen) -> List[Match]:
+        """The chosen entries whose every `when` condition is known and holds, most confident first."""
         found = []
         for entry in self.entries:
-            if not entry.is_fact_entry:
+            if not chosen(entry):
                 continue
             satisfied, contradicted, unknown = evaluate(entry.when, facts)
             if satisfied and not contradicted and not unknown:
