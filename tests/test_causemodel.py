@@ -50,3 +50,25 @@ def test_unrelated_texts_never_get_a_guess():
         texts += [c["text"] for c in load_toml(FIXTURES / f"{name}.toml").get("unrelated") or []]
     guessed = [t[:80] for t in texts if model.guess(t)]
     assert not guessed
+
+
+def test_explain_offers_the_statistical_lead_only_when_no_curated_entry_names_the_cause(run_cli):
+    prose = "my coral usb accelerator keeps disconnecting, dmesg shows usb reset every few minutes"
+    code, out, _ = run_cli("explain", "--format", "json", prose)
+    matches = json.loads(out)["matches"]
+    assert matches and matches[0]["entry"].startswith("statistical.")
+    assert matches[0]["confidence"] < 0.4 and matches[0]["remedy"] and matches[0]["references"]
+    curated = "ValueError: Failed to load delegate from libedgetpu.so.1"
+    code, out, _ = run_cli("explain", "--format", "json", curated)
+    matches = json.loads(out)["matches"]
+    assert not matches[0]["entry"].startswith("statistical.")
+    curated_causes = {m["cause"] for m in matches if not m["entry"].startswith("statistical.")}
+    leads = [m for m in matches if m["entry"].startswith("statistical.")]
+    assert all(m["cause"] not in curated_causes for m in leads), "a lead never repeats a curated cause"
+
+
+def test_check_diagnoses_stay_curated():
+    from edgedoctor import diagnose
+
+    facts = {"runtime": {"error": "my coral usb accelerator keeps disconnecting, usb reset every few minutes"}}
+    assert not any(d["entry"].startswith("statistical.") for d in diagnose.diagnose(facts))
