@@ -120,7 +120,6 @@ def _tflite(env, facts) -> List[Finding]:
                  "tensorflow": "tensorflow.lite"}.get(tflite["module"], tflite["module"])
         return [Finding("python.tflite", PASS, f"TFLite interpreter: {label} {tflite.get('version') or ''}".strip())]
     error = tflite.get("error") or "no TFLite interpreter is installed"
-    platform = facts.get("platform") or {}
     python = (env.get("python") or {}).get("version")
     installed = any(c.get("found") for c in (tflite.get("candidates") or {}).values())
     finding = Finding("python.tflite", FAIL, "No TFLite interpreter can be imported", detail=error)

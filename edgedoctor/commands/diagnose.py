@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from edgedoctor import exitcodes
 from edgedoctor.commands import common

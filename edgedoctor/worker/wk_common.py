@@ -1,6 +1,5 @@
 # Shared helpers of the worker. Python 3.6+, standard library only: no f-string '=' specifiers, no
 # dataclasses, no walrus, no importlib.metadata (3.8+).
-import contextlib
 import glob
 import json
 import os
