@@ -435,6 +435,26 @@ class Resolver:
                    cache_dir=getattr(options, "cache_dir", None), offline=bool(getattr(options, "offline", False)),
                    settings=kwargs.pop("settings", None) or DownloadSettings.from_env(env), **kwargs)
 
+    @staticmethod
+    def _try_local(result: FileResult, folder: Path, spec: FileSpec, origin: str, label: str,
+                   discard_bad: bool) -> None:
+        """Use `folder/<name>` when it is there and passes its size and sha256 check; note why not."""
+        candidate = folder / spec.name
+        if not candidate.exists():
+            result.attempts.append(f"{label}: no {spec.name} in {folder}")
+            return
+        problem = check_file(candidate, spec)
+        if problem is None:
+            result.ok, result.path, result.origin = True, str(candidate), origin
+            result.attempts.append(f"{label} {candidate}: ok")
+            return
+        if discard_bad:
+            try:
+                candidate.unlink()
+            except OSError:
+                pass
+        result.attempts.append(f"{label}: {problem}" + ("; removed" if discard_bad else ""))
+
     def url_for(self, spec: FileSpec) -> str:
         if self.models_url:
             return f"{self.models_url.rstrip('/')}/{spec.name}"
@@ -453,31 +473,10 @@ class Resolver:
         start = time.monotonic()
         result = FileResult(name=name)
         if self.models_dir is not None:
-            candidate = self.models_dir / name
-            if candidate.exists():
-                problem = check_file(candidate, spec)
-                if problem is None:
-                    result.ok, result.path, result.origin = True, str(candidate), MIRROR
-                    result.attempts.append(f"mirror {candidate}: ok")
-                else:
-                    result.attempts.append(f"mirror: {problem}")
-            else:
-                result.attempts.append(f"mirror: no {name} in {self.models_dir}")
+            self._try_local(result, self.models_dir, spec, MIRROR, "mirror", discard_bad=False)
         if not result.ok:
-            cached = self.cache / name
-            if cached.exists():
-                problem = check_file(cached, spec)
-                if problem is None:
-                    result.ok, result.path, result.origin = True, str(cached), CACHE
-                    result.attempts.append(f"cache {cached}: ok")
-                else:
-                    result.attempts.append(f"cache: {problem}; removed")
-                    try:
-                        cached.unlink()
-                    except OSError:
-                        pass
-            else:
-                result.attempts.append(f"cache: no {name} in {self.cache}")
+            # A cached file that fails its check is removed, so the next run downloads it again.
+            self._try_local(result, self.cache, spec, CACHE, "cache", discard_bad=True)
         if not result.ok:
             if self.offline or not network:
                 result.error = ("offline: " if self.offline else "") + \

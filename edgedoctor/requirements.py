@@ -153,16 +153,20 @@ def load_config(path: Optional[str], cwd: Path) -> Dict[str, Any]:
             if path:
                 raise ValueError(f"--config {path}: no such file")
             continue
+        implicit_pyproject = candidate.name == "pyproject.toml" and not path
         try:
             data = load_toml(candidate)
         except (OSError, ValueError) as exc:
+            if implicit_pyproject:  # some other project's broken pyproject.toml is not ours to judge
+                continue
             raise ValueError(f"{candidate}: {exc}") from None
-        if candidate.name == "pyproject.toml" and not path:
+        if implicit_pyproject or ("tool" in data and isinstance(data.get("tool"), dict)
+                                  and "edgedoctor" in data["tool"]):
             data = (data.get("tool") or {}).get("edgedoctor") or {}
-        elif "tool" in data and "edgedoctor" in data.get("tool", {}):
-            data = data["tool"]["edgedoctor"]
-        require = data.get("require", [])
+        require = data.get("require", []) if isinstance(data, dict) else []
         if isinstance(require, str):
             require = [x.strip() for x in require.split(",") if x.strip()]
+        if not isinstance(require, list) or not all(isinstance(x, str) for x in require):
+            raise ValueError(f"{candidate}: `require` must be a list of names such as [\"device\", \"usb3\"]")
         return {"require": list(require), "source": str(candidate)}
     return {"require": []}

@@ -245,3 +245,15 @@ def test_pytest_plugin_skips_or_fails_edgetpu_tests(pytester):
     result.assert_outcomes(passed=1, failed=1)
     result = pytester.runpytest(*args, f"--edgedoctor-report={healthy}")
     result.assert_outcomes(passed=2)
+
+
+def test_config_files_that_are_not_ours_or_are_wrong(tmp_path, monkeypatch, run_cli):
+    saved = tmp_path / "r.json"
+    saved.write_text(json.dumps(judged("healthy-usb3")))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[project\nname = broken")  # another project's broken file
+    code, out, err = run_cli("diagnose", saved, "--format", "json")
+    assert code == 0 and "Traceback" not in err
+    (tmp_path / "edgedoctor.toml").write_text("require = 5\n")
+    code, out, err = run_cli("diagnose", saved, "--format", "json")
+    assert code == 2 and "edgedoctor.toml" in err and "Traceback" not in err
