@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from edgedoctor import datafiles
 from edgedoctor.signatures import (  # noqa: F401  (re-exported: the matrix's public face)
-    CARRY, CONTEXT_WORDS, FLAGS, MAX_WINDOW, MIN_LITERAL, Signature, _fold, _LiteralFinder, _make_plan,
+    CARRY, CONTEXT_WORDS, FLAGS, MAX_WINDOW, MIN_LITERAL, Signature, _fold, _make_plan,
     _Presence, _search, _vetoed, analyse, required_literals,
 )
 
@@ -310,11 +310,6 @@ class Matrix:
         ranked = self._rank([hit[:3] for hit in hits.values()], facts or {}, limit)
         return self.with_guess(ranked, collector.text, facts or {}, limit) if collector is not None else ranked
 
-    def literal_finder(self) -> "Optional[_LiteralFinder]":
-        if not hasattr(self, "_finder"):
-            self._finder = _LiteralFinder.for_signatures(s for e in self.entries for s in e.signatures)
-        return self._finder
-
     @property
     def model(self):
         """The statistical cause model shipped beside the entries (None when missing)."""
@@ -371,7 +366,6 @@ class Matrix:
         pending = [(entry, index, sig) for entry in self.entries if entry.id not in skipped
                    for index, sig in enumerate(entry.signatures)]
         watching: List[Tuple[Entry, int, Signature]] = []
-        finder = self.literal_finder()
         carry = ""
         for number, block in enumerate(blocks):
             if not pending and not watching:
@@ -380,9 +374,8 @@ class Matrix:
             lowered: Optional[str] = _fold(text)
             if len(lowered) != len(text):  # pragma: no cover - a case mapping that changes length
                 lowered = None
-            present = _Presence(lowered if lowered is not None else text.lower(),
-                                finder if lowered is not None else None)
-            context = any(word in present.text for word in CONTEXT_WORDS)
+            present = _Presence(lowered if lowered is not None else text.lower())
+            context = any(present.has(word) for word in CONTEXT_WORDS)
             for entry, index, sig in watching:
                 if _vetoed(sig, text, lowered, present):
                     vetoed.add((entry.id, index))

@@ -8,6 +8,7 @@ text blocks with them.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import re
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
@@ -119,8 +120,7 @@ def analyse(pattern: str) -> Tuple[Tuple[Tuple[str, ...], ...], Optional[int], b
         parsed = _sre_parse.parse(pattern, FLAGS)
     except (re.error, OverflowError, RecursionError, ValueError):
         return (), None, True
-    groups = {tuple(sorted(g)) for g in _groups(list(parsed)) if min(map(len, g)) >= MIN_LITERAL}
-    ordered = tuple(sorted(groups, key=lambda g: (-min(map(len, g)), len(g), g)))
+    ordered = _literal_groups(list(parsed))
     try:
         high = parsed.getwidth()[1]
     except (OverflowError, ValueError, TypeError):  # pragma: no cover - very old or odd patterns
@@ -129,13 +129,24 @@ def analyse(pattern: str) -> Tuple[Tuple[Tuple[str, ...], ...], Optional[int], b
     return ordered, width, _touches_string_edges(parsed)
 
 
-def _groups(items) -> List[set]:
-    """Literal groups every match of this sequence must contain (each: a set of alternatives, lower-case)."""
+def _literal_groups(items) -> Tuple[Tuple[str, ...], ...]:
+    """The groups of a parsed sequence, most selective first. Groups of literals of MIN_LITERAL characters
+    or more come first; then, for what only two-character literals pin down (`\\bVM\\b`, `[A-Z]:\\\\`),
+    groups holding such literals: weak alone, but the rarest group of a block is chosen as the search anchor,
+    and one absent from a block rules the signature out there."""
+    strong = {tuple(sorted(g)) for g in _groups(items) if min(map(len, g)) >= MIN_LITERAL}
+    weak = {tuple(sorted(g)) for g in _groups(items, 2) if min(map(len, g)) == 2}
+    return tuple(sorted(strong | weak, key=lambda g: (-min(map(len, g)), len(g), g)))
+
+
+def _groups(items, minimum: int = MIN_LITERAL) -> List[set]:
+    """Literal groups every match of this sequence must contain (each: a set of alternatives, lower-case),
+    of literals of at least `minimum` characters."""
     found: List[set] = []
     run: List[str] = []
 
     def flush() -> None:
-        if len(run) >= MIN_LITERAL:
+        if len(run) >= minimum:
             found.append({"".join(run).lower()})
         run.clear()
 
@@ -145,21 +156,21 @@ def _groups(items) -> List[set]:
             continue
         flush()
         if op is _sre_c.SUBPATTERN:
-            found.extend(_groups(list(av[-1])))
+            found.extend(_groups(list(av[-1]), minimum))
         elif _ATOMIC is not None and op is _ATOMIC:
-            found.extend(_groups(list(av)))
+            found.extend(_groups(list(av), minimum))
         elif op is _sre_c.BRANCH:
-            alternatives = [_best(_groups(list(branch))) for branch in av[1]]
+            alternatives = [_best(_groups(list(branch), minimum), minimum) for branch in av[1]]
             if alternatives and all(alternatives):
                 found.append(set().union(*alternatives))
         elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, _POSSESSIVE) and av[0] >= 1:
-            found.extend(_groups(list(av[2])))
+            found.extend(_groups(list(av[2]), minimum))
     flush()
     return found
 
 
-def _best(groups: List[set]) -> Optional[set]:
-    usable = [g for g in groups if min(map(len, g)) >= MIN_LITERAL]
+def _best(groups: List[set], minimum: int = MIN_LITERAL) -> Optional[set]:
+    usable = [g for g in groups if min(map(len, g)) >= minimum]
     return max(usable, key=lambda g: (min(map(len, g)), -len(g))) if usable else None
 
 
@@ -190,65 +201,70 @@ def _fold(text: str) -> str:
 
 
 class _Presence:
-    """Which literals a block holds; each one looked for once per block."""
+    """Which literals a block holds; each one looked for once per block.
 
-    __slots__ = ("text", "known", "counts")
+    A literal absent from a block costs a pass over the whole block, and most literals are absent from most
+    blocks. So a big block is first reduced to its word index (see
+    `_token_index`): a literal whose words the index lacks cannot be in the block, which a look-up in the
+    small index settles; only literals that pass are looked for in the block itself."""
 
-    def __init__(self, lowered: str, finder: "Optional[_LiteralFinder]" = None):
+    __slots__ = ("text", "known", "counts", "tokens")
+
+    def __init__(self, lowered: str):
         self.text = lowered
         self.known: Dict[str, bool] = {}
-        self.counts: Dict[str, int] = {}  # occurrences (up to _count's cap), for choosing search anchors
-        if finder is not None:  # every literal of the matrix looked for in one pass
-            self.known, self.counts = finder.presence(lowered)
+        self.counts: Dict[str, int] = {}  # occurrences (estimated, capped), for choosing search anchors
+        # The word index, made on the first look-up ("" until then; None: the block is searched directly).
+        self.tokens: Optional[str] = "" if len(lowered) >= TOKEN_INDEX_MIN else None
 
     def has(self, literal: str) -> bool:
         found = self.known.get(literal)
         if found is None:
-            found = self.known[literal] = literal in self.text
+            tokens = self.tokens
+            if tokens == "":
+                tokens = self.tokens = _token_index(self.text)
+            if tokens is not None and not all(key in tokens for key in _token_keys(literal)):
+                found = False
+            else:
+                found = literal in self.text
+            self.known[literal] = found
         return found
 
     def any(self, group: Tuple[str, ...]) -> bool:
         return any(self.has(literal) for literal in group)
 
 
-class _LiteralFinder:
-    """All the matrix's literals found in one pass over a block (Aho-Corasick, from the optional
-    `pyahocorasick`: `pip install edgedoctor[fast]`). Without it each literal is its own `in` test, which costs
-    one pass per distinct literal."""
+# --- the word index: a stdlib stand-in for a multi-literal search ----------------------------------------------
+#
+# A block's words are its maximal runs of [a-z0-9_] (the lower-cased text, any other character a separator). The
+# index is the set of distinct words, each between newlines: "\nword\n". A literal's own runs of word characters
+# say what the block's words must hold if the literal occurs: a run with separators inside the literal on both
+# sides is a whole word ("\nso\n" for "libedgetpu.so.1"), one that ends the literal begins a word ("\n1"), one
+# that starts it ends a word ("libedgetpu\n"), and a literal that is one run lies inside a word. These are
+# necessary conditions only: when they hold, the block itself is searched, so the index never hides a literal.
 
-    def __init__(self, literals: Iterable[str]):
-        import ahocorasick  # optional; ImportError means: use the one-literal-at-a-time path
+TOKEN_INDEX_MIN = 1 << 15  # smaller blocks (a pasted error) are searched literal by literal
+TOKEN_INDEX_SHARE = 0.25   # an index bigger than this share of its block saves too little: not used
+_TOKEN_BYTES = bytes(c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95) else 32 for c in range(256))
+_WORD_RUN = re.compile(r"[a-z0-9_]+")
 
-        self.literals = sorted(set(literals))
-        self.automaton = ahocorasick.Automaton()
-        for literal in self.literals:
-            self.automaton.add_word(literal, literal)
-        self.automaton.make_automaton()
 
-    @classmethod
-    def for_signatures(cls, signatures: Iterable["Signature"]) -> "Optional[_LiteralFinder]":
-        literals = set()
-        for sig in signatures:
-            parts = [sig]
-            if sig.whole_block and sig.plan.lead_in is not None:  # "REST, nowhere X": X's literals too
-                negatives, rest = sig.plan.lead_in
-                parts += list(negatives) + [rest]
-            literals.update(literal for part in parts for group in part.groups for literal in group)
-        if not literals:
-            return None
-        try:
-            return cls(literals)
-        except Exception:  # ImportError, or a broken build of the extension: the plain path works
-            return None
+def _token_index(lowered: str) -> Optional[str]:
+    """The block's distinct words, each between newlines; None when that is no smaller than the block itself
+    (random identifiers everywhere), where it would save nothing."""
+    words = set(lowered.encode("utf-8", "replace").translate(_TOKEN_BYTES).split())
+    if sum(map(len, words)) + len(words) > len(lowered) * TOKEN_INDEX_SHARE:
+        return None
+    return "\n" + "\n".join(word.decode("ascii") for word in words) + "\n"
 
-    def presence(self, lowered: str) -> Tuple[Dict[str, bool], Dict[str, int]]:
-        counts: Dict[str, int] = {}
-        for _, literal in self.automaton.iter(lowered):
-            counts[literal] = counts.get(literal, 0) + 1
-        known = dict.fromkeys(self.literals, False)
-        known.update((literal, True) for literal in counts)
-        return known, {literal: counts.get(literal, 0) if counts.get(literal, 0) < 32 else 32
-                       for literal in self.literals}
+
+@functools.lru_cache(maxsize=8192)
+def _token_keys(literal: str) -> Tuple[str, ...]:
+    """What the word index must hold for `literal` (lower-case) to occur in the block; longest first."""
+    keys = []
+    for run in _WORD_RUN.finditer(literal):
+        keys.append(("\n" if run.start() > 0 else "") + run.group() + ("\n" if run.end() < len(literal) else ""))
+    return tuple(sorted(keys, key=len, reverse=True))
 
 
 def _occurrences(lowered: str, group: Tuple[str, ...]) -> Iterator[Tuple[int, int]]:
@@ -262,6 +278,19 @@ def _occurrences(lowered: str, group: Tuple[str, ...]) -> Iterator[Tuple[int, in
     if len(group) == 1:
         return each(group[0])
     return heapq.merge(*(each(literal) for literal in group))
+
+
+SAMPLE = 1 << 16
+
+
+def _estimate(lowered: str, literal: str) -> int:
+    """About how often `literal` occurs in `lowered` (which holds it): counted in a sample at the start of a
+    big block, so a literal that occurs once costs no pass over the block, and one that occurs on every line
+    is told from one that occurs on every tenth. Only the choice of anchor depends on it, never what is found."""
+    if len(lowered) <= 2 * SAMPLE:
+        return _count(lowered, literal, 256)
+    seen = lowered.count(literal, 0, SAMPLE)
+    return max(1, seen * len(lowered) // SAMPLE)
 
 
 def _count(lowered: str, literal: str, cap: int = 32) -> int:
@@ -279,11 +308,15 @@ class _Plan:
     somewhere"), the X parts and REST as signatures of their own, so each is searched the cheap way instead of
     running the whole pattern over the whole block; or None."""
 
-    __slots__ = ("starts", "lead_in", "choices", "follow")
+    __slots__ = ("starts", "lead_in", "choices", "follow", "single_line")
 
     def __init__(self, starts: Optional[Tuple[str, ...]] = None,
-                 lead_in: Optional[Tuple[List[Signature], Signature]] = None, choices=(), follow=None):
+                 lead_in: Optional[Tuple[List[Signature], Signature]] = None, choices=(), follow=None,
+                 single_line: bool = False):
         self.starts = starts
+        # No match can hold a newline (and no lookaround looks past one): only the lines of the anchor's
+        # occurrences are searched, however wide the pattern (`fail\w*`, `[^\n]*`).
+        self.single_line = single_line
         # `A[\\s\\S]{0,N}?B...`: (longest A, N, literals B begins with). A match at p needs one of them to
         # begin within the gap after A, which rules out most candidate places before the regex is tried.
         self.follow = follow
@@ -300,7 +333,8 @@ def _make_plan(pattern: str) -> _Plan:
     try:
         parsed = _sre_parse.parse(pattern, FLAGS)
         items = list(parsed)
-        return _Plan(_starts(items), _lead_in(parsed, items), _choices(items), _follow(parsed, items))
+        return _Plan(_starts(items), _lead_in(parsed, items), _choices(items), _follow(parsed, items),
+                     _single_line(parsed, items))
     except Exception:  # a pattern our analysis does not follow: searched plainly, never wrongly
         return _Plan()
 
@@ -383,7 +417,7 @@ def _choices(items, depth: int = 0) -> Tuple[Tuple[Tuple[Tuple[str, ...], ...], 
             per_branch = []
             for branch in av[1]:
                 branch = list(branch)
-                candidates = {tuple(sorted(g)) for g in _groups(branch) if min(map(len, g)) >= 2}
+                candidates = {tuple(sorted(g)) for g in _groups(branch, 2)}
                 starts = _starts(branch)
                 if starts:
                     candidates.add(starts)
@@ -417,6 +451,75 @@ def _follow(parsed, items):
         if op not in (_sre_c.LITERAL, _sre_c.AT, _sre_c.IN, _sre_c.SUBPATTERN, _sre_c.BRANCH):
             return None
     return None
+
+
+_NEWLINE_CATEGORIES = {_sre_c.CATEGORY_SPACE, _sre_c.CATEGORY_NOT_DIGIT, _sre_c.CATEGORY_NOT_WORD,
+                       _sre_c.CATEGORY_LINEBREAK}
+
+
+def _single_line(parsed, items) -> bool:
+    """Whether no match of the parsed pattern can contain a newline, lookarounds included. Conservative: a
+    construct it does not know, or a `.` anywhere under DOTALL, says no."""
+    dotall = bool(parsed.state.flags & re.DOTALL)
+    try:
+        return _no_newline(items, dotall)
+    except Exception:  # a parse shape of another Python version: searched the ordinary way
+        return False
+
+
+def _no_newline(items, dotall: bool) -> bool:
+    for op, av in items:
+        if op is _sre_c.LITERAL:
+            if av == 10:
+                return False
+        elif op is _sre_c.NOT_LITERAL:
+            if av != 10:
+                return False
+        elif op is _sre_c.ANY:
+            if dotall:
+                return False
+        elif op is _sre_c.IN:
+            if _set_has_newline(av):
+                return False
+        elif op is _sre_c.AT:
+            continue
+        elif op is _sre_c.SUBPATTERN:
+            group, add_flags, del_flags, sub = av
+            if not _no_newline(list(sub), (dotall or bool(add_flags & re.DOTALL)) and not del_flags & re.DOTALL):
+                return False
+        elif op is _sre_c.BRANCH:
+            if not all(_no_newline(list(branch), dotall) for branch in av[1]):
+                return False
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, _POSSESSIVE):
+            if not _no_newline(list(av[2]), dotall):
+                return False
+        elif _ATOMIC is not None and op is _ATOMIC:
+            if not _no_newline(list(av), dotall):
+                return False
+        elif op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT):
+            if not _no_newline(list(av[1]), dotall):
+                return False
+        elif op is _sre_c.GROUPREF:
+            continue  # the group it repeats is checked where it stands
+        else:
+            return False
+    return True
+
+
+def _set_has_newline(members) -> bool:
+    negate, found = False, False
+    for kind, value in members:
+        if kind is _sre_c.NEGATE:
+            negate = True
+        elif kind is _sre_c.LITERAL:
+            found = found or value == 10
+        elif kind is _sre_c.RANGE:
+            found = found or value[0] <= 10 <= value[1]
+        elif kind is _sre_c.CATEGORY:
+            found = found or value in _NEWLINE_CATEGORIES
+        else:
+            raise ValueError(kind)  # unknown member: not single-line
+    return found != negate
 
 
 def _is_any(item, dotall: bool) -> bool:
@@ -458,13 +561,13 @@ def _part(parsed, items) -> Signature:
     """A piece of a parsed pattern as a signature of its own (compiled from the parse, never re-parsed)."""
     sub = _sre_parse.SubPattern(parsed.state, list(items))
     regex = _sre_compile.compile(sub, FLAGS)
-    groups = tuple(sorted({tuple(sorted(g)) for g in _groups(list(items)) if min(map(len, g)) >= MIN_LITERAL},
-                          key=lambda g: (-min(map(len, g)), len(g), g)))
+    groups = _literal_groups(list(items))
     high = sub.getwidth()[1]
     whole = _touches_string_edges(list(items))
     piece = Signature("<part>", regex, groups[0] if groups else None, groups,
                       None if high >= _UNBOUNDED else int(high), whole)
-    piece._plan = _Plan(_starts(list(items)), None, _choices(list(items)), _follow(parsed, list(items)))
+    piece._plan = _Plan(_starts(list(items)), None, _choices(list(items)), _follow(parsed, list(items)),
+                        _single_line(parsed, list(items)))
     return piece
 
 
@@ -485,12 +588,18 @@ def _found_anywhere(sig: Signature, text: str, lowered: str, present: "_Presence
     starts = sig.plan.starts
     if starts is None or sig.whole_block:
         return sig.regex.search(text) is not None
-    return _match_at_starts(sig.regex, text, lowered, starts, 0, len(text), sig.plan.follow) is not None
+    return _match_at_starts(sig.regex, text, lowered, starts, 0, len(text), sig.plan.follow, present) is not None
 
 
 def _match_at_starts(regex, text: str, lowered: str, starts: Tuple[str, ...], begin: int,
-                     end: int, follow=None) -> "Optional[re.Match[str]]":
-    """The leftmost match beginning in [begin, end) at an occurrence of one of `starts` (checked in order)."""
+                     end: int, follow=None, present: "Optional[_Presence]" = None) -> "Optional[re.Match[str]]":
+    """The leftmost match beginning in [begin, end) at an occurrence of one of `starts` (checked in order).
+    With `present`, start literals the block does not hold are not looked for."""
+    if present is not None:
+        starts = tuple(literal for literal in starts if present.has(literal))
+        if follow is not None:
+            follow = (follow[0], follow[1], tuple(literal for literal in follow[2] if present.has(literal)))
+
     def each(literal: str, first: int, last: int) -> Iterator[int]:
         at = lowered.find(literal, first, last + len(literal) - 1)
         while at >= 0:
@@ -539,7 +648,7 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
         return sig.regex.search(text)
     if not sig.groups:
         if plan.starts is not None:
-            return _match_at_starts(sig.regex, text, lowered, plan.starts, 0, len(text), plan.follow)
+            return _match_at_starts(sig.regex, text, lowered, plan.starts, 0, len(text), plan.follow, present)
         return sig.regex.search(text)
     reach = sig.width if sig.width is not None and sig.width <= MAX_WINDOW else MAX_WINDOW
     size = len(text)
@@ -552,7 +661,7 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
             for literal in group:
                 if literal not in counts:
                     absent = present is not None and not present.has(literal)
-                    counts[literal] = 0 if absent else _count(lowered, literal)
+                    counts[literal] = 0 if absent else _estimate(lowered, literal)
                 total += counts[literal]
             return total
 
@@ -573,6 +682,10 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
                     union.update(best or ())
                 candidates.append(tuple(sorted(union)))
             anchor = min(candidates, key=often)
+    if present is not None:  # literals the block does not hold need no look
+        anchor = tuple(literal for literal in anchor if present.has(literal))
+    if plan.single_line:
+        return _search_lines(sig, text, lowered, anchor, present)
     window_start = window_end = -1
     for start, end in _occurrences(lowered, anchor):
         low, high = max(0, end - reach), min(size, start + reach)
@@ -580,22 +693,45 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
             window_end = max(window_end, high)
             continue
         if window_end >= 0:
-            found = _search_window(sig, text, window_start, window_end, lowered)
+            found = _search_window(sig, text, window_start, window_end, lowered, present)
             if found:
                 return found
         window_start, window_end = low, high
         if window_start == 0 and window_end == size and plan.starts is None:
             return sig.regex.search(text)
     if window_end >= 0:
-        return _search_window(sig, text, window_start, window_end, lowered)
+        return _search_window(sig, text, window_start, window_end, lowered, present)
     return None
 
 
-def _search_window(sig: Signature, text: str, start: int, end: int,
-                   lowered: Optional[str] = None) -> "Optional[re.Match[str]]":
+def _search_lines(sig: Signature, text: str, lowered: str, anchor: Tuple[str, ...],
+                  present: "Optional[_Presence]" = None) -> "Optional[re.Match[str]]":
+    """The first match of a single-line signature: only lines holding the anchor, and a literal of every other
+    group, are searched (the first line with a match holds the first match)."""
+    others = [group for group in sig.groups if group != anchor]
+    line_end = -1
+    for start, end in _occurrences(lowered, anchor):
+        if start < line_end:
+            continue  # this line was searched already
+        line_start = lowered.rfind("\n", 0, start) + 1
+        line_end = lowered.find("\n", end)
+        if line_end < 0:
+            line_end = len(lowered)
+        if others:
+            line = lowered[line_start:line_end]
+            if not all(any(literal in line for literal in group) for group in others):
+                continue
+        found = _search_window(sig, text, line_start, line_end, lowered, present)
+        if found:
+            return found
+    return None
+
+
+def _search_window(sig: Signature, text: str, start: int, end: int, lowered: Optional[str] = None,
+                   present: "Optional[_Presence]" = None) -> "Optional[re.Match[str]]":
     starts = sig.plan.starts if lowered is not None else None
     if starts is not None:  # try the regex only where a match can begin; a match may run past the window
-        return _match_at_starts(sig.regex, text, lowered, starts, max(0, start), end, sig.plan.follow)
+        return _match_at_starts(sig.regex, text, lowered, starts, max(0, start), end, sig.plan.follow, present)
     if end < len(text):
         newline = text.find("\n", end, end + 4096)  # end the window at a line end: `$` and `\b` behave
         end = newline if newline >= 0 else end

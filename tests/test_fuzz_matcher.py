@@ -2,15 +2,17 @@
 `re.search` over the whole text would find, block cuts do not lose matches, any bytes read as text, and no
 input makes the matcher raise."""
 
+import contextlib
 import io
 import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from edgedoctor import matrix
+from edgedoctor import matrix, signatures
 
 REPO = Path(__file__).resolve().parent.parent
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -84,6 +86,64 @@ def brute_force(table, text):
 def test_scan_finds_exactly_what_a_plain_search_finds(text):
     found = {m.entry.id for m in TABLE.scan([text], {}, limit=10_000)}
     assert found == brute_force(TABLE, text)
+
+
+@contextlib.contextmanager
+def word_index_always():
+    """Blocks of any size go through the word index (normally only big blocks whose index is small do)."""
+    with mock.patch.object(signatures, "TOKEN_INDEX_MIN", 0), mock.patch.object(signatures, "TOKEN_INDEX_SHARE", 1e9):
+        yield
+
+
+@FUZZ
+@given(log_texts())
+@example("Failed to load delegate from libedgetpu.so.1")
+@example("No module named 'pycoral.adapters'")
+@example("E:Unable to locate package python3-pycoral")
+def test_the_word_index_changes_nothing_found(text):
+    with word_index_always():
+        found = {m.entry.id for m in TABLE.scan([text], {}, limit=10_000)}
+    assert found == brute_force(TABLE, text)
+
+
+LITERALS = sorted({literal for entry in TABLE.entries for sig in entry.signatures for group in sig.groups
+                   for literal in group})
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.sampled_from(LITERALS), st.text(max_size=8),
+                          st.sampled_from([" ", "\n", ".", "_", "-", "\u0130", "\u00e9", "\udc80"])), max_size=30),
+       st.lists(st.sampled_from(LITERALS), min_size=1, max_size=20))
+def test_the_word_index_never_hides_a_literal(pieces, probes):
+    lowered = matrix._fold("".join(pieces))
+    with word_index_always():
+        present = signatures._Presence(lowered)
+        for literal in probes + [lit[1:] for lit in probes if len(lit) > 1] + [lit[:-1] for lit in probes]:
+            assert present.has(literal) == (literal in lowered), literal
+
+
+@pytest.mark.parametrize("literal,keys", [
+    ("edgetpu", ("edgetpu",)),
+    ("libedgetpu.so.1", ("\nso\n", "libedgetpu\n", "\n1")),
+    ("failed to load delegate from ", ("\ndelegate\n", "failed\n", "\nload\n", "\nfrom\n", "\nto\n")),
+    ('" [', ()),
+    (" see ", ("\nsee\n",)),
+])
+def test_word_index_keys(literal, keys):
+    assert sorted(signatures._token_keys(literal)) == sorted(keys)
+
+
+def test_the_word_index_is_used_on_big_blocks_only_when_it_is_small():
+    ordinary = "Nov 29 06:08:00 host kernel: usb 1-1: new high-speed USB device number 3 using xhci_hcd\n" * 2000
+    present = signatures._Presence(matrix._fold(ordinary))
+    assert not present.has("libedgetpu.so.1") and present.tokens and len(present.tokens) < 300
+    assert present.has("xhci_hcd") and present.has("high-speed usb")
+    import random
+    rng = random.Random(1)
+    hexdump = "".join(f"{rng.getrandbits(64):016x}\n" for _ in range(4000))  # every line a new word
+    present = signatures._Presence(hexdump)
+    assert not present.has("edgetpu") and present.tokens is None
+    assert signatures._Presence("short text").tokens is None
 
 
 @FUZZ
@@ -217,6 +277,8 @@ def test_a_generated_signature_is_found_as_a_plain_search_finds_it(data):
     table = matrix.Matrix([entry], [], Path("."))
     expected = sig.regex.search(matrix._normalise(text)) is not None
     assert bool(table.scan([text])) == expected
+    with word_index_always():
+        assert bool(table.scan([text])) == expected
 
 
 def test_literal_analysis_of_the_real_matrix():
@@ -234,7 +296,10 @@ def test_literal_analysis_of_the_real_matrix():
 @pytest.mark.parametrize("pattern,expected", [
     (r"Failed to load delegate from libedgetpu\.so\.1", (("failed to load delegate from libedgetpu.so.1",),)),
     (r"(?:abc|def)ghi", (("ghi",), ("abc", "def"))),
-    (r"ab", ()),
+    (r"ab", (("ab",),)),
+    (r"a", ()),
+    (r"(?:\bVM\b|virtual machine)", (("virtual machine", "vm"),)),
+    (r"(?:Windows|\b[A-Z]:\\)", ((":\\", "windows"),)),
     (r"x(?!forbidden)y", ()),
     (r"edgetpu[^a]", (("edgetpu",),)),
     (r"(?:edgetpu)+x", (("edgetpu",),)),
@@ -277,3 +342,21 @@ def test_nowhere_x_is_judged_over_the_whole_stream_and_all_pieces(tmp_path):
     log.write_text("quokka-target\n" + filler * 10)
     for pieces in (1, 3):
         assert explain.explain_files([str(log)], table=table, pieces=pieces, limit=5)["matches"]
+
+
+def test_single_line_signatures_search_only_the_lines_that_can_match():
+    """A signature that cannot span a newline is searched line by line around its rarest literal; in a big
+    block full of its common words it still finds exactly what a plain search finds, and nothing across lines."""
+    pattern = r"(?:second|another) (?:process|container)[^\n]{0,60}?(?:can.?t|fail\w*)[^\n]{0,60}?(?:edge ?tpu|coral)"
+    assert matrix._make_plan(pattern).single_line
+    table = _one_entry_table(pattern)
+    noise = "".join(f"[INFO] detector.coral: another process {n} started; scan failed by coral? no\n" for n in range(6000))
+    split = "another process started\nand then it failed to open the Edge TPU\n"
+    hit = "Nov 29 kernel: the second container can't open the Edge TPU: busy\n"
+    assert len(noise) > 4 * signatures.SAMPLE
+    for text, expected in ((noise, True), (noise.replace("coral", "cam"), False),
+                           (noise.replace("coral", "cam") + split, False),
+                           (noise.replace("coral", "cam") + split + hit, True)):
+        assert bool(table.match(text)) == expected == bool(re.search(pattern, text, matrix.FLAGS))
+        if expected:
+            assert table.match(text)[0].matched_text == matrix._context(text, re.search(pattern, text, matrix.FLAGS))

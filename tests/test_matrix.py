@@ -270,14 +270,3 @@ def test_explain_bad_facts_are_usage_errors(run_cli, tmp_path):
     assert run_cli("explain", "--file", tmp_path / "missing.log")[0] == 2
 
 
-def test_one_pass_literal_finder_gives_the_same_answers_as_the_plain_path(monkeypatch):
-    """With pyahocorasick (edgedoctor[fast]) every literal is found in one pass; without it, one `in` per
-    literal. Both must name the same entries for every real text."""
-    pytest.importorskip("ahocorasick")
-    fast = matrix.load()
-    assert fast.literal_finder() is not None
-    texts = [case.values[0]["text"] for case in real_errors()]
-    with_finder = [[m.entry.id for m in fast.match(t)] for t in texts]
-    monkeypatch.setattr(matrix.Matrix, "literal_finder", lambda self: None)
-    without = [[m.entry.id for m in fast.match(t)] for t in texts]
-    assert with_finder == without
