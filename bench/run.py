@@ -158,6 +158,22 @@ def edgedoctor_argv() -> Tuple[List[str], str]:
     return [sys.executable, "-m", "edgedoctor"], f"{sys.executable} -m edgedoctor"
 
 
+def compile_bytecode() -> str:
+    """Byte-compile the edgedoctor being measured, as `pip install` does. An editable or source checkout has
+    no .pyc files, and with PYTHONDONTWRITEBYTECODE set (as on some CI machines) every run would compile
+    every module again: a cost that installed users never pay."""
+    import compileall
+
+    import edgedoctor
+
+    package = Path(edgedoctor.__file__).resolve().parent
+    try:
+        ok = compileall.compile_dir(str(package), quiet=1)
+    except OSError as exc:
+        return f"bytecode not compiled: {exc}"
+    return "bytecode compiled beforehand, as pip install does" if ok else "bytecode partly compiled"
+
+
 def quiet_env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PYTHONPATH", "")
@@ -404,6 +420,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     quick = args.quick
     sizes = parse_sizes(args.log_sizes or ("100M" if quick else "100M,1G"))
     ed, ed_text = edgedoctor_argv()
+    compiled = compile_bytecode()
     models_dir = Path(args.models_dir) if args.models_dir else None
     rows: List[Dict[str, Any]] = []
     started = time.time()
@@ -430,7 +447,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     command = "python " + " ".join(shlex.quote(a) for a in ["bench/run.py"] + list(argv if argv is not None
                                                                                       else sys.argv[1:]))
     text = (f"## {datetime.date.today().isoformat()}: `{command}`\n\n"
-            f"Machine: {machine()}. edgedoctor run as `{ed_text}`"
+            f"Machine: {machine()}. edgedoctor run as `{ed_text}` ({compiled})"
             + (f"; CPU stack: {python_text}" if python_text else "") + f". Took {time.time() - started:.0f} s.\n\n"
             + table(rows))
     print(text)

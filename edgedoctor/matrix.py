@@ -8,6 +8,7 @@ its own. Loading is tolerant: an entry with a bad field is left out and named in
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -511,9 +512,26 @@ def _holds(key: str, condition: Any, value: Any) -> Optional[bool]:
     return None
 
 
+_LOADING = threading.Lock()
+
+
 def load(folder: Optional[Path] = None) -> Matrix:
     folder = Path(folder) if folder else datafiles.matrix_dir()
-    return _load_cached(str(folder.resolve()))
+    with _LOADING:  # one load at a time: a second caller waits for the first's result instead of redoing it
+        return _load_cached(str(folder.resolve()))
+
+
+def preload(folder: Optional[Path] = None) -> None:
+    """Load the matrix and work out the search plans every scan needs, ahead of use: `check` runs this
+    beside its probes, which spend most of their time waiting for child processes."""
+    try:
+        table = load(folder)
+        for entry in table.entries:
+            for sig in entry.signatures:
+                if sig.whole_block:
+                    sig.plan  # noqa: B018 - computed and kept on the signature
+    except Exception:  # the caller's own load reports whatever is wrong
+        pass
 
 
 @lru_cache(maxsize=4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from pathlib import Path
 
 from edgedoctor import exitcodes
@@ -40,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgedoctor import matrix
     from edgedoctor.collect import collect
     from edgedoctor.judge import judge
     from edgedoctor.options import CheckOptions
@@ -72,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         iterations=args.iterations, cache_dir=args.cache_dir, run_models=not args.no_models,
         requirements=requirements,
     )
+    # The matrix is loaded while the probes wait for their child processes; judge finds it ready.
+    threading.Thread(target=matrix.preload, name="edgedoctor-preload", daemon=True).start()
     with common.progress(args) as say:
         facts = collect(system, options, progress=say)
     report = judge(facts, strict=args.strict, requirements=requirements)

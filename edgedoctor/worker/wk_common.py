@@ -1,6 +1,5 @@
 # Shared helpers of the worker. Python 3.6+, standard library only: no f-string '=' specifiers, no
 # dataclasses, no walrus, no importlib.metadata (3.8+).
-import glob
 import json
 import os
 import re
@@ -80,12 +79,8 @@ def dist_info(name, paths=None):
     Returns {"version", "summary", "home_page", "location"} or None."""
     wanted = _normalise(name)
     for entry in paths if paths is not None else sys.path:
-        if not entry or not os.path.isdir(entry):
-            continue
-        for meta_dir in glob.glob(os.path.join(entry, "*.dist-info")) + glob.glob(os.path.join(entry, "*.egg-info")):
-            base = os.path.basename(meta_dir).rsplit(".", 1)[0]
-            dist_name = base.split("-", 1)[0]
-            if _normalise(dist_name) != wanted:
+        for dist_name, meta_dir in _metadata_dirs(entry):
+            if dist_name != wanted:
                 continue
             meta_file = os.path.join(meta_dir, "METADATA")
             if not os.path.exists(meta_file):
@@ -95,6 +90,27 @@ def dist_info(name, paths=None):
             if os.path.isfile(meta_dir):  # an egg-info file
                 return _read_metadata(meta_dir, entry)
     return None
+
+
+_LISTED = {}
+
+
+def _metadata_dirs(entry):
+    """[(normalised distribution name, path)] of the *.dist-info and *.egg-info in a sys.path folder, dist-info
+    first; each folder is listed once per worker run, however many distributions are asked for."""
+    if entry in _LISTED:
+        return _LISTED[entry]
+    found = []
+    try:
+        names = sorted(os.listdir(entry)) if entry and os.path.isdir(entry) else []
+    except OSError:
+        names = []
+    for suffix in (".dist-info", ".egg-info"):
+        for child in names:
+            if child.endswith(suffix):
+                found.append((_normalise(child[:-len(suffix)].split("-", 1)[0]), os.path.join(entry, child)))
+    _LISTED[entry] = found
+    return found
 
 
 def _read_metadata(path, location):
