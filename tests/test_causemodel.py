@@ -74,18 +74,25 @@ def test_check_diagnoses_stay_curated():
     assert not any(d["entry"].startswith("statistical.") for d in diagnose.diagnose(facts))
 
 
-def test_round_four_measured_untouched():
-    """holdout4.toml was collected after everything else and never used to change the matrix or the model's
-    data: it is the honest estimate of explain on unseen reports (measured 10/16 on 2026-11-29). This guards
-    against falling below it; it is not a target the data was tuned to."""
+def _top1(name):
     from edgedoctor import explain, factview
 
-    data = load_toml(FIXTURES / "holdout4.toml")
+    data = load_toml(FIXTURES / name)
     right = 0
     for case in data["error"]:
         facts = factview.from_pairs([f"{k}={v}" for k, v in (case.get("facts") or {}).items()
                                      if k in factview.KEYS and not isinstance(v, list)])
         matches = explain.explain_text(case["text"], facts)["matches"]
         right += bool(matches) and matches[0]["cause"] == case["cause"]
-    print(f"round 4: {right}/{len(data['error'])}")
-    assert right / len(data["error"]) >= 0.55
+    return right, len(data["error"])
+
+
+def test_measurement_only_rounds_stay_at_their_untouched_level():
+    """holdout4.toml and holdout5.toml were collected after everything else and never used to change the matrix
+    or the model's data: they are the honest estimate of explain on unseen reports (measured 10/16 and 5/8 on
+    2026-11-29, 15/24 together). This guards against falling below that; it is not a target the data was tuned
+    to."""
+    four, five = _top1("holdout4.toml"), _top1("holdout5.toml")
+    print(f"round 4: {four[0]}/{four[1]}, round 5: {five[0]}/{five[1]}")
+    assert four[0] / four[1] >= 0.55
+    assert (four[0] + five[0]) / (four[1] + five[1]) >= 0.55
