@@ -192,3 +192,15 @@ def test_image_prep_on_a_broken_image(tmp_path):
     bad.write_bytes(b"<html>not an image</html>")
     with pytest.raises(imageprep.ImagePrepError, match="cannot read the test image"):
         imageprep.image_tensor(bad, [1, 8, 8, 3], "uint8", "RGB")
+
+
+def test_a_set_that_could_not_be_obtained_is_never_called_verified(tflite_venv, tmp_path):
+    """No TFLite interpreter, --offline, an empty cache: nothing ran and nothing was verified; the source finding
+    says the set could not be obtained (it once said "verified by sha256 (from )")."""
+    facts = {"python_env": {"tflite": {"module": None, "error": "tflite_runtime: ModuleNotFoundError: nope"}}}
+    section, findings = run_probe(tflite_venv, tmp_path, facts=facts, offline=True)
+    assert section["source"]["ok"] is False and not section["fallback"]
+    source = finding(findings, "models.source")
+    assert source.status == "warn" and "could not be obtained" in source.title
+    assert "verified" not in source.title and "only the embedded model" not in source.title
+    assert "--offline" in source.remedy and "not in the mirror folder or the cache" in source.detail

@@ -90,14 +90,15 @@ def _source(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
         fallback = {}
     files = source.get("files") or {}
     name = inference.get("set")
-    if fallback.get("used"):
-        bad = [f for f in files.values() if not f.get("ok")]
+    bad = [f for f in files.values() if not f.get("ok")]
+    if fallback.get("used") or bad or source.get("ok") is False:
         lines = [f"{f['name']}: {f.get('error')}" for f in bad]
         tampered = [f["name"] for f in bad if "sha256" in (f.get("error") or "")]
         cut = [f["name"] for f in bad if "truncated" in (f.get("error") or "") or "closed after" in (f.get("error") or "")]
         detail = "\n".join(lines)
-        detail += ("\nThe embedded tiny model ran on the CPU instead, so these were not verified: "
-                   + ", ".join(fallback.get("unverified") or []) + ".")
+        if fallback.get("used"):
+            detail += ("\nThe embedded tiny model ran on the CPU instead, so these were not verified: "
+                       + ", ".join(fallback.get("unverified") or []) + ".")
         if tampered:
             detail += (f"\n{', '.join(tampered)}: the downloaded bytes do not match the manifest's sha256 (a changed "
                        "or tampered copy, or a proxy's error page); nothing was kept.")
@@ -106,9 +107,10 @@ def _source(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
         remedy = FETCH_REMEDY
         if (source.get("where") or {}).get("offline"):
             remedy = "Run once without --offline, or give --models-dir FOLDER with the files.\n" + FETCH_REMEDY
+        title = f"The known-good model set '{name}' could not be obtained"
         return [Finding("models.source", WARN,
-                        f"The known-good model set '{name}' could not be obtained; only the embedded model was run",
-                        detail=detail, remedy=remedy)]
+                        title + ("; only the embedded model was run" if fallback.get("used") else ""),
+                        detail=detail.strip(), remedy=remedy)]
     if not files:
         return []
     origins = sorted({f.get("origin") for f in files.values() if f.get("origin")})
