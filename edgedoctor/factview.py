@@ -128,6 +128,10 @@ def parse_value(key: str, raw: str) -> Any:
             raise ValueError(f"{key} takes a whole number, not {raw!r}") from None
     if key == "arch":
         return _arch(raw)
+    if key == "runtime_release":  # the matrix speaks of release ids; users know zip names and code names
+        from edgedoctor import releases
+
+        return releases.resolve(raw) or raw
     if key == "os":
         lowered = raw.lower()
         return {"macos": "darwin", "mac": "darwin", "osx": "darwin", "win": "windows", "win32": "windows"}.get(

@@ -53,6 +53,24 @@ def get(release_id: Optional[str], path: Optional[Path] = None) -> Optional[Dict
     return None
 
 
+def resolve(text: Optional[str], path: Optional[Path] = None) -> Optional[str]:
+    """The release id a user means: the id itself (`zip-20201204`, `frogfish`), the name of a zip
+    (`edgetpu_runtime_20201204`, with or without `.zip`), its date (`20201204`) or a code name (`Frogfish`).
+    None when it names no known release."""
+    wanted = (text or "").strip().lower()
+    if wanted.endswith(".zip"):
+        wanted = wanted[:-4]
+    if not wanted:
+        return None
+    for release in load(path):
+        rid = str(release.get("id") or "").lower()
+        name = str(release.get("name") or "").lower()
+        if wanted in (rid, name) or name.split(" (")[0] == wanted or (
+                rid.startswith("zip-") and wanted == rid[4:]):
+            return release.get("id")
+    return None
+
+
 def _strip_epoch(version: str) -> str:
     return version.split(":", 1)[1] if re.match(r"^\d+:", version) else version
 

@@ -77,6 +77,23 @@ def test_the_seed_case():
     assert "2.5.0" in remedy
 
 
+@pytest.mark.parametrize("given", ["edgetpu_runtime_20201204", "edgetpu_runtime_20201204.zip", "20201204",
+                                   "zip-20201204"])
+def test_the_seed_case_with_the_runtime_named_as_users_name_it(given):
+    """The user knows the zip's name; the matrix speaks of release ids. The fact must count for the Frogfish
+    entry, not against it."""
+    text = ("RuntimeError: Internal: Unsupported data type: 0Node number 1 (EdgeTpuDelegateForCustomOp) "
+            "failed to prepare.")
+    facts = factview.from_pairs(["os=darwin", "tflite_runtime=2.1.0.post1", f"runtime_release={given}"])
+    assert facts["runtime_release"] == "zip-20201204"
+    found = {m.entry.id: m for m in TABLE.match(text, facts)}
+    frogfish = found["frogfish-runtime-with-tflite-2-1"]
+    assert not frogfish.contradicted and "runtime_release: zip-20201204" in frogfish.evidence
+    assert TABLE.match(text, facts)[0].entry.cause == "runtime-tflite-mismatch"
+    assert factview.from_pairs(["runtime_release=Frogfish"])["runtime_release"] == "frogfish"
+    assert factview.from_pairs(["runtime_release=my-own-build"])["runtime_release"] == "my-own-build"
+
+
 @pytest.mark.parametrize("facts,cause", [
     (["device=none"], "no-device"),
     (["device=inaccessible", "os=linux"], "usb-permissions"),

@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="REPORT.json", help="facts from a saved edgedoctor report")
     parser.add_argument("--fact", action="append", default=[], metavar="KEY=VALUE",
                         help="a fact that helps rank causes: os, arch, python, tflite_runtime, tensorflow, pycoral, "
-                             "numpy, runtime_version, runtime_release, runtime_package, kernel, link (usb2/usb3/pcie), "
+                             "numpy, runtime_version, runtime_release (e.g. edgetpu_runtime_20201204 or frogfish), "
+                             "runtime_package, kernel, link (usb2/usb3/pcie), "
                              "container (yes/no), device (none/present/inaccessible) ...")
     parser.add_argument("--format", choices=["terminal", "json"], default="terminal")
     parser.add_argument("--limit", type=int, default=10, help="at most this many matches (default 10)")
