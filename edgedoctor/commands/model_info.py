@@ -90,8 +90,11 @@ def render_text(info: Dict[str, Any]) -> str:
                   f"{tpu.get('cpu_ops')} operations run on the CPU ({', '.join(tpu.get('cpu_op_names') or [])}); "
                   "cause: model-cpu-fallback")
         lines.append(f"Edge TPU model: {tpu.get('tpu_ops')} edgetpu-custom-op, {mapped}")
+        # Coral's public compilers write "cl/" with the changelist number left out: nothing to tell then.
+        compilers = [v for v in tpu.get("compiler_versions") or [] if v.strip().rstrip("/") not in ("", "cl")]
         lines.append(f"  needs Edge TPU runtime version >= {tpu.get('min_runtime_version')}"
-                     f" (compiler version {', '.join(tpu.get('compiler_versions') or ['?'])})")
+                     + (f" (compiler version {', '.join(compilers)})" if compilers else
+                        " (the compiler left no version in the model)"))
         for number, package in enumerate(tpu.get("packages") or []):
             if package.get("error"):
                 lines.append(f"  package {number}: {package['error']}")
