@@ -70,7 +70,7 @@ def test_the_cli_runs(python, tmp_path):
                        text=True).stdout.strip())
 
 
-def test_the_search_engine_gives_a_plain_search_s_answers(python):
+def test_the_search_engine_answers_as_a_plain_search_does(python):
     done = run(python, "-c", SAME_ANSWERS, str(REPO / "tests" / "fixtures" / "real_errors"))
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
