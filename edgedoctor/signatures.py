@@ -247,12 +247,17 @@ TOKEN_INDEX_MIN = 1 << 15  # smaller blocks (a pasted error) are searched litera
 TOKEN_INDEX_SHARE = 0.25   # an index bigger than this share of its block saves too little: not used
 _TOKEN_BYTES = bytes(c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95) else 32 for c in range(256))
 _WORD_RUN = re.compile(r"[a-z0-9_]+")
+_HEX = "0123456789abcdef"
+_HEX_BYTES = _HEX.encode("ascii")
 
 
 def _token_index(lowered: str) -> Optional[str]:
     """The block's distinct words, each between newlines; None when that is no smaller than the block itself
-    (random identifiers everywhere), where it would save nothing."""
-    words = set(lowered.encode("utf-8", "replace").translate(_TOKEN_BYTES).split())
+    (random identifiers everywhere), where it would save nothing. Words of hex digits only (numbers, ids,
+    hashes, addresses: most of the distinct words of a log) are left out; keys made only of hex digits are
+    then never asked of the index (see `_token_keys`)."""
+    words = {word for word in set(lowered.encode("utf-8", "replace").translate(_TOKEN_BYTES).split())
+             if word.translate(None, _HEX_BYTES)}
     if sum(map(len, words)) + len(words) > len(lowered) * TOKEN_INDEX_SHARE:
         return None
     return "\n" + "\n".join(word.decode("ascii") for word in words) + "\n"
@@ -263,7 +268,8 @@ def _token_keys(literal: str) -> Tuple[str, ...]:
     """What the word index must hold for `literal` (lower-case) to occur in the block; longest first."""
     keys = []
     for run in _WORD_RUN.finditer(literal):
-        keys.append(("\n" if run.start() > 0 else "") + run.group() + ("\n" if run.end() < len(literal) else ""))
+        if run.group().strip(_HEX):  # a word of hex digits only may be one the index left out
+            keys.append(("\n" if run.start() > 0 else "") + run.group() + ("\n" if run.end() < len(literal) else ""))
     return tuple(sorted(keys, key=len, reverse=True))
 
 
