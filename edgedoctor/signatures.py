@@ -638,7 +638,9 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
 
     A match contains an occurrence of every group's literal, so searching `width` characters either side of
     each occurrence of the first group finds the first match exactly for patterns of bounded width; for
-    unbounded ones (`.*` across lines) matches stay within MAX_WINDOW characters of the anchor."""
+    unbounded ones (`.*` across lines) matches stay within MAX_WINDOW characters of the anchor. A pattern that
+    cannot span a newline is searched on the anchor's lines only, whatever its width. The anchor is the
+    required group (or the union over an alternation's branches) that occurs least often in this block."""
     if lowered is None:
         return sig.regex.search(text)
     plan = sig.plan
