@@ -11,7 +11,7 @@ import bisect
 import functools
 import heapq
 import re
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 try:  # Python 3.11+
     import re._compiler as _sre_compile  # type: ignore[import-not-found]
@@ -204,16 +204,16 @@ class _Presence:
     """Which literals a block holds; each one looked for once per block.
 
     A literal absent from a block costs a pass over the whole block, and most literals are absent from most
-    blocks. So a big block is first reduced to its word index (see
-    `_token_index`): a literal whose words the index lacks cannot be in the block, which a look-up in the
-    small index settles; only literals that pass are looked for in the block itself."""
+    blocks. So a big block is first reduced to its word index (see `_token_index`): a literal whose words the
+    index lacks cannot be in the block, which a look-up in the small index settles; only literals that pass
+    are looked for in the block itself."""
 
     __slots__ = ("text", "known", "counts", "tokens")
 
     def __init__(self, lowered: str):
         self.text = lowered
         self.known: Dict[str, bool] = {}
-        self.counts: Dict[str, int] = {}  # occurrences (estimated, capped), for choosing search anchors
+        self.counts: Dict[str, int] = {}  # occurrences (estimated), for choosing search anchors
         # The word index, made on the first look-up ("" until then; None: the block is searched directly).
         self.tokens: Optional[str] = "" if len(lowered) >= TOKEN_INDEX_MIN else None
 
