@@ -30,6 +30,8 @@
  *                            crash-list  SIGSEGV inside edgetpu_list_devices()
  *                            hang-list   edgetpu_list_devices() never returns
  *                            crash-load  SIGSEGV while the library is being loaded (a constructor)
+ *                            sigill-load an illegal instruction while it is being loaded, as a build for a
+ *                                        newer CPU gives (ARMv6 boards, x86 without AVX)
  *   FAKE_EDGETPU_DELEGATE  how tflite_plugin_create_delegate() and edgetpu_create_delegate() behave:
  *                            ok          (default) return a delegate whose Prepare claims no node, so the
  *                                        interpreter runs every op on the CPU (an _edgetpu model then fails
@@ -116,12 +118,19 @@ static void crash(void) {
   raise(SIGSEGV);
 }
 
+static void illegal_instruction(void) {
+  fflush(stdout);
+  fflush(stderr);
+  __builtin_trap(); /* an instruction the CPU rejects: SIGILL (ud2 on x86, udf on ARM) */
+}
+
 static void hang(void) {
   for (;;) sleep(60);
 }
 
 __attribute__((constructor)) static void fake_on_load(void) {
   if (env_is("FAKE_EDGETPU_MODE", "crash-load")) crash();
+  if (env_is("FAKE_EDGETPU_MODE", "sigill-load")) illegal_instruction();
 }
 
 EXPORT const char* edgetpu_version(void) {

@@ -184,3 +184,18 @@ def test_check_survives_a_probe_module_that_fails_to_import(run_cli, monkeypatch
     assert code in (0, 1) and "Traceback" not in err, err
     usb = json.loads(out)["facts"]["usb"]
     assert "libusb-1.0.so.0" in usb["error"]
+
+
+def test_a_runtime_built_for_a_newer_cpu_is_named_by_its_illegal_instruction(run_cli, monkeypatch, fake_libedgetpu):
+    """A real SIGILL while libedgetpu loads (what an ARMv6 Pi Zero gets from Coral's armhf build) is a
+    wheel-mismatch with the matrix entry's explanation and remedy, not a missing runtime."""
+    for key, value in fake_env(fake_libedgetpu, mode="sigill-load", base={}).items():
+        monkeypatch.setenv(key, value)
+    code, out, err = run_cli("check", "--offline", "--no-models", "--timeout", "10", "--format", "json")
+    assert "Traceback" not in err and code == 1
+    report = json.loads(out)
+    assert report["facts"]["runtime"]["worker"]["signal"] == "SIGILL"
+    load = next(f for f in report["findings"] if f["id"] == "runtime.load")
+    assert load["status"] == "fail" and load["causes"] == ["wheel-mismatch"]
+    assert "crashed with SIGILL" in load["detail"] and "ARMv6" in load["detail"]
+    assert "/proc/cpuinfo" in load["remedy"]

@@ -82,6 +82,9 @@ def _found(facts, runtime) -> List[Finding]:
     return [Finding("runtime.found", PASS, "Edge TPU runtime found", detail=f"{runtime.get('path')}{owner}.")]
 
 
+ILLEGAL_INSTRUCTION_ENTRY = "coral-binary-illegal-instruction"
+
+
 def _load_error_causes(text: str, os_name: str) -> List[str]:
     if re.search(r"GLIBC(XX)?_[\d.]+' not found|version `GLIBC", text):
         return ["glibc-too-old"]
@@ -105,7 +108,8 @@ def _load(facts, runtime) -> List[Finding]:
         else:
             what = f"crashed with {worker.get('signal') or 'exit code %s' % worker.get('returncode')}"
         listing = stage in ("edgetpu_list_devices", "edgetpu_free_devices")
-        causes = ["usb-power", "vm-passthrough"] if listing else (
+        illegal = worker.get("signal") == "SIGILL"
+        causes = ["usb-power", "vm-passthrough"] if listing else ["wheel-mismatch"] if illegal else (
             ["windows-runtime"] if os_name == "windows" else ["runtime-missing"])
         detail = (f"Loading {runtime.get('path') or LIBRARY.get(os_name)} in a separate process {what} during "
                   f"{stage}.")
@@ -114,6 +118,14 @@ def _load(facts, runtime) -> List[Finding]:
                        "(power, cable, hub) or a VM/container passthrough that drops the device.")
             remedy = ("Unplug the accelerator, plug it into a USB 3 port on the computer itself (or a powered hub), "
                       "then run edgedoctor again.")
+        elif illegal:  # the matrix's entry for it says why and what to do, with its sources
+            from edgedoctor import matrix
+
+            entry = matrix.load().get(ILLEGAL_INSTRUCTION_ENTRY)
+            detail += " " + (entry.explanation if entry else "The CPU met an instruction it does not implement: "
+                             "the library was built for a newer CPU than this one.")
+            remedy = entry.remedy_for(os_name) if entry else "# install a runtime built for this CPU:\n" + \
+                install_remedy(facts)
         else:
             detail += " The installed runtime library is broken or does not match this system."
             remedy = "# reinstall the runtime:\n" + install_remedy(facts).replace(
