@@ -57,6 +57,16 @@ def _signal_name(returncode: int) -> str:
         return f"signal {-returncode}"
 
 
+def _shell_words(returncode: int) -> str:
+    """What a shell prints for the signal (" (Illegal instruction)", " (Segmentation fault)"): the words users
+    paste and the matrix's signatures know."""
+    try:
+        words = signal.strsignal(-returncode)
+    except (ValueError, AttributeError):
+        return ""
+    return f" ({words})" if words and not words.startswith("Unknown signal") else ""
+
+
 def _split_stderr(text: str):
     stages, lines = [], []
     for line in text.splitlines():
@@ -106,7 +116,8 @@ def run_worker(
     if proc.returncode is not None and proc.returncode < 0:
         outcome.status = CRASHED
         outcome.signal = _signal_name(proc.returncode)
-        outcome.error = f"the worker was killed by {outcome.signal}" + (f" while: {last}" if last else "")
+        outcome.error = (f"the worker was killed by {outcome.signal}{_shell_words(proc.returncode)}"
+                         + (f" while: {last}" if last else ""))
         return outcome
     try:
         answer = json.loads(out.decode("utf-8", "replace"))

@@ -91,6 +91,25 @@ def test_an_import_that_segfaults_is_attributed_and_the_rest_still_examined(tmp_
     assert facts["python"]["version"]
 
 
+
+def test_an_import_killed_by_an_illegal_instruction_is_named_as_a_shell_names_it(tmp_path, monkeypatch):
+    """A tflite_runtime built for a newer CPU dies with SIGILL on import. The crash is told in the shell's words
+    ("Illegal instruction"), which the matrix knows: the finding names wheel-mismatch and the CPU remedy."""
+    site = _fake_package(tmp_path, "tflite_runtime", "import os, signal\nos.kill(os.getpid(), signal.SIGILL)\n")
+    monkeypatch.setenv("PYTHONPATH", site)
+    from edgedoctor.checks import python_env as check_python_env
+    from edgedoctor.options import CheckOptions
+    from edgedoctor.probes import ProbeContext, python_env
+    from edgedoctor.system import System
+
+    facts = python_env.read(ProbeContext(System.host(), CheckOptions(python=sys.executable, timeout=30)))
+    candidate = facts["tflite"]["candidates"]["tflite_runtime"]
+    assert "killed by SIGILL (Illegal instruction)" in candidate["error"]
+    finding = next(f for f in check_python_env.check({"python_env": facts, "platform": {"os": "linux"}})
+                   if f.id == "python.tflite")
+    assert finding.status == "fail" and finding.causes == ["wheel-mismatch"]
+    assert "/proc/cpuinfo" in finding.remedy
+
 def test_an_import_that_hangs_is_cut_and_skipped(tmp_path, monkeypatch):
     site = _fake_package(tmp_path, "tflite_runtime", "import time\ntime.sleep(600)\n")
     monkeypatch.setenv("PYTHONPATH", site)
