@@ -41,7 +41,8 @@ def machine_row(path: Path, report: Dict[str, Any]) -> Dict[str, Any]:
     tpu = obj(obj(facts.get("inference")).get("tpu"))
     return {
         "file": str(path),
-        "machine": platform.get("hostname") or path.stem,
+        # A redacted report (the default) has no host name: the file's name is how the lab told them apart.
+        "machine": platform.get("hostname") if platform.get("hostname") not in (None, "", "<host>") else path.stem,
         "created": report.get("created"),
         "exit_code": report.get("exit_code"),
         "verdict": verdict(report),

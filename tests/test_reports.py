@@ -211,6 +211,21 @@ def test_summarize_a_folder_of_reports(tmp_path, run_cli):
     assert "machines" in text and "broken.json" in text
 
 
+def test_summarize_names_redacted_machines_by_their_report_file(tmp_path, run_cli):
+    """Reports are redacted by default (host name "<host>"): a fleet is told apart by the reports' file names."""
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    for number in (1, 2):
+        report = judged("healthy-usb3")
+        report["facts"]["platform"]["hostname"] = "<host>"
+        (fleet / f"lab-{number:02d}.json").write_text(json.dumps(report))
+    named = judged("healthy-usb3")
+    named["facts"]["platform"]["hostname"] = "coral-ci-07"
+    (fleet / "third.json").write_text(json.dumps(named))
+    code, out, _ = run_cli("summarize", fleet, "--format", "json")
+    assert sorted(row["machine"] for row in json.loads(out)["reports"]) == ["coral-ci-07", "lab-01", "lab-02"]
+
+
 def test_summarize_with_nothing_to_read(run_cli, tmp_path):
     assert run_cli("summarize", tmp_path)[0] == 2
 
