@@ -97,12 +97,14 @@ def _value(row: Dict[str, Any], key: str) -> str:
 
 def render_markdown(summary: Dict[str, Any]) -> str:
     out = [f"## edgedoctor fleet summary: {summary['machines']} machines, {summary['failing']} failing", ""]
+    if summary["causes"]:  # the overview first: what goes wrong how often, then each machine
+        out += ["| Cause | Machines |", "|---|---|"]
+        out += [f"| `{cause}` | {count} |" for cause, count in summary["causes"].items()]
+        out.append("")
     out.append("| " + " | ".join(title for _, title in COLUMNS) + " |")
     out.append("|" + "---|" * len(COLUMNS))
     for row in summary["reports"]:
         out.append("| " + " | ".join(_value(row, key).replace("|", "\\|") for key, _ in COLUMNS) + " |")
-    out += ["", "| Cause | Machines |", "|---|---|"]
-    out += [f"| `{cause}` | {count} |" for cause, count in summary["causes"].items()]
     for error in summary["errors"]:
         out.append(f"\n- could not read {error['file']}: {error['error']}")
     return "\n".join(out) + "\n"
@@ -110,15 +112,16 @@ def render_markdown(summary: Dict[str, Any]) -> str:
 
 def render_terminal(summary: Dict[str, Any]) -> str:
     out = [f"{summary['machines']} machines, {summary['failing']} failing", ""]
+    if summary["causes"]:  # the overview first: what goes wrong how often, then each machine
+        out += ["Causes across the fleet:"]
+        out += [f"  {count:4d}  {cause}" for cause, count in summary["causes"].items()]
+        out.append("")
     for row in summary["reports"]:
         out.append(f"{'FAIL' if row['exit_code'] else ' OK '}  {row['machine']}: {row['verdict']}")
         out.append(f"      {_value(row, 'os')}, {_value(row, 'arch')}, Python {_value(row, 'python')}, "
                    f"{_value(row, 'tflite')}, runtime {_value(row, 'runtime_version')}, link {_value(row, 'link')}")
         if row["causes"]:
             out.append(f"      causes: {', '.join(row['causes'])}")
-    if summary["causes"]:
-        out += ["", "Causes across the fleet:"]
-        out += [f"  {count:4d}  {cause}" for cause, count in summary["causes"].items()]
     for error in summary["errors"]:
         out.append(f"could not read {error['file']}: {error['error']}")
     return "\n".join(out) + "\n"
