@@ -512,7 +512,7 @@ def _holds(key: str, condition: Any, value: Any) -> Optional[bool]:
     return None
 
 
-_LOADING = threading.Lock()
+_LOADING = threading.RLock()  # re-entrant: a load that (some day) loads again must not deadlock
 
 
 def load(folder: Optional[Path] = None) -> Matrix:
