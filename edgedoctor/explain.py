@@ -250,6 +250,138 @@ class _Limited:
         return data
 
 
+# --- standard input: read once, scanned in segments side by side ---------------------------------------------------
+#
+# A stream cannot be cut by offset, so it is read in order, in segments of SEGMENT_BYTES ending at line ends. The
+# first segment is scanned here; only a stream longer than that goes to forked children, each segment with the
+# _OVERLAP_BYTES before it, at most two segments per child in flight (flat memory). The merge is the one the
+# pieces of a file use. A child that fails leaves its segment, and every later one, to this process.
+
+SEGMENT_BYTES = 8 << 20
+
+
+def explain_stream(raw, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
+                   table: Optional[matrix.Matrix] = None, workers: Optional[int] = None,
+                   segment_bytes: int = SEGMENT_BYTES) -> Dict[str, Any]:
+    """explain over a binary stream read once (`explain -`): the same answer as explain_blocks over the whole
+    stream, faster on a long one where there are cores to spare."""
+    table = table or matrix.load()
+    facts = facts or {}
+    collector = matrix.ContextCollector(())
+    wanted = {entry.id for entry in table.entries if entry.signatures}
+    parts: List[tuple] = []
+    definite: set = set()
+    pool, count, tried = None, 0, False
+    inflight: List[tuple] = []  # (segment number, its bytes, the child's future), in stream order
+
+    def settle(number: int, details: Dict[str, Any]) -> None:
+        parts.append(((number,), details))
+        definite.update(details["definite"])
+
+    def scan_here(number: int, data: bytes) -> None:
+        details: Dict[str, Any] = {}
+        table.first_hits(matrix.read_blocks(io.BytesIO(data)), skip=definite, details=details)
+        settle(number, details)
+
+    def take_oldest() -> bool:
+        """Settle the oldest segment in flight; False when its child failed (it is scanned here instead)."""
+        number, data, future = inflight.pop(0)
+        try:
+            piece = future.result()
+        except Exception:  # a child killed by a signal, a broken pool
+            piece = None
+        if piece is None:
+            scan_here(number, data)
+            return False
+        settle(number, _entries_back(table, piece))
+        return True
+
+    global _SHARED_TABLE
+    try:
+        for number, data in enumerate(_segments(raw, segment_bytes)):
+            if collector.size < collector.cap:
+                for block in matrix.read_blocks(io.BytesIO(data)):
+                    collector.feed(block)
+            if number > 0 and not tried:  # a stream longer than one segment: children, when there are cores
+                tried = True
+                pool, count = _stream_pool(table, workers)
+            if pool is None:
+                scan_here(number, data)
+            else:
+                inflight.append((number, data, pool.submit(_scan_bytes, data, sorted(definite))))
+            while inflight and (len(inflight) >= 2 * count or inflight[0][2].done()):
+                if not take_oldest():  # children fail: this process scans what is left, in order
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    pool = None
+                    while inflight:
+                        scan_here(*inflight.pop(0)[:2])
+            if wanted <= definite:
+                break  # every text entry has matched earlier in the stream than anything still in flight
+        while inflight and pool is not None:
+            if not take_oldest():
+                while inflight:
+                    scan_here(*inflight.pop(0)[:2])
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        _SHARED_TABLE = None
+    ranked = table._rank(_merge(sorted(parts, key=lambda part: part[0])), facts, limit)
+    return _result(table.with_guess(ranked, collector.text, facts, limit), facts)
+
+
+def _segments(raw, size: int) -> Iterator[bytes]:
+    """The stream in segments of about `size` bytes ending at line ends, each with the _OVERLAP_BYTES before
+    it (from a line start) put in front, so a match across a cut is not lost."""
+    pending, tail = b"", b""
+    while True:
+        chunk = raw.read(size)
+        if not chunk:
+            break
+        data = pending + chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            cut = matrix._char_boundary(data, len(data)) if len(data) > size else 0
+        if cut == 0:
+            pending = data
+            continue
+        pending = data[cut:]
+        yield tail + data[:cut]
+        tail = data[max(0, cut - _OVERLAP_BYTES):cut]
+        newline = tail.find(b"\n")
+        tail = tail[newline + 1:] if 0 <= newline < len(tail) - 1 else tail
+    if pending:
+        yield tail + pending
+
+
+def _stream_pool(table: matrix.Matrix, workers: Optional[int]):
+    """(a pool of forked children, their number), or (None, 0) where there is one core, no fork or it is off."""
+    import multiprocessing
+    import os
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _SHARED_TABLE
+    count = workers if workers is not None else min(
+        MAX_PIECES, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    if count <= 1 or not sys.platform.startswith("linux") or os.environ.get("EDGEDOCTOR_NO_PARALLEL"):
+        return None, 0
+    try:
+        _SHARED_TABLE = table  # inherited by the forked children, never pickled
+        return ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork")), count
+    except Exception:  # no fork, no /dev/shm: this process scans every segment
+        return None, 0
+
+
+def _scan_bytes(data: bytes, skip) -> Optional[Dict[str, Any]]:
+    """In a child: the first hits of one segment of a stream."""
+    table = _SHARED_TABLE or matrix.load()
+    details: Dict[str, Any] = {}
+    table.first_hits(matrix.read_blocks(io.BytesIO(data)), skip=skip, details=details)
+    return {"definite": {entry_id: hit[1:] for entry_id, hit in details["definite"].items()},
+            "tentative": {key: hit[1:] for key, hit in details["tentative"].items()},
+            "vetoed": details["vetoed"]}
+
+
 def _result(matches: List[matrix.Match], facts: Dict[str, Any]) -> Dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION,
             "matches": [m.to_dict(facts.get("os")) for m in matches],

@@ -246,6 +246,11 @@ class ContextCollector:
             self._keep(block)
         return block
 
+    def feed(self, block: str) -> None:
+        """Keep what `block` has, for text that reaches the model by another road than this iterator."""
+        if self.size < self.cap:
+            self._keep(block)
+
     def drain(self) -> None:
         """Read what the scan left unread (it stops early once every entry matched)."""
         for block in self._blocks:

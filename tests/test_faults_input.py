@@ -4,6 +4,7 @@ line and (with EDGEDOCTOR_SLOW=1) a 1 GB log; a malformed matrix file is named b
 named, not a traceback."""
 
 import gzip
+import io
 import json
 import os
 import random
@@ -198,15 +199,80 @@ def test_a_big_log_scanned_in_pieces_gives_the_same_answer(tmp_path):
     assert explain.explain_files([str(gz)], limit=1000, pieces=3) == whole
 
 
+def _killed(*args):
+    """A scanner that dies as the OOM killer would have it die (a module-level function, so that the pool sends
+    it to the forked child by name, and the child, not the pickling, is what fails)."""
+    os.kill(os.getpid(), 9)
+
+
 def test_a_piece_scanner_killed_by_a_signal_falls_back_to_one_scan(tmp_path, monkeypatch):
     from edgedoctor import explain
 
     log = tmp_path / "gen.log"
     genlog.generate(log, 4 << 20, errors_every=400 << 10, seed=8)
     whole = explain.explain_files([str(log)], limit=1000, pieces=1)
-    monkeypatch.setattr(explain, "_scan_range", lambda *a: os.kill(os.getpid(), 9))
+    monkeypatch.setattr(explain, "_scan_range", _killed)
     assert explain.explain_files([str(log)], limit=1000, pieces=2) == whole
 
+
+
+def _one_entry_table(pattern):
+    entry = matrix.Entry(id="only", cause="x", title="t", explanation="e", remedy={"all": "r"},
+                         references=["https://example.org"], signatures=[matrix.Signature.build(pattern)])
+    return matrix.Matrix([entry], [], Path("."))
+
+
+def _stream_answer(explain, data, **kw):
+    return explain.explain_stream(io.BytesIO(data), limit=1000, **kw)
+
+
+def test_standard_input_scanned_in_segments_gives_the_same_answer(tmp_path):
+    """`explain -` reads its stream once, in segments scanned side by side by forked children: the same
+    entries and first matches as one scan of the whole text, whatever the segment size or number of children."""
+    from edgedoctor import explain
+
+    log = tmp_path / "gen.log"
+    genlog.generate(log, 6 << 20, errors_every=300 << 10, seed=5)
+    data = log.read_bytes()
+    whole = explain.explain_blocks(matrix.read_blocks(io.BytesIO(data)), limit=1000)
+    assert whole["matches"]
+    for workers, size in ((1, 1 << 20), (2, 256 << 10), (3, 700 << 10)):
+        assert _stream_answer(explain, data, workers=workers, segment_bytes=size) == whole, (workers, size)
+
+
+def test_standard_input_segments_keep_nowhere_x_and_matches_across_cuts(tmp_path):
+    from edgedoctor import explain
+
+    table = _one_entry_table(r"\A(?![\s\S]*zebra-veto)[\s\S]*?quokka-target")
+    filler = b"ordinary line of a log\n" * 40_000
+    for tail, expected in ((b"nothing else\n", True), (b"ZEBRA-VETO\n", False)):
+        answer = _stream_answer(explain, b"quokka-target\n" + filler + tail, table=table, workers=2,
+                                segment_bytes=128 << 10)
+        assert bool(answer["matches"]) is expected
+    across = _one_entry_table(r"start-of-it\nend-of-it")
+    data = filler[:(128 << 10) - 12] + b"start-of-it\nend-of-it\n" + filler
+    assert _stream_answer(explain, data, table=across, workers=2, segment_bytes=128 << 10)["matches"]
+
+
+def test_a_segment_scanner_killed_by_a_signal_leaves_the_rest_to_this_process(tmp_path, monkeypatch):
+    from edgedoctor import explain
+
+    log = tmp_path / "gen.log"
+    genlog.generate(log, 4 << 20, errors_every=300 << 10, seed=9)
+    data = log.read_bytes()
+    whole = explain.explain_blocks(matrix.read_blocks(io.BytesIO(data)), limit=1000)
+    monkeypatch.setattr(explain, "_scan_bytes", _killed)
+    assert _stream_answer(explain, data, workers=2, segment_bytes=512 << 10) == whole
+
+
+def test_explain_dash_reads_a_long_stream_in_segments(tmp_path):
+    log = tmp_path / "gen.log"
+    genlog.generate(log, 3 << 20, errors_every=300 << 10, seed=4)
+    by_file = subprocess.run([sys.executable, "-m", "edgedoctor", "explain", "--file", str(log), "--format", "json",
+                              "--limit", "1000"], capture_output=True, timeout=300)
+    by_pipe = subprocess.run([sys.executable, "-m", "edgedoctor", "explain", "-", "--format", "json", "--limit",
+                              "1000"], input=log.read_bytes(), capture_output=True, timeout=300)
+    assert by_pipe.returncode == 0 and entries(by_pipe.stdout) and entries(by_pipe.stdout) == entries(by_file.stdout)
 
 # --- a malformed matrix ---------------------------------------------------------------------------------------
 BAD_ENTRY = '''
