@@ -230,7 +230,12 @@ def _scan_range(path: str, start: int, end: int, skip) -> Optional[Dict[str, tup
             table.first_hits(matrix.read_blocks(_Limited(handle, end - begin)), skip=skip, details=details)
     except OSError:
         return None
-    # Entries stay in the parent: only their ids, the matched text and where cross back.
+    return _portable(details)
+
+
+def _portable(details: Dict[str, Any]) -> Dict[str, Any]:
+    """A child's details as they cross back: entries stay in the parent, only their ids, the matched text and
+    where (`_entries_back` puts the entries back)."""
     return {"definite": {entry_id: hit[1:] for entry_id, hit in details["definite"].items()},
             "tentative": {key: hit[1:] for key, hit in details["tentative"].items()},
             "vetoed": details["vetoed"]}
@@ -377,9 +382,7 @@ def _scan_bytes(data: bytes, skip) -> Optional[Dict[str, Any]]:
     table = _SHARED_TABLE or matrix.load()
     details: Dict[str, Any] = {}
     table.first_hits(matrix.read_blocks(io.BytesIO(data)), skip=skip, details=details)
-    return {"definite": {entry_id: hit[1:] for entry_id, hit in details["definite"].items()},
-            "tentative": {key: hit[1:] for key, hit in details["tentative"].items()},
-            "vetoed": details["vetoed"]}
+    return _portable(details)
 
 
 def _result(matches: List[matrix.Match], facts: Dict[str, Any]) -> Dict[str, Any]:
