@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional
@@ -257,12 +258,13 @@ class _Limited:
 
 # --- standard input: read once, scanned in segments side by side ---------------------------------------------------
 #
-# A stream cannot be cut by offset, so it is read in order, in segments of SEGMENT_BYTES ending at line ends. The
-# first segment is scanned here; only a stream longer than that goes to forked children, each segment with the
-# _OVERLAP_BYTES before it, at most two segments per child in flight (flat memory). The merge is the one the
-# pieces of a file use. A child that fails leaves its segment, and every later one, to this process.
+# A stream cannot be cut by offset, so it is read in order, in segments of SEGMENT_BYTES ending at line ends. A
+# stream of one segment is scanned here; a longer one goes to forked children (forked before anything is scanned,
+# while this process is small), each segment with the _OVERLAP_BYTES before it, at most one segment more than
+# there are children in flight (flat memory). The merge is the one the pieces of a file use. A child that fails
+# leaves its segment, and every later one, to this process.
 
-SEGMENT_BYTES = 8 << 20
+SEGMENT_BYTES = 2 << 20
 
 
 def explain_stream(raw, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
@@ -276,7 +278,7 @@ def explain_stream(raw, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
     wanted = {entry.id for entry in table.entries if entry.signatures}
     parts: List[tuple] = []
     definite: set = set()
-    pool, count, tried = None, 0, False
+    pool, count = None, 0
     inflight: List[tuple] = []  # (segment number, its bytes, the child's future), in stream order
 
     def settle(number: int, details: Dict[str, Any]) -> None:
@@ -302,19 +304,22 @@ def explain_stream(raw, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
         return True
 
     global _SHARED_TABLE
+    segments = _segments(raw, segment_bytes)
+    ahead = [segment for segment in (next(segments, None), next(segments, None)) if segment is not None]
     try:
-        for number, data in enumerate(_segments(raw, segment_bytes)):
+        if len(ahead) > 1:  # a stream longer than one segment: children, when there are cores, forked while
+            pool, count = _stream_pool(table, workers)  # this process is still small
+        for number, data in enumerate(itertools.chain(ahead, segments)):
+            if number < 2:
+                ahead[number] = b""  # the chain holds its own reference; do not keep a second one
             if collector.size < collector.cap:
                 for block in matrix.read_blocks(io.BytesIO(data)):
                     collector.feed(block)
-            if number > 0 and not tried:  # a stream longer than one segment: children, when there are cores
-                tried = True
-                pool, count = _stream_pool(table, workers)
             if pool is None:
                 scan_here(number, data)
             else:
                 inflight.append((number, data, pool.submit(_scan_bytes, data, sorted(definite))))
-            while inflight and (len(inflight) >= 2 * count or inflight[0][2].done()):
+            while inflight and (len(inflight) > count or inflight[0][2].done()):
                 if not take_oldest():  # children fail: this process scans what is left, in order
                     pool.shutdown(wait=True, cancel_futures=True)
                     pool = None

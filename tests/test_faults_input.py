@@ -265,6 +265,18 @@ def test_a_segment_scanner_killed_by_a_signal_leaves_the_rest_to_this_process(tm
     assert _stream_answer(explain, data, workers=2, segment_bytes=512 << 10) == whole
 
 
+def test_only_a_stream_longer_than_a_segment_forks(monkeypatch):
+    """A pasted error through `explain -` costs no fork; a long stream gets its children."""
+    from edgedoctor import explain
+
+    made = []
+    real = explain._stream_pool
+    monkeypatch.setattr(explain, "_stream_pool", lambda *a: made.append(1) or real(*a))
+    text = b"E: Failed to load delegate from libedgetpu.so.1\n"
+    assert _stream_answer(explain, text, workers=2, segment_bytes=1 << 20)["matches"] and made == []
+    assert _stream_answer(explain, text * 60_000, workers=2, segment_bytes=1 << 20)["matches"] and made == [1]
+
+
 def test_explain_dash_reads_a_long_stream_in_segments(tmp_path):
     log = tmp_path / "gen.log"
     genlog.generate(log, 3 << 20, errors_every=300 << 10, seed=4)
