@@ -92,11 +92,13 @@ def tree_rss_kib(pid: int) -> int:
 
 
 def run(argv: Sequence[str], env: Optional[Dict[str, str]] = None, cwd: Optional[str] = None,
-        timeout: float = 900.0, sample_tree: bool = False) -> Run:
-    """Run a command, timing it and reading its peak RSS from wait4 (Linux/macOS)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        timeout: float = 900.0, sample_tree: bool = False, stdin: Optional[str] = None) -> Run:
+    """Run a command, timing it and reading its peak RSS from wait4 (Linux/macOS). `stdin`: a file to read
+    standard input from."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            open(stdin if stdin else os.devnull, "rb") as given:
         start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd)
+        proc = subprocess.Popen(list(argv), stdin=given, stdout=out, stderr=err, env=env, cwd=cwd)
         maxrss = tree = 0
         if hasattr(os, "wait4"):
             deadline = start + timeout
@@ -127,17 +129,20 @@ def run(argv: Sequence[str], env: Optional[Dict[str, str]] = None, cwd: Optional
 
 
 def alternate(cases: Dict[str, Sequence[str]], runs: int, env: Optional[Dict[str, str]] = None,
-              warmup: int = 1, sample_tree: bool = False) -> Dict[str, List[Run]]:
-    """Run every case `runs` times, interleaved (a, b, c, b, c, a, ...), after `warmup` untimed rounds."""
+              warmup: int = 1, sample_tree: bool = False,
+              stdins: Optional[Dict[str, str]] = None) -> Dict[str, List[Run]]:
+    """Run every case `runs` times, interleaved (a, b, c, b, c, a, ...), after `warmup` untimed rounds.
+    `stdins`: per case, a file for its standard input."""
     names = list(cases)
+    stdins = stdins or {}
     for _ in range(warmup):
         for name in names:
-            run(cases[name], env=env)
+            run(cases[name], env=env, stdin=stdins.get(name))
     results: Dict[str, List[Run]] = {name: [] for name in names}
     for index in range(runs):
         order = names[index % len(names):] + names[:index % len(names)]
         for name in order:
-            results[name].append(run(cases[name], env=env, sample_tree=sample_tree))
+            results[name].append(run(cases[name], env=env, sample_tree=sample_tree, stdin=stdins.get(name)))
     return results
 
 
@@ -292,36 +297,43 @@ def bench_explain(ed: List[str], sizes: Sequence[int], runs: int, work: Path) ->
     # explain stops reading once every text entry has matched, which a log holding errors of them all allows.
     # A log with errors of only half the entries is read to its end: the rate of a full pass.
     cases.append((max(sizes), [e for e in everything if e[0] in half]))
-    for size, errors in cases:
+    for number, (size, errors) in enumerate(cases):
         log = work / f"log-{size >> 20}M.log"
         inserted = genlog.generate(log, size, errors=errors)
         real = log.stat().st_size
         label = "" if errors is None else ", errors of half the entries (read to the end)"
-        cases = {"explain": ed + ["explain", "--file", str(log), "--format", "json"]}
+        commands = {"explain": ed + ["explain", "--file", str(log), "--format", "json"]}
+        if number == 0:  # the same log through standard input (`journalctl | edgedoctor explain -`)
+            commands["stdin"] = ed + ["explain", "-", "--format", "json"]
         if grep:
-            cases["grep"] = [grep, "-F", "-i", "-c", "-f", str(keywords), str(log)]
-        results = alternate(cases, runs, env=quiet_env({"LC_ALL": "C"}), warmup=0, sample_tree=True)
-        value = median([r.seconds for r in results["explain"]])
-        peak = max(r.tree_kib for r in results["explain"]) / 1024
-        single = max(r.maxrss_kib for r in results["explain"]) / 1024
-        rate = real / value / 1e6
-        found = []
-        try:
-            found = [m["entry"] for m in json.loads(results["explain"][-1].stdout)["matches"]]
-        except (ValueError, KeyError):
-            pass
+            commands["grep"] = [grep, "-F", "-i", "-c", "-f", str(keywords), str(log)]
+        results = alternate(commands, runs, env=quiet_env({"LC_ALL": "C"}), warmup=0, sample_tree=True,
+                            stdins={"stdin": str(log)})
         base = median([r.seconds for r in results["grep"]]) if grep else float("nan")
         stop = ("reading may stop early: errors of every text entry are in it" if text_entries <= set(inserted)
                 else "read to the end: some text entries never match")
-        note = (f"median of {runs}; {len(inserted)} real errors ({len(set(inserted))} entries) inserted, {stop}; "
-                f"{len(found)} matches reported (top 10); peak RSS {peak:.0f} MB for the process tree "
-                f"(summed, sampled every 20 ms; largest single process {single:.0f} MB)")
-        rows.append({"name": f"`explain --file` {real / 1e6:.0f} MB log{label}", "subject":
-                     f"{value:.2f} s = {rate:.0f} MB/s, peak {peak:.0f} MB",
-                     "baseline": (f"`grep -F -i -c -f` ({len(keywords.read_text().split(chr(10))) - 1} keywords) "
-                                  f"{base:.2f} s = {real / base / 1e6:.0f} MB/s") if grep else "grep not found",
-                     "ratio": value / base if grep else None, "goal": ">= 50 MB/s, peak <= 150 MB",
-                     "met": rate >= 50 and peak <= 150, "note": note})
+        for subject, title in (("explain", f"`explain --file` {real / 1e6:.0f} MB log{label}"),
+                               ("stdin", f"`explain -` {real / 1e6:.0f} MB log on standard input")):
+            if subject not in results:
+                continue
+            value = median([r.seconds for r in results[subject]])
+            peak = max(r.tree_kib for r in results[subject]) / 1024
+            single = max(r.maxrss_kib for r in results[subject]) / 1024
+            rate = real / value / 1e6
+            found = []
+            try:
+                found = [m["entry"] for m in json.loads(results[subject][-1].stdout)["matches"]]
+            except (ValueError, KeyError):
+                pass
+            note = (f"median of {runs}; {len(inserted)} real errors ({len(set(inserted))} entries) inserted, "
+                    f"{stop}; {len(found)} matches reported (top 10); peak RSS {peak:.0f} MB for the process tree "
+                    f"(summed, sampled every 20 ms; largest single process {single:.0f} MB)")
+            rows.append({"name": title, "subject": f"{value:.2f} s = {rate:.0f} MB/s, peak {peak:.0f} MB",
+                         "baseline": (f"`grep -F -i -c -f` ({len(keywords.read_text().split(chr(10))) - 1} "
+                                      f"keywords) {base:.2f} s = {real / base / 1e6:.0f} MB/s") if grep
+                         else "grep not found",
+                         "ratio": value / base if grep else None, "goal": ">= 50 MB/s, peak <= 150 MB",
+                         "met": rate >= 50 and peak <= 150, "note": note})
         log.unlink()
     return rows
 

@@ -264,7 +264,7 @@ class _Limited:
 # there are children in flight (flat memory). The merge is the one the pieces of a file use. A child that fails
 # leaves its segment, and every later one, to this process.
 
-SEGMENT_BYTES = 2 << 20
+SEGMENT_BYTES = 1 << 20
 
 
 def explain_stream(raw, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
