@@ -17,8 +17,9 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 from edgedoctor import datafiles
 from edgedoctor.signatures import (  # noqa: F401  (re-exported: the matrix's public face)
     CARRY, CONTEXT_WORDS, FLAGS, MAX_WINDOW, MIN_LITERAL, Signature, _fold, _make_plan,
-    _Presence, _search, _vetoed, analyse, required_literals,
+    _search, _vetoed, analyse, required_literals,
 )
+from edgedoctor.wordindex import Presence
 
 
 def load_toml(path) -> Dict[str, Any]:
@@ -380,7 +381,7 @@ class Matrix:
             lowered: Optional[str] = _fold(text)
             if len(lowered) != len(text):  # pragma: no cover - a case mapping that changes length
                 lowered = None
-            present = _Presence(lowered if lowered is not None else text.lower())
+            present = Presence(lowered if lowered is not None else text.lower())
             context = any(present.has(word) for word in CONTEXT_WORDS)
             for entry, index, sig in watching:
                 if _vetoed(sig, text, lowered, present):

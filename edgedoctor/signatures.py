@@ -8,10 +8,11 @@ text blocks with them.
 from __future__ import annotations
 
 import bisect
-import functools
 import heapq
 import re
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
+
+from edgedoctor.wordindex import Presence
 
 try:  # Python 3.11+
     import re._compiler as _sre_compile  # type: ignore[import-not-found]
@@ -21,6 +22,7 @@ except ImportError:  # Python 3.9, 3.10
     import sre_compile as _sre_compile  # type: ignore[no-redef]
     import sre_constants as _sre_c  # type: ignore[no-redef]
     import sre_parse as _sre_parse  # type: ignore[no-redef]
+
 
 FLAGS = re.IGNORECASE | re.MULTILINE
 
@@ -198,79 +200,6 @@ def _fold(text: str) -> str:
     if _FOLD_SPECIAL.search(text):
         text = text.translate(_FOLD_MAP)
     return text.lower()
-
-
-class _Presence:
-    """Which literals a block holds; each one looked for once per block.
-
-    A literal absent from a block costs a pass over the whole block, and most literals are absent from most
-    blocks. So a big block is first reduced to its word index (see `_token_index`): a literal whose words the
-    index lacks cannot be in the block, which a look-up in the small index settles; only literals that pass
-    are looked for in the block itself."""
-
-    __slots__ = ("text", "known", "counts", "tokens")
-
-    def __init__(self, lowered: str):
-        self.text = lowered
-        self.known: Dict[str, bool] = {}
-        self.counts: Dict[str, int] = {}  # occurrences (estimated), for choosing search anchors
-        # The word index, made on the first look-up ("" until then; None: the block is searched directly).
-        self.tokens: Optional[str] = "" if len(lowered) >= TOKEN_INDEX_MIN else None
-
-    def has(self, literal: str) -> bool:
-        found = self.known.get(literal)
-        if found is None:
-            tokens = self.tokens
-            if tokens == "":
-                tokens = self.tokens = _token_index(self.text)
-            if tokens is not None and not all(key in tokens for key in _token_keys(literal)):
-                found = False
-            else:
-                found = literal in self.text
-            self.known[literal] = found
-        return found
-
-    def any(self, group: Tuple[str, ...]) -> bool:
-        return any(self.has(literal) for literal in group)
-
-
-# --- the word index: a stdlib stand-in for a multi-literal search ----------------------------------------------
-#
-# A block's words are its maximal runs of [a-z0-9_] (the lower-cased text, any other character a separator). The
-# index is the set of distinct words, each between newlines: "\nword\n". A literal's own runs of word characters
-# say what the block's words must hold if the literal occurs: a run with separators inside the literal on both
-# sides is a whole word ("\nso\n" for "libedgetpu.so.1"), one that ends the literal begins a word ("\n1"), one
-# that starts it ends a word ("libedgetpu\n"), and a literal that is one run lies inside a word. These are
-# necessary conditions only: when they hold, the block itself is searched, so the index never hides a literal.
-
-TOKEN_INDEX_MIN = 1 << 15  # smaller blocks (a pasted error) are searched literal by literal
-TOKEN_INDEX_SHARE = 0.25   # an index bigger than this share of its block saves too little: not used
-_TOKEN_BYTES = bytes(c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95) else 32 for c in range(256))
-_WORD_RUN = re.compile(r"[a-z0-9_]+")
-_HEX = "0123456789abcdef"
-_HEX_BYTES = _HEX.encode("ascii")
-
-
-def _token_index(lowered: str) -> Optional[str]:
-    """The block's distinct words, each between newlines; None when that is no smaller than the block itself
-    (random identifiers everywhere), where it would save nothing. Words of hex digits only (numbers, ids,
-    hashes, addresses: most of the distinct words of a log) are left out; keys made only of hex digits are
-    then never asked of the index (see `_token_keys`)."""
-    words = {word for word in set(lowered.encode("utf-8", "replace").translate(_TOKEN_BYTES).split())
-             if word.translate(None, _HEX_BYTES)}
-    if sum(map(len, words)) + len(words) > len(lowered) * TOKEN_INDEX_SHARE:
-        return None
-    return "\n" + "\n".join(word.decode("ascii") for word in words) + "\n"
-
-
-@functools.lru_cache(maxsize=8192)
-def _token_keys(literal: str) -> Tuple[str, ...]:
-    """What the word index must hold for `literal` (lower-case) to occur in the block; longest first."""
-    keys = []
-    for run in _WORD_RUN.finditer(literal):
-        if run.group().strip(_HEX):  # a word of hex digits only may be one the index left out
-            keys.append(("\n" if run.start() > 0 else "") + run.group() + ("\n" if run.end() < len(literal) else ""))
-    return tuple(sorted(keys, key=len, reverse=True))
 
 
 def _occurrences(lowered: str, group: Tuple[str, ...]) -> Iterator[Tuple[int, int]]:
@@ -577,7 +506,7 @@ def _part(parsed, items) -> Signature:
     return piece
 
 
-def _vetoed(sig: Signature, text: str, lowered: Optional[str], present: "_Presence") -> bool:
+def _vetoed(sig: Signature, text: str, lowered: Optional[str], present: "Presence") -> bool:
     """Whether this block holds an X of the signature's "\\A(?![\\s\\S]*X)" lead-in (so it can never match)."""
     lead_in = sig.plan.lead_in
     if lead_in is None:
@@ -587,7 +516,7 @@ def _vetoed(sig: Signature, text: str, lowered: Optional[str], present: "_Presen
     return any(_found_anywhere(negative, text, lowered, present) for negative in lead_in[0])
 
 
-def _found_anywhere(sig: Signature, text: str, lowered: str, present: "_Presence") -> bool:
+def _found_anywhere(sig: Signature, text: str, lowered: str, present: "Presence") -> bool:
     """Exactly whether `sig` matches anywhere in `text` (for the X of a lead-in: no approximation)."""
     if not all(present.any(group) for group in sig.groups):
         return False
@@ -598,7 +527,7 @@ def _found_anywhere(sig: Signature, text: str, lowered: str, present: "_Presence
 
 
 def _match_at_starts(regex, text: str, lowered: str, starts: Tuple[str, ...], begin: int,
-                     end: int, follow=None, present: "Optional[_Presence]" = None) -> "Optional[re.Match[str]]":
+                     end: int, follow=None, present: "Optional[Presence]" = None) -> "Optional[re.Match[str]]":
     """The leftmost match beginning in [begin, end) at an occurrence of one of `starts` (checked in order).
     With `present`, start literals the block does not hold are not looked for."""
     if present is not None:
@@ -633,7 +562,7 @@ def _match_at_starts(regex, text: str, lowered: str, starts: Tuple[str, ...], be
 
 
 def _search(sig: Signature, text: str, lowered: Optional[str],
-            present: "Optional[_Presence]" = None) -> "Optional[re.Match[str]]":
+            present: "Optional[Presence]" = None) -> "Optional[re.Match[str]]":
     """The first match of `sig` in `text`, looked for only around the occurrences of its anchor literals.
 
     A match contains an occurrence of every group's literal, so searching `width` characters either side of
@@ -646,7 +575,7 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
     plan = sig.plan
     if plan.lead_in is not None:
         negatives, rest = plan.lead_in
-        present = present or _Presence(lowered)
+        present = present or Presence(lowered)
         if any(_found_anywhere(negative, text, lowered, present) for negative in negatives):
             return None
         if not all(present.any(group) for group in rest.groups):
@@ -713,7 +642,7 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
 
 
 def _search_lines(sig: Signature, text: str, lowered: str, anchor: Tuple[str, ...],
-                  present: "Optional[_Presence]" = None) -> "Optional[re.Match[str]]":
+                  present: "Optional[Presence]" = None) -> "Optional[re.Match[str]]":
     """The first match of a single-line signature: only lines holding the anchor, and a literal of every other
     group, are searched (the first line with a match holds the first match)."""
     others = [group for group in sig.groups if group != anchor]
@@ -736,7 +665,7 @@ def _search_lines(sig: Signature, text: str, lowered: str, anchor: Tuple[str, ..
 
 
 def _search_window(sig: Signature, text: str, start: int, end: int, lowered: Optional[str] = None,
-                   present: "Optional[_Presence]" = None) -> "Optional[re.Match[str]]":
+                   present: "Optional[Presence]" = None) -> "Optional[re.Match[str]]":
     starts = sig.plan.starts if lowered is not None else None
     if starts is not None:  # try the regex only where a match can begin; a match may run past the window
         return _match_at_starts(sig.regex, text, lowered, starts, max(0, start), end, sig.plan.follow, present)

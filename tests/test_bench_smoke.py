@@ -56,18 +56,18 @@ def test_no_signature_is_slow_on_an_ordinary_log(tmp_path):
     sys.path.insert(0, str(REPO / "bench"))
     import genlog
 
-    from edgedoctor import matrix, signatures
+    from edgedoctor import matrix, wordindex
 
     log = tmp_path / "noise.log"
     genlog.generate(log, 1 << 20, errors_every=1 << 40, seed=11)
     text = matrix._normalise(log.read_text())
     lowered = matrix._fold(text)
-    index = signatures._token_index(lowered)  # made once per block in a scan, shared by every signature
+    index = wordindex.token_index(lowered)  # made once per block in a scan, shared by every signature
     assert index is not None
     slow = []
     for entry in matrix.load().entries:
         for sig in entry.signatures:
-            present = matrix._Presence(lowered)
+            present = wordindex.Presence(lowered)
             present.tokens = index
             start = time.perf_counter()
             if all(present.any(group) for group in sig.groups):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from edgedoctor import matrix, signatures
+from edgedoctor import matrix, signatures, wordindex
 
 REPO = Path(__file__).resolve().parent.parent
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -91,7 +91,7 @@ def test_scan_finds_exactly_what_a_plain_search_finds(text):
 @contextlib.contextmanager
 def word_index_always():
     """Blocks of any size go through the word index (normally only big blocks whose index is small do)."""
-    with mock.patch.object(signatures, "TOKEN_INDEX_MIN", 0), mock.patch.object(signatures, "TOKEN_INDEX_SHARE", 1e9):
+    with mock.patch.object(wordindex, "TOKEN_INDEX_MIN", 0), mock.patch.object(wordindex, "TOKEN_INDEX_SHARE", 1e9):
         yield
 
 
@@ -117,7 +117,7 @@ LITERALS = sorted({literal for entry in TABLE.entries for sig in entry.signature
 def test_the_word_index_never_hides_a_literal(pieces, probes):
     lowered = matrix._fold("".join(pieces))
     with word_index_always():
-        present = signatures._Presence(lowered)
+        present = wordindex.Presence(lowered)
         for literal in probes + [lit[1:] for lit in probes if len(lit) > 1] + [lit[:-1] for lit in probes]:
             assert present.has(literal) == (literal in lowered), literal
 
@@ -131,24 +131,24 @@ def test_the_word_index_never_hides_a_literal(pieces, probes):
     (" see ", ("\nsee\n",)),
 ])
 def test_word_index_keys(literal, keys):
-    assert sorted(signatures._token_keys(literal)) == sorted(keys)
+    assert sorted(wordindex.token_keys(literal)) == sorted(keys)
 
 
 def test_the_word_index_is_used_on_big_blocks_only_when_it_is_small():
     ordinary = "Nov 29 06:08:00 host kernel: usb 1-1: new high-speed USB device number 3 using xhci_hcd\n" * 2000
-    present = signatures._Presence(matrix._fold(ordinary))
+    present = wordindex.Presence(matrix._fold(ordinary))
     assert not present.has("libedgetpu.so.1") and present.tokens and len(present.tokens) < 300
     assert present.has("xhci_hcd") and present.has("high-speed usb")
     import random
     rng = random.Random(1)
     hexdump = "".join(f"{rng.getrandbits(64):016x} {rng.getrandbits(32)} id\n" for _ in range(4000))
-    present = signatures._Presence(hexdump)  # every word new, but all hex: left out, the index stays small
+    present = wordindex.Presence(hexdump)  # every word new, but all hex: left out, the index stays small
     assert not present.has("edgetpu") and present.tokens is not None and len(present.tokens) < 100
     assert present.has(" id") and not present.has("1a6e:089a")
     words = "".join("".join(rng.choice("ghijklmnopqrstuvwxyz") for _ in range(12)) + "\n" for _ in range(4000))
-    present = signatures._Presence(words)  # every word new: an index as big as the block is not made
+    present = wordindex.Presence(words)  # every word new: an index as big as the block is not made
     assert not present.has("edgetpu") and present.tokens is None
-    assert signatures._Presence("short text").tokens is None
+    assert wordindex.Presence("short text").tokens is None
 
 
 @FUZZ
