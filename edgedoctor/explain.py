@@ -41,13 +41,18 @@ def facts_view(report_path: Optional[str] = None, pairs: Iterable[str] = ()) -> 
 
 def open_log(path: str):
     """A binary stream of a log file, gunzipped when it is gzip (by magic bytes, not by name)."""
-    handle = open(path, "rb")
-    magic = handle.peek(2)[:2] if hasattr(handle, "peek") else b""
+    return gunzipped(open(path, "rb"))
+
+
+def gunzipped(stream):
+    """`stream`, or what it holds when it is gzip (a rotated log, `cat syslog.2.gz | edgedoctor explain -`),
+    told by its first two bytes without consuming them (a stream that cannot peek is taken as it is)."""
+    magic = stream.peek(2)[:2] if hasattr(stream, "peek") else b""
     if magic == b"\x1f\x8b":
         import gzip
 
-        return gzip.GzipFile(fileobj=handle)
-    return handle
+        return gzip.GzipFile(fileobj=stream)
+    return stream
 
 
 def blocks_from_files(paths: Iterable[str], problems: Optional[List[str]] = None) -> Iterator[str]:
@@ -269,11 +274,12 @@ SEGMENT_BYTES = 1 << 20
 
 def explain_stream(raw, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
                    table: Optional[matrix.Matrix] = None, workers: Optional[int] = None,
-                   segment_bytes: int = SEGMENT_BYTES) -> Dict[str, Any]:
+                   segment_bytes: int = SEGMENT_BYTES, problems: Optional[List[str]] = None) -> Dict[str, Any]:
     """explain over a binary stream read once (`explain -`): the same answer as explain_blocks over the whole
     stream, faster on a long one where there are cores to spare."""
     table = table or matrix.load()
     facts = facts or {}
+    raw = gunzipped(raw)
     collector = matrix.ContextCollector(())
     wanted = {entry.id for entry in table.entries if entry.signatures}
     parts: List[tuple] = []
@@ -304,7 +310,7 @@ def explain_stream(raw, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
         return True
 
     global _SHARED_TABLE
-    segments = _segments(raw, segment_bytes)
+    segments = _segments(raw, segment_bytes, problems)
     ahead = [segment for segment in (next(segments, None), next(segments, None)) if segment is not None]
     try:
         if len(ahead) > 1:  # a stream longer than one segment: children, when there are cores, forked while
@@ -339,12 +345,20 @@ def explain_stream(raw, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
     return _result(table.with_guess(ranked, collector.text, facts, limit), facts)
 
 
-def _segments(raw, size: int) -> Iterator[bytes]:
+def _segments(raw, size: int, problems: Optional[List[str]] = None) -> Iterator[bytes]:
     """The stream in segments of about `size` bytes ending at line ends, each with the _OVERLAP_BYTES before
-    it (from a line start) put in front, so a match across a cut is not lost."""
+    it (from a line start) put in front, so a match across a cut is not lost. A stream that breaks off (a
+    truncated or corrupt gzip) ends there: what was read is still scanned, and `problems` gets a line."""
     pending, tail = b"", b""
     while True:
-        chunk = raw.read(size)
+        chunk, error = matrix.read_upto(raw, size)
+        if error is not None:
+            if not isinstance(error, (OSError, EOFError)) and type(error).__module__ not in (
+                    "zlib", "gzip", "_compression"):
+                raise error
+            _note(problems, "standard input", error)
+            pending += chunk
+            break
         if not chunk:
             break
         data = pending + chunk

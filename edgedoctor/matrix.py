@@ -709,24 +709,47 @@ def _entry_from_json(raw: Dict[str, Any]) -> Entry:
 def read_blocks(stream, block_size: int = 1 << 20) -> Iterator[str]:
     """Text blocks of about `block_size` bytes ending at line ends, from a binary stream; invalid UTF-8 is
     replaced, so any log can be scanned with flat memory. A line longer than a block (binary data, a
-    minified dump) is cut into pieces of about `block_size` bytes, at a character boundary."""
+    minified dump) is cut into pieces of about `block_size` bytes, at a character boundary. A stream that
+    breaks off (a truncated gzip) raises, after every byte read before the break has been yielded."""
     pending = b""
     while True:
-        chunk = stream.read(block_size)
+        chunk, error = read_upto(stream, block_size)
+        if chunk:
+            if pending:
+                chunk = pending + chunk
+            cut = chunk.rfind(b"\n") + 1
+            if cut == 0 or len(chunk) - cut > block_size:
+                cut = _char_boundary(chunk, len(chunk))  # one enormous line: scan it in pieces
+            pending = chunk[cut:]
+            if cut:
+                yield chunk[:cut].decode("utf-8", "replace")
+        if error is not None:
+            if pending:
+                yield pending.decode("utf-8", "replace")
+            raise error
         if not chunk:
             break
-        if pending:
-            chunk = pending + chunk
-        cut = chunk.rfind(b"\n") + 1
-        if cut == 0 or len(chunk) - cut > block_size:
-            cut = _char_boundary(chunk, len(chunk))  # one enormous line: scan it in pieces
-        if cut == 0:
-            pending = chunk
-            continue
-        pending = chunk[cut:]
-        yield chunk[:cut].decode("utf-8", "replace")
     if pending:
         yield pending.decode("utf-8", "replace")
+
+
+def read_upto(stream, size: int):
+    """(up to `size` bytes, the error that ended the stream or None). Reads with `read1` where the stream has
+    it, so a stream that breaks off (a truncated or corrupt gzip) gives up what it decoded before the break
+    instead of losing a whole `read(size)`."""
+    parts: List[bytes] = []
+    got = 0
+    reader = getattr(stream, "read1", None) or stream.read
+    while got < size:
+        try:
+            chunk = reader(size - got)
+        except Exception as exc:  # EOFError, OSError (gzip.BadGzipFile), zlib.error, ...
+            return b"".join(parts), exc
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts), None
 
 
 def _char_boundary(data: bytes, end: int) -> int:

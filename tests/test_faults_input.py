@@ -109,6 +109,29 @@ def test_truncated_and_corrupt_gzip_logs_are_explained_as_far_as_they_go(run_cli
     for path in (truncated, header_only):
         assert str(path) in err
     assert json.loads(out)["problems"]
+    # Each broken file alone: what it decoded before the break is explained (a truncated gzip once lost the
+    # whole last read, here all of it).
+    for path in (truncated, corrupt):
+        code, out, err = run_cli("explain", "--file", path, "--format", "json")
+        assert code == exitcodes.SUCCESS and "tflite-runtime-libedgetpu-mismatch" in entries(out), (path, err)
+
+
+@pytest.mark.parametrize("cut", ["whole", "truncated", "corrupt"])
+def test_gzip_on_standard_input_is_unpacked_and_a_broken_one_explained_as_far_as_it_goes(cut):
+    """`cat syslog.2.gz | edgedoctor explain -`: gzip is told by its magic bytes; one that breaks off is a
+    problem line, and what came before it is still explained, never a traceback."""
+    body = ("INFO all good\n" * 5000 + MISMATCH + "\n" + "INFO more\n" * 200_000).encode()
+    packed = gzip.compress(body)
+    data = {"whole": packed, "truncated": packed[: len(packed) // 2],
+            "corrupt": packed[:len(packed) // 2] + bytes(64) + packed[len(packed) // 2 + 64:]}[cut]
+    done = subprocess.run([sys.executable, "-m", "edgedoctor", "explain", "-", "--format", "json"], input=data,
+                          capture_output=True, timeout=300)
+    assert done.returncode == exitcodes.SUCCESS and b"Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "tflite-runtime-libedgetpu-mismatch" in entries(done.stdout)
+    if cut == "whole":
+        assert not json.loads(done.stdout).get("problems")
+    else:
+        assert b"standard input" in done.stderr and json.loads(done.stdout)["problems"]
 
 
 def test_a_log_that_is_a_pipe_is_read_once_from_its_start(run_cli, tmp_path):

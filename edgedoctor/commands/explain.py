@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
             result = explain.explain_files(args.file, facts, limit=max(1, args.limit), problems=problems)
         elif args.text == ["-"] and not isinstance(getattr(sys.stdin, "buffer", sys.stdin), io.TextIOBase):
             # bytes: read once, a long stream scanned in segments side by side
-            result = explain.explain_stream(getattr(sys.stdin, "buffer", sys.stdin), facts, limit=max(1, args.limit))
+            result = explain.explain_stream(getattr(sys.stdin, "buffer", sys.stdin), facts, limit=max(1, args.limit),
+                                            problems=problems)
         else:
             blocks = (explain.blocks_from_stream(sys.stdin) if args.text == ["-"]
                       else iter([" ".join(args.text)]))
