@@ -180,6 +180,13 @@ def _pycoral(env, facts, platform) -> List[Finding]:
     identity = pycoral.get("identity")
     os_name = platform.get("os")
     install = support.install_command("pycoral", os_name, platform.get("distro"))
+    version = (env.get("python") or {}).get("version")
+    if support.supports_python("pycoral", version, os_name, platform.get("arch")) is False:
+        # Neither Coral's index nor apt (python3-pycoral needs python3 < 3.10) has a pycoral for this Python.
+        install = (f"# Google's pycoral has no build for Python {version}; install it in a Python 3.9 environment:\n"
+                   "python3.9 -m venv ~/coral-venv\n"
+                   "~/coral-venv/bin/python -m pip install --extra-index-url https://google-coral.github.io/py-repo/ "
+                   "pycoral~=2.0")
     if identity == "pypi-impostor":
         return [Finding(
             "python.pycoral", FAIL,
