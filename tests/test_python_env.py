@@ -130,3 +130,27 @@ def test_python312_with_litert_runs_the_embedded_model(run_cli):
     assert finding(report, "python.smoke")["status"] == "pass"
     # LiteRT is the way on 3.12: no failure about the interpreter, only the pycoral wheel warning
     assert finding(report, "python.version")["causes"] == ["python-unsupported"]
+
+
+@pytest.mark.parametrize("python,module,package,numpy", [
+    ("3.11.7", "tflite_runtime", 'tflite-runtime "numpy<2"', '"numpy<2"'),
+    ("3.9.18", None, 'tflite-runtime "numpy<2"', '"numpy<2"'),
+    ("3.12.1", None, "ai-edge-litert", "numpy"),
+    ("3.12.1", "ai_edge_litert", "ai-edge-litert", "numpy"),
+    ("3.11.7", "ai_edge_litert", "ai-edge-litert", "numpy"),
+])
+def test_remedies_install_what_exists_for_this_python(python, module, package, numpy):
+    """numpy<2 belongs to tflite-runtime (built against NumPy 1.x); Python 3.12+ has no tflite-runtime, so its
+    remedies name LiteRT and a plain numpy."""
+    from edgedoctor.checks import python_env as check_python_env
+
+    env = {"python": {"version": python, "executable": "/usr/bin/python3"},
+           "tflite": {"module": module, "version": "2.14.0" if module else None,
+                      "candidates": {"tflite_runtime": {"found": module == "tflite_runtime"}}},
+           "numpy": {"found": False, "error": None},
+           "smoke": {"status": "fail", "error": "RuntimeError: something nobody has seen before"},
+           "pycoral": {"identity": "absent"}}
+    findings = {f.id: f for f in check_python_env.check({"python_env": env, "platform": {"os": "linux"}})}
+    assert findings["python.numpy"].remedy.endswith(f"install {numpy}")
+    if module:
+        assert findings["python.smoke"].remedy.endswith(f"install --force-reinstall {package}")

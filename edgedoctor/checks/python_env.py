@@ -132,7 +132,22 @@ def _tflite(env, facts) -> List[Finding]:
             finding.remedy = f'{_pip(facts)} install tflite-runtime "numpy<2"'
         return [finding]
     return [_with_cause(finding, error + "\n" + (tflite.get("stderr") or ""), facts,
-                        fallback_remedy=f'{_pip(facts)} install --force-reinstall tflite-runtime "numpy<2"')]
+                        fallback_remedy=f'{_pip(facts)} install --force-reinstall {_interpreter_package(env)}')]
+
+
+def _interpreter_package(env) -> str:
+    """What pip installs for this interpreter's TFLite stack: tflite-runtime with "numpy<2" (its last release,
+    2.14, is built against NumPy 1.x), or LiteRT where tflite-runtime has no wheel or LiteRT is what is used."""
+    module = (env.get("tflite") or {}).get("module")
+    version = (env.get("python") or {}).get("version")
+    if module == "ai_edge_litert" or (
+            module != "tflite_runtime" and support.supports_python("tflite-runtime", version) is False):
+        return "ai-edge-litert"
+    return 'tflite-runtime "numpy<2"'
+
+
+def _numpy_requirement(env) -> str:
+    return '"numpy<2"' if _interpreter_package(env).startswith("tflite-runtime") else "numpy"
 
 
 def _numpy(env, facts) -> List[Finding]:
@@ -140,11 +155,11 @@ def _numpy(env, facts) -> List[Finding]:
     if numpy.get("error") and numpy.get("found"):
         finding = Finding("python.numpy", FAIL, "numpy cannot be imported", detail=numpy["error"])
         return [_with_cause(finding, numpy["error"] + "\n" + (numpy.get("stderr") or ""), facts,
-                            fallback_remedy=f'{_pip(facts)} install --force-reinstall "numpy<2"')]
+                            fallback_remedy=f'{_pip(facts)} install --force-reinstall {_numpy_requirement(env)}')]
     if not numpy.get("found"):
         return [Finding("python.numpy", FAIL, "numpy is not installed",
                         detail="Every TFLite Python interpreter needs numpy.",
-                        remedy=f'{_pip(facts)} install "numpy<2"')]
+                        remedy=f'{_pip(facts)} install {_numpy_requirement(env)}')]
     return [Finding("python.numpy", PASS, f"numpy {numpy.get('version')}")]
 
 
@@ -160,7 +175,7 @@ def _smoke(env, facts) -> List[Finding]:
         finding = Finding("python.smoke", FAIL, "The TFLite interpreter cannot run a model",
                           detail=_last_line(smoke.get("error")) or "the run failed")
         return [_with_cause(finding, text, facts,
-                            fallback_remedy=f'{_pip(facts)} install --force-reinstall tflite-runtime "numpy<2"')]
+                            fallback_remedy=f'{_pip(facts)} install --force-reinstall {_interpreter_package(env)}')]
     expected = smoke.get("expected_output")
     got = smoke.get("raw_output")
     tolerance = smoke.get("tolerance", 1)
@@ -171,7 +186,7 @@ def _smoke(env, facts) -> List[Finding]:
         if len(expected) != len(got) or worst > tolerance:
             return [Finding("python.smoke", FAIL, "The TFLite interpreter computes a wrong answer",
                             detail=f"embedded model output {got}, expected {expected} (tolerance {tolerance})",
-                            remedy=f'{_pip(facts)} install --force-reinstall tflite-runtime "numpy<2"')]
+                            remedy=f'{_pip(facts)} install --force-reinstall {_interpreter_package(env)}')]
     return [Finding("python.smoke", PASS, f"The TFLite interpreter runs the embedded model correctly{timing}")]
 
 
