@@ -76,7 +76,8 @@ def _merge_python_into_platform(facts: Dict[str, Any]) -> None:
     platform["python_executable"] = python.get("executable") or (facts.get("python_env") or {}).get(
         "python_executable_requested")
     platform["in_venv"] = python.get("in_venv")
-    if not platform.get("libc") and python.get("libc"):
+    if not platform.get("libc") and python.get("libc") and platform.get("os") in (None, "linux"):
+        # (glibc is a Linux fact: a worker's answer is not taken for a macOS or Windows root examined from Linux)
         platform["libc"], platform["libc_version"] = python.get("libc"), python.get("libc_version")
     if python.get("machine") and not platform.get("arch"):
         platform["arch"] = python["machine"]

@@ -133,3 +133,15 @@ def test_unreadable_files_do_not_break_the_reader(tmp_path):
     (tmp_path / "etc" / "os-release").mkdir()  # a folder where a file should be: unreadable
     facts = probe.read(ProbeContext(System.from_root(tmp_path), CheckOptions()))
     assert facts["os_release"] is None and facts["error"] is None
+
+
+def test_the_workers_glibc_is_a_linux_fact_only():
+    """A macOS or Windows root examined from Linux runs the worker on Linux: its glibc is not the root's."""
+    from edgedoctor.collect import _merge_python_into_platform
+
+    worker = {"python": {"version": "3.11.7", "libc": "glibc", "libc_version": "2.36", "machine": "x86_64"}}
+    for os_name, libc in (("darwin", None), ("windows", None), ("linux", "glibc")):
+        facts = {"platform": {"os": os_name, "libc": None}, "python_env": worker}
+        _merge_python_into_platform(facts)
+        assert facts["platform"]["libc"] == libc, os_name
+        assert facts["platform"]["python_version"] == "3.11.7"
