@@ -154,3 +154,19 @@ def test_remedies_install_what_exists_for_this_python(python, module, package, n
     assert findings["python.numpy"].remedy.endswith(f"install {numpy}")
     if module:
         assert findings["python.smoke"].remedy.endswith(f"install --force-reinstall {package}")
+
+
+@pytest.mark.parametrize("os_name,library,venv", [
+    ("linux", "libedgetpu.so.1", "python3.9 -m venv ~/coral-venv"),
+    ("darwin", "libedgetpu.1.dylib", "python3.9 -m venv ~/coral-venv"),
+    ("windows", "edgetpu.dll", "py -3.9 -m venv %USERPROFILE%\\coral-venv"),
+])
+def test_python_remedies_speak_the_examined_os(os_name, library, venv):
+    from edgedoctor.checks import python_env as check_python_env
+
+    env = {"python": {"version": "3.11.7", "executable": "python"}, "tflite": {"module": None, "candidates": {}},
+           "numpy": {"found": True, "version": "1.26.4"}, "smoke": None, "pycoral": {"identity": "absent"}}
+    findings = {f.id: f for f in check_python_env.check({"python_env": env,
+                                                           "platform": {"os": os_name, "arch": "x86_64"}})}
+    assert f"load_delegate('{library}')" in findings["python.version"].remedy
+    assert venv in findings["python.version"].remedy and venv in findings["python.pycoral"].remedy

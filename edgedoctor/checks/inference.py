@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
+from edgedoctor.checks.runtime import library_name
 from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
 CRASH_STAGES = ("load-delegate", "load-model", "invoke")
@@ -298,7 +299,7 @@ def _tpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
         remedy = ""
     if "delegate-not-loaded" in causes and not remedy:
         remedy = ("The Edge TPU delegate was not applied, so the edgetpu-custom-op has no kernel. Load it: "
-                  "tflite.Interpreter(model_path, experimental_delegates=[tflite.load_delegate('libedgetpu.so.1')]) "
+                  f"tflite.Interpreter(model_path, experimental_delegates=[tflite.load_delegate('{library_name(_os(facts))}')]) "
                   "(pycoral.utils.edgetpu.make_interpreter does this), or run the CPU twin of the model.")
     if "model-needs-newer-runtime" in causes and not remedy:
         remedy = ("Upgrade the Edge TPU runtime to 16.0 (RuntimeVersion 14), or recompile the model with "

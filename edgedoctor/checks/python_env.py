@@ -9,6 +9,7 @@ import shlex
 from typing import Any, Dict, List, Optional
 
 from edgedoctor import factview, matrix, support
+from edgedoctor.checks.runtime import library_name
 from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
 WORKER_FAILURE = {
@@ -106,9 +107,11 @@ def _python_support(python, platform, env) -> List[Finding]:
             "python.version", WARN, f"Python {version} has no wheels of Google's pycoral",
             detail=(support.package("pycoral") or {}).get("note", "") + (
                 "" if tflite_ok else " " + (support.package("tflite-runtime") or {}).get("note", "")),
-            remedy=("Create an environment with Python 3.9 for pycoral (e.g. `pyenv install 3.9` then "
-                    "`python3.9 -m venv ~/coral-venv`), or use " + " or ".join(alternatives)
-                    + " with the Edge TPU delegate directly (load_delegate('libedgetpu.so.1'))."),
+            remedy=("Create an environment with Python 3.9 for pycoral ("
+                    + ("`py -3.9 -m venv %USERPROFILE%\\coral-venv` with Python 3.9 from python.org" if os_name == "windows"
+                       else "e.g. `pyenv install 3.9` then `python3.9 -m venv ~/coral-venv`")
+                    + "), or use " + " or ".join(alternatives)
+                    + f" with the Edge TPU delegate directly (load_delegate('{library_name(os_name)}'))."),
             causes=["python-unsupported"])]
     return [Finding("python.version", PASS, f"Python {version} is covered by the Coral Python wheels")]
 
@@ -198,9 +201,10 @@ def _pycoral(env, facts, platform) -> List[Finding]:
     version = (env.get("python") or {}).get("version")
     if support.supports_python("pycoral", version, os_name, platform.get("arch")) is False:
         # Neither Coral's index nor apt (python3-pycoral needs python3 < 3.10) has a pycoral for this Python.
+        venv, python = (("py -3.9 -m venv %USERPROFILE%\\coral-venv", "%USERPROFILE%\\coral-venv\\Scripts\\python")
+                        if os_name == "windows" else ("python3.9 -m venv ~/coral-venv", "~/coral-venv/bin/python"))
         install = (f"# Google's pycoral has no build for Python {version}; install it in a Python 3.9 environment:\n"
-                   "python3.9 -m venv ~/coral-venv\n"
-                   "~/coral-venv/bin/python -m pip install --extra-index-url https://google-coral.github.io/py-repo/ "
+                   f"{venv}\n{python} -m pip install --extra-index-url https://google-coral.github.io/py-repo/ "
                    "pycoral~=2.0")
     if identity == "pypi-impostor":
         return [Finding(

@@ -36,6 +36,11 @@ DEBIAN_FAMILY = ("debian", "ubuntu", "raspbian", "linuxmint", "pop", "mendel", "
 LIBRARY = {"linux": "libedgetpu.so.1", "darwin": "libedgetpu.1.dylib", "windows": "edgetpu.dll"}
 
 
+def library_name(os_name: Optional[str]) -> str:
+    """The runtime's file name on this OS, as the loader and load_delegate() take it."""
+    return LIBRARY.get(os_name or "linux", LIBRARY["linux"])
+
+
 def _platform(facts: Dict[str, Any]) -> Dict[str, Any]:
     return facts.get("platform") or {}
 
