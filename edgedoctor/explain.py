@@ -63,12 +63,16 @@ def blocks_from_files(paths: Iterable[str], problems: Optional[List[str]] = None
         with open_log(path) as stream:
             try:
                 yield from matrix.read_blocks(stream)
-            except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-                _note(problems, path, exc)
-            except Exception as exc:  # zlib.error, and whatever else a damaged stream raises
-                if type(exc).__module__ not in ("zlib", "gzip", "_compression"):
+            except Exception as exc:
+                if not broke_off(exc):
                     raise
                 _note(problems, path, exc)
+
+
+def broke_off(exc: BaseException) -> bool:
+    """Whether `exc` is a stream breaking off (an I/O error, a truncated or corrupt gzip: OSError including
+    gzip.BadGzipFile, EOFError, zlib.error), which ends a log where it broke, rather than a bug."""
+    return isinstance(exc, (OSError, EOFError)) or type(exc).__module__ in ("zlib", "gzip", "_compression")
 
 
 def _note(problems: Optional[List[str]], path: str, exc: BaseException) -> None:
@@ -316,8 +320,6 @@ def explain_stream(raw, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
         if len(ahead) > 1:  # a stream longer than one segment: children, when there are cores, forked while
             pool, count = _stream_pool(table, workers)  # this process is still small
         for number, data in enumerate(itertools.chain(ahead, segments)):
-            if number < 2:
-                ahead[number] = b""  # the chain holds its own reference; do not keep a second one
             if collector.size < collector.cap:
                 for block in matrix.read_blocks(io.BytesIO(data)):
                     collector.feed(block)
@@ -346,35 +348,26 @@ def explain_stream(raw, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
 
 
 def _segments(raw, size: int, problems: Optional[List[str]] = None) -> Iterator[bytes]:
-    """The stream in segments of about `size` bytes ending at line ends, each with the _OVERLAP_BYTES before
-    it (from a line start) put in front, so a match across a cut is not lost. A stream that breaks off (a
-    truncated or corrupt gzip) ends there: what was read is still scanned, and `problems` gets a line."""
-    pending, tail = b"", b""
+    """The stream in segments of about `size` bytes ending at line ends (`matrix.read_chunks`), each with the
+    _OVERLAP_BYTES before it (from a line start) put in front, so a match across a cut is not lost. A stream
+    that breaks off (a truncated or corrupt gzip) ends there: what was read is still scanned, and `problems`
+    gets a line."""
+    tail = b""
+    chunks = matrix.read_chunks(raw, size)
     while True:
-        chunk, error = matrix.read_upto(raw, size)
-        if error is not None:
-            if not isinstance(error, (OSError, EOFError)) and type(error).__module__ not in (
-                    "zlib", "gzip", "_compression"):
-                raise error
-            _note(problems, "standard input", error)
-            pending += chunk
-            break
-        if not chunk:
-            break
-        data = pending + chunk
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            cut = matrix._char_boundary(data, len(data)) if len(data) > size else 0
-        if cut == 0:
-            pending = data
-            continue
-        pending = data[cut:]
-        yield tail + data[:cut]
-        tail = data[max(0, cut - _OVERLAP_BYTES):cut]
+        try:
+            data = next(chunks)
+        except StopIteration:
+            return
+        except Exception as exc:
+            if not broke_off(exc):
+                raise
+            _note(problems, "standard input", exc)
+            return
+        yield tail + data
+        tail = data[-_OVERLAP_BYTES:]
         newline = tail.find(b"\n")
         tail = tail[newline + 1:] if 0 <= newline < len(tail) - 1 else tail
-    if pending:
-        yield tail + pending
 
 
 def _stream_pool(table: matrix.Matrix, workers: Optional[int]):

@@ -708,29 +708,36 @@ def _entry_from_json(raw: Dict[str, Any]) -> Entry:
 
 def read_blocks(stream, block_size: int = 1 << 20) -> Iterator[str]:
     """Text blocks of about `block_size` bytes ending at line ends, from a binary stream; invalid UTF-8 is
-    replaced, so any log can be scanned with flat memory. A line longer than a block (binary data, a
-    minified dump) is cut into pieces of about `block_size` bytes, at a character boundary. A stream that
-    breaks off (a truncated gzip) raises, after every byte read before the break has been yielded."""
+    replaced, so any log can be scanned with flat memory. See `read_chunks`."""
+    for chunk in read_chunks(stream, block_size):
+        yield chunk.decode("utf-8", "replace")
+
+
+def read_chunks(stream, size: int) -> Iterator[bytes]:
+    """Chunks of about `size` bytes ending at line ends, from a binary stream. A line longer than a chunk
+    (binary data, a minified dump) is cut into pieces of about `size` bytes, at a UTF-8 character boundary. A
+    stream that breaks off (a truncated gzip) raises, after every byte read before the break has been
+    yielded."""
     pending = b""
     while True:
-        chunk, error = read_upto(stream, block_size)
+        chunk, error = read_upto(stream, size)
         if chunk:
             if pending:
                 chunk = pending + chunk
             cut = chunk.rfind(b"\n") + 1
-            if cut == 0 or len(chunk) - cut > block_size:
+            if cut == 0 or len(chunk) - cut > size:
                 cut = _char_boundary(chunk, len(chunk))  # one enormous line: scan it in pieces
             pending = chunk[cut:]
             if cut:
-                yield chunk[:cut].decode("utf-8", "replace")
+                yield chunk[:cut]
         if error is not None:
             if pending:
-                yield pending.decode("utf-8", "replace")
+                yield pending
             raise error
         if not chunk:
             break
     if pending:
-        yield pending.decode("utf-8", "replace")
+        yield pending
 
 
 def read_upto(stream, size: int):

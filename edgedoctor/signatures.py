@@ -619,10 +619,11 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
                     union.update(best or ())
                 candidates.append(tuple(sorted(union)))
             anchor = min(candidates, key=often)
+    others = [group for group in sig.groups if group != anchor]  # the groups a line must also hold
     if present is not None:  # literals the block does not hold need no look
         anchor = tuple(literal for literal in anchor if present.has(literal))
     if plan.single_line:
-        return _search_lines(sig, text, lowered, anchor, present)
+        return _search_lines(sig, text, lowered, anchor, others, present)
     window_start = window_end = -1
     for start, end in _occurrences(lowered, anchor):
         low, high = max(0, end - reach), min(size, start + reach)
@@ -642,10 +643,9 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
 
 
 def _search_lines(sig: Signature, text: str, lowered: str, anchor: Tuple[str, ...],
-                  present: "Optional[Presence]" = None) -> "Optional[re.Match[str]]":
-    """The first match of a single-line signature: only lines holding the anchor, and a literal of every other
-    group, are searched (the first line with a match holds the first match)."""
-    others = [group for group in sig.groups if group != anchor]
+                  others: List[Tuple[str, ...]], present: "Optional[Presence]" = None) -> "Optional[re.Match[str]]":
+    """The first match of a single-line signature: only lines holding the anchor, and a literal of each of the
+    `others` groups, are searched (the first line with a match holds the first match)."""
     line_end = -1
     for start, end in _occurrences(lowered, anchor):
         if start < line_end:

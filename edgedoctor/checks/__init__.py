@@ -7,12 +7,27 @@ from __future__ import annotations
 
 import importlib
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from edgedoctor.findings import FAIL, Finding
 
 # Report order. A module that is not there yet is skipped.
 CHECK_MODULES = ("platform", "python_env", "device", "runtime", "inference", "combination")
+
+
+def matched_entry(text: Optional[str], facts: Dict[str, Any]):
+    """The best matrix entry (a `matrix.Match`) for a captured error text, or None. Causes of captured texts
+    come from the matrix, so that knowledge lives in data; a matrix that fails to load must not hide the
+    finding it would have named."""
+    if not text or not text.strip():
+        return None
+    try:
+        from edgedoctor import factview, matrix
+
+        found = matrix.load().match(text, factview.from_facts(facts), limit=1)
+    except Exception:  # noqa: BLE001
+        return None
+    return found[0] if found else None
 
 
 def run_checks(facts: Dict[str, Any]) -> List[Finding]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
+from edgedoctor.checks import matched_entry
 from edgedoctor.checks.runtime import library_name
 from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
@@ -37,19 +38,6 @@ def _ms(value: Optional[float]) -> str:
 
 def _os(facts: Dict[str, Any]) -> Optional[str]:
     return (facts.get("platform") or {}).get("os")
-
-
-def _match(text: str, facts: Dict[str, Any]):
-    """The best matrix entry for a captured text, or None (the matrix failing must not hide the finding)."""
-    if not text or not text.strip():
-        return None
-    try:
-        from edgedoctor import factview, matrix
-
-        found = matrix.load().match(text, factview.from_facts(facts), limit=1)
-    except Exception:  # noqa: BLE001
-        return None
-    return found[0] if found else None
 
 
 def _run_text(run: Dict[str, Any]) -> str:
@@ -152,7 +140,7 @@ def _failure(finding_id: str, title: str, run: Dict[str, Any], facts: Dict[str, 
             f"Worker outcome: {worker.get('status')}" + (f", {worker.get('signal')}" if worker.get("signal") else "")
             + (f", during {worker.get('stage')}" if worker.get("stage") else "") + ".")
     causes = list(extra_causes or [])
-    match = _match(text, facts)
+    match = matched_entry(text, facts)
     if match and match.entry.cause not in causes:
         causes.append(match.entry.cause)
         remedy = remedy or match.entry.remedy_for(_os(facts))

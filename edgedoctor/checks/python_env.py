@@ -1,6 +1,6 @@
 """Python-stack findings: the examined interpreter, its TFLite interpreter, numpy, pycoral, shadowing.
 
-Causes of captured error texts come from the matrix (`explain_text`), so that knowledge lives in data.
+Causes of captured error texts come from the matrix (`checks.matched_entry`), so that knowledge lives in data.
 """
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from __future__ import annotations
 import shlex
 from typing import Any, Dict, List, Optional
 
-from edgedoctor import factview, matrix, support
+from edgedoctor import support
+from edgedoctor.checks import matched_entry
 from edgedoctor.checks.runtime import library_name
 from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
@@ -21,17 +22,9 @@ WORKER_FAILURE = {
 }
 
 
-def explain_text(text: Optional[str], facts: Dict[str, Any]) -> Optional[matrix.Match]:
-    """The best matrix entry for a captured error text, or None."""
-    if not text:
-        return None
-    found = matrix.load().match(text, factview.from_facts(facts), limit=1)
-    return found[0] if found else None
-
-
 def _with_cause(finding: Finding, text: Optional[str], facts: Dict[str, Any], fallback: Optional[str] = None,
                 fallback_remedy: str = "") -> Finding:
-    match = explain_text(text, facts)
+    match = matched_entry(text, facts)
     os_name = (facts.get("platform") or {}).get("os")
     if match:
         finding.causes = [match.entry.cause]

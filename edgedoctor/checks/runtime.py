@@ -123,7 +123,10 @@ def _load(facts, runtime) -> List[Finding]:
                        "(power, cable, hub) or a VM/container passthrough that drops the device.")
             remedy = ("Unplug the accelerator, plug it into a USB 3 port on the computer itself (or a powered hub), "
                       "then run edgedoctor again.")
-        elif illegal:  # the matrix's entry for it says why and what to do, with its sources
+        elif illegal:
+            # Named by the signal, not by matching the crash text: the matrix's crash signatures speak of a
+            # TFLite stack in use (a segfault there is tflite-too-new), and here libedgetpu was loaded alone.
+            # The entry for an illegal instruction still says why and what to do, with its sources.
             from edgedoctor import matrix
 
             entry = matrix.load().get(ILLEGAL_INSTRUCTION_ENTRY)
