@@ -52,6 +52,8 @@ class Userland:
     packages: Tuple[str, ...]
     board: str  # fixture folder under tests/fixtures/platform that supplies the Pi
     wheel_platforms: Tuple[str, ...]
+    # Debian's update-alternatives links that a postinst would make (dpkg -x runs no scripts): link -> target
+    alternatives: Tuple[Tuple[str, str], ...] = ()
 
     @property
     def python_version(self) -> str:
@@ -72,6 +74,12 @@ _BOOKWORM_PYTHON = ("python3.11-minimal", "libpython3.11-minimal", "libpython3.1
 _COMMON = ("base-files", "libc6", "zlib1g", "libexpat1", "libstdc++6", "libgcc-s1", "libbz2-1.0", "liblzma5", "libusb-1.0-0",
            "libudev1")
 
+# Debian's numpy for armhf (PyPI has no armv7l numpy wheel) and the BLAS/LAPACK it links, with the links that
+# update-alternatives makes on a real system.
+_DEBIAN_NUMPY = ("python3-numpy", "libblas3", "liblapack3", "libgfortran5")
+_ARMHF_BLAS = (("usr/lib/arm-linux-gnueabihf/libblas.so.3", "blas/libblas.so.3"),
+               ("usr/lib/arm-linux-gnueabihf/liblapack.so.3", "lapack/liblapack.so.3"))
+
 USERLANDS: Dict[str, Userland] = {
     # Raspberry Pi OS Bookworm 64-bit on a Pi 5
     "bookworm-arm64": Userland("bookworm-arm64", "bookworm", "arm64", "qemu-aarch64-static", "python3.11",
@@ -79,6 +87,10 @@ USERLANDS: Dict[str, Userland] = {
     # Raspberry Pi OS Bookworm 32-bit (armhf) on a Pi 4
     "bookworm-armhf": Userland("bookworm-armhf", "bookworm", "armhf", "qemu-arm-static", "python3.11",
                                _COMMON + _BOOKWORM_PYTHON, "raspios-bullseye-pi4", _manylinux("armv7l", 36)),
+    # the same with Debian's python3-numpy installed (apt-get install python3-numpy)
+    "bookworm-armhf-numpy": Userland("bookworm-armhf-numpy", "bookworm", "armhf", "qemu-arm-static", "python3.11",
+                                     _COMMON + _BOOKWORM_PYTHON + _DEBIAN_NUMPY, "raspios-bullseye-pi4",
+                                     _manylinux("armv7l", 36), _ARMHF_BLAS),
     # Raspberry Pi OS Bullseye 64-bit (glibc 2.31, Python 3.9) on a Pi 4
     "bullseye-arm64": Userland("bullseye-arm64", "bullseye", "arm64", "qemu-aarch64-static", "python3.9",
                                _COMMON + ("python3.9-minimal", "libpython3.9-minimal", "libpython3.9-stdlib",
@@ -201,6 +213,8 @@ def build_userland(name: str) -> Path:
             result = _run(["dpkg-deb", "-x", str(deb), str(root)])
             if result.returncode != 0:
                 raise Unavailable(f"dpkg-deb -x {deb.name}: {result.stderr[-400:]}")
+        for link, target in userland.alternatives:
+            (root / link).symlink_to(target)
         lay_board(root, FIXTURES / userland.board)
         python = root / "usr" / "bin" / userland.python
         probe = _run([qemu_path(userland), "-L", str(root), str(python), "-c",

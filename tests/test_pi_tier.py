@@ -33,7 +33,8 @@ def _userland(name: str) -> Path:
 
 
 def _deps(name: str, with_pillow: bool = True) -> Path:
-    return require(wheels, name, list(EDGEDOCTOR_DEPENDENCIES) + (["Pillow"] if with_pillow else []), "deps")
+    extra = (["Pillow"] if with_pillow else []) + (["tomli"] if USERLANDS[name].python in ("python3.9", "python3.10") else [])
+    return require(wheels, name, list(EDGEDOCTOR_DEPENDENCIES) + extra, "deps")
 
 
 def _check(name, sites, *args, what, timeout=900):
@@ -81,12 +82,25 @@ def test_aarch64_numpy2_is_numpy_abi():
     assert "numpy-abi" in _causes(report), [(f["id"], f["causes"]) for f in report["findings"]]
 
 
-def test_armhf_has_no_tflite_runtime_wheel_and_the_remedy_says_what_exists():
-    """Pi OS 32-bit: PyPI has no armv7l tflite-runtime, so `pip install tflite-runtime` is not a remedy."""
+def test_aarch64_bookworm_system_python_gets_a_venv_remedy():
+    """Pi OS Bookworm's python3 is externally managed (PEP 668): `python3 -m pip install` is refused, so the
+    remedy makes a venv first (the packages it installs are the ones the known-good test above runs)."""
+    _userland("bookworm-arm64")
+    report = _check("bookworm-arm64", [_deps("bookworm-arm64")], "--no-models", what="aarch64 without tflite")
+    assert report["facts"]["python_env"]["python"]["externally_managed"] is True
+    remedy = finding(report, "python.tflite")["remedy"]
+    assert "sudo apt-get install python3-venv" in remedy
+    assert "-m venv ~/coral-venv" in remedy
+    assert '~/coral-venv/bin/python -m pip install tflite-runtime "numpy<2"' in remedy
+
+
+def test_armhf_pypi_has_tflite_runtime_but_no_numpy_and_the_remedy_says_what_exists():
+    """Pi OS 32-bit (armhf): PyPI has tflite-runtime 2.14.0 for armv7l (manylinux_2_34) but no armv7l numpy, so
+    `pip install tflite-runtime "numpy<2"` would compile numpy. The remedy takes Debian's numpy (or 64-bit)."""
     _userland("bookworm-armhf")
-    found, said = require(pip_finds, "bookworm-armhf", "tflite-runtime")
-    assert not found, "PyPI now has an armv7l tflite-runtime wheel: the 32-bit advice must be revisited"
-    assert "No matching distribution" in said or "from versions: none" in said
+    assert require(pip_finds, "bookworm-armhf", "tflite-runtime==2.14.0")[0]
+    found, said = require(pip_finds, "bookworm-armhf", "numpy<2")
+    assert not found and "from versions: none" in said
     report = _check("bookworm-armhf", [_deps("bookworm-armhf", with_pillow=False)], "--no-models",
                     what="armhf without tflite-runtime")
     python = report["facts"]["python_env"]["python"]
@@ -94,21 +108,54 @@ def test_armhf_has_no_tflite_runtime_wheel_and_the_remedy_says_what_exists():
     assert report["facts"]["platform"]["board"] == "raspberry-pi-4"
     tflite = finding(report, "python.tflite")
     assert tflite["status"] == "fail"
-    remedy = tflite["remedy"] or ""
+    remedy = tflite["remedy"]
+    assert "sudo apt-get install python3-numpy python3-venv" in remedy
+    assert "python3 -m venv --system-site-packages ~/coral-venv" in remedy
+    assert "~/coral-venv/bin/python -m pip install tflite-runtime\n" in remedy  # numpy from Debian, not PyPI
     assert "64-bit" in remedy
-    assert "pip install tflite-runtime" not in remedy.replace('"', "").replace("'", "")
+    assert "apt-get install python3-numpy" in finding(report, "python.numpy")["remedy"]
 
 
-def test_bullseye_glibc_231_with_manylinux_2_34_wheel_is_glibc_too_old():
+def test_armhf_remedy_followed_debian_numpy_and_pypi_tflite_runtime_run_the_model():
+    """The armhf remedy, followed: Debian's python3-numpy (apt) and PyPI's armv7l tflite-runtime 2.14.0 (pip,
+    which sees numpy 1.24 and installs nothing else) run the embedded model on the emulated 32-bit Pi."""
+    _userland("bookworm-armhf-numpy")
+    sites = [_deps("bookworm-armhf-numpy", with_pillow=False),
+             require(wheels, "bookworm-armhf-numpy", ["--no-deps", "tflite-runtime==2.14.0"], "tflite214")]
+    report = _check("bookworm-armhf-numpy", sites, "--no-models", what="armhf Debian numpy + tflite 2.14 armv7l")
+    env = report["facts"]["python_env"]
+    assert env["numpy"]["version"] == "1.24.2" and "/usr/lib/python3/dist-packages/" in env["numpy"]["path"]
+    assert env["tflite"]["version"] == "2.14.0"
+    assert finding(report, "python.smoke")["status"] == "pass"
+
+
+def test_bullseye_glibc_231_pip_takes_tflite_runtime_213_and_it_runs():
+    """Debian 11 / Pi OS Bullseye 64-bit (glibc 2.31, Python 3.9): tflite-runtime 2.14.0's aarch64 wheel is
+    tagged manylinux_2_34, so pip there takes 2.13.0 (manylinux2014), which runs. The plain remedy works."""
+    _userland("bullseye-arm64")
+    assert not require(pip_finds, "bullseye-arm64", "tflite-runtime==2.14.0")[0]
+    site = require(wheels, "bullseye-arm64", ("tflite-runtime", "numpy<2"), "tflite")
+    report = _check("bullseye-arm64", [_deps("bullseye-arm64"), site], "--no-models",
+                    what="bullseye glibc 2.31, pip's choice (tflite 2.13)")
+    assert (report["facts"]["platform"]["libc"], report["facts"]["platform"]["libc_version"]) == ("glibc", "2.31")
+    assert report["facts"]["python_env"]["tflite"]["version"] == "2.13.0"
+    assert finding(report, "python.smoke")["status"] == "pass"
+    assert "glibc-too-old" not in _causes(report)
+
+
+def test_bullseye_glibc_231_runs_the_manylinux_2_34_wheel_without_a_false_glibc_diagnosis():
+    """The 2.14.0 aarch64 wheel forced onto glibc 2.31 (a copied venv, `pip download --platform`): its extension
+    asks only for GLIBC_2.27 symbols, so the loader takes it and it runs. edgedoctor must not claim
+    glibc-too-old on the tag alone."""
     _userland("bullseye-arm64")
     sites = [_deps("bullseye-arm64"),
              require(wheels, "bullseye-arm64", TFLITE_GOOD, "tflite214-2_34",
                      platforms=["manylinux_2_34_aarch64", "manylinux2014_aarch64"])]
     report = _check("bullseye-arm64", sites, "--no-models", what="bullseye glibc 2.31 + manylinux_2_34 wheel")
     assert report["facts"]["platform"]["libc_version"] == "2.31"
-    error = report["facts"]["python_env"]["tflite"]["error"] or ""
-    assert "GLIBC_2.3" in error and "not found" in error, error  # the loader's own words
-    assert "glibc-too-old" in _causes(report), [(f["id"], f["causes"]) for f in report["findings"]]
+    assert report["facts"]["python_env"]["tflite"]["version"] == "2.14.0"
+    assert finding(report, "python.smoke")["status"] == "pass"
+    assert "glibc-too-old" not in _causes(report)
 
 
 def test_real_aarch64_runtime_with_debian_libusb_and_no_device():

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 
 from edgedoctor import support
 from edgedoctor.checks import matched_entry
+from edgedoctor.checks.platform import _version_tuple
 from edgedoctor.checks.runtime import library_name
 from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
@@ -40,6 +41,63 @@ def _with_cause(finding: Finding, text: Optional[str], facts: Dict[str, Any], fa
 def _pip(facts: Dict[str, Any]) -> str:
     python = (facts.get("platform") or {}).get("python_executable") or "python3"
     return f"{shlex.quote(python)} -m pip"
+
+
+DEBIAN_LIKE = ("debian", "raspbian", "ubuntu")
+# Boards that run a 64-bit OS (ARMv8): Raspberry Pi OS 64-bit supports the Pi 3, 4, 400, 5, Zero 2 W and the
+# Compute Modules 3, 4 and 5; the Pi 1, 2 (before v1.2), Zero and Zero W are 32-bit only.
+PI_32_BIT_ONLY = ("raspberry-pi-1", "raspberry-pi-2", "raspberry-pi-zero", "raspberry-pi-zero-w")
+
+
+def _install(facts: Dict[str, Any], requirements: str, force: bool = False) -> str:
+    """The command that installs `requirements` for the examined interpreter, as it works there: its own pip,
+    or, where the OS owns that interpreter (PEP 668: Debian 12, Raspberry Pi OS Bookworm, Ubuntu 23.04+ refuse
+    `pip install` with "externally-managed-environment"), a virtual environment made from it."""
+    python = (facts.get("python_env") or {}).get("python") or {}
+    if not python.get("externally_managed"):
+        return f"{_pip(facts)} install {'--force-reinstall ' if force else ''}{requirements}"
+    executable = (facts.get("platform") or {}).get("python_executable") or "python3"
+    lines = []
+    if (facts.get("platform") or {}).get("distro") in DEBIAN_LIKE:
+        lines.append("sudo apt-get install python3-venv")
+    lines += [f"{shlex.quote(executable)} -m venv ~/coral-venv   # this Python belongs to the OS (PEP 668): "
+              "pip installs into a virtual environment",
+              f"~/coral-venv/bin/python -m pip install {requirements}"]
+    return "\n".join(lines)
+
+
+def _arm32(facts: Dict[str, Any]) -> bool:
+    """A 32-bit ARM interpreter (armhf: Raspberry Pi OS 32-bit, also on a 64-bit kernel that says aarch64)."""
+    python = (facts.get("python_env") or {}).get("python") or {}
+    machine = str(python.get("machine") or (facts.get("platform") or {}).get("arch") or "")
+    return python.get("bits") == 32 and machine.startswith(("arm", "aarch64"))
+
+
+def _arm32_stack(facts: Dict[str, Any]) -> str:
+    """How a 32-bit ARM system gets tflite-runtime and numpy. PyPI has tflite-runtime for armv7l (2.14.0 is
+    tagged manylinux_2_34, so glibc 2.34+: Raspberry Pi OS Bookworm) but no numpy at all for armv7l, so
+    `pip install tflite-runtime "numpy<2"` would compile numpy; Debian's python3-numpy (1.24 on Bookworm)
+    fills the gap in a venv that sees the system's packages."""
+    platform = facts.get("platform") or {}
+    board = platform.get("board") or ""
+    can_64 = not board.startswith(PI_32_BIT_ONLY)
+    sixty_four = ("Raspberry Pi OS 64-bit (this board runs it), where PyPI has both; then "
+                  "`python3 -m venv ~/coral-venv && ~/coral-venv/bin/python -m pip install tflite-runtime "
+                  "\"numpy<2\"`") if can_64 else ""
+    libc = platform.get("libc_version") or ""
+    if platform.get("distro") in DEBIAN_LIKE and platform.get("libc") == "glibc" and _version_tuple(libc) >= (2, 34):
+        return ("# PyPI has tflite-runtime for 32-bit ARM but no numpy: take Debian's numpy\n"
+                "sudo apt-get install python3-numpy python3-venv\n"
+                "python3 -m venv --system-site-packages ~/coral-venv\n"
+                "~/coral-venv/bin/python -m pip install tflite-runtime"
+                + (f"\n# or install {sixty_four}" if sixty_four else ""))
+    if sixty_four:
+        return (f"# On 32-bit ARM with glibc {libc or 'older than 2.34'} PyPI has no usable tflite-runtime and numpy "
+                f"stack: install {sixty_four}")
+    return ("# This board is 32-bit only and PyPI has no numpy for it: upgrade to Raspberry Pi OS Bookworm, then\n"
+            "sudo apt-get install python3-numpy python3-venv\n"
+            "python3 -m venv --system-site-packages ~/coral-venv\n"
+            "~/coral-venv/bin/python -m pip install tflite-runtime")
 
 
 def _last_line(text: Optional[str]) -> str:
@@ -123,12 +181,15 @@ def _tflite(env, facts) -> List[Finding]:
         finding.title = "No TFLite interpreter is installed"
         if support.supports_python("tflite-runtime", python) is False:
             finding.causes = ["python-unsupported"]
-            finding.remedy = f'{_pip(facts)} install ai-edge-litert   # tflite-runtime has no wheel for Python {python}'
+            finding.remedy = (_install(facts, "ai-edge-litert")
+                              + f'   # tflite-runtime has no wheel for Python {python}')
+        elif _arm32(facts):
+            finding.remedy = _arm32_stack(facts)
         else:
-            finding.remedy = f'{_pip(facts)} install tflite-runtime "numpy<2"'
+            finding.remedy = _install(facts, 'tflite-runtime "numpy<2"')
         return [finding]
     return [_with_cause(finding, error + "\n" + (tflite.get("stderr") or ""), facts,
-                        fallback_remedy=f'{_pip(facts)} install --force-reinstall {_interpreter_package(env)}')]
+                        fallback_remedy=_install(facts, _interpreter_package(env), force=True))]
 
 
 def _interpreter_package(env) -> str:
@@ -151,11 +212,12 @@ def _numpy(env, facts) -> List[Finding]:
     if numpy.get("error") and numpy.get("found"):
         finding = Finding("python.numpy", FAIL, "numpy cannot be imported", detail=numpy["error"])
         return [_with_cause(finding, numpy["error"] + "\n" + (numpy.get("stderr") or ""), facts,
-                            fallback_remedy=f'{_pip(facts)} install --force-reinstall {_numpy_requirement(env)}')]
+                            fallback_remedy=_install(facts, _numpy_requirement(env), force=True))]
     if not numpy.get("found"):
         return [Finding("python.numpy", FAIL, "numpy is not installed",
-                        detail="Every TFLite Python interpreter needs numpy.",
-                        remedy=f'{_pip(facts)} install {_numpy_requirement(env)}')]
+                        detail="Every TFLite Python interpreter needs numpy." + (
+                            " PyPI has no numpy wheel for 32-bit ARM." if _arm32(facts) else ""),
+                        remedy=_arm32_stack(facts) if _arm32(facts) else _install(facts, _numpy_requirement(env)))]
     return [Finding("python.numpy", PASS, f"numpy {numpy.get('version')}")]
 
 
@@ -171,7 +233,7 @@ def _smoke(env, facts) -> List[Finding]:
         finding = Finding("python.smoke", FAIL, "The TFLite interpreter cannot run a model",
                           detail=_last_line(smoke.get("error")) or "the run failed")
         return [_with_cause(finding, text, facts,
-                            fallback_remedy=f'{_pip(facts)} install --force-reinstall {_interpreter_package(env)}')]
+                            fallback_remedy=_install(facts, _interpreter_package(env), force=True))]
     expected = smoke.get("expected_output")
     got = smoke.get("raw_output")
     tolerance = smoke.get("tolerance", 1)
@@ -182,7 +244,7 @@ def _smoke(env, facts) -> List[Finding]:
         if len(expected) != len(got) or worst > tolerance:
             return [Finding("python.smoke", FAIL, "The TFLite interpreter computes a wrong answer",
                             detail=f"embedded model output {got}, expected {expected} (tolerance {tolerance})",
-                            remedy=f'{_pip(facts)} install --force-reinstall {_interpreter_package(env)}')]
+                            remedy=_install(facts, _interpreter_package(env), force=True))]
     return [Finding("python.smoke", PASS, f"The TFLite interpreter runs the embedded model correctly{timing}")]
 
 

@@ -159,7 +159,10 @@ def _linux(ctx: ProbeContext, facts: Dict[str, Any]) -> None:
         kernel = _platform.release() or None
     facts["kernel"] = kernel
     facts["kernel_version"] = kernel_number(kernel)
-    libc = parse_ldd_version(_stdout(ctx, ["ldd", "--version"]))
+    # Under qemu-user (no binfmt_misc) a command is the host's own `ldd`, telling the host's glibc: the
+    # emulated C library is asked directly instead.
+    emulated = system.is_host and facts.get("emulator") is not None
+    libc = None if emulated else parse_ldd_version(_stdout(ctx, ["ldd", "--version"]))
     if libc is None and system.is_host:
         name, version = _platform.libc_ver()
         libc = (name or None, version or None) if name else None

@@ -32,7 +32,28 @@ def python_info():
         "bits": struct.calcsize("P") * 8,
         "libc": libc[0] or None,
         "libc_version": libc[1] or None,
+        # PEP 668: the OS's package manager owns this interpreter (Debian 12, Raspberry Pi OS Bookworm), so
+        # `pip install` into it is refused; and whether pip is there at all (Debian ships it apart).
+        "externally_managed": _externally_managed(),
+        "has_pip": _has_pip(),
     }
+
+
+def _externally_managed():
+    if getattr(sys, "base_prefix", sys.prefix) != sys.prefix:
+        return False  # a virtual environment is never externally managed
+    try:
+        return os.path.isfile(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
+    except (KeyError, TypeError, OSError):
+        return None
+
+
+def _has_pip():
+    try:
+        import importlib.util
+        return importlib.util.find_spec("pip") is not None
+    except (ImportError, ValueError):
+        return None
 
 
 def _version_from_init(package_dir):
