@@ -43,6 +43,8 @@ _OPTIONS_WITH_ARGUMENT = {"L", "s", "cpu", "E", "U", "0", "r", "g", "B", "R", "d
 # guest base and reserved size, page size.
 _REPEATED = ("L", "cpu", "s", "r", "B", "R", "p")
 
+BINFMT_DIR = "/proc/sys/fs/binfmt_misc"
+
 
 @dataclass(frozen=True)
 class ElfInfo:
@@ -204,7 +206,7 @@ def parse_qemu_command_line(argv: Sequence[str], cwd: str = "/") -> Tuple[Dict[s
         name = word.lstrip("-")
         if name in _OPTIONS_WITH_ARGUMENT:
             if index + 1 >= len(argv):
-                break
+                return options, None  # an option without its value: no program named
             options[name] = argv[index + 1]
             index += 2
         else:
@@ -261,20 +263,20 @@ def host_machine() -> Optional[int]:
 # --- a foreign program -----------------------------------------------------------------------------------------
 
 
-def binfmt_runs(head: bytes, folder: str = "/proc/sys/fs/binfmt_misc") -> bool:
+def binfmt_runs(head: bytes, folder: Optional[str] = None) -> bool:
     """Whether an enabled binfmt_misc entry (magic and mask at an offset) claims a file with this header."""
+    folder = folder or BINFMT_DIR
+    if (_read_text(os.path.join(folder, "status")) or "").strip() != "enabled":
+        return False
     try:
-        if open(os.path.join(folder, "status")).read().strip() != "enabled":
-            return False
         names = os.listdir(folder)
     except OSError:
         return False
     for name in names:
         if name in ("status", "register"):
             continue
-        try:
-            text = open(os.path.join(folder, name)).read()
-        except OSError:
+        text = _read_text(os.path.join(folder, name))
+        if not text:
             continue
         fields = dict(line.split(" ", 1) for line in text.splitlines() if " " in line)
         if not text.startswith("enabled") or "magic" not in fields:
@@ -289,6 +291,14 @@ def binfmt_runs(head: bytes, folder: str = "/proc/sys/fs/binfmt_misc") -> bool:
         if len(window) == len(magic) and all((b & m) == (g & m) for b, m, g in zip(window, mask, magic)):
             return True
     return False
+
+
+def _read_text(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
 
 
 def find_sysroot(program: str, interpreter: Optional[str]) -> Optional[str]:
