@@ -9,6 +9,7 @@ Run: python3 -m pytest -m pi_tier tests/test_pi_tier.py
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -156,6 +157,24 @@ def test_bullseye_glibc_231_runs_the_manylinux_2_34_wheel_without_a_false_glibc_
     assert report["facts"]["python_env"]["tflite"]["version"] == "2.14.0"
     assert finding(report, "python.smoke")["status"] == "pass"
     assert "glibc-too-old" not in _causes(report)
+
+
+def test_bullseye_glibc_231_with_an_interpreter_built_for_bookworm_is_glibc_too_old():
+    """A Python built on a newer OS release (Bookworm's python3.11, needing GLIBC_2.34 and 2.35) examined on
+    Bullseye's glibc 2.31: the loader refuses it before any Python runs. edgedoctor names glibc-too-old and
+    quotes the loader's own line, and does not blame the Edge TPU runtime for it."""
+    bookworm = _userland("bookworm-arm64")
+    _userland("bullseye-arm64")
+    python = bookworm / "usr" / "bin" / "python3.11"
+    report = _check("bullseye-arm64", [_deps("bullseye-arm64")], "--no-models", "--python", str(python),
+                    what="bullseye glibc 2.31 examining a bookworm python3.11")
+    assert report["facts"]["platform"]["libc_version"] == "2.31"
+    interpreter = finding(report, "python.interpreter")
+    assert interpreter["status"] == "fail" and interpreter["causes"] == ["glibc-too-old"]
+    assert re.search(r"libc\.so\.6: version `GLIBC_2\.3[2-5]' not found \(required by [^)]*python3\.11\)",
+                     interpreter["detail"]), interpreter["detail"]
+    assert "python3 -m venv ~/coral-venv" in interpreter["remedy"]
+    assert finding(report, "runtime.load")["status"] == "skip"
 
 
 def test_real_aarch64_runtime_with_debian_libusb_and_no_device():

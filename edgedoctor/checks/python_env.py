@@ -5,6 +5,7 @@ Causes of captured error texts come from the matrix (`checks.matched_entry`), so
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any, Dict, List, Optional
 
@@ -114,12 +115,13 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     requested = env.get("python_executable_requested") or "the interpreter"
     if not python:
         status = worker.get("status")
-        findings.append(Finding(
+        finding = Finding(
             "python.interpreter", FAIL,
             f"The Python stack could not be examined: the worker {WORKER_FAILURE.get(status, 'failed')}",
             detail=f"{requested}: {env.get('error') or worker.get('error') or 'no answer'}",
             remedy="Check that --python names a working Python 3.6+ interpreter (e.g. .venv/bin/python).",
-        ))
+        )
+        findings.append(_loader_too_old(finding, env, facts))
         return findings
 
     version = python.get("version")
@@ -141,6 +143,37 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     findings.extend(_pycoral(env, facts, platform))
     findings.extend(_shadowing(env))
     return findings
+
+
+# The dynamic loader's words when a program needs a newer C library than the system has.
+LOADER_VERSION_MISSING = re.compile(r"version [`'](GLIBC|GLIBCXX)_([\d.]+)' not found \(required by ([^)\n]+)\)")
+
+
+def _loader_too_old(finding: Finding, env, facts) -> Finding:
+    """The interpreter itself cannot start because it was built for a newer glibc (a venv or a Python copied
+    from a newer OS release, a Bookworm binary on Bullseye): glibc-too-old, with the loader's own line."""
+    worker = env.get("worker") or {}
+    text = "\n".join(filter(None, [env.get("error"), worker.get("error")]
+                            + [crash.get("stderr") for crash in worker.get("crashes") or []]))
+    missing = LOADER_VERSION_MISSING.search(text)
+    if not missing:
+        return finding
+    platform = facts.get("platform") or {}
+    library = "glibc" if missing.group(1) == "GLIBC" else "libstdc++"
+    have = f" (this system has glibc {platform['libc_version']})" if platform.get("libc_version") else ""
+    finding.causes = ["glibc-too-old"]
+    finding.detail += (f"\nThe interpreter was built for a newer {library} than this system has: it needs "
+                       f"{missing.group(1)}_{missing.group(2)}{have}. A Python or virtual environment copied from a "
+                       "newer OS release does not run here.")
+    if str(platform.get("arch") or "").startswith("arm"):
+        steps = [_arm32_stack(facts)]
+    else:
+        steps = (["sudo apt-get install python3-venv"] if platform.get("distro") in DEBIAN_LIKE else []) + [
+            "python3 -m venv ~/coral-venv",
+            '~/coral-venv/bin/python -m pip install tflite-runtime "numpy<2"   # Python 3.12+: ai-edge-litert']
+    finding.remedy = "\n".join(["# make the environment with this system's own Python instead:"] + steps
+                                + ["edgedoctor check --python ~/coral-venv"])
+    return finding
 
 
 def _python_support(python, platform, env) -> List[Finding]:

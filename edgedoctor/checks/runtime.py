@@ -106,6 +106,8 @@ def _load(facts, runtime) -> List[Finding]:
     worker = runtime.get("worker") or {}
     os_name = _os(facts)
     status = worker.get("status")
+    if status == "crashed" and not worker.get("stage") and not (facts.get("python_env") or {}).get("python"):
+        status = "not-started"  # the interpreter itself never ran (e.g. GLIBC_2.34 not found): python.interpreter
     if status in ("crashed", "timeout"):
         stage = worker.get("stage") or "loading"
         if status == "timeout":
