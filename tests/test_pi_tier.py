@@ -9,7 +9,11 @@ Run: python3 -m pytest -m pi_tier tests/test_pi_tier.py
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -175,6 +179,28 @@ def test_bullseye_glibc_231_with_an_interpreter_built_for_bookworm_is_glibc_too_
                      interpreter["detail"]), interpreter["detail"]
     assert "python3 -m venv ~/coral-venv" in interpreter["remedy"]
     assert finding(report, "runtime.load")["status"] == "skip"
+
+
+def test_an_aarch64_interpreter_examined_from_this_pc_runs_under_qemu():
+    """edgedoctor native on this x86_64 machine, --python naming the emulated Pi's python3.11: the worker is
+    started by qemu-aarch64-static with the sysroot that holds the interpreter's loader."""
+    root = _userland("bookworm-arm64")
+    site = require(wheels, "bookworm-arm64", TFLITE_GOOD, "tflite214")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "QEMU_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(site)])
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "edgedoctor", "check", "--offline", "--no-models", "--quiet",
+                             "--format", "json", "--timeout", "600", "--python",
+                             str(root / "usr" / "bin" / "python3.11")],
+                            capture_output=True, text=True, timeout=900, env=env, cwd=str(REPO))
+    record_time("x86_64 edgedoctor, --python aarch64 python3.11", time.monotonic() - started)
+    report = json.loads(result.stdout)
+    assert report["facts"]["platform"]["emulator"] is None
+    env_facts = report["facts"]["python_env"]
+    assert env_facts["worker"]["status"] == "ok", env_facts["worker"]
+    assert env_facts["python"]["machine"] == "aarch64" and env_facts["python"]["libc_version"] == "2.36"
+    assert env_facts["tflite"]["version"] == "2.14.0"
+    assert finding(report, "python.smoke")["status"] == "pass"
 
 
 def test_real_aarch64_runtime_with_debian_libusb_and_no_device():
