@@ -89,6 +89,18 @@ def _describe_usb(dev: Dict[str, Any]) -> str:
         f" on {', '.join(where)}" if where else "")
 
 
+def _gasket_from_source(facts: Dict[str, Any], pcie: Dict[str, Any]) -> str:
+    """GASKET_FROM_SOURCE with the kernel headers package of this OS. Raspberry Pi OS before Bookworm ships its
+    kernel as raspberrypi-kernel (releases like 6.1.21-v8+), whose headers are raspberrypi-kernel-headers: there
+    is no linux-headers-6.1.21-v8+. Bookworm's Debian-style kernels (6.6.31+rpt-rpi-2712) have
+    linux-headers-$(uname -r)."""
+    kernel = pcie.get("kernel") or _platform(facts).get("kernel") or ""
+    board = _platform(facts).get("board") or ""
+    if board.startswith("raspberry-pi") and kernel and "+rpt-" not in kernel:
+        return GASKET_FROM_SOURCE.replace("linux-headers-$(uname -r)", "raspberrypi-kernel-headers")
+    return GASKET_FROM_SOURCE
+
+
 def _is_pi5(facts: Dict[str, Any]) -> bool:
     board = _platform(facts).get("board") or ""
     model = (facts.get("pcie") or {}).get("dt_model") or _platform(facts).get("board_model") or ""
@@ -292,7 +304,7 @@ def _pcie(facts, pcie, devs) -> List[Finding]:
         elif dkms_failure:
             findings.append(Finding("device.pcie", FAIL, "The gasket/apex driver did not build for this kernel",
                                     causes=["pcie-driver-build"], detail=f"{detail} {dkms_failure}",
-                                    remedy=GASKET_FROM_SOURCE))
+                                    remedy=_gasket_from_source(facts, pcie)))
         elif pcie.get("secure_boot") and not modules.get("apex"):
             extra = f" Kernel lockdown: {pcie.get('lockdown')}." if pcie.get("lockdown") not in (None, "none") else ""
             findings.append(Finding(
@@ -314,7 +326,7 @@ def _pcie(facts, pcie, devs) -> List[Finding]:
     if dkms_failure and not unbound:
         findings.append(Finding("device.pcie-driver-build", WARN if not devs else FAIL,
                                 "The gasket/apex driver did not build for the running kernel",
-                                causes=["pcie-driver-build"], detail=dkms_failure, remedy=GASKET_FROM_SOURCE))
+                                causes=["pcie-driver-build"], detail=dkms_failure, remedy=_gasket_from_source(facts, pcie)))
     findings.extend(_apex_nodes(facts, pcie, bound))
     findings.extend(_apex_health(pcie, bound))
     return findings

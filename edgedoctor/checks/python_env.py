@@ -45,9 +45,11 @@ def _pip(facts: Dict[str, Any]) -> str:
 
 
 DEBIAN_LIKE = ("debian", "raspbian", "ubuntu")
-# Boards that run a 64-bit OS (ARMv8): Raspberry Pi OS 64-bit supports the Pi 3, 4, 400, 5, Zero 2 W and the
-# Compute Modules 3, 4 and 5; the Pi 1, 2 (before v1.2), Zero and Zero W are 32-bit only.
-PI_32_BIT_ONLY = ("raspberry-pi-1", "raspberry-pi-2", "raspberry-pi-zero", "raspberry-pi-zero-w")
+# Raspberry Pi OS 64-bit runs on the ARMv8 boards (Pi 3, 4, 400, 5, Zero 2 W, Compute Modules 3-5). The Pi 2 is
+# ARMv7 and 32-bit only; the Pi 1, Zero and Zero W are ARMv6, below what tflite-runtime's armv7l wheel (ARMv7
+# with NEON) and libedgetpu's armhf build need.
+PI_ARMV6 = ("raspberry-pi-1", "raspberry-pi-zero", "raspberry-pi-zero-w")
+PI_32_BIT_ONLY = PI_ARMV6 + ("raspberry-pi-2",)
 
 
 def _install(facts: Dict[str, Any], requirements: str, force: bool = False) -> str:
@@ -80,25 +82,29 @@ def _arm32_stack(facts: Dict[str, Any]) -> str:
     `pip install tflite-runtime "numpy<2"` would compile numpy; Debian's python3-numpy (1.24 on Bookworm)
     fills the gap in a venv that sees the system's packages."""
     platform = facts.get("platform") or {}
+    python = (facts.get("python_env") or {}).get("python") or {}
     board = platform.get("board") or ""
-    can_64 = not board.startswith(PI_32_BIT_ONLY)
-    sixty_four = ("Raspberry Pi OS 64-bit (this board runs it), where PyPI has both; then "
-                  "`python3 -m venv ~/coral-venv && ~/coral-venv/bin/python -m pip install tflite-runtime "
-                  "\"numpy<2\"`") if can_64 else ""
+    if board in PI_ARMV6 or str(python.get("machine") or platform.get("arch") or "").startswith("armv6"):
+        return ("# tflite-runtime (armv7l) and libedgetpu (armhf) are built for ARMv7 with NEON or newer: none runs "
+                "on this ARMv6 board (Raspberry Pi 1, Zero, Zero W).\n"
+                "# Use a Raspberry Pi 3, 4, 5 or Zero 2 W with Raspberry Pi OS 64-bit, where "
+                "`python3 -m venv ~/coral-venv && ~/coral-venv/bin/python -m pip install tflite-runtime \"numpy<2\"` "
+                "works.")
+    debian_numpy = ("sudo apt-get install python3-numpy python3-venv\n"
+                    "python3 -m venv --system-site-packages ~/coral-venv\n"
+                    "~/coral-venv/bin/python -m pip install tflite-runtime")
+    sixty_four = "" if board in PI_32_BIT_ONLY else (
+        "Raspberry Pi OS 64-bit (this board runs it), where PyPI has both; then `python3 -m venv ~/coral-venv && "
+        "~/coral-venv/bin/python -m pip install tflite-runtime \"numpy<2\"`")
     libc = platform.get("libc_version") or ""
     if platform.get("distro") in DEBIAN_LIKE and platform.get("libc") == "glibc" and _version_tuple(libc) >= (2, 34):
-        return ("# PyPI has tflite-runtime for 32-bit ARM but no numpy: take Debian's numpy\n"
-                "sudo apt-get install python3-numpy python3-venv\n"
-                "python3 -m venv --system-site-packages ~/coral-venv\n"
-                "~/coral-venv/bin/python -m pip install tflite-runtime"
+        return ("# PyPI has tflite-runtime for 32-bit ARM but no numpy: take Debian's numpy\n" + debian_numpy
                 + (f"\n# or install {sixty_four}" if sixty_four else ""))
     if sixty_four:
         return (f"# On 32-bit ARM with glibc {libc or 'older than 2.34'} PyPI has no usable tflite-runtime and numpy "
                 f"stack: install {sixty_four}")
-    return ("# This board is 32-bit only and PyPI has no numpy for it: upgrade to Raspberry Pi OS Bookworm, then\n"
-            "sudo apt-get install python3-numpy python3-venv\n"
-            "python3 -m venv --system-site-packages ~/coral-venv\n"
-            "~/coral-venv/bin/python -m pip install tflite-runtime")
+    return ("# PyPI's tflite-runtime for 32-bit ARM needs glibc 2.34 and it has no numpy: upgrade to Raspberry Pi OS "
+            "Bookworm (32-bit), then\n" + debian_numpy)
 
 
 def _last_line(text: Optional[str]) -> str:
