@@ -69,6 +69,9 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     venv = " (virtual environment)" if python.get("in_venv") else ""
     findings.append(Finding("python.interpreter", PASS,
                             f"{python.get('implementation', 'Python')} {version} at {where}{venv}"))
+    why = _why_this_interpreter(env)
+    if why:
+        findings.append(Finding("python.selected", INFO, why[0], detail=why[1]))
     for crash in worker.get("crashes") or []:
         findings.append(Finding(
             "python.worker", WARN, f"Examining the stack {WORKER_FAILURE.get(crash.get('status'), 'failed')} "
@@ -83,6 +86,19 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     findings.extend(_pycoral(env, facts, platform))
     findings.extend(_shadowing(env))
     return findings
+
+
+def _why_this_interpreter(env: Dict[str, Any]) -> Optional[tuple]:
+    """(title, detail): why this interpreter was examined and how to pick another (None for older reports)."""
+    selected = env.get("selected") or {}
+    if not isinstance(selected, dict) or not selected.get("reason"):
+        return None
+    title = f"Examined because it is {selected['reason']}"
+    if selected.get("source") == "option":
+        return title, ""
+    return title + "; --python PATH examines another", (
+        "Your project's environment may be another one: name it with `edgedoctor check --python PATH` (an "
+        "interpreter or a venv folder), or activate it before running edgedoctor.")
 
 
 def _python_support(python, platform, env) -> List[Finding]:

@@ -15,9 +15,9 @@ NAME = "check"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--python", metavar="PATH", default=sys.executable,
-                        help="examine this interpreter or venv (a venv folder or its python); default: the one "
-                             "running edgedoctor")
+    parser.add_argument("--python", metavar="PATH", default=None,
+                        help="examine this interpreter or venv (a venv folder or its python); default: the active "
+                             "venv or conda env, else ./.venv or ./venv, else the python3 on PATH")
     parser.add_argument("--root", metavar="DIR",
                         help="read /sys, /dev, /etc, /proc from this folder instead of the machine (a fixture tree "
                              "or a mounted SD-card image); commands are answered from DIR/.edgedoctor/commands")
@@ -47,9 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from edgedoctor.options import CheckOptions
     from edgedoctor.system import System
 
-    python = common.resolve_python(args.python)
-    if python is None:
-        print(f"edgedoctor: --python {args.python}: no Python interpreter there", file=sys.stderr)
+    from edgedoctor import interpreter
+
+    try:
+        choice = common.examined_python(args.python, timeout=args.timeout)
+    except ValueError as exc:
+        print(f"edgedoctor: {exc}", file=sys.stderr)
         return exitcodes.USAGE_ERROR
     if args.root and not Path(args.root).is_dir():
         print(f"edgedoctor: --root {args.root}: not a folder", file=sys.stderr)
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             return exitcodes.USAGE_ERROR
     system = System.from_root(Path(args.root)) if args.root else System.host()
     options = CheckOptions(
-        python=python, timeout=args.timeout, offline=args.offline, models_dir=args.models_dir,
+        python=choice.path, python_choice=interpreter.describe(choice), timeout=args.timeout, offline=args.offline, models_dir=args.models_dir,
         models_url=args.models_url or os.environ.get("EDGEDOCTOR_MODELS_URL"), model_set=args.model_set,
         iterations=args.iterations, cache_dir=args.cache_dir, run_models=not args.no_models,
         requirements=requirements,

@@ -96,6 +96,7 @@ def read(ctx: ProbeContext) -> Dict[str, Any]:
         facts["error"] = last.error
     facts.setdefault("error", None)
     facts["python_executable_requested"] = ctx.options.python
+    facts["selected"] = ctx.options.python_choice
     facts["worker"] = {"status": last.status, "error": last.error, "crashes": crashes,
                        "duration_ms": round(sum(a.duration_ms for a in attempts), 1)}
     # A stage that crashed the worker is a fact about that stage (an import that segfaults, a smoke run

@@ -84,6 +84,7 @@ def _render_plain(report: Dict[str, Any], findings: List[Finding]) -> str:
                 out.append(f"      see: {ref}")
         out.append("")
     out.append(_summary_line(report))
+    out.append(next_step_line(report))
     return "\n".join(out) + "\n"
 
 
@@ -91,6 +92,15 @@ def _summary_line(report: Dict[str, Any]) -> str:
     summary = report.get("summary") or {}
     counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("pass", "warn", "fail", "skip", "info"))
     return f"Summary: {verdict(report)} ({counts}); exit code {report.get('exit_code')}"
+
+
+def next_step_line(report: Dict[str, Any]) -> str:
+    """One line on what to do next: the plan when something is wrong, and how to attach the report."""
+    summary = report.get("summary") or {}
+    attach = "for a ticket: edgedoctor check --format markdown -o edgedoctor-report.md"
+    if summary.get("fail") or summary.get("warn"):
+        return f"Next: `edgedoctor plan` lists the fixes in order; {attach}"
+    return f"Next: nothing to fix; {attach}"
 
 
 def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) -> str:
@@ -136,4 +146,5 @@ def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) ->
     console.print()
     exit_code = report.get("exit_code")
     console.print(Text(_summary_line(report), style="bold green" if exit_code == 0 else "bold red"))
+    console.print(Text(next_step_line(report), style="bold"), soft_wrap=True)  # never split a command
     return buffer.getvalue()
