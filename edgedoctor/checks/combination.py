@@ -66,7 +66,7 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
         worst = bad[0]
         return [Finding("combination.release", FAIL if any(m.entry.severity == FAIL for m in bad) else WARN,
                         f"Known-bad combination: {text}",
-                        detail=f"{worst.entry.title} (matrix entry {worst.entry.id}). {worst.entry.explanation}",
+                        detail=f"{worst.entry.title} (matrix entry {worst.entry.id}). {worst.entry.shown_explanation}",
                         remedy=worst.entry.remedy_for(view.get("os")), causes=sorted({m.entry.cause for m in bad}))]
     rows = release.get("compatible") or []
     verdicts = [(_row_holds(row, view), row) for row in rows]

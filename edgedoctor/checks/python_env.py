@@ -29,7 +29,7 @@ def _with_cause(finding: Finding, text: Optional[str], facts: Dict[str, Any], fa
     if match:
         finding.causes = [match.entry.cause]
         finding.remedy = finding.remedy or match.entry.remedy_for(os_name)
-        finding.detail = (finding.detail + "\n" if finding.detail else "") + match.entry.explanation
+        finding.detail = (finding.detail + "\n" if finding.detail else "") + match.entry.shown_explanation
     elif fallback:
         finding.causes = [fallback]
     if not finding.remedy:
