@@ -38,7 +38,8 @@ RUNTIME_KEYS = {"runtime_version", "runtime_release", "runtime_package"}
 STACK_KEYS = {"tflite_runtime", "ai_edge_litert", "tensorflow", "pycoral", "numpy", "python"}
 CONDITION_KEYS = LIST_KEYS | SPEC_KEYS | {"container", "runtime_found"}
 ENTRY_KEYS = {"id", "cause", "title", "severity", "confidence", "signatures", "explanation", "remedy",
-              "references", "examples", "when", "require_facts"}
+              "references", "examples", "when", "require_facts", "verification"}
+VERIFICATION_STATUSES = ("verified", "inferred")
 REMEDY_KEYS = {"all", "linux", "darwin", "windows"}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
@@ -186,6 +187,10 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
     if not isinstance(references, list) or not references or not all(
             isinstance(r, str) and re.match(r"https?://", r) for r in references):
         bad("references", "must list at least one http(s) URL")
+    verification = raw.get("verification")
+    if verification is not None and (not isinstance(verification, dict)
+                                     or verification.get("status") not in VERIFICATION_STATUSES):
+        bad("verification", f"must be a table with status one of {', '.join(VERIFICATION_STATUSES)}")
     signatures: List[Signature] = []
     raw_signatures = raw.get("signatures") or []
     if not isinstance(raw_signatures, list):
