@@ -15,6 +15,12 @@ NAME = "check"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_examine_arguments(parser)
+    common.add_report_arguments(parser)
+
+
+def add_examine_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to examine and how (shared with `edgedoctor plan`)."""
     parser.add_argument("--python", metavar="PATH", default=sys.executable,
                         help="examine this interpreter or venv (a venv folder or its python); default: the one "
                              "running edgedoctor")
@@ -37,10 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fail unless these hold: device, usb3, pcie, runtime, tpu-inference, speedup=N, "
                              "max-tpu-ms=X (repeatable; also read from edgedoctor.toml / [tool.edgedoctor])")
     parser.add_argument("--config", metavar="FILE", help="read requirements and defaults from this TOML file")
-    common.add_report_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    report = examine(args)
+    if isinstance(report, int):
+        return report
+    return common.emit_report(report, args)
+
+
+def examine(args: argparse.Namespace):
+    """Probe and judge as the options say: the report, or a usage-error exit code."""
     from edgedoctor import matrix
     from edgedoctor.collect import collect
     from edgedoctor.judge import judge
@@ -78,5 +91,4 @@ def run(args: argparse.Namespace) -> int:
     threading.Thread(target=matrix.preload, name="edgedoctor-preload", daemon=True).start()
     with common.progress(args) as say:
         facts = collect(system, options, progress=say)
-    report = judge(facts, strict=args.strict, requirements=requirements)
-    return common.emit_report(report, args)
+    return judge(facts, strict=getattr(args, "strict", False), requirements=requirements)
