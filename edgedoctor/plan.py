@@ -3,7 +3,8 @@
 Pure (Facts in, plan out). The target comes from a known-good row of `matrix/releases.toml` (never a row the
 matrix's fact entries call known-bad), with the wheels and runtime packages that exist for this OS,
 architecture and Python (`matrix/install.toml`). Of the targets that fit, the one that changes the fewest
-things the user has wins; ties go to the official runtime, then to the Python closest to the examined one.
+things the user has wins; ties go to the Python closest to the examined one (the easiest to get), then to
+the official runtime.
 
 Commands name the examined interpreter by path. An externally-managed interpreter (PEP 668), a Python with no
 fitting wheel, or an environment whose other packages need numpy 2 gets a new venv instead of a pip install
@@ -123,7 +124,7 @@ def situation(facts: Dict[str, Any]) -> Situation:
         managed = bool(system_python and any(i in ("debian", "ubuntu", "raspbian") for i in ids)
                        and _spec_holds(">=3.11", view.get("python")))
     packages = {str(k).lower(): v for k, v in factview._obj(env.get("packages")).items()}
-    return Situation(facts=facts, view=view, os=os_name, arch=view.get("arch"), distro_ids=ids, dist=dist,
+    return Situation(facts=facts, view=view, os=os_name, arch=view.get("arch") or factview._arch(python.get("machine")), distro_ids=ids, dist=dist,
                      glibc=platform.get("libc_version") if platform.get("libc") == "glibc" else None,
                      python=view.get("python"), executable=executable, in_venv=in_venv,
                      externally_managed=bool(managed), system_python=system_python, packages=packages)
@@ -233,6 +234,7 @@ def candidates(sit: Situation) -> List[Target]:
     if not sit.mm:
         return []
     table = matrix.load()
+    stack_keys = matrix.STACK_KEYS | matrix.RUNTIME_KEYS | {"pycoral_identity", "runtime_found"}
     pythons = [sit.mm] + sorted((p for p in FALLBACK_PYTHONS if p != sit.mm),
                                 key=lambda p: (abs(_version_key(p).minor - _version_key(sit.mm).minor), p))
     identity = view.get("pycoral_identity")
@@ -258,7 +260,7 @@ def candidates(sit: Situation) -> List[Target]:
                         if other != target.interpreter and target.new_env:
                             planned[other] = None
                     bad = [m for m in table.fact_matches(planned) + table.combination_matches(planned)
-                           if m.entry.severity in ("fail", "warn")]
+                           if m.entry.severity in ("fail", "warn") and set(m.entry.when) & stack_keys]
                     if bad or not row_holds(row, planned):
                         continue
                     target.cost = _cost(sit, target)
@@ -330,9 +332,12 @@ def _cost(sit: Situation, target: Target) -> int:
         cost += 1
     if target.new_env or view.get("numpy") != target.numpy:
         cost += 1
-    if (target.pycoral or None) != (view.get("pycoral") if view.get("pycoral_identity") == "google" else None):
-        cost += 1
-    if view.get("pycoral_identity") == "pypi-impostor" and not target.new_env:
+    identity = view.get("pycoral_identity")
+    if identity == "google":
+        cost += 0 if target.pycoral == view.get("pycoral") and not target.new_env else 1
+    elif identity in ("pypi-impostor", "unknown"):  # the user wants pycoral: Google's is the fix, none a loss
+        cost += 1 + (0 if target.pycoral else 1)
+    elif target.pycoral:
         cost += 1
     if target.recipe is not None:
         cost += 1
@@ -344,7 +349,7 @@ def choose(sit: Situation) -> Optional[Target]:
     if not found:
         return None
     return min(found, key=lambda t: (
-        t.cost, t.community, abs(_version_key(_mm(t.python) or "3.0").minor - _version_key(sit.mm or "3.0").minor),
+        t.cost, abs(_version_key(_mm(t.python) or "3.0").minor - _version_key(sit.mm or "3.0").minor), t.community,
         [-x for x in _version_key(t.interpreter_version).release]))
 
 
@@ -384,16 +389,19 @@ def _steps(sit: Situation, target: Target) -> List[Dict[str, Any]]:
             creator = f"py -{target.python}" if sit.os == "windows" else f"python{target.python}"
         title = f"Create a Python {_mm(target.python)} environment for the Edge TPU stack: {target.env_reason}"
         if not same:
-            title += (f" (Python {target.python} must be installed first: python.org on Windows and macOS, "
-                      f"`pyenv install {target.python}` or `uv python install {target.python}` on Linux)")
+            where = ("from python.org" if sit.os in ("windows", "darwin") else
+                     f"e.g. `pyenv install {target.python}` or `uv python install {target.python}`")
+            title += f" (install Python {target.python} first, {where})"
         changes = {"python_executable": new_python, "python": target.python, "numpy": None, "pycoral": None,
                    "pycoral_identity": "absent"}
         changes.update({m: None for m in INTERPRETERS})
         steps.append({"title": title, "commands": [f"{creator} -m venv {folder}"], "changes": changes})
         python = new_python
         view = dict(view, **changes)
-    apt_pycoral = bool(target.pycoral and not target.new_env and sit.system_python and sit.debian_family
-                       and _spec_holds("<3.10", sit.python) and target.interpreter_version == "2.5.0.post1")
+    has_pycoral = view.get("pycoral") if view.get("pycoral_identity") == "google" else None
+    apt_pycoral = bool(target.pycoral and target.pycoral != has_pycoral and not target.new_env
+                       and sit.system_python and sit.debian_family and _spec_holds("<3.10", sit.python)
+                       and target.interpreter_version == "2.5.0.post1")
     runtime_step = None
     if target.recipe is not None:
         old = view.get("runtime_release") if view.get("runtime_found") else None

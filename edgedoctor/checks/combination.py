@@ -19,9 +19,10 @@ def row_holds(row: Dict[str, Any], view: Dict[str, Any]) -> Optional[bool]:
             if key == "pycoral" and view.get("pycoral_identity") != "google":
                 continue
             conditions[key] = row[key]
-    for key in ("os", "arch"):
-        if key in row:
-            conditions[key] = row[key]
+    if "os" in row:
+        conditions["os"] = row["os"]
+    if "arch" in row:  # the table says arm64 (Apple's word); facts say aarch64
+        conditions["arch"] = [factview._arch(a) for a in row["arch"]]
     satisfied, contradicted, unknown = matrix.evaluate(conditions, view)
     if contradicted:
         return False
