@@ -312,3 +312,28 @@ def test_plan_command_prints_text_json_and_sh(run_cli):
     code, text, _ = run_cli("plan", "--root", root, "--no-models", "--offline", "-q")
     for command in (c for s in plan["steps"] for c in s["commands"]):
         assert command in text.splitlines()[0] or any(line.strip() == command for line in text.splitlines())
+
+
+def test_finding_remedies_never_pip_into_a_pep668_interpreter():
+    from edgedoctor.checks import python_env as check_python_env
+
+    facts = with_env(read_facts("no-device"), LINUX_ENVS["tflite214-numpy-missing"])
+    facts["python_env"]["python"].update({"executable": "/usr/bin/python3", "in_venv": False,
+                                          "externally_managed": True})
+    facts["platform"].update({"python_executable": "/usr/bin/python3", "in_venv": False})
+    numpy = next(f for f in check_python_env.check(facts) if f.id == "python.numpy")
+    assert "/usr/bin/python3 -m pip" not in numpy.remedy
+    assert "/usr/bin/python3 -m venv ~/coral-venv" in numpy.remedy
+    assert '~/coral-venv/bin/python -m pip install "numpy<2"' in numpy.remedy
+
+
+@pytest.mark.parametrize("executable,venv,apt", [("/usr/bin/python3", False, True), (VENV, True, False)])
+def test_pycoral_remedy_apt_only_for_the_system_python(executable, venv, apt):
+    from edgedoctor.checks import python_env as check_python_env
+
+    facts = with_env(read_facts("no-device"), env("3.9.2", executable, venv=venv, tflite="2.5.0.post1",
+                                                  numpy="1.19.5", managed=False))
+    pycoral = next(f for f in check_python_env.check(facts) if f.id == "python.pycoral")
+    assert ("sudo apt-get install python3-pycoral" in pycoral.remedy) is apt
+    if not apt:
+        assert pycoral.remedy.startswith(f"{executable} -m pip install --extra-index-url")
