@@ -11,7 +11,7 @@ from edgedoctor.findings import Finding
 
 
 def judge(facts: Dict[str, Any], strict: bool = False, requirements: Sequence[str] = (),
-          created: Optional[str] = None) -> Dict[str, Any]:
+          created: Optional[str] = None, with_plan: bool = True) -> Dict[str, Any]:
     findings: List[Finding] = run_checks(facts)
     diagnoses = diagnose.diagnose(facts)
     findings.extend(_from_diagnoses(findings, diagnoses))
@@ -19,7 +19,21 @@ def judge(facts: Dict[str, Any], strict: bool = False, requirements: Sequence[st
         from edgedoctor import requirements as req
 
         findings.extend(req.evaluate(requirements, facts, findings))
-    return report.build(facts, findings, diagnoses, strict=strict, created=created)
+    built = report.build(facts, findings, diagnoses, strict=strict, created=created)
+    if with_plan:
+        built["plan"] = _plan(facts, built["findings"])
+        built["exit_code"] = built.pop("exit_code")  # the contract's order: exit_code last
+    return built
+
+
+def _plan(facts: Dict[str, Any], findings: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The plan for this machine; a bug in the planner must not take the report with it."""
+    from edgedoctor import plan
+
+    try:
+        return plan.build(facts, findings)
+    except Exception as exc:  # noqa: BLE001
+        return {"target": {}, "steps": [], "notes": [f"edgedoctor could not make a plan: {type(exc).__name__}: {exc}"]}
 
 
 def _from_diagnoses(findings: List[Finding], diagnoses: List[Dict[str, Any]]) -> List[Finding]:

@@ -11,7 +11,7 @@ from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 VERSION_KEYS = ("tflite_runtime", "pycoral", "python", "numpy")
 
 
-def _row_holds(row: Dict[str, Any], view: Dict[str, Any]) -> Optional[bool]:
+def row_holds(row: Dict[str, Any], view: Dict[str, Any]) -> Optional[bool]:
     """Whether a `[[release.compatible]]` row describes this machine. pycoral only counts when installed."""
     conditions = {}
     for key in VERSION_KEYS:
@@ -19,9 +19,10 @@ def _row_holds(row: Dict[str, Any], view: Dict[str, Any]) -> Optional[bool]:
             if key == "pycoral" and view.get("pycoral_identity") != "google":
                 continue
             conditions[key] = row[key]
-    for key in ("os", "arch"):
-        if key in row:
-            conditions[key] = row[key]
+    if "os" in row:
+        conditions["os"] = row["os"]
+    if "arch" in row:  # the table says arm64 (Apple's word); facts say aarch64
+        conditions["arch"] = [factview._arch(a) for a in row["arch"]]
     satisfied, contradicted, unknown = matrix.evaluate(conditions, view)
     if contradicted:
         return False
@@ -69,7 +70,7 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
                         detail=f"{worst.entry.title} (matrix entry {worst.entry.id}). {worst.entry.shown_explanation}",
                         remedy=worst.entry.remedy_for(view.get("os")), causes=sorted({m.entry.cause for m in bad}))]
     rows = release.get("compatible") or []
-    verdicts = [(_row_holds(row, view), row) for row in rows]
+    verdicts = [(row_holds(row, view), row) for row in rows]
     good = [row for verdict, row in verdicts if verdict]
     if good:
         return [Finding("combination.release", PASS, f"Known-good combination: {text}",

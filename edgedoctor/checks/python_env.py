@@ -42,6 +42,24 @@ def _pip(facts: Dict[str, Any]) -> str:
     return f"{shlex.quote(python)} -m pip"
 
 
+def _outside_pep668(findings: List[Finding], facts: Dict[str, Any]) -> List[Finding]:
+    """pip refuses to install into an interpreter the OS manages (PEP 668): remedies that would run pip there
+    create a venv first and install into it (never --break-system-packages)."""
+    from edgedoctor.plan import new_env_paths, situation
+
+    sit = situation(facts)
+    if not sit.externally_managed:
+        return findings
+    folder, python = new_env_paths(sit.os)
+    pip = _pip(facts)
+    for finding in findings:
+        if pip + " install" in finding.remedy:
+            finding.remedy = (f"# {sit.executable} is managed by the OS (PEP 668); install into a venv of its own:\n"
+                              f"{shlex.quote(sit.executable or 'python3')} -m venv {folder}\n"
+                              + finding.remedy.replace(pip + " install", f"{python} -m pip install"))
+    return findings
+
+
 def _last_line(text: Optional[str]) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1] if lines else ""
@@ -85,7 +103,7 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     findings.extend(_smoke(env, facts))
     findings.extend(_pycoral(env, facts, platform))
     findings.extend(_shadowing(env))
-    return findings
+    return _outside_pep668(findings, facts)
 
 
 def _why_this_interpreter(env: Dict[str, Any]) -> Optional[tuple]:
@@ -202,12 +220,25 @@ def _smoke(env, facts) -> List[Finding]:
     return [Finding("python.smoke", PASS, f"The TFLite interpreter runs the embedded model correctly{timing}")]
 
 
+def _pycoral_install(facts, env, version) -> str:
+    """Google's pycoral for the examined interpreter: Coral's apt package only for the distribution's own
+    python3 below 3.10 (apt never installs into a venv, and python3-pycoral needs python3 < 3.10); otherwise
+    pip with Coral's index, run by the examined interpreter."""
+    from edgedoctor.plan import situation
+
+    sit = situation(facts)
+    if sit.system_python and sit.debian_family and support.supports_python("pycoral", version) and \
+            not sit.externally_managed:
+        return "sudo apt-get install python3-pycoral"
+    return f"{_pip(facts)} install --extra-index-url https://google-coral.github.io/py-repo/ pycoral~=2.0"
+
+
 def _pycoral(env, facts, platform) -> List[Finding]:
     pycoral = env.get("pycoral") or {}
     identity = pycoral.get("identity")
     os_name = platform.get("os")
-    install = support.install_command("pycoral", os_name, platform.get("distro"))
     version = (env.get("python") or {}).get("version")
+    install = _pycoral_install(facts, env, version)
     if support.supports_python("pycoral", version, os_name, platform.get("arch")) is False:
         # Neither Coral's index nor apt (python3-pycoral needs python3 < 3.10) has a pycoral for this Python.
         venv, python = (("py -3.9 -m venv %USERPROFILE%\\coral-venv", "%USERPROFILE%\\coral-venv\\Scripts\\python")

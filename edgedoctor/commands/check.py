@@ -15,6 +15,12 @@ NAME = "check"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_examine_arguments(parser)
+    common.add_report_arguments(parser)
+
+
+def add_examine_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to examine and how (shared with `edgedoctor plan`)."""
     parser.add_argument("--python", metavar="PATH", default=None,
                         help="examine this interpreter or venv (a venv folder or its python); default: the active "
                              "venv or conda env, else ./.venv or ./venv, else the python3 on PATH")
@@ -37,17 +43,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fail unless these hold: device, usb3, pcie, runtime, tpu-inference, speedup=N, "
                              "max-tpu-ms=X (repeatable; also read from edgedoctor.toml / [tool.edgedoctor])")
     parser.add_argument("--config", metavar="FILE", help="read requirements and defaults from this TOML file")
-    common.add_report_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgedoctor import matrix
+    report = examine(args)
+    if isinstance(report, int):
+        return report
+    return common.emit_report(report, args)
+
+
+def examine(args: argparse.Namespace):
+    """Probe and judge as the options say: the report, or a usage-error exit code."""
+    from edgedoctor import interpreter, matrix
     from edgedoctor.collect import collect
     from edgedoctor.judge import judge
     from edgedoctor.options import CheckOptions
     from edgedoctor.system import System
-
-    from edgedoctor import interpreter
 
     try:
         choice = common.examined_python(args.python, timeout=args.timeout)
@@ -72,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
             return exitcodes.USAGE_ERROR
     system = System.from_root(Path(args.root)) if args.root else System.host()
     options = CheckOptions(
-        python=choice.path, python_choice=interpreter.describe(choice), timeout=args.timeout, offline=args.offline, models_dir=args.models_dir,
+        python=choice.path, python_choice=interpreter.describe(choice), timeout=args.timeout,
+        offline=args.offline, models_dir=args.models_dir,
         models_url=args.models_url or os.environ.get("EDGEDOCTOR_MODELS_URL"), model_set=args.model_set,
         iterations=args.iterations, cache_dir=args.cache_dir, run_models=not args.no_models,
         requirements=requirements,
@@ -81,5 +93,4 @@ def run(args: argparse.Namespace) -> int:
     threading.Thread(target=matrix.preload, name="edgedoctor-preload", daemon=True).start()
     with common.progress(args) as say:
         facts = collect(system, options, progress=say)
-    report = judge(facts, strict=args.strict, requirements=requirements)
-    return common.emit_report(report, args)
+    return judge(facts, strict=getattr(args, "strict", False), requirements=requirements)
