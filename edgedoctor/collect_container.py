@@ -9,7 +9,7 @@ Python stack, runtime and model runs, read inside the running container. One sna
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from edgedoctor import collect as host_collect
 from edgedoctor.options import CheckOptions
@@ -34,15 +34,20 @@ def container_section(engine: str, inspected: Dict[str, Any], outside: Dict[str,
 
 
 def collect(host: System, options: CheckOptions, name: str, engine: Optional[str] = None,
-            progress=None) -> Dict[str, Any]:
-    """Raises container.ContainerError when no engine has a running container of that name."""
+            progress=None, engine_run: Optional[cprobe.Runner] = None,
+            shim: Optional[Callable[..., cprobe.WorkerShim]] = None) -> Dict[str, Any]:
+    """Raises container.ContainerError when no engine has a running container of that name. `engine_run` runs
+    the engine's commands (default: the host's command runner), `shim` makes the stand-in for the container's
+    python3 (default: `WorkerShim`); tests pass recorded ones."""
     say = progress or (lambda message: None)
-    engine, inspected = cprobe.find_container(name, host.run, engine)
+    run = engine_run or host.run
+    make_shim = shim or cprobe.WorkerShim
+    engine, inspected = cprobe.find_container(name, run, engine)
     if not inspected["running"]:
         raise cprobe.ContainerError(f"the container {name!r} is not running ({engine} says: "
                                     f"{inspected.get('status') or 'not running'}); start it, then check again")
     say(f"container {name} ({engine})")
-    outside = cprobe.outside_view(engine, name, host.run, timeout=min(options.timeout, 30.0))
+    outside = cprobe.outside_view(engine, name, run, timeout=min(options.timeout, 30.0))
     python = outside.get("python")
 
     ctx = ProbeContext(system=host, options=options)
@@ -52,13 +57,12 @@ def collect(host: System, options: CheckOptions, name: str, engine: Optional[str
         say(reader)
         ctx.facts[reader] = host_collect._read(reader, ctx)
 
-    inner_system = cprobe.ContainerSystem(engine, name, inspected.get("env") or {}, host.run,
+    inner_system = cprobe.ContainerSystem(engine, name, inspected.get("env") or {}, run,
                                           worker=bool(python))
     facts = ctx.facts
     if python:
-        with cprobe.WorkerShim(engine, name, python["command"], options.timeout,
-                               inspected.get("working_dir") or "/") as shim:
-            inner_options = dataclasses.replace(options, python=shim.path)
+        with make_shim(engine, name, python["command"], options.timeout, inspected.get("working_dir") or "/") as made:
+            inner_options = dataclasses.replace(options, python=made.path)
             inner = ProbeContext(system=inner_system, options=inner_options, facts=facts)
             for reader in ("python_env", "runtime"):
                 say(f"{reader} in {name}")

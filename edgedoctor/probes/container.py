@@ -346,9 +346,18 @@ def shim_main(engine: str, name: str, python: str, deadline: float, argv: List[s
     program, _ = build_bootstrap(task, payload, deadline, Path(engine).name, workdir=workdir)
     argv = [engine, "exec", "-i", "-e", "PYTHONIOENCODING=utf-8", "-e", "PYTHONDONTWRITEBYTECODE=1", name,
             python, "-B", "-"]
-    sys.stdout.flush()
-    proc = subprocess.run(argv, input=program.encode("utf-8"))
+    proc = subprocess.run(argv, input=program.encode("utf-8"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     code = proc.returncode
+    record = os.environ.get("EDGEDOCTOR_CONTAINER_RECORD")
+    if record:  # tests/tiers/record_container_transcripts.py: what the real engine answered, for the fast tier
+        with open(record, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"task": task, "argv": argv, "returncode": code,
+                                     "stdout": proc.stdout.decode("utf-8", "replace"),
+                                     "stderr": proc.stderr.decode("utf-8", "replace")}) + "\n")
+    sys.stdout.buffer.write(proc.stdout)
+    sys.stdout.flush()
+    sys.stderr.buffer.write(proc.stderr)
+    sys.stderr.flush()
     # The engine reports a process killed by signal N as 128+N: be killed the same way, so the caller sees the
     # signal (a segfault inside the container reads as a segfault, not as "exit code 139").
     if 128 < code < 160 and code - 128 in (signal.SIGSEGV, signal.SIGABRT, signal.SIGILL, signal.SIGBUS,
@@ -356,6 +365,10 @@ def shim_main(engine: str, name: str, python: str, deadline: float, argv: List[s
         signal.signal(code - 128, signal.SIG_DFL)
         os.kill(os.getpid(), code - 128)
     return code
+
+
+HOST_ENV = ("PATH", "HOME", "USER", "LOGNAME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "TMPDIR", "LANG",
+            "EDGEDOCTOR_CONTAINER_RECORD")
 
 
 class WorkerShim:
@@ -367,9 +380,13 @@ class WorkerShim:
         self.folder = tempfile.mkdtemp(prefix="edgedoctor-container-")
         self.path = os.path.join(self.folder, "python")
         package_parent = str(Path(__file__).resolve().parent.parent.parent)
+        # The readers may hand the shim the container's environment (for the worker inside, where the engine
+        # applies it anyway): the engine client itself needs the host's.
+        host_env = {k: v for k, v in os.environ.items() if k in HOST_ENV or k.startswith(("DOCKER_", "CONTAINER"))}
         with open(self.path, "w", encoding="utf-8") as handle:
             handle.write(f"#!{sys.executable}\n"
-                         "import sys\n"
+                         "import os, sys\n"
+                         f"os.environ.clear()\nos.environ.update({host_env!r})\n"
                          f"sys.path.insert(0, {package_parent!r})\n"
                          "from edgedoctor.probes.container import shim_main\n"
                          f"sys.exit(shim_main({engine_path!r}, {name!r}, {python!r}, {deadline!r}, sys.argv[1:], "
@@ -384,6 +401,43 @@ class WorkerShim:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class ReplayShim(WorkerShim):
+    """Stands in for the container's python3 with the worker's answers recorded from a real engine (JSON lines
+    of {"task", "returncode", "stdout", "stderr"}, as EDGEDOCTOR_CONTAINER_RECORD writes them): the n-th run
+    of a task gets the n-th recorded answer for it, through the same child-process boundary."""
+
+    def __init__(self, recorded: Path):  # noqa: super().__init__ is not called: no engine is run
+        self.folder = tempfile.mkdtemp(prefix="edgedoctor-replay-")
+        self.path = os.path.join(self.folder, "python")
+        counter = os.path.join(self.folder, "count.json")
+        with open(self.path, "w", encoding="utf-8") as handle:
+            handle.write(f"""#!{sys.executable}
+import json, os, signal, sys
+task = sys.argv[-1]
+sys.stdin.read()
+counts = json.load(open({counter!r})) if os.path.exists({counter!r}) else {{}}
+n = counts.get(task, 0)
+counts[task] = n + 1
+json.dump(counts, open({counter!r}, "w"))
+answers = [json.loads(line) for line in open({str(recorded)!r}, encoding="utf-8") if line.strip()]
+answers = [a for a in answers if a["task"] == task]
+if not answers:
+    sys.stderr.write("no recorded answer for task " + task)
+    sys.exit(127)
+answer = answers[min(n, len(answers) - 1)]
+sys.stdout.write(answer["stdout"])
+sys.stdout.flush()
+sys.stderr.write(answer["stderr"])
+sys.stderr.flush()
+code = answer["returncode"]
+if 128 < code < 160:
+    signal.signal(code - 128, signal.SIG_DFL)
+    os.kill(os.getpid(), code - 128)
+sys.exit(code)
+""")
+        os.chmod(self.path, stat.S_IRWXU)
 
 
 # --- the seam for the runtime reader ------------------------------------------------------------------------------
