@@ -90,13 +90,15 @@ def resolve(text: str, cwd: Optional[str] = None) -> Optional[str]:
     return None
 
 
-def identify(path: str, timeout: float = ID_TIMEOUT,
-             argv_prefix: Tuple[str, ...] = ()) -> Identity:
+def identify(path: str, timeout: float = ID_TIMEOUT) -> Identity:
     """Run the identification program under `path`; NotAnInterpreter when it is not a Python.
 
-    The child gets no stdin, its own session (so a daemonised grandchild is killed with it) and a deadline.
+    The child gets no stdin, its own session (so a daemonised grandchild is killed with it) and a deadline. A
+    foreign-architecture interpreter is started through its emulator, as the worker is (edgedoctor.emulation).
     """
-    argv = [*argv_prefix, path, "-c", _ID_PROGRAM]
+    from edgedoctor import emulation
+
+    argv = emulation.command([path, "-c", _ID_PROGRAM])
     # Output goes to files, not pipes: a grandchild that keeps a pipe open cannot hold the wait past the exit.
     with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
         try:

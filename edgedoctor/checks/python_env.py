@@ -72,6 +72,9 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     worker = env.get("worker") or {}
     python = env.get("python") or {}
     requested = env.get("python_executable_requested") or "the interpreter"
+    if not python and env.get("not_examined"):  # a container without python3 (check --container)
+        return [Finding("python.interpreter", SKIP, "The Python stack was not examined",
+                        detail=str(env.get("error") or ""))]
     if not python:
         status = worker.get("status")
         findings.append(Finding(

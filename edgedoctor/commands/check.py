@@ -42,6 +42,11 @@ def add_examine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--require", action="append", default=[], metavar="NAME[,NAME...]",
                         help="fail unless these hold: device, usb3, pcie, runtime, tpu-inference, speedup=N, "
                              "max-tpu-ms=X (repeatable; also read from edgedoctor.toml / [tool.edgedoctor])")
+    parser.add_argument("--container", metavar="NAME",
+                        help="examine this running Docker or Podman container (its Python stack, runtime and models, "
+                             "with the host's devices); nothing is installed into it")
+    parser.add_argument("--engine", choices=["docker", "podman"],
+                        help="the engine that runs --container (default: whichever knows the name)")
     parser.add_argument("--config", metavar="FILE", help="read requirements and defaults from this TOML file")
 
 
@@ -91,6 +96,23 @@ def examine(args: argparse.Namespace):
     )
     # The matrix is loaded while the probes wait for their child processes; judge finds it ready.
     threading.Thread(target=matrix.preload, name="edgedoctor-preload", daemon=True).start()
+    if args.engine and not args.container:
+        print("edgedoctor: --engine goes with --container NAME", file=sys.stderr)
+        return exitcodes.USAGE_ERROR
     with common.progress(args) as say:
-        facts = collect(system, options, progress=say)
+        if args.container:
+            from edgedoctor import collect_container
+            from edgedoctor.probes.container import ContainerError
+
+            if args.root:
+                print("edgedoctor: --container examines a running container on this machine; not with --root",
+                      file=sys.stderr)
+                return exitcodes.USAGE_ERROR
+            try:
+                facts = collect_container.collect(system, options, args.container, args.engine, progress=say)
+            except ContainerError as exc:
+                print(f"edgedoctor: --container: {exc}", file=sys.stderr)
+                return exitcodes.USAGE_ERROR
+        else:
+            facts = collect(system, options, progress=say)
     return judge(facts, strict=getattr(args, "strict", False), requirements=requirements)
