@@ -158,7 +158,9 @@ def test_the_end_of_check_says_what_to_do_next():
         for fancy in (False, True):
             last = terminal.render(report, fancy=fancy).rstrip().splitlines()[-1]
             assert "--format markdown" in last
-    assert "edgedoctor plan" in terminal.render(broken, fancy=False).rstrip().splitlines()[-1]
+    assert "first one first" in terminal.render(broken, fancy=False).rstrip().splitlines()[-1]
+    planned = dict(broken, plan={"target": {}, "steps": [{"title": "Install", "commands": ["true"]}]})
+    assert "edgedoctor plan --format sh" in terminal.render(planned, fancy=False).rstrip().splitlines()[-1]
     assert "nothing to fix" in terminal.render(healthy, fancy=False).rstrip().splitlines()[-1]
 
 

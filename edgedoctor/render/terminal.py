@@ -142,8 +142,10 @@ def next_step_line(report: Dict[str, Any]) -> str:
     """One line on what to do next: the plan when something is wrong, and how to attach the report."""
     summary = report.get("summary") or {}
     attach = "for a ticket: edgedoctor check --format markdown -o edgedoctor-report.md"
+    if (report.get("plan") or {}).get("steps"):
+        return f"Next: follow the Next steps above (`edgedoctor plan --format sh` writes them as a script); {attach}"
     if summary.get("fail") or summary.get("warn"):
-        return f"Next: `edgedoctor plan` lists the fixes in order; {attach}"
+        return f"Next: fix the failures above, first one first; {attach}"
     return f"Next: nothing to fix; {attach}"
 
 
