@@ -608,7 +608,12 @@ class _Chain:
 
 def _chain(parsed, items) -> Optional[_Chain]:
     """The chain of a parsed pattern, or None when it has no run of any text worth splitting at (or one the
-    split cannot follow: at its very start or end with a minimum, two in a row, \\A or \\Z, conditionals)."""
+    split cannot follow: at its very start or end with a minimum, two in a row, \\A or \\Z, conditionals).
+
+    Each piece is matched where it first can be, its repeats made lazy so it ends as early as it can; the next
+    piece is then looked for from there. That is the whole regex's answer whenever a piece has one way to end
+    at a place (literals, classes, repeats of one character: every signature of the matrix). A piece that can
+    end in two places by alternation, `(?:ab|a).*b` on "ab", is taken at its first alternative's end."""
     if _touches_string_edges(items) or _has_op(items, _sre_c.GROUPREF_EXISTS):
         return None
     dotall = bool(parsed.state.flags & re.DOTALL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shutil
 import sys
@@ -18,9 +19,16 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):  # nan, inf, 1e309
+        raise argparse.ArgumentTypeError(f"must be a finite number: {text!r}")
     if value <= 0:
         raise argparse.ArgumentTypeError("must be more than 0")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SECONDS} (a week)")
     return value
+
+
+MAX_SECONDS = 7 * 24 * 3600
 
 
 def positive_int(text: str) -> int:
@@ -45,17 +53,26 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_python(text: str) -> Optional[str]:
-    """A venv folder or an interpreter path -> the interpreter path (None when there is none)."""
+    """A venv folder or an interpreter path -> the interpreter path (None when there is none, or it is in a
+    folder this user may not look into). A relative path keeps its folder (`./py` stays `./py`, never `py`,
+    which would be looked up on PATH)."""
     path = Path(text).expanduser()
-    if path.is_dir():
-        for candidate in (path / "bin" / "python", path / "bin" / "python3", path / "Scripts" / "python.exe"):
-            if candidate.exists():
-                return str(candidate)
+    try:
+        if path.is_dir():
+            for candidate in (path / "bin" / "python", path / "bin" / "python3", path / "Scripts" / "python.exe"):
+                if candidate.exists():
+                    return _with_folder(str(candidate))
+            return None
+        if path.exists():
+            return _with_folder(str(path))
+    except OSError:  # PermissionError: a folder on the way that may not be traversed
         return None
-    if path.exists():
-        return str(path)
     found = shutil.which(text)
     return found
+
+
+def _with_folder(path: str) -> str:
+    return path if os.sep in path or (os.altsep and os.altsep in path) else os.path.join(os.curdir, path)
 
 
 def requirements_from(args: argparse.Namespace) -> List[str]:
