@@ -82,7 +82,10 @@ def resolve(text: str, cwd: Optional[str] = None) -> Optional[str]:
             found = venv_python(full)
             return str(found if path.is_absolute() else Path(text) / found.relative_to(full)) if found else None
         if full.exists():
-            return text if not text.startswith("~") else str(path)
+            if text.startswith("~"):
+                return str(path)
+            # `py` in the current folder must stay a path (`./py`): a bare name would be looked up on PATH.
+            return text if (os.sep in text or (os.altsep and os.altsep in text)) else os.path.join(os.curdir, text)
     except OSError:
         return None
     if os.sep not in text and (os.altsep is None or os.altsep not in text):

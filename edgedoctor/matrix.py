@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from edgedoctor import datafiles
+from edgedoctor import signatures
 from edgedoctor.signatures import (  # noqa: F401  (re-exported: the matrix's public face)
     CARRY, CONTEXT_WORDS, FLAGS, MAX_WINDOW, MIN_LITERAL, Signature, _fold, _make_plan,
     _search, _vetoed, analyse, required_literals,
@@ -670,6 +671,7 @@ def _source_key(folder: Path) -> Optional[str]:
     digest = hashlib.sha256(f"{_CACHE_FORMAT} {sys.version_info[:2]} {folder}".encode())
     try:
         digest.update(Path(__file__).read_bytes())
+        digest.update(Path(signatures.__file__).read_bytes())  # widths and groups are the analysis's
     except OSError:
         return None
     for path in [folder / "causes.toml"] + sorted((folder / "entries").glob("*.toml")):
@@ -853,4 +855,95 @@ def validate(folder: Optional[Path] = None) -> List[Problem]:
     key = _source_key(folder.resolve())
     if key:
         _write_compiled(table, key)
-    return list(table.problems)
+    return list(table.problems) + slow_entries(table)
+
+
+def slow_entries(table: "Matrix", size: int = signatures.CRAFTED_SIZE,
+                 limit: float = signatures.CRAFTED_LIMIT) -> List[Problem]:
+    """Entries whose search is not linear in the text. A signature with a repeat inside a repeat of varying
+    count is named outright (it backtracks exponentially); every other entry is scanned over texts built from
+    its own literals (see `signatures.crafted_texts`), and one that takes longer than `limit` seconds on
+    `size` characters is named with its time. A backtracking search takes seconds there, a linear one
+    milliseconds."""
+    found = []
+    nested = set()
+    for entry in table.entries:
+        for index, sig in enumerate(entry.signatures):
+            if signatures.nested_repeat(sig.pattern):
+                nested.add(entry.id)
+                found.append(Problem(entry.file, entry.id, f"signatures[{index}]",
+                                     "a repeat inside a repeat of varying count backtracks exponentially; "
+                                     "write it with one repeat"))
+    for entry, seconds in entry_times(table, size, limit=limit, skip=nested):
+        if seconds > limit:
+            took = f"took {seconds:.2f} s" if seconds != float("inf") else f"was stopped after {2 * limit} s"
+            found.append(Problem(entry.file, entry.id, "signatures",
+                                 f"{took} on {size // 1024} KB of text made of its own literals "
+                                 f"(limit {limit} s): the search is not linear in the text; bound its repeats"))
+    return found
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _timed(scan, seconds: float) -> float:
+    """How long `scan()` takes, or infinity when it is stopped after `seconds` (the regex engine heeds signals,
+    so a timer interrupts it; without one, on another thread or OS, it runs to its end)."""
+    import signal
+    import time
+
+    armed = False
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        def stop(signum, frame):
+            raise _OverBudget()
+
+        previous = signal.signal(signal.SIGALRM, stop)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        armed = True
+    began = time.perf_counter()
+    try:
+        scan()
+        return time.perf_counter() - began
+    except _OverBudget:
+        return float("inf")
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def entry_times(table: "Matrix", size: int = signatures.CRAFTED_SIZE, screen: bool = True,
+                limit: float = signatures.CRAFTED_LIMIT, skip=()):
+    """(entry, worst seconds over its crafted texts of `size` characters) for each text entry; a scan is stopped
+    after twice `limit` (infinity then). With `screen`, an entry that takes under 5 ms on an eighth of that size
+    is not timed again at the full size (it is reported with the eighth's time times eight), which keeps the
+    check cheap where nothing is wrong."""
+    def worst(single: "Matrix", patterns: List[str], length: int) -> float:
+        slowest = 0.0
+        for text in signatures.crafted_texts(patterns, length):
+            slowest = max(slowest, _timed(lambda: single.first_hits([text]), 2 * limit))
+            if slowest == float("inf"):
+                break
+        return slowest
+
+    for entry in table.entries:
+        if not entry.signatures or entry.id in skip:
+            continue
+        single = Matrix([entry], [], table.folder)
+        patterns = [sig.pattern for sig in entry.signatures]
+        key = (tuple(patterns), size, screen, limit)
+        known = _TIMED.get(key)
+        if known is not None:  # the time is the patterns': measured once per process
+            yield entry, known
+            continue
+        seconds = worst(single, patterns, max(1, size // 8)) if screen else 0.0
+        if screen and seconds < 0.005:
+            seconds *= 8
+        else:
+            seconds = worst(single, patterns, size)
+        _TIMED[key] = seconds
+        yield entry, seconds
+
+
+_TIMED: Dict[tuple, float] = {}

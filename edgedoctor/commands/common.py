@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shutil
 import sys
@@ -18,9 +19,16 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):  # nan, inf, 1e309
+        raise argparse.ArgumentTypeError(f"must be a finite number: {text!r}")
     if value <= 0:
         raise argparse.ArgumentTypeError("must be more than 0")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SECONDS} (a week)")
     return value
+
+
+MAX_SECONDS = 7 * 24 * 3600
 
 
 def positive_int(text: str) -> int:
