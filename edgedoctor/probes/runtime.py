@@ -174,7 +174,9 @@ def run_worker(ctx: ProbeContext, library: Optional[str], names: List[str]):
     """(result dict or None, worker failure fact or None)."""
     from edgedoctor.workerproc import run_worker as _run
 
-    payload = {"library": library, "names": names, "list_devices": True, "scan": True}
+    # "open": create the delegate with edgetpu_verbosity(1), so that a device the runtime cannot open is
+    # reported with the runtime's own reason (permissions, busy, link speed, firmware state, transfers).
+    payload = {"library": library, "names": names, "list_devices": True, "scan": True, "open": True}
     outcome = _run(ctx.options.python, "runtime", payload, timeout=ctx.options.timeout,
                    env=dict(ctx.system.env), cwd=None)
     if outcome.ok:
@@ -268,6 +270,7 @@ def _merge_worker(facts: Dict[str, Any], result: Dict[str, Any], errors: List[st
     facts["performance"] = result.get("performance")
     facts["cl_number"] = result.get("cl_number")
     facts["stderr"] = result.get("stderr") or None
+    facts["open"] = result.get("open")
     if result.get("loaded") and result.get("error"):
         errors.append(result["error"])
 
