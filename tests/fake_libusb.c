@@ -20,7 +20,7 @@
  *
  * Scenario, from the environment (read at libusb_init):
  *   FAKE_USB_SCENARIO  none | ok | bootloader | denied | busy-open | busy-claim | usb2 | low | timeout | io |
- *                      unplug | stuck-bootloader | no-reenumerate | bad-readback      (default ok)
+ *                      unplug | stuck-bootloader | no-reenumerate | bad-readback | hang-open   (default ok)
  *   FAKE_USB_BUS       bus number (default 2)
  *   FAKE_USB_PORTS     port chain, e.g. "1" or "1.4.2" behind hubs (default 1)
  *   FAKE_USB_LOG       a file that gets one line per interesting call (opens, DFU bytes, resets)
@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LIBUSB_ERROR_IO -1
 #define LIBUSB_ERROR_ACCESS -3
@@ -247,6 +248,7 @@ int libusb_open(libusb_device *dev, libusb_device_handle **handle) {
     if (coral && !there) return LIBUSB_ERROR_NO_DEVICE;
     if (coral && is("denied")) return LIBUSB_ERROR_ACCESS;
     if (coral && is("busy-open")) return LIBUSB_ERROR_BUSY;
+    if (coral && is("hang-open")) for (;;) pause();   /* a device (or kernel) that never answers */
     *handle = calloc(1, sizeof(libusb_device_handle));
     (*handle)->dev = dev;
     return 0;

@@ -178,6 +178,15 @@ def test_a_hub_port_chain_is_the_runtime_path(built):
     assert facts["open"]["ok"] is True
 
 
+def test_an_open_that_never_returns_still_gives_version_and_list(built):
+    facts = probe(env_for(built, "hang-open"), timeout=5.0)
+    assert facts["loaded"] is True and facts["release"] == "eel2"
+    assert facts["devices"] == [{"type": "usb", "path": "/sys/bus/usb/devices/2-1"}]
+    assert facts["open"]["ok"] is False and facts["open"]["status"] == "timeout"
+    failure = by_id(judged(facts), "runtime.open")
+    assert failure.status == "fail" and failure.causes == ["usb-power"]
+
+
 def test_no_device_is_left_to_the_device_section(built):
     facts = probe(env_for(built, "none"))
     findings = judged(facts)

@@ -179,6 +179,16 @@ def run_worker(ctx: ProbeContext, library: Optional[str], names: List[str]):
     payload = {"library": library, "names": names, "list_devices": True, "scan": True, "open": True}
     outcome = _run(ctx.options.python, "runtime", payload, timeout=ctx.options.timeout,
                    env=dict(ctx.system.env), cwd=None)
+    if not outcome.ok and outcome.stage == "edgetpu_open":
+        # Opening the device crashed or hung (a device that takes a request and never answers): that is a
+        # fact about the device; ask again without opening, so the runtime's version and list still come back.
+        failed = outcome.to_fact()
+        outcome = _run(ctx.options.python, "runtime", dict(payload, skip=["edgetpu_open"]),
+                       timeout=ctx.options.timeout, env=dict(ctx.system.env), cwd=None)
+        if outcome.ok:
+            outcome.result["open"] = {"ok": False, "attempts": [], "reason": failed.get("error"),
+                                      "stderr": failed.get("stderr"), "status": failed.get("status"),
+                                      "signal": failed.get("signal")}
     if outcome.ok:
         return outcome.result, None
     fact = outcome.to_fact()
