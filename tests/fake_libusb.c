@@ -20,10 +20,21 @@
  *
  * Scenario, from the environment (read at libusb_init):
  *   FAKE_USB_SCENARIO  none | ok | bootloader | denied | busy-open | busy-claim | usb2 | low | timeout | io |
- *                      unplug | stuck-bootloader | no-reenumerate | bad-readback      (default ok)
+ *                      unplug | stuck-bootloader | no-reenumerate | bad-readback | hang-open   (default ok)
  *   FAKE_USB_BUS       bus number (default 2)
  *   FAKE_USB_PORTS     port chain, e.g. "1" or "1.4.2" behind hubs (default 1)
  *   FAKE_USB_LOG       a file that gets one line per interesting call (opens, DFU bytes, resets)
+ *   FAKE_USB_OUTPUT    a file: the bytes each inference answers on 0x81 (from its start every inference;
+ *                      zeros past its end)
+ *   FAKE_USB_OUTPUT_SIZE  the executable's padded output size (mobilenet_v1 1001 -> 1008, inat_bird 965 -> 968):
+ *                      the completion event (16 bytes on 0x82, tag 4 = scalar core interrupt 0) is sent once
+ *                      that many bytes went out; without it, as soon as the input has arrived. Parameter
+ *                      caching (a request with parameters and no input) gets its own completion event.
+ * Scenarios during a run: `unplug-mid-run` drops off the bus when the input activations arrive (every transfer
+ * then ends LIBUSB_TRANSFER_NO_DEVICE), `silent` takes the input and never answers.
+ *
+ * Bulk OUT on 0x01 is a stream of 8-byte headers {u32 length, u8 tag} each followed by `length` bytes of data
+ * (tags: 0 instructions, 1 input activations, 2 parameters; usb_ml_commands.cc).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +46,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LIBUSB_ERROR_IO -1
 #define LIBUSB_ERROR_ACCESS -3
@@ -110,6 +122,15 @@ static int nregs;
 static struct libusb_transfer *pending[NPENDING];   /* submitted, not yet completed */
 static int npending;
 
+/* the run */
+static size_t out_remaining;     /* data bytes still expected after the last header */
+static int out_tag = -1;
+static int inference_ready;      /* input activations received: output may go out */
+static size_t output_sent, output_size;
+static unsigned char *output_bytes;
+static size_t output_len;
+static int event_due, inferences;
+
 static int is(const char *name) { return strcmp(scenario, name) == 0; }
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -145,6 +166,17 @@ static void load_scenario(void) {
     hub_dev.is_coral = 0;
     hub_dev.bus = coral_dev.bus;
     hub_dev.depth = 0;
+    const char *size = getenv("FAKE_USB_OUTPUT_SIZE");
+    output_size = size && *size ? (size_t)strtoul(size, NULL, 10) : 0;
+    const char *out = getenv("FAKE_USB_OUTPUT");
+    if (out && *out) {
+        FILE *f = fopen(out, "rb");
+        if (f) {
+            output_bytes = malloc(1 << 20);
+            output_len = fread(output_bytes, 1, 1 << 20, f);
+            fclose(f);
+        }
+    }
     /* Reset values the runtime reads before it writes (beagle registers: scu_ctrl_3 = 0x80050410). */
     reg_addr[0] = 0x1a318;
     reg_val[0] = 0x80050410ULL;
@@ -247,6 +279,7 @@ int libusb_open(libusb_device *dev, libusb_device_handle **handle) {
     if (coral && !there) return LIBUSB_ERROR_NO_DEVICE;
     if (coral && is("denied")) return LIBUSB_ERROR_ACCESS;
     if (coral && is("busy-open")) return LIBUSB_ERROR_BUSY;
+    if (coral && is("hang-open")) for (;;) pause();   /* a device (or kernel) that never answers */
     *handle = calloc(1, sizeof(libusb_device_handle));
     (*handle)->dev = dev;
     return 0;
@@ -404,13 +437,81 @@ struct libusb_transfer *libusb_alloc_transfer(int iso_packets) {
 
 void libusb_free_transfer(struct libusb_transfer *transfer) { free(transfer); }
 
+/* Called with the lock held: one bulk OUT transfer's bytes (a header or data). */
+static void take_out(const unsigned char *data, size_t length) {
+    if (out_remaining == 0) {
+        if (length != 8) return;
+        uint32_t len;
+        memcpy(&len, data, 4);
+        out_tag = data[4] & 0xF;
+        out_remaining = len;
+        logf_("header tag %d length %u", out_tag, len);
+        if (out_tag == 1 && is("unplug-mid-run")) {
+            present = 0;
+            logf_("unplugged mid-run");
+        }
+        return;
+    }
+    out_remaining = length >= out_remaining ? 0 : out_remaining - length;
+    if (out_remaining == 0 && out_tag == 2 && !is("silent")) {
+        event_due++;   /* parameter caching (instructions + parameters) is a request of its own: done */
+        logf_("parameters cached");
+    }
+    if (out_remaining == 0 && out_tag == 1 && !is("silent")) {
+        inference_ready = 1;
+        output_sent = 0;
+        inferences++;
+        if (output_size == 0) event_due++;
+        logf_("inference %d", inferences);
+    }
+}
+
+/* Called with the lock held: complete what the device can answer now. The completion event goes out on a
+ * later call than the last output bytes (as on the wire: the scalar core's interrupt after the data). */
+static void device_answers(void) {
+    int event_now = event_due;
+    for (int i = 0; i < npending; i++) {
+        struct libusb_transfer *t = pending[i];
+        if (t->status != -1) continue;
+        if (!present) {
+            t->status = LIBUSB_TRANSFER_NO_DEVICE;
+            t->actual_length = 0;
+        } else if (t->endpoint == 0x82 && event_now && t->length >= 16) {
+            memset(t->buffer, 0, 16);
+            t->buffer[12] = 4;   /* kInterrupt0: the scalar core is done */
+            t->actual_length = 16;
+            t->status = LIBUSB_TRANSFER_COMPLETED;
+            event_due--;
+            event_now = 0;
+        }
+    }
+    for (int i = 0; i < npending && present; i++) {
+        struct libusb_transfer *t = pending[i];
+        if (t->status != -1 || t->endpoint != 0x81 || !inference_ready) continue;
+        size_t n = (size_t)t->length;
+        if (output_size && n > output_size - output_sent) n = output_size - output_sent;  /* short packet */
+        for (size_t k = 0; k < n; k++)
+            t->buffer[k] = output_sent + k < output_len ? output_bytes[output_sent + k] : 0;
+        output_sent += n;
+        t->actual_length = (int)n;
+        t->status = LIBUSB_TRANSFER_COMPLETED;
+        if (output_size && output_sent >= output_size) {
+            inference_ready = 0;
+            event_due++;
+            break;
+        }
+    }
+}
+
 int libusb_submit_transfer(struct libusb_transfer *transfer) {
     pthread_mutex_lock(&lock);
     if (!present) { pthread_mutex_unlock(&lock); return LIBUSB_ERROR_NO_DEVICE; }
     transfer->status = -1;  /* in flight */
+    if (getenv("FAKE_USB_TRACE")) logf_("submit ep 0x%02x len %d", transfer->endpoint, transfer->length);
     if (!(transfer->endpoint & 0x80)) {      /* OUT: the device takes it at once */
-        transfer->status = LIBUSB_TRANSFER_COMPLETED;
-        transfer->actual_length = transfer->length;
+        take_out(transfer->buffer, (size_t)transfer->length);
+        transfer->status = present ? LIBUSB_TRANSFER_COMPLETED : LIBUSB_TRANSFER_NO_DEVICE;
+        transfer->actual_length = present ? transfer->length : 0;
     }
     if (npending < NPENDING) pending[npending++] = transfer;
     pthread_cond_broadcast(&changed);
@@ -433,6 +534,7 @@ int libusb_handle_events(libusb_context *ctx) {
     int ndone = 0;
     pthread_mutex_lock(&lock);
     for (int round = 0; round < 2 && ndone == 0; round++) {
+        device_answers();
         int keep = 0;
         for (int i = 0; i < npending; i++) {
             if (pending[i]->status != -1) done[ndone++] = pending[i];

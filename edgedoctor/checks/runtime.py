@@ -275,6 +275,40 @@ def _devices(facts, runtime) -> List[Finding]:
                "pass through the whole USB controller or /dev/bus/usb.")]
 
 
+def _open(facts, runtime) -> List[Finding]:
+    """Whether the runtime could open the Edge TPU (delegate created with edgetpu_verbosity(1)), and if not,
+    the cause the matrix gives its own reason. No device at all is the device section's to say."""
+    opened = runtime.get("open")
+    if not isinstance(opened, dict) or runtime.get("loaded") is False or opened.get("ok") is None:
+        return []
+    attempts = opened.get("attempts") or []
+    if opened.get("ok"):
+        where = ", ".join(f"{a.get('type')}: {a.get('path')}" for a in attempts if a.get("ok"))
+        return [Finding("runtime.open", PASS, "The runtime opens the Edge TPU",
+                        detail=f"edgetpu_create_delegate() succeeded ({where}).")]
+    reason = opened.get("reason")
+    if not runtime.get("devices"):
+        return []  # nothing listed: the device checks say why (no device, container, permissions)
+    from edgedoctor.checks import matched_entry
+
+    # The final reason first; else everything it printed (a device that never came back after the firmware
+    # upload is named in an earlier line, `Could not find device on bus 2 and port 1.`).
+    match = matched_entry(reason, facts) or matched_entry(opened.get("stderr"), facts)
+    seconds = sum(a.get("seconds") or 0 for a in attempts)
+    detail = (f"The runtime lists {', '.join(str(d.get('path')) for d in runtime.get('devices') or [])} but "
+              f"cannot open it. Its own reason (edgetpu_verbosity(1)): {reason or 'none printed'}"
+              + (f" (after {seconds:.0f} s of retries)" if seconds >= 5 else "") + ".")
+    if match:
+        detail += " " + match.entry.explanation
+        remedy = match.entry.remedy_for(_os(facts))
+        causes = [match.entry.cause]
+    else:
+        causes, remedy = ["usb-power"], ("Unplug the accelerator, plug it into a USB 3 port on the computer itself "
+                                          "(or a powered hub), then run edgedoctor again.")
+    return [Finding("runtime.open", FAIL, "The runtime sees the Edge TPU but cannot open it", causes=causes,
+                    detail=detail, remedy=remedy)]
+
+
 def check(facts: Dict[str, Any]) -> List[Finding]:
     runtime = facts.get("runtime")
     if not runtime:
@@ -285,4 +319,5 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     findings += _version(facts, runtime)
     findings += _flavor(facts, runtime)
     findings += _devices(facts, runtime)
+    findings += _open(facts, runtime)
     return findings

@@ -174,9 +174,21 @@ def run_worker(ctx: ProbeContext, library: Optional[str], names: List[str]):
     """(result dict or None, worker failure fact or None)."""
     from edgedoctor.workerproc import run_worker as _run
 
-    payload = {"library": library, "names": names, "list_devices": True, "scan": True}
+    # "open": create the delegate with edgetpu_verbosity(1), so that a device the runtime cannot open is
+    # reported with the runtime's own reason (permissions, busy, link speed, firmware state, transfers).
+    payload = {"library": library, "names": names, "list_devices": True, "scan": True, "open": True}
     outcome = _run(ctx.options.python, "runtime", payload, timeout=ctx.options.timeout,
                    env=dict(ctx.system.env), cwd=None)
+    if not outcome.ok and outcome.stage == "edgetpu_open":
+        # Opening the device crashed or hung (a device that takes a request and never answers): that is a
+        # fact about the device; ask again without opening, so the runtime's version and list still come back.
+        failed = outcome.to_fact()
+        outcome = _run(ctx.options.python, "runtime", dict(payload, skip=["edgetpu_open"]),
+                       timeout=ctx.options.timeout, env=dict(ctx.system.env), cwd=None)
+        if outcome.ok:
+            outcome.result["open"] = {"ok": False, "attempts": [], "reason": failed.get("error"),
+                                      "stderr": failed.get("stderr"), "status": failed.get("status"),
+                                      "signal": failed.get("signal")}
     if outcome.ok:
         return outcome.result, None
     fact = outcome.to_fact()
@@ -268,6 +280,7 @@ def _merge_worker(facts: Dict[str, Any], result: Dict[str, Any], errors: List[st
     facts["performance"] = result.get("performance")
     facts["cl_number"] = result.get("cl_number")
     facts["stderr"] = result.get("stderr") or None
+    facts["open"] = result.get("open")
     if result.get("loaded") and result.get("error"):
         errors.append(result["error"])
 
