@@ -589,6 +589,9 @@ def apply_changes(facts: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, A
                 packages["numpy"] = changes["numpy"]
             else:
                 packages.pop("numpy", None)
+    if stack or any(k.startswith("runtime_") for k in changes):
+        # the model runs were made with the old stack: unknown until `check` runs them again
+        facts["inference"] = {"cpu": None, "tpu": None, "speedup": None, "skipped": "planned"}
     if any(k.startswith("runtime_") for k in changes):
         runtime = facts.setdefault("runtime", {})
         release = releases.get(changes.get("runtime_release"))

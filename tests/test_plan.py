@@ -171,7 +171,33 @@ def test_numpy2_is_fixed_in_the_examined_venv_by_path():
     commands = [c for s in plan["steps"] for c in s["commands"]]
     assert f'{VENV} -m pip install "numpy<2"' in commands
     numpy_step = next(s for s in plan["steps"] if '"numpy<2"' in " ".join(s["commands"]))
-    assert "python.smoke" in numpy_step["fixes"]
+    assert numpy_step["fixes"] == ["python.numpy"]
+
+
+def test_one_cause_one_failing_finding_and_the_cause_is_never_ok():
+    """numpy 2 under tflite_runtime 2.14: numpy itself fails (never [ OK ]), the model run that it breaks
+    refers to it, and no second finding fails for the same cause."""
+    facts = json.loads((SCENARIOS / "no-device-numpy2.json").read_text())["facts"]
+    report = judge(facts)
+    by_id = {f["id"]: f for f in report["findings"]}
+    assert by_id["python.numpy"]["status"] == "fail" and by_id["python.numpy"]["causes"] == ["numpy-abi"]
+    assert by_id["python.smoke"]["status"] == "info" and "python.numpy" in by_id["python.smoke"]["detail"]
+    failing = [c for f in report["findings"] if f["status"] == "fail" for c in f["causes"]]
+    assert len(failing) == len(set(failing)), failing
+    assert report["summary"]["fail"] == 3  # numpy, the device, the runtime
+
+
+def test_combination_heading_text_and_remedy_are_one_entry():
+    from edgedoctor import matrix
+
+    facts = with_env(read_facts("usb2-runtime"), env("3.9.2", VENV, tflite="2.14.0", numpy="1.26.4"))
+    finding = next(f for f in judge(facts)["findings"] if f["id"] == "combination.release")
+    assert finding["status"] == "fail"
+    entry_id = re.search(r"matrix entry ([\w-]+)", finding["detail"]).group(1)
+    entry = matrix.load().get(entry_id)
+    assert finding["title"] == f"Known-bad combination: {entry.title}"
+    assert entry.explanation in finding["detail"] and finding["remedy"] == entry.remedy_for("linux")
+    assert "usb2" not in entry.cause and "USB 2" not in finding["remedy"]
 
 
 def test_python311_never_gets_the_official_runtime_with_tflite_214():

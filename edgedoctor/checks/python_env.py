@@ -102,8 +102,11 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
 
     findings.extend(_python_support(python, platform, env))
     findings.extend(_tflite(env, facts))
-    findings.extend(_numpy(env, facts))
-    findings.extend(_smoke(env, facts))
+    numpy = _numpy(env, facts)
+    smoke = _smoke(env, facts)
+    if numpy[0].status == FAIL and smoke[0].status == FAIL and not smoke[0].causes:
+        smoke[0].causes = list(numpy[0].causes)  # a model run fails under a numpy known to break it
+    findings.extend(numpy + smoke)
     findings.extend(_pycoral(env, facts, platform))
     findings.extend(_shadowing(env))
     return _outside_pep668(findings, facts)
@@ -193,7 +196,27 @@ def _numpy(env, facts) -> List[Finding]:
         return [Finding("python.numpy", FAIL, "numpy is not installed",
                         detail="Every TFLite Python interpreter needs numpy.",
                         remedy=f'{_pip(facts)} install {_numpy_requirement(env)}')]
+    held = _numpy_entries(facts)
+    if held:
+        # The installed numpy is itself the cause of a failure (e.g. numpy 2 under a tflite_runtime built for
+        # NumPy 1.x): this finding fails, and the failures it causes refer to it.
+        entry = held[0].entry
+        return [Finding("python.numpy", FAIL, f"numpy {numpy.get('version')}: {entry.title}",
+                        detail=f"{entry.explanation} (matrix entry {entry.id})",
+                        remedy=f'{_pip(facts)} install {_numpy_requirement(env)}', causes=[entry.cause])]
     return [Finding("python.numpy", PASS, f"numpy {numpy.get('version')}")]
+
+
+def _numpy_entries(facts):
+    """Fact entries of the matrix that hold and name numpy in their conditions, failures first."""
+    try:
+        from edgedoctor import factview, matrix
+
+        found = matrix.load().fact_matches(factview.from_facts(facts))
+    except Exception:  # noqa: BLE001 - a matrix that fails to load must not hide the rest
+        return []
+    return sorted((m for m in found if "numpy" in m.entry.when and m.entry.severity == FAIL),
+                  key=lambda m: -m.confidence)
 
 
 def _smoke(env, facts) -> List[Finding]:
