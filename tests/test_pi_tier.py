@@ -94,8 +94,7 @@ def test_aarch64_bookworm_system_python_gets_a_venv_remedy():
     report = _check("bookworm-arm64", [_deps("bookworm-arm64")], "--no-models", what="aarch64 without tflite")
     assert report["facts"]["python_env"]["python"]["externally_managed"] is True
     remedy = finding(report, "python.tflite")["remedy"]
-    assert "sudo apt-get install python3-venv" in remedy
-    assert "-m venv ~/coral-venv" in remedy
+    assert "PEP 668" in remedy and "python3.11 -m venv ~/coral-venv\n" in remedy
     assert '~/coral-venv/bin/python -m pip install tflite-runtime "numpy<2"' in remedy
 
 
