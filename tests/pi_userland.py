@@ -61,7 +61,10 @@ class Userland:
 
     @property
     def folder(self) -> Path:
-        return CACHE / "roots" / self.name
+        """Keyed by what goes in, so a changed package list builds a new root instead of reusing a stale one."""
+        key = hashlib.sha256(json.dumps([self.suite, self.arch, sorted(self.packages), self.alternatives,
+                                         self.board]).encode()).hexdigest()[:10]
+        return CACHE / "roots" / f"{self.name}-{key}"
 
 
 def _manylinux(machine: str, newest: int) -> Tuple[str, ...]:
@@ -70,7 +73,8 @@ def _manylinux(machine: str, newest: int) -> Tuple[str, ...]:
     return tuple(tags + [f"manylinux2014_{machine}"])
 
 
-_BOOKWORM_PYTHON = ("python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libffi8", "libssl3")
+# python3-minimal: /usr/bin/python3, the `python3` on PATH that check examines by default
+_BOOKWORM_PYTHON = ("python3-minimal", "python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libffi8", "libssl3")
 _COMMON = ("base-files", "libc6", "zlib1g", "libexpat1", "libstdc++6", "libgcc-s1", "libbz2-1.0", "liblzma5", "libusb-1.0-0",
            "libudev1")
 
@@ -93,7 +97,7 @@ USERLANDS: Dict[str, Userland] = {
                                      _manylinux("armv7l", 36), _ARMHF_BLAS),
     # Raspberry Pi OS Bullseye 64-bit (glibc 2.31, Python 3.9) on a Pi 4
     "bullseye-arm64": Userland("bullseye-arm64", "bullseye", "arm64", "qemu-aarch64-static", "python3.9",
-                               _COMMON + ("python3.9-minimal", "libpython3.9-minimal", "libpython3.9-stdlib",
+                               _COMMON + ("python3-minimal", "python3.9-minimal", "libpython3.9-minimal", "libpython3.9-stdlib",
                                           "libffi7", "libssl1.1"),
                                "raspios-bullseye-pi4", _manylinux("aarch64", 31)),
 }
@@ -328,8 +332,13 @@ def run_edgedoctor(name: str, sites: Sequence[Path], args: Sequence[str], timeou
     userland = USERLANDS[name]
     root = build_userland(name)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "QEMU_"))}
+    # The Pi's own PATH: qemu looks for /usr/bin/python3 in the sysroot first, so the `python3` on PATH that
+    # check examines by default is the emulated Pi's, as on a real one (not this machine's pyenv shims).
     env.update({"PYTHONPATH": os.pathsep.join([str(REPO), *map(str, sites)]), "PYTHONNOUSERSITE": "1",
-                "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "120"})
+                "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "120",
+                "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"})
+    env.pop("VIRTUAL_ENV", None)
+    env.pop("CONDA_PREFIX", None)
     env.update(extra_env or {})
     argv = [qemu_path(userland), "-L", str(root), str(root / "usr" / "bin" / userland.python), "-m", "edgedoctor",
             "check", "--format", "json", "--quiet", *args]
