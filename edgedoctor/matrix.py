@@ -451,6 +451,7 @@ class Matrix:
                 if _vetoed(sig, text, lowered, present):
                     vetoed.add((entry.id, index))
                     tentative.pop((entry.id, index), None)
+            in_block: Dict[str, Hit] = {}  # each entry's earliest match in this block, over all its signatures
             for entry, index, sig in pending:
                 if entry.id in hits:
                     continue
@@ -469,8 +470,9 @@ class Matrix:
                            (number, found.start() - len(carry)))
                     if lead_in:
                         tentative[(entry.id, index)] = hit
-                    else:
-                        hits[entry.id] = hit
+                    elif entry.id not in in_block or hit[3] < in_block[entry.id][3]:
+                        in_block[entry.id] = hit
+            hits.update(in_block)
             watching = [(e, i, s) for e, i, s in watching if (e.id, i) not in vetoed] + [
                 (e, i, s) for e, i, s in pending if (e.id, i) in tentative]
             pending = [(e, i, s) for e, i, s in pending
