@@ -235,3 +235,40 @@ def test_a_file_too_big_is_not_streamed(tmp_path, monkeypatch):
     monkeypatch.setattr(cprobe, "FILE_LIMIT", 5)
     _, carried = cprobe.build_bootstrap("infer", {"model_path": str(big)}, 10)
     assert carried == []
+
+
+# --- the shim: the worker readers' stand-in for the container's python3 ---------------------------------------------
+
+def _fake_engine(tmp_path, body):
+    """An engine client that runs what `exec -i NAME python3 -B -` would run, on this machine."""
+    engine = tmp_path / "fake-engine"
+    engine.write_text(f"#!/bin/sh\n{body}\n")
+    engine.chmod(0o755)
+    return str(engine)
+
+
+def test_the_shim_runs_the_worker_through_the_engine(tmp_path):
+    from edgedoctor import workerproc
+
+    log = tmp_path / "argv"
+    engine = _fake_engine(tmp_path, f'echo "$@" > {log}\nexec {sys.executable} -B -')
+    with cprobe.WorkerShim(engine, "frigate", "python3", 30) as shim:
+        outcome = workerproc.run_worker(shim.path, "runtime", {"library": None, "names": ["libedgetpu.so.1"]},
+                                        timeout=60, env={"PATH": "/nonexistent"})  # the container's env
+        assert outcome.ok and outcome.result["loaded"] is False, outcome.error
+        folder = shim.folder
+    assert not os.path.exists(folder)  # the shim is removed with its folder
+    argv = log.read_text().split()
+    assert argv[:2] == ["exec", "-i"] and argv[-4:] == ["frigate", "python3", "-B", "-"]
+    assert "TMPDIR=/dev/shm" in argv
+
+
+def test_a_worker_killed_inside_the_container_reads_as_killed(tmp_path):
+    """docker/podman exec report a process killed by SIGSEGV as exit code 139: the caller sees the signal."""
+    from edgedoctor import workerproc
+
+    engine = _fake_engine(tmp_path, "cat > /dev/null\necho 'Fatal Python error: Segmentation fault' >&2\nexit 139")
+    with cprobe.WorkerShim(engine, "frigate", "python3", 30) as shim:
+        outcome = workerproc.run_worker(shim.path, "env", {}, timeout=60)
+    assert outcome.status == workerproc.CRASHED and outcome.signal == "SIGSEGV"
+    assert "Segmentation fault" in outcome.stderr
