@@ -120,8 +120,14 @@ def test_host_sees_the_accelerator_and_the_container_has_no_usb_bus():
 
 def test_the_container_sees_the_accelerator_through_the_whole_bus():
     facts, _ = joined("usb", "usb3-runtime")
-    finding = by_id(judge(facts))["container.usb"]
-    assert finding["status"] == "pass" and "/dev/bus/usb/002/003" in finding["detail"]
+    found = by_id(judge(facts))
+    assert found["container.usb"]["status"] == "pass" and "/dev/bus/usb/002/003" in found["container.usb"]["detail"]
+    # the container's own libedgetpu (the fake one, bind-mounted), loaded by the worker inside it: C API answers
+    runtime = facts["runtime"]
+    assert runtime["path"] == "/usr/lib/x86_64-linux-gnu/libedgetpu.so.1" and runtime["loaded"] is True
+    assert runtime["runtime_version"] == 14 and runtime["release"] == "grouper"
+    assert runtime["devices"] == [{"type": "usb", "path": "/sys/bus/usb/devices/2-1"}]
+    assert found["runtime.devices"]["status"] == "pass"
 
 
 def test_a_bus_without_the_accelerator_node_says_pass_the_whole_bus():
@@ -160,9 +166,13 @@ def test_a_container_without_python_is_examined_from_outside():
     assert "podman logs ed-nopy 2>&1 | edgedoctor explain -" in unseen["remedy"]
     assert facts["inference"]["skipped"].startswith("the container 'ed-nopy' has no python3")
     assert found["container.usb"]["status"] == "fail"
-    # the runtime was looked for inside with ls, not loaded: nothing ran python there
+    # the runtime was found inside with ls, not loaded: nothing ran python there
     assert not any("python3" in argv and "-B" in argv for argv in transcript.calls)
-    assert facts["runtime"]["loaded"] is None
+    assert facts["runtime"]["found"] is True and facts["runtime"]["loaded"] is None
+    assert facts["runtime"]["path"] == "/usr/lib/libedgetpu.so.1"
+    assert facts["container"]["libedgetpu"] == ["/usr/lib/libedgetpu.so.1"]
+    assert "libedgetpu at /usr/lib/libedgetpu.so.1" in unseen["detail"]
+    assert "executable file `ldconfig` not found" in facts["runtime"]["error"]  # busybox has none: said verbatim
 
 
 def test_compose_labels_give_the_compose_form():
