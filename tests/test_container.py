@@ -103,7 +103,8 @@ def test_host_sees_the_accelerator_and_the_container_has_no_usb_bus():
     assert finding["status"] == "fail" and finding["causes"] == ["container-device"]
     assert "at 18d1:9302 on bus 2" in finding["detail"] and "'ed-py' has no /dev/bus/usb" in finding["detail"]
     remedy = finding["remedy"]
-    assert "podman run -d --name ed-py --device /dev/bus/usb:/dev/bus/usb" in remedy
+    assert "# podman run: add --device /dev/bus/usb:/dev/bus/usb to the command that starts 'ed-py'" in remedy
+    assert "`podman rm -f ed-py` and run that command again" in remedy
     assert "lxc.cgroup2.devices.allow: c 189:* rwm" in remedy
     assert "lxc.mount.entry: /dev/bus/usb dev/bus/usb none bind,optional,create=dir" in remedy
     assert report["exit_code"] == exitcodes.FAILURE
@@ -143,6 +144,8 @@ def test_a_pcie_card_not_passed_in():
     assert finding["status"] == "fail" and "/dev/apex_0" in finding["detail"]
     assert "--device /dev/apex_0:/dev/apex_0" in finding["remedy"]
     assert "lxc.mount.entry: /dev/apex_0 dev/apex_0 none bind,optional,create=file" in finding["remedy"]
+    assert facts["container"]["host_apex_majors"] == [120]  # from the host's /sys/class/apex/apex_0
+    assert "lxc.cgroup2.devices.allow: c 120:* rwm" in finding["remedy"] and "is an example" not in finding["remedy"]
 
 
 def test_models_run_with_the_containers_interpreter():
