@@ -90,7 +90,7 @@ def parse_inspect(obj: Dict[str, Any], engine: str) -> Dict[str, Any]:
     def lst(value):
         return value if isinstance(value, list) else []
 
-    obj = o(obj)  # whatever an engine printed: unknown fields, never a crash
+    obj = o(obj)
     host = o(obj.get("HostConfig"))
     config = o(obj.get("Config"))
     state = o(obj.get("State"))
