@@ -38,7 +38,8 @@ RUNTIME_KEYS = {"runtime_version", "runtime_release", "runtime_package"}
 STACK_KEYS = {"tflite_runtime", "ai_edge_litert", "tensorflow", "pycoral", "numpy", "python"}
 CONDITION_KEYS = LIST_KEYS | SPEC_KEYS | {"container", "runtime_found"}
 ENTRY_KEYS = {"id", "cause", "title", "severity", "confidence", "signatures", "explanation", "remedy",
-              "references", "examples", "when", "require_facts"}
+              "references", "examples", "when", "require_facts", "verification"}
+VERIFICATION_STATUSES = ("verified", "inferred")
 REMEDY_KEYS = {"all", "linux", "darwin", "windows"}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
@@ -209,6 +210,12 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
             bad(f"when.{key}", message)
     if not signatures and not when:
         bad("signatures", "an entry needs signatures, or conditions in `when` (a fact entry)")
+    verification = raw.get("verification")
+    if verification is not None and (
+            not isinstance(verification, dict) or verification.get("status") not in VERIFICATION_STATUSES
+            or not all(isinstance(verification.get(k), str) and verification.get(k) for k in ("date", "how"))):
+        bad("verification", "must be a table { status = \"verified\"|\"inferred\", date = \"YYYY-MM-DD\", "
+                            "how = \"...\" }")
     examples = raw.get("examples") or []
     if not isinstance(examples, list):
         bad("examples", "must be a list of texts")

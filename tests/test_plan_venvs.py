@@ -95,7 +95,8 @@ def test_following_the_plan_fixes_the_python_stack(case, run_cli, tmp_path):
 
 
 def _dry_run_cases():
-    platforms = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux_2_34_aarch64",
+    # a Debian 12 / Raspberry Pi OS bookworm machine (glibc 2.36) takes manylinux_2_34 and manylinux2014 wheels
+    platforms = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux_2_34_aarch64,manylinux2014_aarch64",
                  "armv7l": "manylinux2014_armv7l"}
     for row in planner.data().get("wheel") or []:
         if row.get("index") or "linux" not in row.get("os", []):
@@ -111,8 +112,9 @@ def _dry_run_cases():
 @pytest.mark.parametrize("package,version,python,platform,numpy", sorted(_dry_run_cases()))
 def test_every_pypi_wheel_the_plan_names_resolves(package, version, python, platform, numpy, tmp_path):
     items = [f"{package}=={version}"] + ([f"numpy{numpy}"] if numpy else [])
+    platform_args = [arg for tag in platform.split(",") for arg in ("--platform", tag)]
     result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
-                             "--only-binary=:all:", "--python-version", python, "--platform", platform,
+                             "--only-binary=:all:", "--python-version", python, *platform_args,
                              "--target", str(tmp_path / "t"), "--disable-pip-version-check", *items],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, (items, python, platform, result.stderr[-2000:])
