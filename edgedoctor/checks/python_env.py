@@ -95,6 +95,9 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
             remedy="edgedoctor skipped that step and examined the rest; the findings below name what failed."))
 
     findings.extend(_python_support(python, platform, env))
+    # A source tree that shadows a package is the cause of that package's import failure: it comes first, so
+    # it holds the failure and the import finding refers to it.
+    findings.extend(_shadowing(env))
     findings.extend(_tflite(env, facts))
     numpy = _numpy(env, facts)
     smoke = _smoke(env, facts)
@@ -102,7 +105,6 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
         smoke[0].causes = list(numpy[0].causes)  # a model run fails under a numpy known to break it
     findings.extend(numpy + smoke)
     findings.extend(_pycoral(env, facts, platform))
-    findings.extend(_shadowing(env))
     return _outside_pep668(findings, facts)
 
 
