@@ -5,6 +5,7 @@ Causes of captured error texts come from the matrix (`checks.matched_entry`), so
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Any, Dict, List, Optional
 
@@ -22,13 +23,24 @@ WORKER_FAILURE = {
 }
 
 
+GENERIC_PIP = re.compile(r"^(\s*)(?:python3?|py)(?: -3)? -m pip ", re.MULTILINE)
+
+
+def for_interpreter(remedy: str, facts: Dict[str, Any]) -> str:
+    """A matrix remedy's generic `python3 -m pip ...` lines, run by the examined interpreter (named by path),
+    so that they install where the problem is and not into whatever `python3` is first on PATH."""
+    if not remedy or not (facts.get("platform") or {}).get("python_executable"):
+        return remedy
+    return GENERIC_PIP.sub(lambda m: f"{m.group(1)}{_pip(facts)} ", remedy)
+
+
 def _with_cause(finding: Finding, text: Optional[str], facts: Dict[str, Any], fallback: Optional[str] = None,
                 fallback_remedy: str = "") -> Finding:
     match = matched_entry(text, facts)
     os_name = (facts.get("platform") or {}).get("os")
     if match:
         finding.causes = [match.entry.cause]
-        finding.remedy = finding.remedy or match.entry.remedy_for(os_name)
+        finding.remedy = finding.remedy or for_interpreter(match.entry.remedy_for(os_name), facts)
         finding.detail = (finding.detail + "\n" if finding.detail else "") + match.entry.explanation
     elif fallback:
         finding.causes = [fallback]
