@@ -207,11 +207,16 @@ def test_python311_never_gets_the_official_runtime_with_tflite_214():
     """tflite_runtime 2.14 (the only wheel for 3.11) with Google's TF 2.5 runtime is known-bad: the plan pairs
     it with a runtime built for it, and never `apt-get install libedgetpu1-std` from Coral's repository."""
     facts = with_env(read_facts("no-device"), LINUX_ENVS["nothing-3.11"])
-    plan = judge(facts)["plan"]
+    report = judge(facts)
+    plan = report["plan"]
     assert plan["target"]["tflite_runtime"] == "2.14.0"
     assert plan["target"]["runtime_release"].startswith("feranick-")
     commands = [c for s in plan["steps"] for c in s["commands"]]
     assert "sudo apt-get install libedgetpu1-std" not in commands
+    # and the runtime finding's own remedy is that step, not Google's runtime
+    found = next(f for f in report["findings"] if f["id"] == "runtime.found")
+    assert "sudo apt-get install libedgetpu1-std" not in found["remedy"].splitlines()
+    assert "feranick/libedgetpu" in found["remedy"]
 
 
 def test_official_runtime_with_tflite_214_is_replaced_not_kept():
