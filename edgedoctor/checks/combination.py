@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 from edgedoctor import factview, matrix, releases
 from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
-VERSION_KEYS = ("tflite_runtime", "pycoral", "python", "numpy")
+VERSION_KEYS = ("tflite_runtime", "tensorflow", "pycoral", "python", "numpy")
 
 
 def _row_holds(row: Dict[str, Any], view: Dict[str, Any]) -> Optional[bool]:
