@@ -72,10 +72,10 @@ def tf21():
     return make_venv("3.7", ["tensorflow-cpu==2.1.4", "protobuf<3.21"], pip_args=["--no-binary=gast"], name="tf214")
 
 
-def check(parts, python, release, answer="right", timeout=600):
+def check(parts, python, release, answer="right", timeout=600, scenario="ok"):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FAKE_", "LD_", "PYTHON"))}
     env.update(LD_LIBRARY_PATH=f"{parts / release}:{parts / 'usb'}", LD_PRELOAD=str(parts / "fast_sleep.so"),
-               FAKE_USB_SCENARIO="ok", FAKE_USB_OUTPUT=str(parts / f"{answer}.bin"),
+               FAKE_USB_SCENARIO=scenario, FAKE_USB_OUTPUT=str(parts / f"{answer}.bin"),
                FAKE_USB_OUTPUT_SIZE=str(OUTPUT_SIZE), PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-m", "edgedoctor", "check", "--python", python, "--models-dir",
                            str(MODELS), "--offline", "--iterations", "3", "--format", "json", "--quiet"],
@@ -114,6 +114,15 @@ def test_a_wrong_answer_from_the_device_is_a_golden_answer_failure(parts, tf21):
     assert "wrong answer" in tpu["error"]
     assert report["exit_code"] == 1
     assert report["facts"]["inference"]["cpu"]["top1"]["id"] == SCARLET_MACAW  # the CPU still answers right
+
+
+def test_a_device_unplugged_mid_run_aborts_the_runtime_and_is_named_usb_power(parts, tf21):
+    report = check(parts, tf21, "diploria2", "right", scenario="unplug-mid-run")
+    tpu = report["facts"]["inference"]["tpu"]
+    assert tpu["status"] == "fail" and "SIGABRT" in tpu["error"]
+    failure = tpu_finding(report)
+    assert "usb-power" in failure["causes"]
+    assert "USB error -4 [AsyncBulkOutTransfer]" in failure["detail"]  # the runtime's F line, printed on abort
 
 
 def test_eel2_with_tf21_gives_the_seeds_error_with_the_seeds_cause_and_remedy(parts, tf21):

@@ -222,3 +222,21 @@ def test_a_device_the_runtime_opened_is_not_called_inaccessible(built):
                         "speed_mbps": 5000, "accessible": False, "dev_node": "/dev/bus/usb/002/003"}],
            "dev_bus_usb": True}
     assert by_id(judged(facts, usb=usb), "device.usb").status == "pass"
+
+
+# --- the stand-in's runtime-side texts, checked against the real runtime ---------------------------------------
+
+def test_the_stand_ins_apex_message_is_what_the_real_runtime_prints(built):
+    """tests/fake_libedgetpu.c prints the runtime's 'no /sys/class/apex' line; the real one prints the same."""
+    import re
+
+    stand_in = re.search(r'fprintf\(stderr, "(I :31\] Failed to open /sys/class/apex[^"\\]*)',
+                         (HERE / "fake_libedgetpu.c").read_text()).group(1)
+    script = ("import ctypes; lib = ctypes.CDLL('libedgetpu.so.1'); lib.edgetpu_verbosity(10); "
+              "lib.edgetpu_create_delegate.restype = ctypes.c_void_p; "
+              "lib.edgetpu_create_delegate.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]; "
+              "lib.edgetpu_create_delegate(1, None, None, 0)")
+    proc = subprocess.run(["python3", "-c", script], env=env_for(built, "none"), capture_output=True, text=True,
+                          timeout=60)
+    assert stand_in in proc.stderr, proc.stderr[-2000:]
+    assert "Failed allocating Edge TPU device for shared ownership." in proc.stderr
