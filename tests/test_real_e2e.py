@@ -12,13 +12,13 @@ runtime (../shared/runtimes) and a fake USB Accelerator (tests/fake_libusb.c) wh
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import helpers_fakeusb
 from venvs import make_venv
 
 pytestmark = pytest.mark.runtime_tier
@@ -33,29 +33,13 @@ OUTPUT_SIZE = 968
 SCARLET_MACAW = 923
 
 
-def _skip_reason():
-    for needed in (RUNTIMES, MODELS):
-        if not needed.is_dir():
-            return f"no {needed}"
-    if os.uname().machine != "x86_64":
-        return "the real runtimes are loaded on x86_64 Linux only here"
-    if not (shutil.which("gcc") or shutil.which("cc")):
-        return "no C compiler (gcc) to build the fake libusb"
-    return None
-
-
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory):
-    reason = _skip_reason()
+    reason = helpers_fakeusb.skip_reason((RUNTIMES, MODELS))
     if reason:
         pytest.skip(reason)
-    cc = shutil.which("gcc") or shutil.which("cc")
     folder = tmp_path_factory.mktemp("e2e")
-    (folder / "usb").mkdir()
-    subprocess.run([cc, "-O1", "-shared", "-fPIC", "-Wl,-soname,libusb-1.0.so.0", "-o",
-                    str(folder / "usb" / "libusb-1.0.so.0"), str(HERE / "fake_libusb.c"), "-lpthread"], check=True)
-    subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(folder / "fast_sleep.so"), str(HERE / "fast_sleep.c"),
-                    "-ldl"], check=True)
+    helpers_fakeusb.build(folder)
     for release in ("diploria2", "eel2"):
         (folder / release).mkdir()
         (folder / release / "libedgetpu.so.1").symlink_to(RUNTIMES / "linux-x86_64" / release / "max" /

@@ -9,7 +9,6 @@ never contradicting what the runtime saw. Slow tier (`python3 -m pytest -m runti
 
 import ctypes.util
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from edgedoctor.checks import device as device_check
 from edgedoctor.checks import runtime as runtime_check
 from edgedoctor.probes import runtime
+import helpers_fakeusb
 from helpers_hw import by_id, host_context
 
 pytestmark = pytest.mark.runtime_tier
@@ -28,30 +28,13 @@ EEL2 = RUNTIMES / "linux-x86_64" / "eel2" / "max" / "libedgetpu.so.1.0"
 X86 = {"diploria2": 12, "diploria3": 13, "eel2": 13}
 
 
-def _skip_reason():
-    if not RUNTIMES.is_dir():
-        return f"no real runtimes at {RUNTIMES}"
-    if os.uname().machine != "x86_64":
-        return "the real runtimes are loaded on x86_64 Linux only here"
-    if not (shutil.which("gcc") or shutil.which("cc")):
-        return "no C compiler (gcc) to build the fake libusb"
-    return None
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    reason = _skip_reason()
+    reason = helpers_fakeusb.skip_reason()
     if reason:
         pytest.skip(reason)
-    cc = shutil.which("gcc") or shutil.which("cc")
     folder = tmp_path_factory.mktemp("fakeusb")
-    libusb = folder / "usb" / "libusb-1.0.so.0"
-    libusb.parent.mkdir()
-    subprocess.run([cc, "-O1", "-shared", "-fPIC", "-Wl,-soname,libusb-1.0.so.0", "-o", str(libusb),
-                    str(HERE / "fake_libusb.c"), "-lpthread"], check=True)
-    shim = folder / "fast_sleep.so"
-    subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(shim), str(HERE / "fast_sleep.c"), "-ldl"], check=True)
-    return {"folder": folder, "libusb": libusb.parent, "shim": shim}
+    return dict(helpers_fakeusb.build(folder), folder=folder)
 
 
 def runtime_dir(built, rel, name="libedgetpu.so.1"):
