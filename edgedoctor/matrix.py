@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from edgedoctor import datafiles
+from edgedoctor import signatures
 from edgedoctor.signatures import (  # noqa: F401  (re-exported: the matrix's public face)
     CARRY, CONTEXT_WORDS, FLAGS, MAX_WINDOW, MIN_LITERAL, Signature, _fold, _make_plan,
     _search, _vetoed, analyse, required_literals,
@@ -38,8 +39,11 @@ RUNTIME_KEYS = {"runtime_version", "runtime_release", "runtime_package"}
 STACK_KEYS = {"tflite_runtime", "ai_edge_litert", "tensorflow", "pycoral", "numpy", "python"}
 CONDITION_KEYS = LIST_KEYS | SPEC_KEYS | {"container", "runtime_found"}
 ENTRY_KEYS = {"id", "cause", "title", "severity", "confidence", "signatures", "explanation", "remedy",
-              "references", "examples", "when", "require_facts", "verification"}
+              "references", "examples", "when", "require_facts", "verification", "as_of"}
+VERIFICATION_KEYS = {"status", "date", "how"}
 VERIFICATION_STATUSES = ("verified", "inferred")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+INFERRED_WORDS = "Not confirmed by a report"
 REMEDY_KEYS = {"all", "linux", "darwin", "windows"}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
@@ -71,10 +75,23 @@ class Entry:
     when: Dict[str, Any] = field(default_factory=dict)
     require_facts: bool = False
     file: str = ""
+    verification: Dict[str, str] = field(default_factory=dict)
+    as_of: Optional[str] = None
 
     @property
     def is_fact_entry(self) -> bool:
         return not self.signatures
+
+    @property
+    def inferred(self) -> bool:
+        return self.verification.get("status") == "inferred"
+
+    @property
+    def shown_explanation(self) -> str:
+        """The explanation as users see it: an entry no report confirms says so in plain words."""
+        if not self.inferred:
+            return self.explanation
+        return f"{self.explanation} ({INFERRED_WORDS}; see `edgedoctor matrix show {self.id}`.)"
 
     def remedy_for(self, os_name: Optional[str]) -> str:
         """The remedy for one platform (with the general one), or all of them when the platform is unknown."""
@@ -106,7 +123,8 @@ class Match:
             "confidence": round(self.confidence, 2),
             "severity": self.entry.severity,
             "title": self.entry.title,
-            "explanation": self.entry.explanation,
+            "explanation": self.entry.shown_explanation,
+            "verification": self.entry.verification.get("status"),
             "remedy": self.entry.remedy_for(os_name),
             "references": list(self.entry.references),
             "matched_text": self.matched_text,
@@ -187,10 +205,6 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
     if not isinstance(references, list) or not references or not all(
             isinstance(r, str) and re.match(r"https?://", r) for r in references):
         bad("references", "must list at least one http(s) URL")
-    verification = raw.get("verification")
-    if verification is not None and (not isinstance(verification, dict)
-                                     or verification.get("status") not in VERIFICATION_STATUSES):
-        bad("verification", f"must be a table with status one of {', '.join(VERIFICATION_STATUSES)}")
     signatures: List[Signature] = []
     raw_signatures = raw.get("signatures") or []
     if not isinstance(raw_signatures, list):
@@ -218,17 +232,62 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
     if not isinstance(examples, list):
         bad("examples", "must be a list of texts")
         examples = []
+    as_of = raw.get("as_of")
+    if as_of is not None and not _is_date(as_of):
+        bad("as_of", "must be a date string YYYY-MM-DD")
     if len(problems) > start:
         return None
+    verification = raw.get("verification")
+    message = _check_verification(verification)
+    verification = verification if isinstance(verification, dict) and not message else {}
     entry = Entry(id=entry_id, cause=cause, title=raw["title"].strip(), explanation=raw["explanation"].strip(),
                   remedy={k: v.strip() for k, v in remedy.items()}, references=list(references),
                   severity=severity, confidence=float(confidence), signatures=signatures,
                   examples=[str(e) for e in examples], when=dict(when),
-                  require_facts=bool(raw.get("require_facts", False)), file=file)
+                  require_facts=bool(raw.get("require_facts", False)), file=file,
+                  verification={k: str(v) for k, v in verification.items()}, as_of=as_of)
     for index, example in enumerate(entry.examples):
         if not any(sig.regex.search(_normalise(example)) for sig in entry.signatures):
             bad(f"examples[{index}]", "does not match any of the entry's signatures")
+    if message:  # named by validate, but the entry still serves check and explain
+        bad("verification", message)
     return entry
+
+
+def _is_date(value: Any) -> bool:
+    import datetime
+
+    if not isinstance(value, str) or not DATE_RE.match(value):
+        return False
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_verification(value: Any) -> Optional[str]:
+    """None when `verification = { status, date, how }` is well formed, else what is wrong."""
+    if not isinstance(value, dict):
+        return ('missing: every entry says how it is known, verification = { status = "verified" | "inferred", '
+                'date = "YYYY-MM-DD", how = "..." }')
+    if set(value) != VERIFICATION_KEYS:
+        return f"must have exactly the keys {sorted(VERIFICATION_KEYS)}"
+    if value["status"] not in VERIFICATION_STATUSES:
+        return f"status must be one of {', '.join(VERIFICATION_STATUSES)}"
+    if not _is_date(value["date"]):
+        return "date must be YYYY-MM-DD"
+    if not isinstance(value["how"], str) or len(value["how"].strip()) < 10:
+        return "how must say what was checked (verified) or why it is believed (inferred)"
+    return None
+
+
+def stale(entries: Iterable[Entry], today=None, days: int = 365) -> List[Entry]:
+    """Entries whose remedy depends on another project's state (`as_of`) last checked more than `days` ago."""
+    import datetime
+
+    today = today or datetime.date.today()
+    return [e for e in entries if e.as_of and (today - datetime.date.fromisoformat(e.as_of)).days > days]
 
 
 class ContextCollector:
@@ -392,6 +451,7 @@ class Matrix:
                 if _vetoed(sig, text, lowered, present):
                     vetoed.add((entry.id, index))
                     tentative.pop((entry.id, index), None)
+            in_block: Dict[str, Hit] = {}  # each entry's earliest match in this block, over all its signatures
             for entry, index, sig in pending:
                 if entry.id in hits:
                     continue
@@ -410,8 +470,9 @@ class Matrix:
                            (number, found.start() - len(carry)))
                     if lead_in:
                         tentative[(entry.id, index)] = hit
-                    else:
-                        hits[entry.id] = hit
+                    elif entry.id not in in_block or hit[3] < in_block[entry.id][3]:
+                        in_block[entry.id] = hit
+            hits.update(in_block)
             watching = [(e, i, s) for e, i, s in watching if (e.id, i) not in vetoed] + [
                 (e, i, s) for e, i, s in pending if (e.id, i) in tentative]
             pending = [(e, i, s) for e, i, s in pending
@@ -612,6 +673,7 @@ def _source_key(folder: Path) -> Optional[str]:
     digest = hashlib.sha256(f"{_CACHE_FORMAT} {sys.version_info[:2]} {folder}".encode())
     try:
         digest.update(Path(__file__).read_bytes())
+        digest.update(Path(signatures.__file__).read_bytes())  # widths and groups are the analysis's
     except OSError:
         return None
     for path in [folder / "causes.toml"] + sorted((folder / "entries").glob("*.toml")):
@@ -694,6 +756,7 @@ def _entry_to_json(entry: Entry) -> Dict[str, Any]:
             "remedy": entry.remedy, "references": entry.references, "severity": entry.severity,
             "confidence": entry.confidence, "examples": entry.examples, "when": entry.when,
             "require_facts": entry.require_facts, "file": entry.file,
+            "verification": entry.verification, "as_of": entry.as_of,
             "signatures": [[s.pattern, [list(g) for g in s.groups], s.width, s.whole_block]
                            for s in entry.signatures]}
 
@@ -708,7 +771,8 @@ def _entry_from_json(raw: Dict[str, Any]) -> Entry:
                  explanation=str(raw["explanation"]), remedy=dict(raw["remedy"]),
                  references=list(raw["references"]), severity=str(raw["severity"]),
                  confidence=float(raw["confidence"]), signatures=signatures, examples=list(raw["examples"]),
-                 when=dict(raw["when"]), require_facts=bool(raw["require_facts"]), file=str(raw["file"]))
+                 when=dict(raw["when"]), require_facts=bool(raw["require_facts"]), file=str(raw["file"]),
+                 verification=dict(raw["verification"]), as_of=raw["as_of"])
 
 
 def read_blocks(stream, block_size: int = 1 << 20) -> Iterator[str]:
@@ -793,4 +857,95 @@ def validate(folder: Optional[Path] = None) -> List[Problem]:
     key = _source_key(folder.resolve())
     if key:
         _write_compiled(table, key)
-    return list(table.problems)
+    return list(table.problems) + slow_entries(table)
+
+
+def slow_entries(table: "Matrix", size: int = signatures.CRAFTED_SIZE,
+                 limit: float = signatures.CRAFTED_LIMIT) -> List[Problem]:
+    """Entries whose search is not linear in the text. A signature with a repeat inside a repeat of varying
+    count is named outright (it backtracks exponentially); every other entry is scanned over texts built from
+    its own literals (see `signatures.crafted_texts`), and one that takes longer than `limit` seconds on
+    `size` characters is named with its time. A backtracking search takes seconds there, a linear one
+    milliseconds."""
+    found = []
+    nested = set()
+    for entry in table.entries:
+        for index, sig in enumerate(entry.signatures):
+            if signatures.nested_repeat(sig.pattern):
+                nested.add(entry.id)
+                found.append(Problem(entry.file, entry.id, f"signatures[{index}]",
+                                     "a repeat inside a repeat of varying count backtracks exponentially; "
+                                     "write it with one repeat"))
+    for entry, seconds in entry_times(table, size, limit=limit, skip=nested):
+        if seconds > limit:
+            took = f"took {seconds:.2f} s" if seconds != float("inf") else f"was stopped after {2 * limit} s"
+            found.append(Problem(entry.file, entry.id, "signatures",
+                                 f"{took} on {size // 1024} KB of text made of its own literals "
+                                 f"(limit {limit} s): the search is not linear in the text; bound its repeats"))
+    return found
+
+
+class _OverBudget(Exception):
+    pass
+
+
+def _timed(scan, seconds: float) -> float:
+    """How long `scan()` takes, or infinity when it is stopped after `seconds` (the regex engine heeds signals,
+    so a timer interrupts it; without one, on another thread or OS, it runs to its end)."""
+    import signal
+    import time
+
+    armed = False
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        def stop(signum, frame):
+            raise _OverBudget()
+
+        previous = signal.signal(signal.SIGALRM, stop)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        armed = True
+    began = time.perf_counter()
+    try:
+        scan()
+        return time.perf_counter() - began
+    except _OverBudget:
+        return float("inf")
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def entry_times(table: "Matrix", size: int = signatures.CRAFTED_SIZE, screen: bool = True,
+                limit: float = signatures.CRAFTED_LIMIT, skip=()):
+    """(entry, worst seconds over its crafted texts of `size` characters) for each text entry; a scan is stopped
+    after twice `limit` (infinity then). With `screen`, an entry that takes under 5 ms on an eighth of that size
+    is not timed again at the full size (it is reported with the eighth's time times eight), which keeps the
+    check cheap where nothing is wrong."""
+    def worst(single: "Matrix", patterns: List[str], length: int) -> float:
+        slowest = 0.0
+        for text in signatures.crafted_texts(patterns, length):
+            slowest = max(slowest, _timed(lambda: single.first_hits([text]), 2 * limit))
+            if slowest == float("inf"):
+                break
+        return slowest
+
+    for entry in table.entries:
+        if not entry.signatures or entry.id in skip:
+            continue
+        single = Matrix([entry], [], table.folder)
+        patterns = [sig.pattern for sig in entry.signatures]
+        key = (tuple(patterns), size, screen, limit)
+        known = _TIMED.get(key)
+        if known is not None:  # the time is the patterns': measured once per process
+            yield entry, known
+            continue
+        seconds = worst(single, patterns, max(1, size // 8)) if screen else 0.0
+        if screen and seconds < 0.005:
+            seconds *= 8
+        else:
+            seconds = worst(single, patterns, size)
+        _TIMED[key] = seconds
+        yield entry, seconds
+
+
+_TIMED: Dict[tuple, float] = {}

@@ -67,7 +67,8 @@ class Signature:
     def build(cls, pattern: str) -> "Signature":
         """Compile a pattern and work out its literal prefilter (raises re.error when it does not compile)."""
         try:
-            regex = re.compile(pattern, FLAGS)
+            re.compile(pattern, FLAGS)  # the error message of the pattern as written
+            regex = compile_pattern(pattern)
         except (OverflowError, RecursionError, ValueError) as exc:  # `a{99999999999}`, absurd nesting
             raise re.error(f"{type(exc).__name__}: {exc}") from None
         groups, width, whole_block = analyse(pattern)
@@ -83,7 +84,7 @@ class Signature:
     @property
     def regex(self) -> "re.Pattern[str]":
         if self._regex is None:
-            self._regex = re.compile(self.pattern, FLAGS)
+            self._regex = compile_pattern(self.pattern)
         return self._regex
 
     def __repr__(self) -> str:
@@ -107,6 +108,91 @@ _ATOMIC = getattr(_sre_c, "ATOMIC_GROUP", None)
 _STRING_EDGES = (_sre_c.AT_BEGINNING_STRING, _sre_c.AT_END_STRING)
 
 
+GAP_SPLIT = 32       # a gap of any text longer than this is searched as the pieces either side of it
+REPEAT_CAP = 256     # an unbounded repeat of anything but "any text" (`\\w+`, `\\s*`, `[^"]*`) matches this many at most
+SMALL_BLOCK = 2048   # a text this short is searched with the whole regex (exact, and cheap at that size)
+MAX_BACKREF_VALUES = 64  # distinct values of a group a later piece refers back to, tried per block
+
+
+def parse(pattern: str):
+    """The parsed pattern with every unbounded repeat capped at REPEAT_CAP, except the runs of any text that
+    the search handles by splitting (top-level gaps, and the lead-in's `(?![\\s\\S]*X)` and `[\\s\\S]*?`):
+    no backtracking then costs more than a constant per place tried, so every search is linear in the text.
+    Raises what `sre_parse.parse` raises."""
+    parsed = _sre_parse.parse(pattern, FLAGS)
+    dotall = bool(parsed.state.flags & re.DOTALL)
+    items = list(parsed)
+    if len(items) == 1 and items[0][0] is _sre_c.BRANCH:
+        branches = [_sub(parsed.state, _capped(list(branch), dotall, True)) for branch in items[0][1][1]]
+        parsed.data = [(_sre_c.BRANCH, (None, branches))]
+    else:
+        parsed.data = _capped(items, dotall, True)
+    parsed.width = None
+    return parsed
+
+
+def compile_pattern(pattern: str) -> "re.Pattern[str]":
+    """The regex of a signature, its unbounded repeats capped (see `parse`)."""
+    return _sre_compile.compile(parse(pattern), FLAGS)
+
+
+def _sub(state, items):
+    return _sre_parse.SubPattern(state, list(items))
+
+
+def _gap_like(item, dotall: bool) -> Optional[bool]:
+    """For a single-character item: True if it matches any character, False if any but a newline, else None."""
+    op, av = item
+    if _is_any(item, dotall):
+        return True
+    if op is _sre_c.ANY or (op is _sre_c.NOT_LITERAL and av == 10):
+        return False
+    return None
+
+
+def _gap(item, dotall: bool):
+    """(minimum, maximum or None, crosses lines) of a run of any text (`.*`, `[\\s\\S]{0,600}?`), else None."""
+    op, av = item
+    if op not in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) or len(av[2]) != 1:
+        return None
+    lines = _gap_like(av[2][0], dotall)
+    if lines is None:
+        return None
+    return av[0], (None if av[1] >= _sre_c.MAXREPEAT else int(av[1])), lines
+
+
+def _capped(items, dotall: bool, top: bool = False, state=None) -> list:
+    """`items` with unbounded repeats capped; at the top level, runs of any text are left for the search to
+    split, and so is the `[\\s\\S]*` that opens a top-level negative lookahead (the lead-in idiom)."""
+    out = []
+    for op, av in items:
+        if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) or (_POSSESSIVE is not None and op is _POSSESSIVE):
+            low, high, inner = av
+            if not (top and _gap((op, av), dotall) is not None):
+                if high >= _sre_c.MAXREPEAT:
+                    high = max(low, REPEAT_CAP)
+                inner = _sub(inner.state, _capped(list(inner), dotall))
+            out.append((op, (low, high, inner)))
+        elif op is _sre_c.SUBPATTERN:
+            group, add_flags, del_flags, inner = av
+            inner_dotall = (dotall or bool(add_flags & re.DOTALL)) and not del_flags & re.DOTALL
+            out.append((op, (group, add_flags, del_flags, _sub(inner.state, _capped(list(inner), inner_dotall)))))
+        elif op is _sre_c.BRANCH:
+            out.append((op, (av[0], [_sub(b.state, _capped(list(b), dotall)) for b in av[1]])))
+        elif op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT):
+            inner = list(av[1])
+            if top and op is _sre_c.ASSERT_NOT and inner and _any_run(inner[0], dotall, lazy=False):
+                inner = [inner[0]] + _capped(inner[1:], dotall, True)
+            else:
+                inner = _capped(inner, dotall)
+            out.append((op, (av[0], _sub(av[1].state, inner))))
+        elif _ATOMIC is not None and op is _ATOMIC:
+            out.append((op, _sub(av.state, _capped(list(av), dotall))))
+        else:
+            out.append((op, av))
+    return out
+
+
 def required_literals(pattern: str) -> Optional[Tuple[str, ...]]:
     """Literal strings one of which every match must contain (lower-cased), or None when none can be found.
 
@@ -119,7 +205,7 @@ def required_literals(pattern: str) -> Optional[Tuple[str, ...]]:
 def analyse(pattern: str) -> Tuple[Tuple[Tuple[str, ...], ...], Optional[int], bool]:
     """(groups, width, whole_block) of a pattern; see `Signature`. A pattern that does not parse has none."""
     try:
-        parsed = _sre_parse.parse(pattern, FLAGS)
+        parsed = parse(pattern)
     except (re.error, OverflowError, RecursionError, ValueError):
         return (), None, True
     ordered = _literal_groups(list(parsed))
@@ -243,12 +329,15 @@ class _Plan:
     somewhere"), the X parts and REST as signatures of their own, so each is searched the cheap way instead of
     running the whole pattern over the whole block; or None."""
 
-    __slots__ = ("starts", "lead_in", "choices", "follow", "single_line")
+    __slots__ = ("starts", "lead_in", "choices", "follow", "single_line", "chain")
 
     def __init__(self, starts: Optional[Tuple[str, ...]] = None,
                  lead_in: Optional[Tuple[List[Signature], Signature]] = None, choices=(), follow=None,
-                 single_line: bool = False):
+                 single_line: bool = False, chain: "Optional[_Chain]" = None):
         self.starts = starts
+        # Runs of any text (`A.*B`, `A[\\s\\S]{0,600}?B`): the pieces between them searched one after the other,
+        # each from where the last one ended, so no piece is tried twice at one place; or None.
+        self.chain = chain
         # No match can hold a newline (and no lookaround looks past one): only the lines of the anchor's
         # occurrences are searched, however wide the pattern (`fail\w*`, `[^\n]*`).
         self.single_line = single_line
@@ -266,10 +355,10 @@ MAX_STARTS = 32
 
 def _make_plan(pattern: str) -> _Plan:
     try:
-        parsed = _sre_parse.parse(pattern, FLAGS)
+        parsed = parse(pattern)
         items = list(parsed)
         return _Plan(_starts(items), _lead_in(parsed, items), _choices(items), _follow(parsed, items),
-                     _single_line(parsed, items))
+                     _single_line(parsed, items), _chain(parsed, items))
     except Exception:  # a pattern our analysis does not follow: searched plainly, never wrongly
         return _Plan()
 
@@ -502,8 +591,267 @@ def _part(parsed, items) -> Signature:
     piece = Signature("<part>", regex, groups[0] if groups else None, groups,
                       None if high >= _UNBOUNDED else int(high), whole)
     piece._plan = _Plan(_starts(list(items)), None, _choices(list(items)), _follow(parsed, list(items)),
-                        _single_line(parsed, list(items)))
+                        _single_line(parsed, list(items)), _chain(parsed, list(items)))
     return piece
+
+
+class _Chain:
+    """A signature split at its runs of any text: per alternative of a top-level alternation (or the one
+    sequence), its pieces and the gaps between them ((minimum, maximum or None, crosses lines) each)."""
+
+    __slots__ = ("alternatives", "parsed")
+
+    def __init__(self, alternatives, parsed):
+        self.alternatives = alternatives
+        self.parsed = parsed
+
+
+def _chain(parsed, items) -> Optional[_Chain]:
+    """The chain of a parsed pattern, or None when it has no run of any text worth splitting at (or one the
+    split cannot follow: at its very start or end with a minimum, two in a row, \\A or \\Z, conditionals).
+
+    Each piece is matched where it first can be, its repeats made lazy so it ends as early as it can; the next
+    piece is then looked for from there. That is the whole regex's answer whenever a piece has one way to end
+    at a place (literals, classes, repeats of one character: every signature of the matrix). A piece that can
+    end in two places by alternation, `(?:ab|a).*b` on "ab", is taken at its first alternative's end."""
+    if _touches_string_edges(items) or _has_op(items, _sre_c.GROUPREF_EXISTS):
+        return None
+    dotall = bool(parsed.state.flags & re.DOTALL)
+    sequences = ([list(branch) for branch in items[0][1][1]] if len(items) == 1 and items[0][0] is _sre_c.BRANCH
+                 else [items])
+    alternatives: list = []
+    sequences_gaps: list = []
+    split = False
+    for sequence in sequences:
+        pieces: List[list] = []
+        gaps: list = []
+        current: list = []
+        for item in sequence:
+            gap = _gap(item, dotall)
+            if gap is None or (gap[1] is not None and gap[1] < GAP_SPLIT):
+                current.append(item)
+                continue
+            split = True
+            if not current:
+                if gap[0] or pieces:  # a leading run with a minimum, or two runs in a row
+                    return None
+                continue  # a leading "any text or none" changes where a match starts, never whether one exists
+            pieces.append(current)
+            gaps.append(gap)
+            current = []
+        if current:
+            pieces.append(current)
+        elif gaps:
+            if gaps[-1][0]:
+                return None
+            gaps.pop()  # a trailing "any text or none"
+        if not pieces:
+            return None
+        alternatives.append(pieces)
+        sequences_gaps.append(gaps)
+    if not split:
+        return None
+    built_alternatives = []
+    for pieces, gaps in zip(alternatives, sequences_gaps):
+        built = [_part(parsed, _rebuilt(piece, lazy=number < len(pieces) - 1))
+                 for number, piece in enumerate(pieces)]
+        defined = [_groups_defined(piece) for piece in pieces]
+        refs = [_refs(piece) for piece in pieces]
+        built_alternatives.append((pieces, built, gaps, defined, refs))
+    return _Chain(built_alternatives, parsed)
+
+
+def _has_op(items, wanted) -> bool:
+    for op, av in items:
+        if op is wanted:
+            return True
+        if any(_has_op(list(sub), wanted) for sub in _nested(av)):
+            return True
+    return False
+
+
+def _nested(value) -> Iterator[Any]:
+    if isinstance(value, _sre_parse.SubPattern):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for part in value:
+            yield from _nested(part)
+
+
+def _groups_defined(items) -> set:
+    found = set()
+    for op, av in items:
+        if op is _sre_c.SUBPATTERN and av[0]:
+            found.add(av[0])
+        for sub in _nested(av):
+            found |= _groups_defined(list(sub))
+    return found
+
+
+def _refs(items) -> set:
+    found = set()
+    for op, av in items:
+        if op is _sre_c.GROUPREF:
+            found.add(av)
+        for sub in _nested(av):
+            found |= _refs(list(sub))
+    return found
+
+
+def _rebuilt(items, lazy: bool = False, values: Optional[dict] = None) -> list:
+    """`items` with greedy repeats made lazy (a piece before a gap then ends as early as it can, which leaves
+    the most room for what follows) and references to groups in `values` replaced by their text."""
+    out = []
+    for op, av in items:
+        if op is _sre_c.GROUPREF and values is not None and av in values:
+            out.extend((_sre_c.LITERAL, ord(ch)) for ch in values[av])
+        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT):
+            low, high, inner = av
+            op = _sre_c.MIN_REPEAT if lazy else op
+            out.append((op, (low, high, _sub(inner.state, _rebuilt(list(inner), lazy, values)))))
+        elif op is _sre_c.SUBPATTERN:
+            group, add_flags, del_flags, inner = av
+            out.append((op, (group, add_flags, del_flags, _sub(inner.state, _rebuilt(list(inner), lazy, values)))))
+        elif op is _sre_c.BRANCH:
+            out.append((op, (av[0], [_sub(b.state, _rebuilt(list(b), lazy, values)) for b in av[1]])))
+        elif op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT):
+            out.append((op, (av[0], _sub(av[1].state, _rebuilt(list(av[1]), False, values)))))
+        else:
+            out.append((op, av))
+    return out
+
+
+class _Span:
+    """Where a chain matched: what the scan needs of a match (start, end, the text)."""
+
+    __slots__ = ("_start", "_end", "string")
+
+    def __init__(self, start: int, end: int, string: str):
+        self._start, self._end, self.string = start, end, string
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
+
+    def span(self) -> Tuple[int, int]:
+        return self._start, self._end
+
+    def group(self, index: int = 0) -> str:
+        if index:
+            raise IndexError("a chained match keeps no groups")
+        return self.string[self._start:self._end]
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class _Cursor:
+    """The first place at or after a position where something is found; asked at positions that mostly only
+    grow, it searches each part of the text once."""
+
+    __slots__ = ("find", "asked", "found")
+
+    def __init__(self, find):
+        self.find = find
+        self.asked = -1
+        self.found: Any = None
+
+    def at(self, position: int):
+        if 0 <= self.asked <= position:
+            found = self.found
+            if found is None or _begin(found) >= position:
+                return found
+        self.asked = position
+        self.found = self.find(position)
+        return self.found
+
+
+def _begin(found) -> int:
+    return found if isinstance(found, int) else found.start()
+
+
+def _next_match(piece: Signature, text: str, lowered: str, present: "Optional[Presence]", position: int):
+    """The leftmost match of a chain piece beginning at or after `position`."""
+    if position > len(text):
+        return None
+    starts = piece.plan.starts
+    if starts is not None and not piece.whole_block:
+        return _match_at_starts(piece.regex, text, lowered, starts, position, len(text), piece.plan.follow, present)
+    if piece.groups and piece.width is not None:  # no match begins before its rarest literal's reach
+        first = -1
+        for literal in piece.groups[0]:
+            at = lowered.find(literal, position)
+            if at >= 0 and (first < 0 or at < first):
+                first = at
+        if first < 0:
+            return None
+        position = max(position, first - piece.width)
+    return piece.regex.search(text, position)
+
+
+def _search_chain(chain: _Chain, text: str, lowered: str,
+                  present: "Optional[Presence]" = None) -> "Optional[_Span]":
+    """The leftmost match of a chained signature (see `_Plan.chain`), in time linear in the text."""
+    best = None
+    newline = _Cursor(lambda at: text.find("\n", at) % (len(text) + 1))
+    for pieces, built, gaps, defined, refs in chain.alternatives:
+        found = _chain_one(chain.parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline)
+        if found is not None and (best is None or found.start() < best.start()):
+            best = found
+    return best
+
+
+def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline):
+    cursors: dict = {}
+    referring = any(refs[number] - defined[number] for number in range(len(pieces)))
+
+    def cursor(number: int, values: Optional[dict]) -> Optional[_Cursor]:
+        key = (number, tuple(sorted(values.items())) if values else ())
+        found = cursors.get(key)
+        if found is None:
+            if len(cursors) > MAX_BACKREF_VALUES + len(pieces):
+                return None
+            piece = built[number]
+            if values:
+                piece = _part(parsed, _rebuilt(pieces[number], number < len(pieces) - 1, values))
+            found = cursors[key] = _Cursor(lambda at, p=piece: _next_match(p, text, lowered, present, at))
+        return found
+
+    position = 0
+    while True:
+        first = cursor(0, None).at(position)
+        if first is None:
+            return None
+        values: dict = {}
+        if referring:
+            values.update((group, first.group(group)) for group in defined[0])
+        end, complete = first.end(), True
+        for number, (low, high, lines) in enumerate(gaps, 1):
+            wanted = {g: values[g] for g in refs[number] - defined[number] if g in values}
+            if referring and any(value is None for value in wanted.values()):
+                complete = False
+                break
+            seek = cursor(number, wanted or None)
+            if seek is None:
+                return None  # too many values of a group referred back to: given up on, in bounded time
+            found = seek.at(end + low)
+            if found is None:
+                if referring:
+                    complete = False
+                    break
+                return None  # no later place holds this piece: no later start can complete a match
+            if (high is not None and found.start() - end > high) or (
+                    not lines and newline.at(end) < found.start()):
+                complete = False
+                break
+            if referring:
+                values.update((group, found.group(group)) for group in defined[number])
+            end = found.end()
+        if complete:
+            return _Span(first.start(), end, text)
+        position = first.start() + 1
 
 
 def _vetoed(sig: Signature, text: str, lowered: Optional[str], present: "Presence") -> bool:
@@ -581,8 +929,10 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
         if not all(present.any(group) for group in rest.groups):
             return None
         return _search(rest, text, lowered, present)
-    if sig.whole_block:
+    if sig.whole_block or len(text) <= SMALL_BLOCK:
         return sig.regex.search(text)
+    if plan.chain is not None:
+        return _search_chain(plan.chain, text, lowered, present)
     if not sig.groups:
         if plan.starts is not None:
             return _match_at_starts(sig.regex, text, lowered, plan.starts, 0, len(text), plan.follow, present)
@@ -688,3 +1038,96 @@ def _search_window(sig: Signature, text: str, start: int, end: int, lowered: Opt
 
 
 # --- loading and validation -------------------------------------------------------------------------------
+
+
+# --- the linear-time check of `matrix validate` ----------------------------------------------------------------
+
+CRAFTED_SIZE = 1 << 16      # characters of each crafted text `matrix validate` times a signature on
+CRAFTED_LIMIT = 0.5         # seconds one entry may take on it (linear entries take about a hundredth of that)
+
+
+def own_literals(pattern: str) -> List[str]:
+    """The literal runs of a pattern (lower-case, 2 characters or more, in order): the words a crafted text is
+    built from, so that every part of the pattern finds something to try."""
+    try:
+        parsed = parse(pattern)
+    except Exception:
+        return []
+    found: List[str] = []
+
+    def walk(items) -> None:
+        run: List[str] = []
+        for op, av in items:
+            if op is _sre_c.LITERAL:
+                run.append(chr(av))
+                continue
+            if len(run) >= 2:
+                found.append("".join(run).lower())
+            run = []
+            for sub in _nested(av):
+                walk(list(sub))
+        if len(run) >= 2:
+            found.append("".join(run).lower())
+
+    walk(list(parsed))
+    return list(dict.fromkeys(found))
+
+
+def crafted_texts(patterns: List[str], size: int = CRAFTED_SIZE) -> List[str]:
+    """Texts of about `size` characters made of the patterns' own literals over and over (joined by spaces, by
+    nothing, by newlines, and with a word and a number between): what drives a backtracking search to its
+    worst, because every literal invites the regex to try and almost succeed."""
+    literals = [literal for pattern in patterns for literal in own_literals(pattern)]
+    if not literals:
+        return []
+    texts = []
+    for joint in (" ", "", "\n", " x1 "):
+        unit = joint.join(literals) + joint
+        texts.append((unit * (size // max(1, len(unit)) + 1))[:size])
+    return texts
+
+
+def nested_repeat(pattern: str) -> bool:
+    """Whether a repeat of the pattern holds a repeat of varying count (`(?:\\w+\\s)+`, `(a|ab){2,9}`): the
+    shape that backtracks exponentially, which no cap makes cheap."""
+    try:
+        parsed = parse(pattern)
+    except Exception:
+        return False
+
+    def varying(items) -> bool:
+        for op, av in items:
+            if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, _POSSESSIVE) and av[0] != av[1]:
+                return True
+            if any(varying(list(sub)) for sub in _nested(av)):
+                return True
+        return False
+
+    def delimited(body) -> bool:
+        """`(?:\\w+ )`, `(?:[^\\n]*\\n)`: each time round ends at a character its inner repeats cannot
+        match, so the text decides where each time round ends (no choices to backtrack through)."""
+        if not body or body[-1][0] is not _sre_c.LITERAL:
+            return False
+        end = chr(body[-1][1])
+        for op, av in body[:-1]:
+            if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, _POSSESSIVE) and av[0] != av[1]:
+                if len(av[2]) != 1 or _sre_compile.compile(_sub(parsed.state, list(av[2])), FLAGS).match(end):
+                    return False
+            elif op is not _sre_c.LITERAL and op is not _sre_c.IN and op is not _sre_c.AT:
+                if varying([(op, av)]):
+                    return False
+        return True
+
+    def walk(items) -> bool:
+        for op, av in items:
+            if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and av[1] > 1 and varying(list(av[2])):
+                body = list(av[2])
+                if len(body) == 1 and body[0][0] is _sre_c.SUBPATTERN:
+                    body = list(body[0][1][-1])
+                if not delimited(body):
+                    return True
+            if any(walk(list(sub)) for sub in _nested(av)):
+                return True
+        return False
+
+    return walk(list(parsed))

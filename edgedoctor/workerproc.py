@@ -11,10 +11,12 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from edgedoctor import emulation
 from edgedoctor.worker import WORKER_DIR
 
 STAGE_MARK = "@@edgedoctor-stage:"
@@ -85,25 +87,29 @@ def run_worker(
     env: Optional[Mapping[str, str]] = None,
     cwd: Optional[str] = None,
 ) -> WorkerOutcome:
-    argv = [python, "-B", WORKER_DIR, task]
+    argv = emulation.command([python, "-B", WORKER_DIR, task])  # through qemu-user when it cannot run natively
     child_env = dict(os.environ if env is None else env)
     child_env.pop("PYTHONSTARTUP", None)
     child_env["PYTHONIOENCODING"] = "utf-8"
     child_env["PYTHONDONTWRITEBYTECODE"] = "1"
     data = json.dumps(dict(payload)).encode("utf-8")
     start = time.monotonic()
+    if STOPPING.is_set():
+        return WorkerOutcome(task, NOT_STARTED, error="not started: edgedoctor is stopping (interrupted)")
     try:
         proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=child_env, cwd=cwd, start_new_session=(os.name == "posix"),
         )
-    except OSError as exc:
-        return WorkerOutcome(task, NOT_STARTED, error=f"cannot run {python}: {exc.strerror or exc}")
+    except (OSError, ValueError) as exc:
+        return WorkerOutcome(task, NOT_STARTED, error=f"cannot run {python}: {getattr(exc, 'strerror', None) or exc}")
+    LIVE.add(proc)
     try:
-        out, err = proc.communicate(data, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        out, err = proc.communicate()
+        out, err, timed_out = exchange(proc, data, timeout)
+    finally:
+        _kill(proc)  # whatever it left in its process group dies with it (a probe holding the Edge TPU)
+        LIVE.discard(proc)
+    if timed_out:
         stages, text = _split_stderr(err.decode("utf-8", "replace"))
         return WorkerOutcome(task, TIMEOUT, error=f"no answer within {timeout:g} s" + (
             f" (while: {stages[-1]})" if stages else ""), stderr=text, stage=stages[-1] if stages else None,
@@ -139,22 +145,149 @@ def run_worker(
     return outcome
 
 
+STDOUT_CAP = 32 << 20    # bytes of the worker's answer kept (more is not an answer: reported as garbage)
+STDERR_HEAD = 256 << 10  # bytes kept from the start of its standard error...
+STDERR_TAIL = 1 << 20    # ...and from its end (where the last stage and the error are)
+GRACE = 0.5              # seconds the pipes may stay open after the worker exited (a daemon it left holds them)
+
+# The workers running now (each the leader of its own process group): a signal handler kills them all, and
+# once it has, no new one starts (a probe thread would otherwise retry the one just killed).
+LIVE: "set[subprocess.Popen]" = set()
+STOPPING = threading.Event()
+
+
+class _Kept:
+    """A stream's bytes, at most `head` from its start and `tail` from its end, with a note of what was left
+    out between them: a child flooding its output costs bounded memory."""
+
+    def __init__(self, head: int, tail: int):
+        self.head, self.tail = head, tail
+        self.first = bytearray()
+        self.last = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self.head - len(self.first)
+        if room > 0:
+            self.first += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self.last += chunk
+        if len(self.last) > self.tail:
+            cut = len(self.last) - self.tail
+            self.dropped += cut
+            del self.last[:cut]
+
+    def value(self) -> bytes:
+        if not self.dropped:
+            return bytes(self.first + self.last)
+        note = f"\n[... {self.dropped} bytes left out ...]\n".encode()
+        return bytes(self.first) + note + bytes(self.last)
+
+
+def exchange(proc: subprocess.Popen, data: bytes, timeout: float):
+    """Send `data` to the child's standard input and read its output until both pipes close, the child has
+    exited GRACE seconds ago (a daemonised grandchild may hold the pipes forever), or `timeout` seconds have
+    passed. Returns (stdout, stderr, timed out); on a timeout the child's process group is killed. Output
+    beyond the caps is left out (stdout keeps its head, stderr its head and tail)."""
+    import selectors
+
+    if os.name != "posix":  # no select() on pipes: the standard library's exchange, capped afterwards
+        try:
+            out, err = proc.communicate(data, timeout=timeout)
+            return out[:STDOUT_CAP], err[:STDERR_HEAD] + err[STDERR_HEAD:][-STDERR_TAIL:], False
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            out, err = proc.communicate()
+            return out[:STDOUT_CAP], err[:STDERR_HEAD] + err[STDERR_HEAD:][-STDERR_TAIL:], True
+    deadline = time.monotonic() + timeout
+    streams = {proc.stdout: _Kept(STDOUT_CAP, 0), proc.stderr: _Kept(STDERR_HEAD, STDERR_TAIL)}
+    pending = memoryview(data)
+    with selectors.DefaultSelector() as selector:
+        for stream in streams:
+            selector.register(stream, selectors.EVENT_READ)
+        if pending:
+            os.set_blocking(proc.stdin.fileno(), False)
+            selector.register(proc.stdin, selectors.EVENT_WRITE)
+        else:
+            proc.stdin.close()
+        timed_out = False
+        exited_at = None
+        while selector.get_map():
+            if STOPPING.is_set():  # a signal arrived (also for a worker started just as it did)
+                timed_out = True
+                break
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+                _kill(proc)  # leftovers of its own group go now; pipes still open after GRACE are not waited for
+            end = deadline if exited_at is None else min(deadline, exited_at + GRACE)
+            if now >= end:
+                timed_out = exited_at is None
+                break
+            for key, _ in selector.select(min(end - now, 0.1)):
+                stream = key.fileobj
+                if stream is proc.stdin:
+                    try:
+                        sent = os.write(proc.stdin.fileno(), pending[:1 << 16])
+                    except (BrokenPipeError, OSError):
+                        sent = len(pending)
+                    pending = pending[sent:]
+                    if not pending:
+                        selector.unregister(proc.stdin)
+                        _close(proc.stdin)
+                    continue
+                chunk = os.read(stream.fileno(), 1 << 16)
+                if not chunk:
+                    selector.unregister(stream)
+                    continue
+                streams[stream].add(chunk)
+    if timed_out:
+        _kill(proc)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        _close(stream)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL not delivered
+        pass
+    return streams[proc.stdout].value(), streams[proc.stderr].value(), timed_out
+
+
+def _close(stream) -> None:
+    try:
+        if stream is not None and not stream.closed:
+            stream.close()
+    except OSError:
+        pass
+
+
+def kill_all() -> None:
+    """Kill every worker still running, and its process group, and start no more (for a signal handler:
+    SIGINT, SIGTERM)."""
+    STOPPING.set()
+    for proc in list(LIVE):
+        _kill(proc)
+
+
 def _first_error_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
     return lines[-1].strip()[:300] if lines else ""
 
 
 def _kill(proc: subprocess.Popen) -> None:
+    """SIGKILL to the worker's process group (it leads one of its own), or to the worker where there are none."""
     try:
         if os.name == "posix":
             os.killpg(proc.pid, signal.SIGKILL)
-        else:
+        elif proc.poll() is None:
             proc.kill()
     except (OSError, ProcessLookupError):
-        try:
-            proc.kill()
-        except OSError:
-            pass
+        if proc.poll() is None:
+            try:
+                proc.kill()
+            except OSError:
+                pass
 
 
 def run_worker_resilient(python: str, task: str, payload: Mapping[str, Any], timeout: float = 60.0,

@@ -29,7 +29,7 @@ def _with_cause(finding: Finding, text: Optional[str], facts: Dict[str, Any], fa
     if match:
         finding.causes = [match.entry.cause]
         finding.remedy = finding.remedy or match.entry.remedy_for(os_name)
-        finding.detail = (finding.detail + "\n" if finding.detail else "") + match.entry.explanation
+        finding.detail = (finding.detail + "\n" if finding.detail else "") + match.entry.shown_explanation
     elif fallback:
         finding.causes = [fallback]
     if not finding.remedy:
@@ -40,6 +40,24 @@ def _with_cause(finding: Finding, text: Optional[str], facts: Dict[str, Any], fa
 def _pip(facts: Dict[str, Any]) -> str:
     python = (facts.get("platform") or {}).get("python_executable") or "python3"
     return f"{shlex.quote(python)} -m pip"
+
+
+def _outside_pep668(findings: List[Finding], facts: Dict[str, Any]) -> List[Finding]:
+    """pip refuses to install into an interpreter the OS manages (PEP 668): remedies that would run pip there
+    create a venv first and install into it (never --break-system-packages)."""
+    from edgedoctor.plan import new_env_paths, situation
+
+    sit = situation(facts)
+    if not sit.externally_managed:
+        return findings
+    folder, python = new_env_paths(sit.os)
+    pip = _pip(facts)
+    for finding in findings:
+        if pip + " install" in finding.remedy:
+            finding.remedy = (f"# {sit.executable} is managed by the OS (PEP 668); install into a venv of its own:\n"
+                              f"{shlex.quote(sit.executable or 'python3')} -m venv {folder}\n"
+                              + finding.remedy.replace(pip + " install", f"{python} -m pip install"))
+    return findings
 
 
 def _last_line(text: Optional[str]) -> str:
@@ -54,6 +72,9 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     worker = env.get("worker") or {}
     python = env.get("python") or {}
     requested = env.get("python_executable_requested") or "the interpreter"
+    if not python and env.get("not_examined"):  # a container without python3 (check --container)
+        return [Finding("python.interpreter", SKIP, "The Python stack was not examined",
+                        detail=str(env.get("error") or ""))]
     if not python:
         status = worker.get("status")
         findings.append(Finding(
@@ -69,6 +90,9 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     venv = " (virtual environment)" if python.get("in_venv") else ""
     findings.append(Finding("python.interpreter", PASS,
                             f"{python.get('implementation', 'Python')} {version} at {where}{venv}"))
+    why = _why_this_interpreter(env)
+    if why:
+        findings.append(Finding("python.selected", INFO, why[0], detail=why[1]))
     for crash in worker.get("crashes") or []:
         findings.append(Finding(
             "python.worker", WARN, f"Examining the stack {WORKER_FAILURE.get(crash.get('status'), 'failed')} "
@@ -78,11 +102,27 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
 
     findings.extend(_python_support(python, platform, env))
     findings.extend(_tflite(env, facts))
-    findings.extend(_numpy(env, facts))
-    findings.extend(_smoke(env, facts))
+    numpy = _numpy(env, facts)
+    smoke = _smoke(env, facts)
+    if numpy[0].status == FAIL and smoke[0].status == FAIL and not smoke[0].causes:
+        smoke[0].causes = list(numpy[0].causes)  # a model run fails under a numpy known to break it
+    findings.extend(numpy + smoke)
     findings.extend(_pycoral(env, facts, platform))
     findings.extend(_shadowing(env))
-    return findings
+    return _outside_pep668(findings, facts)
+
+
+def _why_this_interpreter(env: Dict[str, Any]) -> Optional[tuple]:
+    """(title, detail): why this interpreter was examined and how to pick another (None for older reports)."""
+    selected = env.get("selected") or {}
+    if not isinstance(selected, dict) or not selected.get("reason"):
+        return None
+    title = f"Examined because it is {selected['reason']}"
+    if selected.get("source") == "option":
+        return title, ""
+    return title + "; --python PATH examines another", (
+        "Your project's environment may be another one: name it with `edgedoctor check --python PATH` (an "
+        "interpreter or a venv folder), or activate it before running edgedoctor.")
 
 
 def _python_support(python, platform, env) -> List[Finding]:
@@ -156,7 +196,27 @@ def _numpy(env, facts) -> List[Finding]:
         return [Finding("python.numpy", FAIL, "numpy is not installed",
                         detail="Every TFLite Python interpreter needs numpy.",
                         remedy=f'{_pip(facts)} install {_numpy_requirement(env)}')]
+    held = _numpy_entries(facts)
+    if held:
+        # The installed numpy is itself the cause of a failure (e.g. numpy 2 under a tflite_runtime built for
+        # NumPy 1.x): this finding fails, and the failures it causes refer to it.
+        entry = held[0].entry
+        return [Finding("python.numpy", FAIL, f"numpy {numpy.get('version')}: {entry.title}",
+                        detail=f"{entry.explanation} (matrix entry {entry.id})",
+                        remedy=f'{_pip(facts)} install {_numpy_requirement(env)}', causes=[entry.cause])]
     return [Finding("python.numpy", PASS, f"numpy {numpy.get('version')}")]
+
+
+def _numpy_entries(facts):
+    """Fact entries of the matrix that hold and name numpy in their conditions, failures first."""
+    try:
+        from edgedoctor import factview, matrix
+
+        found = matrix.load().fact_matches(factview.from_facts(facts))
+    except Exception:  # noqa: BLE001 - a matrix that fails to load must not hide the rest
+        return []
+    return sorted((m for m in found if "numpy" in m.entry.when and m.entry.severity == FAIL),
+                  key=lambda m: -m.confidence)
 
 
 def _smoke(env, facts) -> List[Finding]:
@@ -186,12 +246,25 @@ def _smoke(env, facts) -> List[Finding]:
     return [Finding("python.smoke", PASS, f"The TFLite interpreter runs the embedded model correctly{timing}")]
 
 
+def _pycoral_install(facts, env, version) -> str:
+    """Google's pycoral for the examined interpreter: Coral's apt package only for the distribution's own
+    python3 below 3.10 (apt never installs into a venv, and python3-pycoral needs python3 < 3.10); otherwise
+    pip with Coral's index, run by the examined interpreter."""
+    from edgedoctor.plan import situation
+
+    sit = situation(facts)
+    if sit.system_python and sit.debian_family and support.supports_python("pycoral", version) and \
+            not sit.externally_managed:
+        return "sudo apt-get install python3-pycoral"
+    return f"{_pip(facts)} install --extra-index-url https://google-coral.github.io/py-repo/ pycoral~=2.0"
+
+
 def _pycoral(env, facts, platform) -> List[Finding]:
     pycoral = env.get("pycoral") or {}
     identity = pycoral.get("identity")
     os_name = platform.get("os")
-    install = support.install_command("pycoral", os_name, platform.get("distro"))
     version = (env.get("python") or {}).get("version")
+    install = _pycoral_install(facts, env, version)
     if support.supports_python("pycoral", version, os_name, platform.get("arch")) is False:
         # Neither Coral's index nor apt (python3-pycoral needs python3 < 3.10) has a pycoral for this Python.
         venv, python = (("py -3.9 -m venv %USERPROFILE%\\coral-venv", "%USERPROFILE%\\coral-venv\\Scripts\\python")

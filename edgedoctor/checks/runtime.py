@@ -159,7 +159,7 @@ def _load(facts, runtime) -> List[Finding]:
             from edgedoctor import matrix
 
             entry = matrix.load().get(ILLEGAL_INSTRUCTION_ENTRY)
-            detail += " " + (entry.explanation if entry else "The CPU met an instruction it does not implement: "
+            detail += " " + (entry.shown_explanation if entry else "The CPU met an instruction it does not implement: "
                              "the library was built for a newer CPU than this one.")
             remedy = entry.remedy_for(os_name) if entry else "# install a runtime built for this CPU:\n" + \
                 install_remedy(facts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shutil
 import sys
@@ -18,9 +19,16 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):  # nan, inf, 1e309
+        raise argparse.ArgumentTypeError(f"must be a finite number: {text!r}")
     if value <= 0:
         raise argparse.ArgumentTypeError("must be more than 0")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_SECONDS} (a week)")
     return value
+
+
+MAX_SECONDS = 7 * 24 * 3600
 
 
 def positive_int(text: str) -> int:
@@ -44,18 +52,17 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
 
 
-def resolve_python(text: str) -> Optional[str]:
-    """A venv folder or an interpreter path -> the interpreter path (None when there is none)."""
-    path = Path(text).expanduser()
-    if path.is_dir():
-        for candidate in (path / "bin" / "python", path / "bin" / "python3", path / "Scripts" / "python.exe"):
-            if candidate.exists():
-                return str(candidate)
-        return None
-    if path.exists():
-        return str(path)
-    found = shutil.which(text)
-    return found
+def examined_python(option: Optional[str], timeout: float = 15.0):
+    """The interpreter to examine: `--python` (checked to be a Python; ValueError otherwise) or the one the user
+    means (edgedoctor.interpreter.choose). Returns an interpreter.Choice."""
+    from edgedoctor import interpreter
+
+    def check(path: str) -> "interpreter.Identity":
+        return interpreter.identify(path, timeout=min(timeout, interpreter.ID_TIMEOUT))
+
+    if option:
+        return interpreter.from_option(option, check=check)[0]
+    return interpreter.choose(check=check)[0]
 
 
 def requirements_from(args: argparse.Namespace) -> List[str]:

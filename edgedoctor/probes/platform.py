@@ -200,11 +200,22 @@ def _hostname(ctx: ProbeContext) -> Optional[str]:
     return (ctx.system.read_text("/etc/hostname") or "").strip() or None
 
 
+def _emulator(ctx: ProbeContext) -> Optional[Dict[str, Any]]:
+    """The qemu-user emulator edgedoctor itself runs under (an emulated Pi userland), None when native."""
+    if not ctx.system.is_host:
+        return None
+    from edgedoctor import emulation
+
+    current = emulation.running_under()
+    return current.to_fact() if current else None
+
+
 def read(ctx: ProbeContext) -> Dict[str, Any]:
     system = ctx.system
     facts: Dict[str, Any] = {"os": system.platform, "arch": _arch(ctx), "hostname": _hostname(ctx),
                              "user": system.user_name(), "page_size": system.page_size,
-                             "root": None if system.is_host else str(system.root), "error": None}
+                             "root": None if system.is_host else str(system.root), "emulator": _emulator(ctx),
+                             "error": None}
     try:
         if system.platform == "linux":
             _linux(ctx, facts)
