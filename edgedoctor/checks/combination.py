@@ -9,7 +9,7 @@ from edgedoctor import factview, matrix, releases
 from edgedoctor.checks.python_env import for_interpreter
 from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
-VERSION_KEYS = ("tflite_runtime", "pycoral", "python", "numpy")
+VERSION_KEYS = ("tflite_runtime", "tensorflow", "pycoral", "python", "numpy")
 # What a combination entry must speak of besides the runtime: the Python stack, or the OS it runs on.
 COMBINATION_KEYS = frozenset(matrix.STACK_KEYS) | {"os", "pycoral_identity"}
 
