@@ -90,6 +90,14 @@ def collect(host: System, options: CheckOptions, name: str, engine: Optional[str
         facts["inference"] = {"cpu": None, "tpu": None, "speedup": None,
                               "skipped": f"the container {name!r} has no python3 to run the models with"}
     facts["container"] = container_section(engine, inspected, outside)
+    majors = set()
+    for apex in host.listdir("/sys/class/apex"):  # the major the LXC cgroup rule must allow (dev "120:0")
+        number = (host.read_text(f"/sys/class/apex/{apex}/dev") or "").strip().partition(":")[0]
+        uevent = host.read_text(f"/sys/class/apex/{apex}/uevent") or ""
+        number = number or next((line[6:].strip() for line in uevent.splitlines() if line.startswith("MAJOR=")), "")
+        if number.isdigit():
+            majors.add(int(number))
+    facts["container"]["host_apex_majors"] = sorted(majors)
     # The platform is the host's (kernel, architecture, board), but the examined interpreter and its C library
     # are the container's: wheels and the matrix are judged for them.
     platform = facts.get("platform") or {}

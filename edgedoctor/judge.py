@@ -23,6 +23,7 @@ def judge(facts: Dict[str, Any], strict: bool = False, requirements: Sequence[st
     built = report.build(facts, findings, diagnoses, strict=strict, created=created)
     if with_plan:
         built["plan"] = _plan(facts, built["findings"])
+        _runtime_remedies_follow_the_plan(built)
         built["exit_code"] = built.pop("exit_code")  # the contract's order: exit_code last
     return built
 
@@ -81,3 +82,17 @@ def _one_verdict_per_cause(findings: List[Finding]) -> None:
             continue
         for cause in finding.causes:
             first.setdefault(cause, finding)
+
+
+def _runtime_remedies_follow_the_plan(built: Dict[str, Any]) -> None:
+    """A runtime finding the plan fixes gets the plan's runtime step as its remedy: the runtime to install is
+    the one that fits this interpreter (installing Google's runtime under tflite_runtime 2.14 would lead
+    straight into a known-bad combination)."""
+    steps = (built.get("plan") or {}).get("steps") or []
+    for number, step in enumerate(steps, 1):
+        if not any(key.startswith("runtime_") for key in step.get("changes") or {}):
+            continue
+        for finding in built["findings"]:
+            if finding["id"] in step.get("fixes", []) and finding["id"].startswith("runtime."):
+                finding["remedy"] = "\n".join([f"# step {number} of Next steps: {step['title']}"]
+                                              + list(step.get("commands") or []))

@@ -91,7 +91,7 @@ class Entry:
         """The explanation as users see it: an entry no report confirms says so in plain words."""
         if not self.inferred:
             return self.explanation
-        return f"{self.explanation} ({INFERRED_WORDS}: {self.verification.get('how', '').rstrip('.')}.)"
+        return f"{self.explanation} ({INFERRED_WORDS}; see `edgedoctor matrix show {self.id}`.)"
 
     def remedy_for(self, os_name: Optional[str]) -> str:
         """The remedy for one platform (with the general one), or all of them when the platform is unknown."""
@@ -239,9 +239,7 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
         return None
     verification = raw.get("verification")
     message = _check_verification(verification)
-    if message:  # named by validate, but the entry still serves check and explain
-        bad("verification", message)
-        verification = verification if isinstance(verification, dict) else {}
+    verification = verification if isinstance(verification, dict) and not message else {}
     entry = Entry(id=entry_id, cause=cause, title=raw["title"].strip(), explanation=raw["explanation"].strip(),
                   remedy={k: v.strip() for k, v in remedy.items()}, references=list(references),
                   severity=severity, confidence=float(confidence), signatures=signatures,
@@ -251,6 +249,8 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
     for index, example in enumerate(entry.examples):
         if not any(sig.regex.search(_normalise(example)) for sig in entry.signatures):
             bad(f"examples[{index}]", "does not match any of the entry's signatures")
+    if message:  # named by validate, but the entry still serves check and explain
+        bad("verification", message)
     return entry
 
 
@@ -451,6 +451,7 @@ class Matrix:
                 if _vetoed(sig, text, lowered, present):
                     vetoed.add((entry.id, index))
                     tentative.pop((entry.id, index), None)
+            in_block: Dict[str, Hit] = {}  # each entry's earliest match in this block, over all its signatures
             for entry, index, sig in pending:
                 if entry.id in hits:
                     continue
@@ -469,8 +470,9 @@ class Matrix:
                            (number, found.start() - len(carry)))
                     if lead_in:
                         tentative[(entry.id, index)] = hit
-                    else:
-                        hits[entry.id] = hit
+                    elif entry.id not in in_block or hit[3] < in_block[entry.id][3]:
+                        in_block[entry.id] = hit
+            hits.update(in_block)
             watching = [(e, i, s) for e, i, s in watching if (e.id, i) not in vetoed] + [
                 (e, i, s) for e, i, s in pending if (e.id, i) in tentative]
             pending = [(e, i, s) for e, i, s in pending

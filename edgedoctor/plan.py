@@ -440,10 +440,13 @@ def _python_step(sit, target, view, python, apt_pycoral) -> Optional[Dict[str, A
         indexes.append(target.interpreter_index)
         changes["tflite_runtime"] = target.interpreter_version
         said.append(f"tflite_runtime {target.interpreter_version}")
-    if view.get("numpy") != target.numpy:
+    if view.get("numpy") != target.numpy or (items and target.numpy_spec):
+        # with the interpreter, numpy's bound goes on the same line: otherwise pip may satisfy the
+        # interpreter's own numpy requirement with numpy 2
         items.append(f'"numpy{target.numpy_spec}"' if target.numpy_spec else "numpy")
-        changes["numpy"] = target.numpy
-        said.append(f"numpy {target.numpy}" + (f" (numpy{target.numpy_spec})" if target.numpy_spec else ""))
+        if view.get("numpy") != target.numpy:
+            changes["numpy"] = target.numpy
+            said.append(f"numpy {target.numpy}" + (f" (numpy{target.numpy_spec})" if target.numpy_spec else ""))
     wanted_pycoral = target.pycoral if target.pycoral != (view.get("pycoral") if view.get(
         "pycoral_identity") == "google" else None) else None
     if wanted_pycoral:

@@ -103,7 +103,8 @@ def test_host_sees_the_accelerator_and_the_container_has_no_usb_bus():
     assert finding["status"] == "fail" and finding["causes"] == ["container-device"]
     assert "at 18d1:9302 on bus 2" in finding["detail"] and "'ed-py' has no /dev/bus/usb" in finding["detail"]
     remedy = finding["remedy"]
-    assert "podman run -d --name ed-py --device /dev/bus/usb:/dev/bus/usb" in remedy
+    assert "# podman run: add --device /dev/bus/usb:/dev/bus/usb to the command that starts 'ed-py'" in remedy
+    assert "`podman rm -f ed-py` and run that command again" in remedy
     assert "lxc.cgroup2.devices.allow: c 189:* rwm" in remedy
     assert "lxc.mount.entry: /dev/bus/usb dev/bus/usb none bind,optional,create=dir" in remedy
     assert report["exit_code"] == exitcodes.FAILURE
@@ -120,8 +121,14 @@ def test_host_sees_the_accelerator_and_the_container_has_no_usb_bus():
 
 def test_the_container_sees_the_accelerator_through_the_whole_bus():
     facts, _ = joined("usb", "usb3-runtime")
-    finding = by_id(judge(facts))["container.usb"]
-    assert finding["status"] == "pass" and "/dev/bus/usb/002/003" in finding["detail"]
+    found = by_id(judge(facts))
+    assert found["container.usb"]["status"] == "pass" and "/dev/bus/usb/002/003" in found["container.usb"]["detail"]
+    # the container's own libedgetpu (the fake one, bind-mounted), loaded by the worker inside it: C API answers
+    runtime = facts["runtime"]
+    assert runtime["path"] == "/usr/lib/x86_64-linux-gnu/libedgetpu.so.1" and runtime["loaded"] is True
+    assert runtime["runtime_version"] == 14 and runtime["release"] == "grouper"
+    assert runtime["devices"] == [{"type": "usb", "path": "/sys/bus/usb/devices/2-1"}]
+    assert found["runtime.devices"]["status"] == "pass"
 
 
 def test_a_bus_without_the_accelerator_node_says_pass_the_whole_bus():
@@ -137,6 +144,8 @@ def test_a_pcie_card_not_passed_in():
     assert finding["status"] == "fail" and "/dev/apex_0" in finding["detail"]
     assert "--device /dev/apex_0:/dev/apex_0" in finding["remedy"]
     assert "lxc.mount.entry: /dev/apex_0 dev/apex_0 none bind,optional,create=file" in finding["remedy"]
+    assert facts["container"]["host_apex_majors"] == [120]  # from the host's /sys/class/apex/apex_0
+    assert "lxc.cgroup2.devices.allow: c 120:* rwm" in finding["remedy"] and "is an example" not in finding["remedy"]
 
 
 def test_models_run_with_the_containers_interpreter():
@@ -160,9 +169,13 @@ def test_a_container_without_python_is_examined_from_outside():
     assert "podman logs ed-nopy 2>&1 | edgedoctor explain -" in unseen["remedy"]
     assert facts["inference"]["skipped"].startswith("the container 'ed-nopy' has no python3")
     assert found["container.usb"]["status"] == "fail"
-    # the runtime was looked for inside with ls, not loaded: nothing ran python there
+    # the runtime was found inside with ls, not loaded: nothing ran python there
     assert not any("python3" in argv and "-B" in argv for argv in transcript.calls)
-    assert facts["runtime"]["loaded"] is None
+    assert facts["runtime"]["found"] is True and facts["runtime"]["loaded"] is None
+    assert facts["runtime"]["path"] == "/usr/lib/libedgetpu.so.1"
+    assert facts["container"]["libedgetpu"] == ["/usr/lib/libedgetpu.so.1"]
+    assert "libedgetpu at /usr/lib/libedgetpu.so.1" in unseen["detail"]
+    assert "executable file `ldconfig` not found" in facts["runtime"]["error"]  # busybox has none: said verbatim
 
 
 def test_compose_labels_give_the_compose_form():
@@ -235,3 +248,40 @@ def test_a_file_too_big_is_not_streamed(tmp_path, monkeypatch):
     monkeypatch.setattr(cprobe, "FILE_LIMIT", 5)
     _, carried = cprobe.build_bootstrap("infer", {"model_path": str(big)}, 10)
     assert carried == []
+
+
+# --- the shim: the worker readers' stand-in for the container's python3 ---------------------------------------------
+
+def _fake_engine(tmp_path, body):
+    """An engine client that runs what `exec -i NAME python3 -B -` would run, on this machine."""
+    engine = tmp_path / "fake-engine"
+    engine.write_text(f"#!/bin/sh\n{body}\n")
+    engine.chmod(0o755)
+    return str(engine)
+
+
+def test_the_shim_runs_the_worker_through_the_engine(tmp_path):
+    from edgedoctor import workerproc
+
+    log = tmp_path / "argv"
+    engine = _fake_engine(tmp_path, f'echo "$@" > {log}\nexec {sys.executable} -B -')
+    with cprobe.WorkerShim(engine, "frigate", "python3", 30) as shim:
+        outcome = workerproc.run_worker(shim.path, "runtime", {"library": None, "names": ["libedgetpu.so.1"]},
+                                        timeout=60, env={"PATH": "/nonexistent"})  # the container's env
+        assert outcome.ok and outcome.result["loaded"] is False, outcome.error
+        folder = shim.folder
+    assert not os.path.exists(folder)  # the shim is removed with its folder
+    argv = log.read_text().split()
+    assert argv[:2] == ["exec", "-i"] and argv[-4:] == ["frigate", "python3", "-B", "-"]
+    assert "TMPDIR=/dev/shm" in argv
+
+
+def test_a_worker_killed_inside_the_container_reads_as_killed(tmp_path):
+    """docker/podman exec report a process killed by SIGSEGV as exit code 139: the caller sees the signal."""
+    from edgedoctor import workerproc
+
+    engine = _fake_engine(tmp_path, "cat > /dev/null\necho 'Fatal Python error: Segmentation fault' >&2\nexit 139")
+    with cprobe.WorkerShim(engine, "frigate", "python3", 30) as shim:
+        outcome = workerproc.run_worker(shim.path, "env", {}, timeout=60)
+    assert outcome.status == workerproc.CRASHED and outcome.signal == "SIGSEGV"
+    assert "Segmentation fault" in outcome.stderr

@@ -58,9 +58,10 @@ def test_the_python_stack_and_models_of_the_container(live):
     assert diff("ed-py") == before  # nothing installed or left behind in the container
 
 
-def test_the_usb_bus_passed_in(live):
+def test_the_usb_bus_passed_in_and_the_containers_runtime(live):
     facts = check("ed-usb", "--no-models")["facts"]
     assert [n["path"] for n in facts["container"]["usb_nodes"]] == ["/dev/bus/usb/002/003"]
+    assert facts["runtime"]["loaded"] is True and facts["runtime"]["runtime_version"] == 14
 
 
 def test_a_container_without_python(live):

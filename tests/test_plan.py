@@ -196,7 +196,10 @@ def test_combination_heading_text_and_remedy_are_one_entry():
     entry_id = re.search(r"matrix entry ([\w-]+)", finding["detail"]).group(1)
     entry = matrix.load().get(entry_id)
     assert finding["title"] == f"Known-bad combination: {entry.title}"
-    assert entry.explanation in finding["detail"] and finding["remedy"] == entry.remedy_for("linux")
+    from edgedoctor.checks.python_env import for_interpreter
+
+    assert entry.explanation in finding["detail"]
+    assert finding["remedy"] == for_interpreter(entry.remedy_for("linux"), facts)
     assert "usb2" not in entry.cause and "USB 2" not in finding["remedy"]
 
 
@@ -204,11 +207,16 @@ def test_python311_never_gets_the_official_runtime_with_tflite_214():
     """tflite_runtime 2.14 (the only wheel for 3.11) with Google's TF 2.5 runtime is known-bad: the plan pairs
     it with a runtime built for it, and never `apt-get install libedgetpu1-std` from Coral's repository."""
     facts = with_env(read_facts("no-device"), LINUX_ENVS["nothing-3.11"])
-    plan = judge(facts)["plan"]
+    report = judge(facts)
+    plan = report["plan"]
     assert plan["target"]["tflite_runtime"] == "2.14.0"
     assert plan["target"]["runtime_release"].startswith("feranick-")
     commands = [c for s in plan["steps"] for c in s["commands"]]
     assert "sudo apt-get install libedgetpu1-std" not in commands
+    # and the runtime finding's own remedy is that step, not Google's runtime
+    found = next(f for f in report["findings"] if f["id"] == "runtime.found")
+    assert "sudo apt-get install libedgetpu1-std" not in found["remedy"].splitlines()
+    assert "feranick/libedgetpu" in found["remedy"]
 
 
 def test_official_runtime_with_tflite_214_is_replaced_not_kept():
@@ -363,3 +371,37 @@ def test_pycoral_remedy_apt_only_for_the_system_python(executable, venv, apt):
     assert ("sudo apt-get install python3-pycoral" in pycoral.remedy) is apt
     if not apt:
         assert pycoral.remedy.startswith(f"{executable} -m pip install --extra-index-url")
+
+
+def test_numpy_remedy_never_pins_numpy_under_tensorflow():
+    from edgedoctor.checks import python_env as check_python_env
+
+    facts = with_env(read_facts("no-device"), LINUX_ENVS["tflite214-tensorflow-numpy2"])
+    numpy = next(f for f in check_python_env.check(facts) if f.id == "python.numpy")
+    assert numpy.status == "fail"
+    assert f"{VENV} -m pip" not in numpy.remedy
+    assert f"{VENV} -m venv ~/coral-venv" in numpy.remedy
+
+
+def test_tf_lite_is_judged_against_the_runtime():
+    """tensorflow 2.21 next to the official runtime is not 'untested, it may work'."""
+    facts = with_env(read_facts("usb3-runtime"), env("3.11.2", VENV, numpy="2.2.6", tensorflow="2.21.0"))
+    report = judge(facts)
+    combination = next(f for f in report["findings"] if f["id"] == "combination.release")
+    assert combination["status"] == "warn" and combination["causes"] == ["tflite-too-new"]
+    assert combination["title"].startswith("Known-bad combination: ")
+    assert not combination["title"].startswith("Untested")
+
+
+def test_every_installed_interpreter_is_examined():
+    from edgedoctor.checks import python_env as check_python_env
+
+    python_env = env("3.11.2", VENV, tflite="2.14.0", numpy="1.26.4", tensorflow="2.21.0")
+    python_env["tflite"]["candidates"]["tensorflow"].update({
+        "imported": False, "version": None, "error": "ImportError: numpy.core.umath failed to import",
+        "stderr": "A module that was compiled using NumPy 2.x cannot be run in NumPy 1.26.4"})
+    facts = with_env(read_facts("no-device"), python_env)
+    by_id = {f.id: f for f in check_python_env.check(facts)}
+    assert by_id["python.tflite"].status == "pass"
+    assert by_id["python.tflite-tensorflow"].status == "fail"
+    assert "numpy.core.umath" in by_id["python.tflite-tensorflow"].detail

@@ -9,7 +9,6 @@ never contradicting what the runtime saw. Slow tier (`python3 -m pytest -m runti
 
 import ctypes.util
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from edgedoctor.checks import device as device_check
 from edgedoctor.checks import runtime as runtime_check
 from edgedoctor.probes import runtime
+import helpers_fakeusb
 from helpers_hw import by_id, host_context
 
 pytestmark = pytest.mark.runtime_tier
@@ -28,30 +28,13 @@ EEL2 = RUNTIMES / "linux-x86_64" / "eel2" / "max" / "libedgetpu.so.1.0"
 X86 = {"diploria2": 12, "diploria3": 13, "eel2": 13}
 
 
-def _skip_reason():
-    if not RUNTIMES.is_dir():
-        return f"no real runtimes at {RUNTIMES}"
-    if os.uname().machine != "x86_64":
-        return "the real runtimes are loaded on x86_64 Linux only here"
-    if not (shutil.which("gcc") or shutil.which("cc")):
-        return "no C compiler (gcc) to build the fake libusb"
-    return None
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    reason = _skip_reason()
+    reason = helpers_fakeusb.skip_reason()
     if reason:
         pytest.skip(reason)
-    cc = shutil.which("gcc") or shutil.which("cc")
     folder = tmp_path_factory.mktemp("fakeusb")
-    libusb = folder / "usb" / "libusb-1.0.so.0"
-    libusb.parent.mkdir()
-    subprocess.run([cc, "-O1", "-shared", "-fPIC", "-Wl,-soname,libusb-1.0.so.0", "-o", str(libusb),
-                    str(HERE / "fake_libusb.c"), "-lpthread"], check=True)
-    shim = folder / "fast_sleep.so"
-    subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(shim), str(HERE / "fast_sleep.c"), "-ldl"], check=True)
-    return {"folder": folder, "libusb": libusb.parent, "shim": shim}
+    return dict(helpers_fakeusb.build(folder), folder=folder)
 
 
 def runtime_dir(built, rel, name="libedgetpu.so.1"):
@@ -222,3 +205,21 @@ def test_a_device_the_runtime_opened_is_not_called_inaccessible(built):
                         "speed_mbps": 5000, "accessible": False, "dev_node": "/dev/bus/usb/002/003"}],
            "dev_bus_usb": True}
     assert by_id(judged(facts, usb=usb), "device.usb").status == "pass"
+
+
+# --- the stand-in's runtime-side texts, checked against the real runtime ---------------------------------------
+
+def test_the_stand_ins_apex_message_is_what_the_real_runtime_prints(built):
+    """tests/fake_libedgetpu.c prints the runtime's 'no /sys/class/apex' line; the real one prints the same."""
+    import re
+
+    stand_in = re.search(r'fprintf\(stderr, "(I :31\] Failed to open /sys/class/apex[^"\\]*)',
+                         (HERE / "fake_libedgetpu.c").read_text()).group(1)
+    script = ("import ctypes; lib = ctypes.CDLL('libedgetpu.so.1'); lib.edgetpu_verbosity(10); "
+              "lib.edgetpu_create_delegate.restype = ctypes.c_void_p; "
+              "lib.edgetpu_create_delegate.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]; "
+              "lib.edgetpu_create_delegate(1, None, None, 0)")
+    proc = subprocess.run(["python3", "-c", script], env=env_for(built, "none"), capture_output=True, text=True,
+                          timeout=60)
+    assert stand_in in proc.stderr, proc.stderr[-2000:]
+    assert "Failed allocating Edge TPU device for shared ownership." in proc.stderr

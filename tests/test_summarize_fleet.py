@@ -176,3 +176,21 @@ def test_hundreds_of_reports(tmp_path):
     assert summary["machines"] == 400 and not summary["errors"]
     assert summary["failing"] == sum(1 for n in range(400) if n % 3)
     assert summary["causes"]["numpy-abi"] == sum(1 for n in range(400) if n % 3 == 1)
+
+
+def test_text_from_a_strangers_report_cannot_drive_the_terminal_or_the_markdown(tmp_path, run_cli):
+    """A host name with an OSC 52 clipboard write, a clear screen and HTML: none of it reaches the output."""
+    fleet = tmp_path / "fleet"
+    hostile = "\x1b]52;c;ZXZpbA==\x07pi\x1b[2J<script>alert(1)</script>|x\nnext"
+    save(fleet, "lab-01", report_of("no-device-numpy2", hostname=hostile))
+    code, text, err = run_cli("summarize", fleet)
+    assert "\x1b" not in text and "\x07" not in text and "\nnext" not in text
+    assert "]52;c;ZXZpbA==pi[2J<script>alert(1)</script>|x next" in text  # shown, inert
+    code, md, _ = run_cli("summarize", fleet, "--format", "markdown")
+    assert "<script>" not in md and "&lt;script&gt;" in md and "\x1b" not in md
+    row = next(line for line in md.splitlines() if "script" in line)
+    assert row.count(" | ") == len(summarize.COLUMNS) - 1  # the | in the name does not add a column
+    code, xml, _ = run_cli("summarize", fleet, "--format", "junit")
+    import xml.etree.ElementTree as ET
+
+    assert ET.fromstring(xml.split("\n", 1)[1]).find("testsuite").get("name").startswith("]52;c;ZXZpbA==pi[2J")

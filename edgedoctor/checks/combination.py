@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from edgedoctor import factview, matrix, releases
+from edgedoctor.checks.python_env import for_interpreter
 from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
-VERSION_KEYS = ("tflite_runtime", "pycoral", "python", "numpy")
+VERSION_KEYS = ("tflite_runtime", "tensorflow", "pycoral", "python", "numpy")
 # What a combination entry must speak of besides the runtime: the Python stack, or the OS it runs on.
 COMBINATION_KEYS = frozenset(matrix.STACK_KEYS) | {"os", "pycoral_identity"}
 
@@ -75,7 +76,8 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
         return [Finding("combination.release", worst.entry.severity,
                         f"Known-bad combination: {worst.entry.title}",
                         detail=f"{text}. {worst.entry.shown_explanation} (matrix entry {worst.entry.id})",
-                        remedy=worst.entry.remedy_for(view.get("os")), causes=[worst.entry.cause])]
+                        remedy=for_interpreter(worst.entry.remedy_for(view.get("os")), facts),
+                        causes=[worst.entry.cause])]
     rows = release.get("compatible") or []
     verdicts = [(row_holds(row, view), row) for row in rows]
     good = [row for verdict, row in verdicts if verdict]

@@ -75,9 +75,8 @@ def remedy_forms(container: Dict[str, Any], facts: Dict[str, Any], nodes: List[s
         where = f"cd {compose['working_dir']} && " if compose.get("working_dir") else ""
         lines += [f"# then recreate it: {where}{up} up -d {compose['service']}", ""]
     devices = " ".join(f"--device {n}:{n}" for n in nodes)
-    lines += [f"# {engine} run: remove and start the container again with the devices (keep its other options):",
-              f"{engine} rm -f {name}",
-              f"{engine} run -d --name {name} {devices} ... {image}"]
+    lines += [f"# {engine} run: add {devices} to the command that starts '{name}' ({image}), before the image",
+              f"# name, then replace the container: `{engine} rm -f {name}` and run that command again."]
     lines += ["",
               "# If the engine runs inside a Proxmox LXC container, pass the devices into the LXC first: on the",
               "# Proxmox host, add to /etc/pve/lxc/<CTID>.conf, then `pct reboot <CTID>`:"]
@@ -92,12 +91,9 @@ def remedy_forms(container: Dict[str, Any], facts: Dict[str, Any], nodes: List[s
 
 
 def _apex_major(facts: Dict[str, Any]) -> Optional[int]:
-    for dev in _list(_obj(facts.get("pcie")).get("devices")):
-        if isinstance(dev, dict):
-            for key in ("dev_major", "major"):
-                if isinstance(dev.get(key), int):
-                    return dev[key]
-    return None
+    """The apex driver's character major on the host (dynamically allocated), from /sys/class/apex/*/dev."""
+    majors = _list(_obj(facts.get("container")).get("host_apex_majors"))
+    return majors[0] if majors and isinstance(majors[0], int) else None
 
 
 def check(facts: Dict[str, Any]) -> List[Finding]:
@@ -186,7 +182,8 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
                 detail=(f"The host has {', '.join(host_apex)}; the container '{name}' has "
                         f"{', '.join(sorted(seen_apex)) or 'no /dev/apex_N'}."),
                 remedy=remedy_forms(container, facts, missing, [major] if major else [120])
-                + ("" if major else "\n# (120 is the usual apex major: check with `ls -l /dev/apex_0` on the host)")))
+                + ("" if major else "\n# (120 is an example: the apex major is given by `ls -l /dev/apex_0` on the "
+                                    "host, the number before the comma)")))
         else:
             findings.append(Finding("container.pcie", PASS, f"The container '{name}' sees {', '.join(host_apex)}"))
     if not host_usb and not host_apex:

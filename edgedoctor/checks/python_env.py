@@ -24,13 +24,24 @@ WORKER_FAILURE = {
 }
 
 
+GENERIC_PIP = re.compile(r"^(\s*)(?:python3?|py)(?: -3)? -m pip ", re.MULTILINE)
+
+
+def for_interpreter(remedy: str, facts: Dict[str, Any]) -> str:
+    """A matrix remedy's generic `python3 -m pip ...` lines, run by the examined interpreter (named by path),
+    so that they install where the problem is and not into whatever `python3` is first on PATH."""
+    if not remedy or not (facts.get("platform") or {}).get("python_executable"):
+        return remedy
+    return GENERIC_PIP.sub(lambda m: f"{m.group(1)}{_pip(facts)} ", remedy)
+
+
 def _with_cause(finding: Finding, text: Optional[str], facts: Dict[str, Any], fallback: Optional[str] = None,
                 fallback_remedy: str = "") -> Finding:
     match = matched_entry(text, facts)
     os_name = (facts.get("platform") or {}).get("os")
     if match:
         finding.causes = [match.entry.cause]
-        finding.remedy = finding.remedy or match.entry.remedy_for(os_name)
+        finding.remedy = finding.remedy or for_interpreter(match.entry.remedy_for(os_name), facts)
         finding.detail = (finding.detail + "\n" if finding.detail else "") + match.entry.shown_explanation
     elif fallback:
         finding.causes = [fallback]
@@ -150,6 +161,9 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
             remedy="edgedoctor skipped that step and examined the rest; the findings below name what failed."))
 
     findings.extend(_python_support(python, platform, env))
+    # A source tree that shadows a package is the cause of that package's import failure: it comes first, so
+    # it holds the failure and the import finding refers to it.
+    findings.extend(_shadowing(env))
     findings.extend(_tflite(env, facts))
     numpy = _numpy(env, facts)
     smoke = _smoke(env, facts)
@@ -157,7 +171,6 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
         smoke[0].causes = list(numpy[0].causes)  # a model run fails under a numpy known to break it
     findings.extend(numpy + smoke)
     findings.extend(_pycoral(env, facts, platform))
-    findings.extend(_shadowing(env))
     return _outside_pep668(findings, facts)
 
 
@@ -229,12 +242,16 @@ def _python_support(python, platform, env) -> List[Finding]:
     return [Finding("python.version", PASS, f"Python {version} is covered by the Coral Python wheels")]
 
 
+LABELS = {"tflite_runtime": "tflite_runtime", "ai_edge_litert": "LiteRT (ai_edge_litert)",
+          "tensorflow": "tensorflow.lite"}
+
+
 def _tflite(env, facts) -> List[Finding]:
     tflite = env.get("tflite") or {}
     if tflite.get("module"):
-        label = {"tflite_runtime": "tflite_runtime", "ai_edge_litert": "LiteRT (ai_edge_litert)",
-                 "tensorflow": "tensorflow.lite"}.get(tflite["module"], tflite["module"])
-        return [Finding("python.tflite", PASS, f"TFLite interpreter: {label} {tflite.get('version') or ''}".strip())]
+        label = LABELS.get(tflite["module"], tflite["module"])
+        return [Finding("python.tflite", PASS, f"TFLite interpreter: {label} {tflite.get('version') or ''}".strip())
+                ] + _other_interpreters(env, facts, tflite["module"])
     error = tflite.get("error") or "no TFLite interpreter is installed"
     python = (env.get("python") or {}).get("version")
     installed = any(c.get("found") for c in (tflite.get("candidates") or {}).values())
@@ -251,6 +268,33 @@ def _tflite(env, facts) -> List[Finding]:
         return [finding]
     return [_with_cause(finding, error + "\n" + (tflite.get("stderr") or ""), facts,
                         fallback_remedy=f'{_pip(facts)} install --force-reinstall {_interpreter_package(env)}')]
+
+
+def _other_interpreters(env, facts, chosen) -> List[Finding]:
+    """The other TFLite stacks installed in the same environment, each examined: one that no longer imports
+    (e.g. tensorflow after numpy was pinned below 2) fails with its own verbatim error."""
+    findings = []
+    for module, info in ((env.get("tflite") or {}).get("candidates") or {}).items():
+        if module == chosen or not isinstance(info, dict) or not info.get("found"):
+            continue
+        label = LABELS.get(module, module)
+        version = info.get("version") or info.get("dist_version") or ""
+        if info.get("imported") or (info.get("version") and not info.get("error")):
+            findings.append(Finding(f"python.tflite-{module}", PASS, f"Also installed: {label} {version}".strip()))
+        elif info.get("error") and not str(info.get("error")).startswith("skipped"):
+            finding = Finding(f"python.tflite-{module}", FAIL, f"{label} {version} is installed but cannot be "
+                              "imported".replace("  ", " "), detail=_last_line(info["error"]))
+            findings.append(_with_cause(finding, info["error"] + "\n" + (info.get("stderr") or ""), facts,
+                                        fallback_remedy=f"{_pip(facts)} install --force-reinstall "
+                                                        f"{_dist_name(env, module)}"))
+    return findings
+
+
+def _dist_name(env, module) -> str:
+    packages = env.get("packages") or {}
+    if module == "tensorflow" and "tensorflow-cpu" in packages and "tensorflow" not in packages:
+        return "tensorflow-cpu"
+    return module.replace("_", "-")
 
 
 def _interpreter_package(env) -> str:
@@ -286,8 +330,24 @@ def _numpy(env, facts) -> List[Finding]:
         entry = held[0].entry
         return [Finding("python.numpy", FAIL, f"numpy {numpy.get('version')}: {entry.title}",
                         detail=f"{entry.explanation} (matrix entry {entry.id})",
-                        remedy=f'{_pip(facts)} install {_numpy_requirement(env)}', causes=[entry.cause])]
+                        remedy=_numpy_remedy(env, facts), causes=[entry.cause])]
     return [Finding("python.numpy", PASS, f"numpy {numpy.get('version')}")]
+
+
+def _numpy_remedy(env, facts) -> str:
+    """Pin numpy for the TFLite interpreter, unless other packages here need numpy 2 (recent TensorFlow through
+    ml-dtypes, JAX): then the Edge TPU stack gets a venv of its own and numpy stays."""
+    from edgedoctor.plan import _numpy2_users, new_env_paths, situation
+
+    sit = situation(facts)
+    users = _numpy2_users(sit)
+    if not users or not _numpy_requirement(env).startswith('"numpy<2'):
+        return f'{_pip(facts)} install {_numpy_requirement(env)}'
+    folder, python = new_env_paths(sit.os)
+    return (f"# {', '.join(users)} in this environment need numpy 2: leave numpy here as it is and give the Edge "
+            "TPU stack a venv of its own:\n"
+            f"{shlex.quote(sit.executable or 'python3')} -m venv {folder}\n"
+            f"{python} -m pip install {_interpreter_package(env)}")
 
 
 def _numpy_entries(facts):

@@ -22,13 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
 
 
-def render(plan: dict, fmt: str, python: str = "") -> str:
+def render(plan: dict, fmt: str, python: str = "", os_name: str = "") -> str:
     from edgedoctor.render import plantext
 
     if fmt == "json":
         return json.dumps(plan, indent=2) + "\n"
     if fmt == "sh":
-        return plantext.render_sh(plan, python)
+        return plantext.render_sh(plan, python, os_name)
     return "Plan" + (f" for {python}" if python else "") + "\n" + plantext.render_text(plan)
 
 
@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(report, int):
         return report
     shown = report if args.no_redact else redact.redact_report(report)
-    python = ((shown.get("facts") or {}).get("platform") or {}).get("python_executable") or ""
-    sys.stdout.write(render(shown.get("plan") or {"target": {}, "steps": []}, args.format, python))
+    platform = (shown.get("facts") or {}).get("platform") or {}
+    sys.stdout.write(render(shown.get("plan") or {"target": {}, "steps": []}, args.format,
+                            platform.get("python_executable") or "", platform.get("os") or ""))
     sys.stdout.flush()
     return exitcodes.SUCCESS

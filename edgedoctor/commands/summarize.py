@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         print("edgedoctor summarize: no reports found (.json or .md) in " + ", ".join(args.paths), file=sys.stderr)
         return exitcodes.USAGE_ERROR
     for error in result["errors"]:
-        print(f"edgedoctor summarize: could not read {error['file']}: {error['error']}", file=sys.stderr)
+        print(f"edgedoctor summarize: could not read {summarize._clean(error['file'])}: "
+              f"{summarize._clean(error['error'])}", file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     elif args.format == "markdown":

@@ -118,7 +118,7 @@ def parse_inspect(obj: Dict[str, Any], engine: str) -> Dict[str, Any]:
                    "config_files": labels.get("com.docker.compose.project.config_files")}
     name = str(obj.get("Name") or "").lstrip("/")
     return {
-        "engine": engine,
+        "engine": str(engine),
         "id": str(obj.get("Id") or "")[:12] or None,
         "name": name or None,
         "image": config.get("Image") or obj.get("ImageName") or obj.get("Image"),

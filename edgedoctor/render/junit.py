@@ -3,6 +3,7 @@ and remedy; skips are skipped. Readable by GitHub Actions, GitLab and Jenkins JU
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any, Dict
 
@@ -48,7 +49,21 @@ def add_suite(parent: ET.Element, report: Dict[str, Any], name: str = "edgedocto
     return {"tests": len(findings), "failures": len(failing), "skipped": len(skipped), "ms": total_ms}
 
 
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(element: ET.Element) -> None:
+    """Characters XML 1.0 forbids (a captured text or a report from elsewhere may hold them) are dropped, so the
+    document stays well-formed for every JUnit reader."""
+    for node in element.iter():
+        for key, value in node.attrib.items():
+            node.set(key, _XML_FORBIDDEN.sub("", value))
+        if node.text:
+            node.text = _XML_FORBIDDEN.sub("", node.text)
+
+
 def to_text(suites: ET.Element) -> str:
+    _xml_safe(suites)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 

@@ -52,11 +52,13 @@ def render_text(plan: Dict[str, Any], wrap=None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_sh(plan: Dict[str, Any], python: str = "") -> str:
+def render_sh(plan: Dict[str, Any], python: str = "", os_name: str = "") -> str:
     """A commented shell script with `set -e`. edgedoctor never runs it."""
     lines = ["#!/bin/sh", "# Plan made by edgedoctor" + (f" for {python}" if python else "") + ".",
-             "# edgedoctor never runs this script: read it, then run it yourself (or step by step).",
-             "set -e", ""]
+             "# edgedoctor never runs this script: read it, then run it yourself (or step by step)."]
+    if os_name == "windows":
+        lines.append("# These are Windows commands: run them one by one in a Command Prompt, not with sh.")
+    lines += ["set -e", ""]
     for kind, text in blocks(plan):
         if kind == "command":
             lines.append(text)

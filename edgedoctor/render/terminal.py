@@ -127,7 +127,7 @@ def _render_plain(report: Dict[str, Any], findings: List[Finding], width: Option
                 out.append(f"      see: {ref}")
         out.append("")
     out.extend(next_steps_plain(report, width))
-    out.append(_summary_line(report))
+    out.extend(_wrapper(width)(_summary_line(report), "", "  "))
     out.append(next_step_line(report))
     return "\n".join(out) + "\n"
 

@@ -68,8 +68,8 @@ def probe_tflite(cwd, skip):
         info["shadowed"] = wk_common.imported_from(info["path"], cwd)
         if not info["found"]:
             continue
-        if top == "tensorflow" and chosen is not None:
-            continue  # importing full TensorFlow takes seconds; only when nothing lighter exists
+        # Every installed interpreter stack is examined (TensorFlow's import takes seconds, but an environment
+        # with tflite_runtime and tensorflow must not look green while tensorflow no longer imports).
         stage = "import-" + top
         if stage in skip:
             info["error"] = "skipped: importing it crashed the worker before"

@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from edgedoctor import collect_container  # noqa: E402
+from edgedoctor import collect_container, redact  # noqa: E402
 from edgedoctor.judge import judge  # noqa: E402
 from edgedoctor.options import CheckOptions  # noqa: E402
 from edgedoctor.system import System, run_command  # noqa: E402
@@ -58,7 +58,7 @@ def main() -> int:
                                iterations=3)
         facts = collect_container.collect(System.host(), options, name, args.engine, engine_run=recorder)
         (out / "engine.json").write_text(json.dumps(recorder.entries, indent=1) + "\n")
-        (out / "report.json").write_text(json.dumps(judge(facts), indent=1) + "\n")
+        (out / "report.json").write_text(json.dumps(redact.redact_report(judge(facts)), indent=1) + "\n")
         print(f"{label}: {len(recorder.entries)} engine commands, "
               f"{len(worker.read_text().splitlines())} worker runs -> {out}")
     return 0

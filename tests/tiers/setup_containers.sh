@@ -3,8 +3,10 @@
 # images built locally from Debian packages (no registry is needed), and three running test containers:
 #   ed-py    Debian 12 with python3 3.11, tflite-runtime 2.14.0 and numpy<2 (from PyPI); no device passed in
 #   ed-usb   the same image with a /dev/bus/usb passed in (--device DIR:/dev/bus/usb; the folder holds one
-#            usb_device node, 002/003, c 189:130, since this machine has no USB bus of its own)
-#   ed-nopy  busybox only: no python3
+#            usb_device node, 002/003, c 189:130, since this machine has no USB bus of its own) and a runtime:
+#            tests/fake_libedgetpu.c built with gcc, bind-mounted as /usr/lib/x86_64-linux-gnu/libedgetpu.so.1
+#            (RuntimeVersion 14, one USB device), as a Frigate-like image carries its own libedgetpu
+#   ed-nopy  busybox only: no python3 (the fake libedgetpu at /usr/lib/libedgetpu.so.1, to be found from outside)
 # Idempotent; run as root. Needs Debian's apt (deb.debian.org) and PyPI.
 #
 # Why the options below (measured on the Firecracker sandbox, Debian 12, podman 4.3.1, crun 1.8.1):
@@ -26,6 +28,7 @@ mkdir -p "$STATE"
 need=""
 command -v podman >/dev/null || need="$need podman"
 command -v debootstrap >/dev/null || need="$need debootstrap"
+command -v gcc >/dev/null || need="$need gcc libc6-dev"
 [ -x /bin/busybox ] || need="$need busybox-static"
 if [ -n "$need" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need
@@ -52,6 +55,9 @@ if ! podman image exists localhost/edgedoctor-test/nopy:1; then
     tar -C "$rootfs" -c . | podman import - localhost/edgedoctor-test/nopy:1
 fi
 
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+gcc -shared -fPIC -O2 -Wl,-soname,libedgetpu.so.1 -o "$STATE/libedgetpu.so.1" "$HERE/fake_libedgetpu.c"
+
 mkdir -p "$STATE/usb/002"
 [ -c "$STATE/usb/002/003" ] || mknod -m 0664 "$STATE/usb/002/003" c 189 130
 
@@ -65,6 +71,8 @@ start() {  # NAME ARGS...: (re)start a test container in a private mount namespa
         podman run -d --name "$name" --network=none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 "$@" >/dev/null
 }
 start ed-py localhost/edgedoctor-test/py:1 sleep infinity
-start ed-usb --device "$STATE/usb:/dev/bus/usb" localhost/edgedoctor-test/py:1 sleep infinity
-start ed-nopy localhost/edgedoctor-test/nopy:1 sleep 1000000
+start ed-usb --device "$STATE/usb:/dev/bus/usb" \
+    -v "$STATE/libedgetpu.so.1:/usr/lib/x86_64-linux-gnu/libedgetpu.so.1:ro" \
+    -e FAKE_EDGETPU_DEVICES=usb:/sys/bus/usb/devices/2-1 localhost/edgedoctor-test/py:1 sleep infinity
+start ed-nopy -v "$STATE/libedgetpu.so.1:/usr/lib/libedgetpu.so.1:ro" localhost/edgedoctor-test/nopy:1 sleep 1000000
 podman ps --format '{{.Names}} {{.Status}} {{.Image}}'
