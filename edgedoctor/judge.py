@@ -93,6 +93,9 @@ def _runtime_remedies_follow_the_plan(built: Dict[str, Any]) -> None:
         if not any(key.startswith("runtime_") for key in step.get("changes") or {}):
             continue
         for finding in built["findings"]:
-            if finding["id"] in step.get("fixes", []) and finding["id"].startswith("runtime."):
+            # A build this CPU cannot run (wheel-mismatch, SIGILL) keeps its own remedy: another build of the
+            # runtime is no answer for a processor that lacks the instructions.
+            if (finding["id"] in step.get("fixes", []) and finding["id"].startswith("runtime.")
+                    and "wheel-mismatch" not in (finding.get("causes") or [])):
                 finding["remedy"] = "\n".join([f"# step {number} of Next steps: {step['title']}"]
                                               + list(step.get("commands") or []))

@@ -154,14 +154,22 @@ def test_an_unknown_word_lists_the_commands(run_cli):
 def test_the_end_of_check_says_what_to_do_next():
     broken = {"summary": {"pass": 3, "warn": 1, "fail": 2}, "exit_code": 1, "findings": [], "tool": {}}
     healthy = {"summary": {"pass": 9, "warn": 0, "fail": 0}, "exit_code": 0, "findings": [], "tool": {}}
-    for report in (broken, healthy):
-        for fancy in (False, True):
-            last = terminal.render(report, fancy=fancy).rstrip().splitlines()[-1]
-            assert "--format markdown" in last
-    assert "first one first" in terminal.render(broken, fancy=False).rstrip().splitlines()[-1]
     planned = dict(broken, plan={"target": {}, "steps": [{"title": "Install", "commands": ["true"]}]})
-    assert "edgedoctor plan --format sh" in terminal.render(planned, fancy=False).rstrip().splitlines()[-1]
-    assert "nothing to fix" in terminal.render(healthy, fancy=False).rstrip().splitlines()[-1]
+
+    def last_two(report, fancy=False):
+        import re
+
+        lines = terminal.render(report, fancy=fancy).rstrip().splitlines()[-2:]
+        return [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in lines]
+
+    for report in (broken, healthy, planned):
+        for fancy in (False, True):
+            nxt, ticket = last_two(report, fancy)
+            assert nxt.startswith("Next: ") and len(nxt) <= 80 and len(ticket) <= 80
+            assert ticket.endswith("edgedoctor check --format markdown -o edgedoctor-report.md")
+    assert "first one first" in last_two(broken)[0]
+    assert "nothing to fix" in last_two(healthy)[0]
+    assert "edgedoctor plan --format sh" in last_two(planned)[0]
 
 
 @pytest.mark.skipif(not SHARED_MODELS.is_dir(), reason="../shared/models is not beside the repository")

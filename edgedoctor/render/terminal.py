@@ -128,7 +128,7 @@ def _render_plain(report: Dict[str, Any], findings: List[Finding], width: Option
         out.append("")
     out.extend(next_steps_plain(report, width))
     out.extend(_wrapper(width)(_summary_line(report), "", "  "))
-    out.append(next_step_line(report))
+    out.extend(next_step_lines(report))
     return "\n".join(out) + "\n"
 
 
@@ -138,15 +138,17 @@ def _summary_line(report: Dict[str, Any]) -> str:
     return f"Summary: {verdict(report)} ({counts}); exit code {report.get('exit_code')}"
 
 
-def next_step_line(report: Dict[str, Any]) -> str:
-    """One line on what to do next: the plan when something is wrong, and how to attach the report."""
+def next_step_lines(report: Dict[str, Any]) -> List[str]:
+    """What to do next, in short lines (each fits 80 columns, commands whole): the plan when there is one,
+    and how to attach the report to a ticket."""
     summary = report.get("summary") or {}
-    attach = "for a ticket: edgedoctor check --format markdown -o edgedoctor-report.md"
     if (report.get("plan") or {}).get("steps"):
-        return f"Next: follow the Next steps above (`edgedoctor plan --format sh` writes them as a script); {attach}"
-    if summary.get("fail") or summary.get("warn"):
-        return f"Next: fix the failures above, first one first; {attach}"
-    return f"Next: nothing to fix; {attach}"
+        first = "Next: follow the Next steps above (as a script: edgedoctor plan --format sh)."
+    elif summary.get("fail") or summary.get("warn"):
+        first = "Next: fix the failures above, first one first."
+    else:
+        first = "Next: nothing to fix."
+    return [first, "For a ticket: edgedoctor check --format markdown -o edgedoctor-report.md"]
 
 
 def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) -> str:
@@ -195,7 +197,8 @@ def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) ->
     console.print()
     exit_code = report.get("exit_code")
     console.print(Text(_summary_line(report), style="bold green" if exit_code == 0 else "bold red"))
-    console.print(Text(next_step_line(report), style="bold"), soft_wrap=True)  # never split a command
+    for line in next_step_lines(report):
+        console.print(Text(line, style="bold"), soft_wrap=True)  # never split a command
     return buffer.getvalue()
 
 
