@@ -133,6 +133,9 @@ def identify(path: str, timeout: float = ID_TIMEOUT) -> Identity:
     said = (err.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
     if _MARK.strip() in said or not said.isprintable():
         said = ""  # it echoed the program back (`ls: cannot access ...`): nothing worth showing
+    if "GLIBC_" in said or "cannot open shared object file" in said:
+        # The loader refused it: a Python built for a newer C library (glibc-too-old) or missing a library.
+        raise NotAnInterpreter(f"it could not start, the system's loader refused it: {said[:200]}")
     raise NotAnInterpreter(f"it is not a Python interpreter (it exited with {proc.returncode} and gave no Python "
                            f"identification" + (f"; it said: {said[:160]}" if said else "") + ")")
 

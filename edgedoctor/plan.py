@@ -395,7 +395,11 @@ def _steps(sit: Situation, target: Target) -> List[Dict[str, Any]]:
         changes = {"python_executable": new_python, "python": target.python, "numpy": None, "pycoral": None,
                    "pycoral_identity": "absent"}
         changes.update({m: None for m in INTERPRETERS})
-        steps.append({"title": title, "commands": [f"{creator} -m venv {folder}"], "changes": changes})
+        commands = [f"{creator} -m venv {folder}"]
+        if same and sit.system_python and sit.debian_family:
+            # Debian and Ubuntu ship venv apart from python3 ("ensurepip is not available" without it).
+            commands.insert(0, "sudo apt-get install -y python3-venv")
+        steps.append({"title": title, "commands": commands, "changes": changes})
         python = new_python
         view = dict(view, **changes)
     has_pycoral = view.get("pycoral") if view.get("pycoral_identity") == "google" else None

@@ -194,3 +194,14 @@ def test_the_readme_set_up_commands_are_what_ci_runs():
     assert "edgedoctor check" in install and "venv" in install
     assert "pytest" in tests and "venv" in tests and '.[test]' in tests
     assert "readme_blocks.py install" in ci and "readme_blocks.py tests" in ci
+
+
+def test_an_interpreter_the_loader_refuses_is_named_so(tmp_path):
+    """A Python copied from a newer system (Bookworm's python3.11 on Bullseye) never starts: the loader's own
+    words are the reason, not "not a Python interpreter"."""
+    said = "./python3.11: /lib/aarch64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found (required by ./python3.11)"
+    (tmp_path / "said.txt").write_text(said + "\n")
+    fake = _script(tmp_path, f"#!/bin/sh\ncat {tmp_path / 'said.txt'} >&2\nexit 1\n")
+    with pytest.raises(interpreter.NotAnInterpreter) as refused:
+        interpreter.identify(fake)
+    assert "loader refused it" in str(refused.value) and "GLIBC_2.34" in str(refused.value)

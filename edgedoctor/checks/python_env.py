@@ -113,8 +113,9 @@ def _outside_pep668(findings: List[Finding], facts: Dict[str, Any]) -> List[Find
     pip = _pip(facts)
     for finding in findings:
         if pip + " install" in finding.remedy:
+            venv_package = "sudo apt-get install -y python3-venv\n" if sit.system_python and sit.debian_family else ""
             finding.remedy = (f"# {sit.executable} is managed by the OS (PEP 668); install into a venv of its own:\n"
-                              f"{shlex.quote(sit.executable or 'python3')} -m venv {folder}\n"
+                              + venv_package + f"{shlex.quote(sit.executable or 'python3')} -m venv {folder}\n"
                               + finding.remedy.replace(pip + " install", f"{python} -m pip install"))
     return findings
 
