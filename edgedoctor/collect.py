@@ -23,6 +23,12 @@ DEPENDENT = ("inference",)
 
 Progress = Optional[Callable[[str], None]]
 
+# What the progress line says while a reader is awaited (its name when not listed here).
+WAITING_FOR = {
+    "runtime": "runtime (libedgetpu opens the Edge TPU: about 3 s, or about 25 s when the open is refused)",
+    "inference": "known-good models (the first Edge TPU inference loads the model)",
+}
+
 
 def _read(name: str, ctx: ProbeContext) -> Dict[str, Any]:
     start = time.perf_counter()
@@ -55,14 +61,14 @@ def collect(system: System, options: CheckOptions, progress: Progress = None) ->
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         futures = {name: pool.submit(_read, name, ctx) for name in names}
         for name in names:
-            say(name)
+            say(WAITING_FOR.get(name, name))
             ctx.facts[name] = futures[name].result()
     _merge_python_into_platform(ctx.facts)
     for name in DEPENDENT:
         if name == "inference" and not options.run_models:
             ctx.facts[name] = {"cpu": None, "tpu": None, "speedup": None, "skipped": "--no-models"}
             continue
-        say(name)
+        say(WAITING_FOR.get(name, name))
         ctx.facts[name] = _read(name, ctx)
     return ctx.facts
 

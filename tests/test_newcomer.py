@@ -205,3 +205,17 @@ def test_an_interpreter_the_loader_refuses_is_named_so(tmp_path):
     with pytest.raises(interpreter.NotAnInterpreter) as refused:
         interpreter.identify(fake)
     assert "loader refused it" in str(refused.value) and "GLIBC_2.34" in str(refused.value)
+
+
+def test_the_progress_line_says_a_refused_open_takes_about_25_s():
+    """While check waits for the runtime (whose refused open retries for about 25 s), the progress line says so."""
+    from edgedoctor.collect import collect
+    from edgedoctor.options import CheckOptions
+    from edgedoctor.system import System
+
+    roots = Path(__file__).resolve().parent / "fixtures" / "roots"
+    said = []
+    collect(System.from_root(roots / "no-device"), CheckOptions(timeout=30, run_models=False, offline=True),
+            progress=said.append)
+    runtime = [s for s in said if s.startswith("runtime")]
+    assert runtime and "25 s" in runtime[0] and said[0] == "platform"
