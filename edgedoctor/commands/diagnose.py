@@ -20,10 +20,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_report(path: str) -> dict:
-    """A saved report's dict; raises ValueError naming what is wrong."""
+    """A saved report's dict; raises ValueError naming what is wrong. What was chosen in it (one JSON block of
+    several in a Markdown file) is said on stderr."""
     from edgedoctor.reportio import load_report as _load
 
-    return _load(path)
+    notes: list = []
+    report = _load(path, notes)
+    for note in notes:
+        print(f"edgedoctor diagnose: {note}", file=sys.stderr)
+    return report
 
 
 def run(args: argparse.Namespace) -> int:
