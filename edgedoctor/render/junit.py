@@ -6,6 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any, Dict
 
+from edgedoctor.render import safetext
 from edgedoctor.report import findings_of
 
 
@@ -14,6 +15,7 @@ def _text(*parts: str) -> str:
 
 
 def render(report: Dict[str, Any], **_: Any) -> str:
+    report = safetext.deep(report, safetext.xml)  # a control character in a captured text breaks the XML
     findings = findings_of(report)
     strict = bool(report.get("strict"))
     failing = [f for f in findings if f.status == "fail" or (strict and f.status == "warn")]

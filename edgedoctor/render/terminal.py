@@ -10,6 +10,7 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from edgedoctor.findings import AREAS, Finding
+from edgedoctor.render import safetext
 from edgedoctor.report import findings_of, verdict
 
 MARKS_FANCY = {"pass": ("✔", "green"), "warn": ("⚠", "yellow"), "fail": ("✘", "bold red"), "skip": ("○", "dim"),
@@ -40,6 +41,7 @@ def _grouped(findings: List[Finding]):
 
 def render(report: Dict[str, Any], fancy: Optional[bool] = None, width: int = 100, **_: Any) -> str:
     fancy = use_fancy() if fancy is None else fancy
+    report = safetext.deep(report, safetext.terminal)  # no escape sequence from a report reaches the terminal
     findings = findings_of(report)
     if fancy:
         return _render_rich(report, findings, width)
