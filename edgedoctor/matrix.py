@@ -151,7 +151,8 @@ def _check_condition(key: str, value: Any) -> Optional[str]:
     return None
 
 
-def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> Optional[Entry]:
+def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem],
+                 analysed: Optional[Dict[str, tuple]] = None) -> Optional[Entry]:
     if not isinstance(raw, dict):
         problems.append(Problem(file, None, None, "an [[entry]] is not a table"))
         return None
@@ -196,6 +197,11 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
         if not isinstance(pattern, str) or not pattern:
             bad(f"signatures[{index}]", "must be a non-empty string")
             continue
+        known = analysed.get(pattern) if analysed is not None else None
+        if known is not None:  # analysed when the cache was written from these same files
+            groups, width, whole = known
+            signatures.append(Signature(pattern, None, groups[0] if groups else None, groups, width, whole))
+            continue
         try:
             signatures.append(Signature.build(pattern))
         except re.error as exc:
@@ -221,7 +227,7 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
                   severity=severity, confidence=float(confidence), signatures=signatures,
                   examples=[str(e) for e in examples], when=dict(when),
                   require_facts=bool(raw.get("require_facts", False)), file=file)
-    for index, example in enumerate(entry.examples):
+    for index, example in enumerate(entry.examples if analysed is None else ()):  # the cache's were checked
         if not any(sig.regex.search(_normalise(example)) for sig in entry.signatures):
             bad(f"examples[{index}]", "does not match any of the entry's signatures")
     return entry
@@ -553,7 +559,10 @@ def _load_cached(folder_text: str) -> Matrix:
     return table
 
 
-def _build(folder: Path) -> Matrix:
+def _build(folder: Path, analysed: Optional[Dict[str, tuple]] = None) -> Matrix:
+    """The matrix from its files. `analysed`: pattern -> (groups, width, whole_block) from the compiled cache,
+    so those patterns are not compiled and analysed again (everything else, remedies and patterns included,
+    still comes from the files: the cache is never trusted for content)."""
     problems: List[Problem] = []
     causes = _known_causes(folder)
     if not causes:
@@ -572,7 +581,7 @@ def _build(folder: Path) -> Matrix:
             problems.append(Problem(name, None, None, "has no [[entry]] tables"))
             continue
         for raw in raw_entries:
-            entry = _build_entry(raw, name, causes, problems)
+            entry = _build_entry(raw, name, causes, problems, analysed)
             if entry is None:
                 continue
             if entry.id in seen:
@@ -646,11 +655,20 @@ def _read_compiled(folder: Path, key: str) -> Optional[Matrix]:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("key") != key:
             return None
-        entries = [_entry_from_json(raw) for raw in data["entries"]]
+        analysed: Dict[str, tuple] = {}
+        for raw in data["entries"]:
+            for pattern, groups, width, whole_block in raw["signatures"]:
+                if (isinstance(pattern, str) and isinstance(groups, list) and all(
+                        isinstance(g, list) and g and all(isinstance(x, str) and x for x in g) for g in groups)
+                        and (width is None or type(width) is int) and isinstance(whole_block, bool)):
+                    analysed[pattern] = (tuple(tuple(g) for g in groups), width, whole_block)
         problems = [Problem(*raw) for raw in data["problems"]]
     except Exception:  # missing, unreadable, corrupt, or from another layout: build from the files
         return None
-    return Matrix(entries, problems, folder)
+    # Only the analysis of patterns comes from the cache: entries, remedies and the patterns themselves are
+    # read from the matrix files every time (an edited or planted cache file shows nothing it says).
+    table = _build(folder, analysed)
+    return Matrix(table.entries, problems, folder)
 
 
 def _write_compiled(table: Matrix, key: str) -> None:

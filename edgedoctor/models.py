@@ -155,8 +155,32 @@ def cache_root(override: Optional[str] = None) -> Path:
         import tempfile
 
         uid = os.getuid() if hasattr(os, "getuid") else "user"
-        folder = Path(tempfile.gettempdir()) / f"edgedoctor-cache-{uid}"
+        folder = private_folder(Path(tempfile.gettempdir()) / f"edgedoctor-cache-{uid}")
     return folder
+
+
+def private_folder(path: Path) -> Path:
+    """`path` as a folder only this user can use: made with mode 0700, or, when it exists, kept only if it is
+    a real folder (not a symlink someone planted in a shared temp folder), owned by this user and writable by
+    no one else. Otherwise a fresh private folder of its own (tempfile.mkdtemp) is used instead."""
+    import stat
+    import tempfile
+
+    try:
+        os.mkdir(path, 0o700)
+        return path
+    except FileExistsError:
+        pass
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix=path.name + "-"))
+    try:
+        info = os.lstat(path)
+        mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+        if stat.S_ISDIR(info.st_mode) and mine and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return path
+    except OSError:
+        pass
+    return Path(tempfile.mkdtemp(prefix=path.name + "-"))
 
 
 def models_cache(override: Optional[str] = None) -> Path:

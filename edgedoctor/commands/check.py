@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from edgedoctor.options import CheckOptions
     from edgedoctor.system import System
 
+    unwritable = common.unwritable_outputs(args)
+    if unwritable:
+        print(f"edgedoctor: {unwritable}", file=sys.stderr)
+        return exitcodes.USAGE_ERROR
     python = common.resolve_python(args.python)
     if python is None:
         print(f"edgedoctor: --python {args.python}: no Python interpreter there", file=sys.stderr)

@@ -34,6 +34,10 @@ def load_report(path: str) -> dict:
 def run(args: argparse.Namespace) -> int:
     from edgedoctor.judge import judge
 
+    unwritable = common.unwritable_outputs(args)
+    if unwritable:
+        print(f"edgedoctor: {unwritable}", file=sys.stderr)
+        return exitcodes.USAGE_ERROR
     try:
         saved = load_report(args.report)
         requirements = common.requirements_from(args)

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 from edgedoctor.factview import get_path
 from edgedoctor.findings import AREAS
 from edgedoctor.render import safetext
+from edgedoctor.render.jsonfmt import finite
 from edgedoctor.report import findings_of, verdict
 
 ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "skip": "⏭️ skip", "info": "ℹ️ info"}
@@ -129,5 +130,5 @@ def render(report: Dict[str, Any], **_: Any) -> str:
             if refs:
                 out.append(f"  - sources: {refs}")
     out += ["", "<details><summary>Full report (JSON) for <code>edgedoctor diagnose</code></summary>", "",
-            "```json", json.dumps(report, indent=2, default=str), "```", "", "</details>", ""]
+            "```json", json.dumps(finite(report), indent=2, default=str, allow_nan=False), "```", "", "</details>", ""]
     return "\n".join(out)
