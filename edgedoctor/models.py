@@ -387,6 +387,7 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
             raise _Final(f"the server's answer has {announced} bytes, expected {spec.size}"
                          + (f" (a {kind.split(';')[0]} page, not the file)" if kind.startswith("text/") else "")
                          + "; it was not kept")
+        remove_stale_parts(dest.parent)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".part", dir=str(dest.parent))
         tmp = Path(tmp_name)
         digest = hashlib.sha256()
@@ -435,6 +436,33 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
                 tmp.unlink()
             except OSError:
                 pass
+
+
+STALE_PART = 24 * 3600  # seconds after which a .part file is a leftover of a run that was killed (SIGKILL)
+
+
+def remove_stale_parts(folder: Path, older_than: float = STALE_PART) -> List[str]:
+    """Remove the .part files a killed run left in the cache (a run that is stopped removes its own; one killed
+    by SIGKILL or a power cut cannot). Only ours (`.<name>.<random>.part`) and only old ones: a download of
+    another run going on now is left alone."""
+    removed = []
+    now = time.time()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(".") and name.endswith(".part")):
+            continue
+        path = Path(folder) / name
+        try:
+            info = path.lstat()
+            if now - info.st_mtime > older_than and not path.is_symlink():
+                path.unlink()
+                removed.append(name)
+        except OSError:
+            pass
+    return removed
 
 
 def _chunks(response, settings: DownloadSettings, start: float) -> Iterator[bytes]:

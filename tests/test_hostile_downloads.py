@@ -3,6 +3,7 @@ Content-Length stops at the total deadline (it once ran past 1,000 s); no networ
 and said so; a mirror copy that fails its sha256 is reported as such; a stopped run leaves no .part file."""
 
 import hashlib
+import os
 import http.server
 import socket
 import threading
@@ -151,3 +152,15 @@ def test_a_mirror_copy_that_fails_its_sha256_is_named_not_missing(tmp_path):
     result = resolver.resolve(name)
     assert not result.ok
     assert "mirror folder's copy fails its check" in result.error and "not in the mirror" not in result.error
+
+
+def test_part_files_a_killed_run_left_are_removed_by_the_next_download(drip, tmp_path):
+    old = tmp_path / ".file.bin.abc123.part"
+    old.write_bytes(b"half")
+    os.utime(old, (time.time() - 2 * models.STALE_PART,) * 2)
+    fresh = tmp_path / ".file.bin.def456.part"  # another run's download going on now
+    fresh.write_bytes(b"half")
+    settings = models.DownloadSettings(connect_timeout=2, read_timeout=5, total_timeout=0.5, retries=1,
+                                       progress=False)
+    models.download(drip.url, tmp_path / "file.bin", drip.spec(), settings)
+    assert not old.exists() and fresh.exists()
