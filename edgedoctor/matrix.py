@@ -151,8 +151,7 @@ def _check_condition(key: str, value: Any) -> Optional[str]:
     return None
 
 
-def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem],
-                 analysed: Optional[Dict[str, tuple]] = None) -> Optional[Entry]:
+def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> Optional[Entry]:
     if not isinstance(raw, dict):
         problems.append(Problem(file, None, None, "an [[entry]] is not a table"))
         return None
@@ -197,11 +196,6 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem],
         if not isinstance(pattern, str) or not pattern:
             bad(f"signatures[{index}]", "must be a non-empty string")
             continue
-        known = analysed.get(pattern) if analysed is not None else None
-        if known is not None:  # analysed when the cache was written from these same files
-            groups, width, whole = known
-            signatures.append(Signature(pattern, None, groups[0] if groups else None, groups, width, whole))
-            continue
         try:
             signatures.append(Signature.build(pattern))
         except re.error as exc:
@@ -227,7 +221,7 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem],
                   severity=severity, confidence=float(confidence), signatures=signatures,
                   examples=[str(e) for e in examples], when=dict(when),
                   require_facts=bool(raw.get("require_facts", False)), file=file)
-    for index, example in enumerate(entry.examples if analysed is None else ()):  # the cache's were checked
+    for index, example in enumerate(entry.examples):
         if not any(sig.regex.search(_normalise(example)) for sig in entry.signatures):
             bad(f"examples[{index}]", "does not match any of the entry's signatures")
     return entry
@@ -559,10 +553,7 @@ def _load_cached(folder_text: str) -> Matrix:
     return table
 
 
-def _build(folder: Path, analysed: Optional[Dict[str, tuple]] = None) -> Matrix:
-    """The matrix from its files. `analysed`: pattern -> (groups, width, whole_block) from the compiled cache,
-    so those patterns are not compiled and analysed again (everything else, remedies and patterns included,
-    still comes from the files: the cache is never trusted for content)."""
+def _build(folder: Path) -> Matrix:
     problems: List[Problem] = []
     causes = _known_causes(folder)
     if not causes:
@@ -581,7 +572,7 @@ def _build(folder: Path, analysed: Optional[Dict[str, tuple]] = None) -> Matrix:
             problems.append(Problem(name, None, None, "has no [[entry]] tables"))
             continue
         for raw in raw_entries:
-            entry = _build_entry(raw, name, causes, problems, analysed)
+            entry = _build_entry(raw, name, causes, problems)
             if entry is None:
                 continue
             if entry.id in seen:
@@ -602,7 +593,7 @@ def _build(folder: Path, analysed: Optional[Dict[str, tuple]] = None) -> Matrix:
 # once, a corrupt file) only means the matrix is built from its files; writes are atomic renames.
 
 CACHE_ENV = "EDGEDOCTOR_NO_MATRIX_CACHE"  # set to 1: never read or write the compiled cache
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: with "mac", the data sealed with this user's key
 
 
 def _source_key(folder: Path) -> Optional[str]:
@@ -646,6 +637,9 @@ def _cache_file(key: str, folder: Path) -> Optional[Path]:
 
 
 def _read_compiled(folder: Path, key: str) -> Optional[Matrix]:
+    """The compiled matrix, if its file is there, made from these matrix files (its key) and unchanged since
+    this user wrote it (its MAC, keyed with a secret only this user can read: an edited or planted cache file,
+    which once showed its own remedies and ran its own signatures, is not used)."""
     import json
 
     path = _cache_file(key, folder)
@@ -653,22 +647,62 @@ def _read_compiled(folder: Path, key: str) -> Optional[Matrix]:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        mac = str(data.pop("mac"))
+        secret = _cache_secret(path.parent, create=False)
+        if secret is None or not _mac_ok(secret, _sealed(data), mac.encode("ascii")):
+            return None
         if data.get("key") != key:
             return None
-        analysed: Dict[str, tuple] = {}
-        for raw in data["entries"]:
-            for pattern, groups, width, whole_block in raw["signatures"]:
-                if (isinstance(pattern, str) and isinstance(groups, list) and all(
-                        isinstance(g, list) and g and all(isinstance(x, str) and x for x in g) for g in groups)
-                        and (width is None or type(width) is int) and isinstance(whole_block, bool)):
-                    analysed[pattern] = (tuple(tuple(g) for g in groups), width, whole_block)
+        entries = [_entry_from_json(raw) for raw in data["entries"]]
         problems = [Problem(*raw) for raw in data["problems"]]
     except Exception:  # missing, unreadable, corrupt, or from another layout: build from the files
         return None
-    # Only the analysis of patterns comes from the cache: entries, remedies and the patterns themselves are
-    # read from the matrix files every time (an edited or planted cache file shows nothing it says).
-    table = _build(folder, analysed)
-    return Matrix(table.entries, problems, folder)
+    return Matrix(entries, problems, folder)
+
+
+def _sealed(data: Dict[str, Any]) -> bytes:
+    """The bytes the MAC covers: the data in one canonical form."""
+    import json
+
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def _mac_ok(secret: bytes, content: bytes, mac: bytes) -> bool:
+    import hashlib
+    import hmac
+
+    return hmac.compare_digest(hmac.new(secret, content, hashlib.sha256).hexdigest().encode(), mac.strip())
+
+
+def _cache_secret(folder: Path, create: bool) -> Optional[bytes]:
+    """The random key of this user's compiled cache (`.secret`, mode 0600, in the cache folder): made on the
+    first write; None when it is missing (and not to be made), not a regular file of ours, or readable by others."""
+    import os
+    import stat
+
+    path = folder / ".secret"
+    if create and not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(os.urandom(32))
+        except FileExistsError:
+            pass
+        except OSError:
+            return None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if (not stat.S_ISREG(info.st_mode) or info.st_mode & 0o077
+                or (hasattr(os, "getuid") and info.st_uid != os.getuid())):
+            return None
+        secret = os.read(fd, 64)
+    finally:
+        os.close(fd)
+    return secret if len(secret) >= 16 else None
 
 
 def _write_compiled(table: Matrix, key: str) -> None:
@@ -682,11 +716,18 @@ def _write_compiled(table: Matrix, key: str) -> None:
     data = {"key": key, "entries": [_entry_to_json(e) for e in table.entries],
             "problems": [[p.file, p.entry, p.field, p.message] for p in table.problems]}
     try:
+        import hashlib
+        import hmac
+
         path.parent.mkdir(parents=True, exist_ok=True)
+        secret = _cache_secret(path.parent, create=True)
+        if secret is None:
+            return
+        mac = hmac.new(secret, _sealed(data), hashlib.sha256).hexdigest()
         handle, temp = tempfile.mkstemp(prefix=".compiled-", suffix=".tmp", dir=str(path.parent))
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(data, out)
+                json.dump(dict(data, mac=mac), out)
             os.replace(temp, path)
             for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.json"):
                 if old != path:  # compiled from an earlier state of the same matrix folder

