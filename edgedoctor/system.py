@@ -48,20 +48,24 @@ def run_command(argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
     argv = list(argv)
     if not argv or shutil.which(argv[0]) is None:
         return CommandResult(argv, None, error=f"{argv[0] if argv else '(empty)'}: command not found")
+    from edgedoctor import workerproc
+
     try:
-        proc = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        return CommandResult(argv, None, error=f"timed out after {timeout:g} s")
-    except OSError as exc:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=(os.name == "posix"))
+    except (OSError, ValueError) as exc:
         return CommandResult(argv, None, error=str(exc))
-    return CommandResult(
-        argv,
-        proc.returncode,
-        proc.stdout.decode("utf-8", "replace"),
-        proc.stderr.decode("utf-8", "replace"),
-    )
+    # The workers' exchange: a deadline that holds whatever the command leaves behind, output capped, the
+    # command's process group killed at the end (and on SIGINT/SIGTERM).
+    workerproc.LIVE.add(proc)
+    try:
+        out, err, timed_out = workerproc.exchange(proc, b"", timeout)
+    finally:
+        workerproc._kill(proc)
+        workerproc.LIVE.discard(proc)
+    if timed_out:
+        return CommandResult(argv, None, error=f"timed out after {timeout:g} s")
+    return CommandResult(argv, proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
 def recorded_name(argv: Sequence[str]) -> str:
