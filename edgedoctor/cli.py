@@ -37,6 +37,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     # Only the command that runs has its module imported (and its options registered).
     names = {name for _, name, _ in COMMANDS}
     chosen = next((a for a in argv if not a.startswith("-")), None)
+    if chosen is not None and chosen not in names:
+        return _unknown_command(chosen, sorted(names))
     parser = build_parser(only=chosen if chosen in names else None)
     try:
         args = parser.parse_args(argv)
@@ -105,6 +107,15 @@ def _stop_children() -> None:
     workerproc = sys.modules.get("edgedoctor.workerproc")
     if workerproc is not None:
         workerproc.kill_all()
+
+
+def _unknown_command(word: str, names: List[str]) -> int:
+    import difflib
+
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else f"; the commands are: {', '.join(names)}"
+    print(f"edgedoctor: unknown command '{word}'{hint}\n(edgedoctor --help lists them)", file=sys.stderr)
+    return exitcodes.USAGE_ERROR
 
 
 if __name__ == "__main__":

@@ -11,9 +11,14 @@ TEXT_KEYS = ("error", "stderr", "traceback")
 
 
 def captured_texts(facts: Any, path: str = "") -> Iterator[Tuple[str, str]]:
-    """(where, text) for every error text, stderr and traceback the probes kept."""
+    """(where, text) for every error text, stderr and traceback the probes kept. edgedoctor's own sentences are
+    not captured texts: the reason a step was skipped (`"status": "skip"`) and an error that edgedoctor wrote
+    itself (`"error_source": "edgedoctor"`) never reach the matcher, so edgedoctor does not diagnose itself."""
     if isinstance(facts, dict):
+        own = facts.get("status") == "skip" or facts.get("error_source") == "edgedoctor"
         for key, value in facts.items():
+            if own and key == "error":
+                continue
             where = f"{path}.{key}" if path else str(key)
             if key in TEXT_KEYS and isinstance(value, str) and value.strip():
                 yield where, value

@@ -17,6 +17,7 @@ AREAS = {
     "platform": "Platform",
     "python": "Python stack",
     "device": "Edge TPU device",
+    "container": "Container",
     "runtime": "Edge TPU runtime",
     "models": "Models",
     "combination": "Version combination",

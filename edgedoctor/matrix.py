@@ -39,7 +39,11 @@ RUNTIME_KEYS = {"runtime_version", "runtime_release", "runtime_package"}
 STACK_KEYS = {"tflite_runtime", "ai_edge_litert", "tensorflow", "pycoral", "numpy", "python"}
 CONDITION_KEYS = LIST_KEYS | SPEC_KEYS | {"container", "runtime_found"}
 ENTRY_KEYS = {"id", "cause", "title", "severity", "confidence", "signatures", "explanation", "remedy",
-              "references", "examples", "when", "require_facts"}
+              "references", "examples", "when", "require_facts", "verification", "as_of"}
+VERIFICATION_KEYS = {"status", "date", "how"}
+VERIFICATION_STATUSES = ("verified", "inferred")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+INFERRED_WORDS = "Not confirmed by a report"
 REMEDY_KEYS = {"all", "linux", "darwin", "windows"}
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
@@ -71,10 +75,23 @@ class Entry:
     when: Dict[str, Any] = field(default_factory=dict)
     require_facts: bool = False
     file: str = ""
+    verification: Dict[str, str] = field(default_factory=dict)
+    as_of: Optional[str] = None
 
     @property
     def is_fact_entry(self) -> bool:
         return not self.signatures
+
+    @property
+    def inferred(self) -> bool:
+        return self.verification.get("status") == "inferred"
+
+    @property
+    def shown_explanation(self) -> str:
+        """The explanation as users see it: an entry no report confirms says so in plain words."""
+        if not self.inferred:
+            return self.explanation
+        return f"{self.explanation} ({INFERRED_WORDS}; see `edgedoctor matrix show {self.id}`.)"
 
     def remedy_for(self, os_name: Optional[str]) -> str:
         """The remedy for one platform (with the general one), or all of them when the platform is unknown."""
@@ -106,7 +123,8 @@ class Match:
             "confidence": round(self.confidence, 2),
             "severity": self.entry.severity,
             "title": self.entry.title,
-            "explanation": self.entry.explanation,
+            "explanation": self.entry.shown_explanation,
+            "verification": self.entry.verification.get("status"),
             "remedy": self.entry.remedy_for(os_name),
             "references": list(self.entry.references),
             "matched_text": self.matched_text,
@@ -214,17 +232,62 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
     if not isinstance(examples, list):
         bad("examples", "must be a list of texts")
         examples = []
+    as_of = raw.get("as_of")
+    if as_of is not None and not _is_date(as_of):
+        bad("as_of", "must be a date string YYYY-MM-DD")
     if len(problems) > start:
         return None
+    verification = raw.get("verification")
+    message = _check_verification(verification)
+    verification = verification if isinstance(verification, dict) and not message else {}
     entry = Entry(id=entry_id, cause=cause, title=raw["title"].strip(), explanation=raw["explanation"].strip(),
                   remedy={k: v.strip() for k, v in remedy.items()}, references=list(references),
                   severity=severity, confidence=float(confidence), signatures=signatures,
                   examples=[str(e) for e in examples], when=dict(when),
-                  require_facts=bool(raw.get("require_facts", False)), file=file)
+                  require_facts=bool(raw.get("require_facts", False)), file=file,
+                  verification={k: str(v) for k, v in verification.items()}, as_of=as_of)
     for index, example in enumerate(entry.examples):
         if not any(sig.regex.search(_normalise(example)) for sig in entry.signatures):
             bad(f"examples[{index}]", "does not match any of the entry's signatures")
+    if message:  # named by validate, but the entry still serves check and explain
+        bad("verification", message)
     return entry
+
+
+def _is_date(value: Any) -> bool:
+    import datetime
+
+    if not isinstance(value, str) or not DATE_RE.match(value):
+        return False
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_verification(value: Any) -> Optional[str]:
+    """None when `verification = { status, date, how }` is well formed, else what is wrong."""
+    if not isinstance(value, dict):
+        return ('missing: every entry says how it is known, verification = { status = "verified" | "inferred", '
+                'date = "YYYY-MM-DD", how = "..." }')
+    if set(value) != VERIFICATION_KEYS:
+        return f"must have exactly the keys {sorted(VERIFICATION_KEYS)}"
+    if value["status"] not in VERIFICATION_STATUSES:
+        return f"status must be one of {', '.join(VERIFICATION_STATUSES)}"
+    if not _is_date(value["date"]):
+        return "date must be YYYY-MM-DD"
+    if not isinstance(value["how"], str) or len(value["how"].strip()) < 10:
+        return "how must say what was checked (verified) or why it is believed (inferred)"
+    return None
+
+
+def stale(entries: Iterable[Entry], today=None, days: int = 365) -> List[Entry]:
+    """Entries whose remedy depends on another project's state (`as_of`) last checked more than `days` ago."""
+    import datetime
+
+    today = today or datetime.date.today()
+    return [e for e in entries if e.as_of and (today - datetime.date.fromisoformat(e.as_of)).days > days]
 
 
 class ContextCollector:
@@ -388,6 +451,7 @@ class Matrix:
                 if _vetoed(sig, text, lowered, present):
                     vetoed.add((entry.id, index))
                     tentative.pop((entry.id, index), None)
+            in_block: Dict[str, Hit] = {}  # each entry's earliest match in this block, over all its signatures
             for entry, index, sig in pending:
                 if entry.id in hits:
                     continue
@@ -406,8 +470,9 @@ class Matrix:
                            (number, found.start() - len(carry)))
                     if lead_in:
                         tentative[(entry.id, index)] = hit
-                    else:
-                        hits[entry.id] = hit
+                    elif entry.id not in in_block or hit[3] < in_block[entry.id][3]:
+                        in_block[entry.id] = hit
+            hits.update(in_block)
             watching = [(e, i, s) for e, i, s in watching if (e.id, i) not in vetoed] + [
                 (e, i, s) for e, i, s in pending if (e.id, i) in tentative]
             pending = [(e, i, s) for e, i, s in pending
@@ -750,6 +815,7 @@ def _entry_to_json(entry: Entry) -> Dict[str, Any]:
             "remedy": entry.remedy, "references": entry.references, "severity": entry.severity,
             "confidence": entry.confidence, "examples": entry.examples, "when": entry.when,
             "require_facts": entry.require_facts, "file": entry.file,
+            "verification": entry.verification, "as_of": entry.as_of,
             "signatures": [[s.pattern, [list(g) for g in s.groups], s.width, s.whole_block]
                            for s in entry.signatures]}
 
@@ -764,7 +830,8 @@ def _entry_from_json(raw: Dict[str, Any]) -> Entry:
                  explanation=str(raw["explanation"]), remedy=dict(raw["remedy"]),
                  references=list(raw["references"]), severity=str(raw["severity"]),
                  confidence=float(raw["confidence"]), signatures=signatures, examples=list(raw["examples"]),
-                 when=dict(raw["when"]), require_facts=bool(raw["require_facts"]), file=str(raw["file"]))
+                 when=dict(raw["when"]), require_facts=bool(raw["require_facts"]), file=str(raw["file"]),
+                 verification=dict(raw["verification"]), as_of=raw["as_of"])
 
 
 def read_blocks(stream, block_size: int = 1 << 20) -> Iterator[str]:

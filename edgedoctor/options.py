@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 
 @dataclass
 class CheckOptions:
-    python: str = sys.executable          # the examined interpreter (--python)
+    python: str = sys.executable          # the examined interpreter (--python, or edgedoctor.interpreter.choose)
+    python_choice: Optional[Dict[str, Any]] = None  # how it was chosen (interpreter.describe), for the report
     timeout: float = 60.0                 # seconds for each child-process probe (--timeout)
     offline: bool = False                 # never open a network connection (--offline)
     models_dir: Optional[str] = None      # a mirror folder with the known-good files (--models-dir)

@@ -2,9 +2,10 @@
 release an examined runtime is.
 
 `identify(runtime_facts)` uses, in this order: the Debian package version (`libedgetpu1-std 16.0` ->
-grouper), a Windows/macOS zip name seen in the runtime's path (`edgetpu_runtime_20210119`), then the build
-label regexes against what `edgetpu_version()` printed, narrowed by its RuntimeVersion(N). An ambiguous
-answer is None: `identify_detail` says which releases were in the running and why.
+grouper), the file's sha256 among the published binaries each release lists (`[[release.binaries]]`), a
+Windows/macOS zip name seen in the runtime's path (`edgetpu_runtime_20210119`), then the build label regexes
+against what `edgetpu_version()` printed or the file's bytes hold, narrowed by its RuntimeVersion(N). An
+ambiguous answer is None: `identify_detail` says which releases were in the running and why.
 """
 
 from __future__ import annotations
@@ -89,6 +90,27 @@ def by_debian_version(version: Optional[str], releases: Iterable[Dict[str, Any]]
             if base in [_strip_epoch(v).rsplit("-", 1)[0] for v in r.get("debian_versions", [])]]
 
 
+def binary(sha256: Optional[str], path: Optional[Path] = None) -> Optional[Dict[str, Any]]:
+    """The published binary with this sha256 and its release id ({"release", "os", "arch", "flavor", "source"}),
+    or None."""
+    if not sha256:
+        return None
+    wanted = sha256.lower()
+    for release in load(path):
+        for known in release.get("binaries") or []:
+            if str(known.get("sha256", "")).lower() == wanted:
+                return dict(known, release=release.get("id"))
+    return None
+
+
+def by_sha256(sha256: Optional[str], releases: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    if not sha256:
+        return []
+    wanted = sha256.lower()
+    return [r for r in releases
+            if any(str(b.get("sha256", "")).lower() == wanted for b in r.get("binaries") or [])]
+
+
 def zip_names(runtime_facts: Dict[str, Any]) -> List[str]:
     """`edgetpu_runtime_YYYYMMDD` names in the facts: an explicit `zip`, the path, the candidates' paths."""
     texts = [runtime_facts.get("zip"), runtime_facts.get("path")]
@@ -156,7 +178,7 @@ def _narrow(found: List[Dict[str, Any]], runtime_facts: Dict[str, Any]) -> List[
 
 
 def identify_detail(runtime_facts: Optional[Dict[str, Any]], path: Optional[Path] = None) -> Dict[str, Any]:
-    """{"release": id or None, "by": "debian_version"|"zip"|"build_label"|None, "candidates": [ids]}.
+    """{"release": id or None, "by": "debian_version"|"sha256"|"zip"|"build_label"|None, "candidates": [ids]}.
     A step that finds several releases it cannot tell apart gives no answer; the next step is tried."""
     answer: Dict[str, Any] = {"release": None, "by": None, "candidates": []}
     if not runtime_facts:
@@ -167,6 +189,7 @@ def identify_detail(runtime_facts: Optional[Dict[str, Any]], path: Optional[Path
         return answer
     steps = (
         ("debian_version", lambda: by_debian_version(runtime_facts.get("package_version"), releases)),
+        ("sha256", lambda: by_sha256(runtime_facts.get("sha256"), releases)),
         ("zip", lambda: by_zip(zip_names(runtime_facts), releases)),
         ("build_label", lambda: by_build_label(runtime_facts, releases)),
     )

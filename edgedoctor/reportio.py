@@ -103,7 +103,11 @@ def _no_constant(name: str):
 
 
 def parse(text: str, path: str = "report") -> Any:
-    """JSON without NaN/Infinity and at most MAX_DEPTH levels deep; ValueError otherwise."""
+    """JSON without NaN/Infinity and at most MAX_DEPTH levels deep; ValueError otherwise. The depth is
+    measured before parsing: the parser's own RecursionError leaves CPython's compiler state damaged for the
+    rest of the process (later imports fail with "AST constructor recursion depth mismatch")."""
+    if _too_deep(text):
+        raise ValueError(f"{path}: nested more than {MAX_DEPTH} levels deep, which no report is")
     try:
         data = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
@@ -113,6 +117,24 @@ def parse(text: str, path: str = "report") -> Any:
     if _depth(data) > MAX_DEPTH:
         raise ValueError(f"{path}: nested more than {MAX_DEPTH} levels deep, which no report is")
     return data
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
+
+
+def _too_deep(text: str) -> bool:
+    """Whether the JSON text nests more than MAX_DEPTH levels: its brackets (outside strings), with the
+    innermost pairs taken away one level at a time, all in C."""
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    for _ in range(MAX_DEPTH):
+        if not brackets:
+            return False
+        brackets, removed = _INNERMOST.subn("", brackets)
+        if not removed:  # unbalanced: the parser names it, unless it would recurse too deep to get there
+            return len(brackets) > MAX_DEPTH
+    return bool(brackets)
 
 
 def _depth(data: Any) -> int:

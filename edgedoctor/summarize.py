@@ -1,26 +1,69 @@
-"""Fleet view over many saved reports: per machine the verdict and key versions, per cause code how many
-machines have it. Pure over the loaded reports; a malformed report is named, never a traceback."""
+"""Fleet view over many saved reports: per cause code how many machines have it, then per machine the verdict,
+key versions and the requirements it missed. Pure over the loaded reports; a malformed report is named, never
+a traceback, and never hides the rest of the fleet.
+
+One machine is one report, whatever formats it was saved in: `lab-07.json` and `lab-07.md` in one folder (the
+README's CI recipe writes both) count once, read from the JSON. A folder that cannot be read is named among
+the errors, not skipped.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from edgedoctor.reportio import load_report
 
 SCHEMA_VERSION = 1
 
+# The formats a saved report is read from, the preferred one first (.xml JUnit carries no facts).
+READ_ORDER = (".json", ".md", ".markdown")
 
-def find_reports(paths: Iterable[str]) -> List[Path]:
+
+class MissingPath(ValueError):
+    """A path named on the command line does not exist: a usage error, not an unreadable report."""
+
+
+def _walk(folder: Path, errors: List[Dict[str, str]]) -> List[Path]:
     found: List[Path] = []
+
+    def failed(exc: OSError) -> None:  # os.walk would skip an unreadable folder silently
+        errors.append({"file": str(exc.filename or folder), "error": f"cannot read this folder: "
+                                                                  f"{exc.strerror or exc}"})
+
+    for top, dirs, files in os.walk(folder, onerror=failed):
+        dirs.sort()
+        found.extend(Path(top) / name for name in sorted(files) if Path(name).suffix.lower() in READ_ORDER)
+    return found
+
+
+def find_reports(paths: Iterable[str], errors: Optional[List[Dict[str, str]]] = None) -> List[List[Path]]:
+    """Each machine's report files, grouped by folder and file stem, in READ_ORDER. Raises MissingPath for a
+    path that does not exist; unreadable folders go into `errors`."""
+    errors = [] if errors is None else errors
+    groups: Dict[Tuple[str, str], List[Path]] = {}
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in (".json", ".md") and p.is_file()))
+            files = _walk(path, errors)
+        elif path.exists() or path.is_symlink():
+            files = [path]
         else:
-            found.append(path)
-    return found
+            raise MissingPath(f"{raw}: no such file or folder")
+        for file in files:
+            group = groups.setdefault((str(file.parent), file.stem), [])
+            if file not in group:
+                group.append(file)
+    rank = {suffix: n for n, suffix in enumerate(READ_ORDER)}
+    return [sorted(group, key=lambda p: rank.get(p.suffix.lower(), len(rank))) for group in groups.values()]
+
+
+def _failed_requirements(findings: List[Dict[str, Any]]) -> List[str]:
+    return [str(f.get("id"))[len("require."):] for f in findings
+            if str(f.get("id", "")).startswith("require.") and f.get("status") == "fail"]
 
 
 def machine_row(path: Path, report: Dict[str, Any]) -> Dict[str, Any]:
@@ -38,13 +81,18 @@ def machine_row(path: Path, report: Dict[str, Any]) -> Dict[str, Any]:
     causes = sorted({str(c) for f in findings if f.get("status") in ("fail", "warn")
                      for c in factview._list(f.get("causes"))}
                     | {str(d["cause"]) for d in diagnoses if d.get("cause")})
-    tpu = obj(obj(facts.get("inference")).get("tpu"))
+    tpu = obj(obj(obj(facts.get("inference")).get("tpu")).get("latency_ms"))
+    hostname = platform.get("hostname")
+    exit_code = report.get("exit_code")
     return {
         "file": str(path),
         # A redacted report (the default) has no host name: the file's name is how the lab told them apart.
-        "machine": platform.get("hostname") if platform.get("hostname") not in (None, "", "<host>") else path.stem,
+        "machine": str(hostname) if hostname not in (None, "", "<host>") else path.stem,
+        "named_by": "hostname" if hostname not in (None, "", "<host>") else "file",
         "created": report.get("created"),
-        "exit_code": report.get("exit_code"),
+        "exit_code": exit_code,
+        "failed": exit_code not in (0, None),
+        "failed_requirements": _failed_requirements(findings),
         "verdict": verdict(report),
         "summary": report.get("summary"),
         "os": platform.get("pretty_name") or view.get("os"),
@@ -57,71 +105,178 @@ def machine_row(path: Path, report: Dict[str, Any]) -> Dict[str, Any]:
         "runtime_release": view.get("runtime_release"),
         "device": view.get("device"),
         "link": view.get("link"),
-        "tpu_median_ms": obj(tpu.get("latency_ms")).get("median"),
+        "tpu_median_ms": tpu.get("median"),
         "causes": causes,
     }
 
 
-def summarize(paths: Iterable[str]) -> Dict[str, Any]:
+def _load(group: List[Path], errors: List[Dict[str, str]]) -> Optional[Tuple[Path, Dict[str, Any]]]:
+    """The first of a machine's files that reads as a report; each one that does not is named."""
+    for path in group:
+        try:
+            return path, load_report(str(path))
+        except (ValueError, OSError, RecursionError, MemoryError, UnicodeError) as exc:
+            errors.append({"file": str(path), "error": str(exc) or type(exc).__name__})
+    return None
+
+
+def _tell_apart(rows: List[Dict[str, Any]], bases: List[Path]) -> None:
+    """Machines named by their files' stems that collide (`runner-1/edgedoctor.json`, `runner-2/edgedoctor.json`,
+    as CI artifacts download) are named by their path under the folder given instead."""
+    counts = Counter(row["machine"] for row in rows)
+    for row in rows:
+        if row["named_by"] != "file" or counts[row["machine"]] < 2:
+            continue
+        path = Path(row["file"])
+        for base in bases:
+            try:
+                row["machine"] = path.relative_to(base).with_suffix("").as_posix()
+                break
+            except ValueError:
+                continue
+        else:
+            row["machine"] = path.with_suffix("").as_posix()
+
+
+def summarize(paths: Iterable[str], keep: Optional[Dict[str, Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """Raises MissingPath when a named path does not exist (nothing else is raised for a bad file). `keep`, when
+    given, receives each summarised report by its file (for the JUnit form, which shows every finding)."""
+    paths = list(paths)
     rows: List[Dict[str, Any]] = []
     errors: List[Dict[str, str]] = []
-    for path in find_reports(paths):
-        try:
-            report = load_report(str(path))
-        except ValueError as exc:
-            errors.append({"file": str(path), "error": str(exc)})
+    for group in find_reports(paths, errors):
+        loaded = _load(group, errors)
+        if loaded is None:
             continue
-        rows.append(machine_row(path, report))
+        path, report = loaded
+        try:
+            rows.append(machine_row(path, report))
+            if keep is not None:
+                keep[str(path)] = report
+        except Exception as exc:  # a report shaped in a way not foreseen: named, and the fleet goes on
+            errors.append({"file": str(path), "error": f"cannot summarise it: {type(exc).__name__}: {exc}"})
+    _tell_apart(rows, [Path(p) for p in paths if Path(p).is_dir()])
+    rows.sort(key=lambda row: (row["machine"], row["file"]))
     causes = Counter(cause for row in rows for cause in row["causes"])
+    failed_requirements = Counter(req for row in rows for req in row["failed_requirements"])
     return {
         "schema_version": SCHEMA_VERSION,
         "machines": len(rows),
-        "failing": sum(1 for row in rows if row["exit_code"] not in (0, None)),
+        "failing": sum(1 for row in rows if row["failed"]),
         "causes": dict(sorted(causes.items(), key=lambda item: (-item[1], item[0]))),
+        "failed_requirements": dict(sorted(failed_requirements.items(), key=lambda item: (-item[1], item[0]))),
         "reports": rows,
         "errors": errors,
     }
 
 
+def exit_code(summary: Dict[str, Any]) -> int:
+    """0 when every machine met its requirements (no failure in its report) and every file was read; 1 when a
+    machine failed or a report could not be read (a lab does not know that machine's state)."""
+    from edgedoctor import exitcodes
+
+    return exitcodes.FAILURE if summary["failing"] or summary["errors"] else exitcodes.SUCCESS
+
+
 COLUMNS: List[Tuple[str, str]] = [("machine", "Machine"), ("verdict", "Verdict"), ("os", "OS"), ("arch", "Arch"),
                                   ("python", "Python"), ("tflite", "TFLite"), ("runtime_version", "Runtime"),
-                                  ("link", "Link"), ("causes", "Causes")]
+                                  ("link", "Link"), ("failed_requirements", "Missed requirements"),
+                                  ("causes", "Causes")]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _clean(text: Any) -> str:
+    """A value from a report (a stranger's file): no escape sequences reach the terminal, no line breaks."""
+    return _CONTROL.sub("", str(text)).replace("\n", " ").replace("\r", " ")
+
+
+def _md(text: Any) -> str:
+    """The same for a Markdown table cell: HTML and table syntax escaped."""
+    return (_clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+            .replace("`", "'"))
 
 
 def _value(row: Dict[str, Any], key: str) -> str:
     value = row.get(key)
     if isinstance(value, list):
-        return ", ".join(value) or "–"
-    return "–" if value in (None, "") else str(value)
+        return _clean(", ".join(str(v) for v in value)) or "–"
+    return "–" if value in (None, "") else _clean(value)
+
+
+def _headline(summary: Dict[str, Any]) -> str:
+    unread = len(summary["errors"])
+    return (f"{summary['machines']} machine{'s' if summary['machines'] != 1 else ''}, {summary['failing']} failing"
+            + (f", {unread} file{'s' if unread != 1 else ''} not read" if unread else ""))
 
 
 def render_markdown(summary: Dict[str, Any]) -> str:
-    out = [f"## edgedoctor fleet summary: {summary['machines']} machines, {summary['failing']} failing", ""]
+    out = [f"## edgedoctor fleet summary: {_headline(summary)}", ""]
     if summary["causes"]:  # the overview first: what goes wrong how often, then each machine
         out += ["| Cause | Machines |", "|---|---|"]
-        out += [f"| `{cause}` | {count} |" for cause, count in summary["causes"].items()]
+        out += [f"| `{_md(cause)}` | {count} |" for cause, count in summary["causes"].items()]
+        out.append("")
+    if summary.get("failed_requirements"):
+        out += ["| Requirement missed | Machines |", "|---|---|"]
+        out += [f"| `{_md(req)}` | {count} |" for req, count in summary["failed_requirements"].items()]
         out.append("")
     out.append("| " + " | ".join(title for _, title in COLUMNS) + " |")
     out.append("|" + "---|" * len(COLUMNS))
     for row in summary["reports"]:
-        out.append("| " + " | ".join(_value(row, key).replace("|", "\\|") for key, _ in COLUMNS) + " |")
+        out.append("| " + " | ".join(_md(_value(row, key)) for key, _ in COLUMNS) + " |")
     for error in summary["errors"]:
-        out.append(f"\n- could not read {error['file']}: {error['error']}")
+        out.append(f"\n- could not read {_md(error['file'])}: {_md(error['error'])}")
     return "\n".join(out) + "\n"
 
 
 def render_terminal(summary: Dict[str, Any]) -> str:
-    out = [f"{summary['machines']} machines, {summary['failing']} failing", ""]
+    out = [_headline(summary), ""]
     if summary["causes"]:  # the overview first: what goes wrong how often, then each machine
         out += ["Causes across the fleet:"]
-        out += [f"  {count:4d}  {cause}" for cause, count in summary["causes"].items()]
+        out += [f"  {count:4d}  {_clean(cause)}" for cause, count in summary["causes"].items()]
+        out.append("")
+    if summary.get("failed_requirements"):
+        out += ["Requirements missed:"]
+        out += [f"  {count:4d}  {_clean(req)}" for req, count in summary["failed_requirements"].items()]
         out.append("")
     for row in summary["reports"]:
-        out.append(f"{'FAIL' if row['exit_code'] else ' OK '}  {row['machine']}: {row['verdict']}")
+        out.append(f"{'FAIL' if row['failed'] else ' OK '}  {_clean(row['machine'])}: {_clean(row['verdict'])}")
         out.append(f"      {_value(row, 'os')}, {_value(row, 'arch')}, Python {_value(row, 'python')}, "
                    f"{_value(row, 'tflite')}, runtime {_value(row, 'runtime_version')}, link {_value(row, 'link')}")
+        if row["failed_requirements"]:
+            out.append(f"      missed: {_value(row, 'failed_requirements')}")
         if row["causes"]:
-            out.append(f"      causes: {', '.join(row['causes'])}")
+            out.append(f"      causes: {_value(row, 'causes')}")
     for error in summary["errors"]:
-        out.append(f"could not read {error['file']}: {error['error']}")
+        out.append(f"could not read {_clean(error['file'])}: {_clean(error['error'])}")
     return "\n".join(out) + "\n"
+
+
+def render_junit(summary: Dict[str, Any], reports: Dict[str, Dict[str, Any]]) -> str:
+    """One <testsuite> per machine (named by the machine, its findings as test cases, as `check --format junit`
+    gives for one), and one suite `unreadable reports` with an errored case per file that could not be read."""
+    import xml.etree.ElementTree as ET
+
+    from edgedoctor.render import junit
+
+    suites = ET.Element("testsuites", name="edgedoctor fleet")
+    total = {"tests": 0, "failures": 0, "skipped": 0, "ms": 0.0}
+    for row in summary["reports"]:
+        counts = junit.add_suite(suites, reports[row["file"]], name=_clean(row["machine"]))
+        for key in total:
+            total[key] += counts[key]
+    if summary["errors"]:
+        suite = ET.SubElement(suites, "testsuite", name="unreadable reports", tests=str(len(summary["errors"])),
+                              failures="0", errors=str(len(summary["errors"])), skipped="0", time="0.000")
+        for error in summary["errors"]:
+            case = ET.SubElement(suite, "testcase", classname="edgedoctor.summarize", name=_clean(error["file"]),
+                                 time="0.000")
+            ET.SubElement(case, "error", message="could not read this report", type="unreadable").text = \
+                _clean(error["error"])
+        total["tests"] += len(summary["errors"])
+    for key in ("tests", "failures", "skipped"):
+        suites.set(key, str(total[key]))
+    suites.set("errors", str(len(summary["errors"])))
+    suites.set("time", f"{total['ms'] / 1000:.3f}")
+    return junit.to_text(suites)

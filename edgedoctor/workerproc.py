@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from edgedoctor import emulation
 from edgedoctor.worker import WORKER_DIR
 
 STAGE_MARK = "@@edgedoctor-stage:"
@@ -86,7 +87,7 @@ def run_worker(
     env: Optional[Mapping[str, str]] = None,
     cwd: Optional[str] = None,
 ) -> WorkerOutcome:
-    argv = [python, "-B", WORKER_DIR, task]
+    argv = emulation.command([python, "-B", WORKER_DIR, task])  # through qemu-user when it cannot run natively
     child_env = dict(os.environ if env is None else env)
     child_env.pop("PYTHONSTARTUP", None)
     child_env["PYTHONIOENCODING"] = "utf-8"

@@ -44,6 +44,14 @@ def validate_report(report_schema):
 
 
 @pytest.fixture(autouse=True)
+def _examined_python_is_the_test_interpreter(monkeypatch):
+    """`check` without --python examines the active virtual environment: make that the interpreter running the
+    tests, whatever the developer's shell has active (tests of the choice itself pass their own environment)."""
+    monkeypatch.setenv("VIRTUAL_ENV", sys.prefix)
+    monkeypatch.delenv("CONDA_PREFIX", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """No test writes to the real user cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))

@@ -147,7 +147,10 @@ EXPORT struct edgetpu_device* edgetpu_list_devices(size_t* num_devices) {
   if (env_is("FAKE_EDGETPU_MODE", "hang-list")) hang();
   *num_devices = 0;
   if (env_is("FAKE_EDGETPU_MODE", "fail")) {
-    fprintf(stderr, "E driver_factory.cc:60] Failed to open /sys/class/apex: No such file or directory\n");
+    /* As Google's prebuilt runtime prints it (log level and line only, no file name; checked against the real
+     * eel2 runtime at edgetpu_verbosity(10), tests/test_real_runtime.py); the open-source build prints
+     * "I driver/driver_factory_default.cc:31] ..." (google-coral/edgetpu#629). */
+    fprintf(stderr, "I :31] Failed to open /sys/class/apex: No such file or directory\n");
     return NULL;
   }
   const char* spec = getenv("FAKE_EDGETPU_DEVICES");

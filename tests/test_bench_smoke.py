@@ -69,10 +69,10 @@ def test_no_signature_is_slow_on_an_ordinary_log(tmp_path):
         for sig in entry.signatures:
             present = wordindex.Presence(lowered)
             present.tokens = index
-            start = time.perf_counter()
+            start = time.process_time()  # CPU time: a machine loaded by other work does not count against it
             if all(present.any(group) for group in sig.groups):
                 matrix._search(sig, text, lowered, present)
-            spent = (time.perf_counter() - start) * 1000 * (1 << 20) / max(1, len(text))
+            spent = (time.process_time() - start) * 1000 * (1 << 20) / max(1, len(text))
             if spent > SLOW_SIGNATURE_MS_PER_MB:
                 slow.append(f"{entry.id} ({entry.file}): {spent:.0f} ms/MB: {sig.pattern[:90]}")
     assert not slow, "signatures too slow for big logs:\n" + "\n".join(slow)

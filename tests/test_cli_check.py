@@ -68,7 +68,8 @@ def test_terminal_report_shows_cause_and_remedy_under_failures():
     assert "\x1b[" not in plain
     fancy = terminal.render(report, fancy=True)
     assert "\x1b[" in fancy and "✘" in fancy
-    assert plain.strip().splitlines()[-1].startswith("Summary: 1 problem found")
+    assert plain.strip().splitlines()[-3].startswith("Summary: 1 problem found")
+    assert plain.strip().splitlines()[-2].startswith("Next: ")
 
 
 def test_usage_errors_exit_2(run_cli):

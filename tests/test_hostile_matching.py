@@ -128,6 +128,7 @@ title = "t"
 explanation = "e"
 remedy = {{ all = "r" }}
 references = ["https://example.org"]
+verification = {{ status = "inferred", date = "2026-12-04", how = "a test entry" }}
 signatures = ['{pattern}']
 '''
 

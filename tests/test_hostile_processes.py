@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from edgedoctor import exitcodes, workerproc
-from edgedoctor.commands import common
 
 REPO = Path(__file__).resolve().parent.parent
 POSIX = pytest.mark.skipif(os.name != "posix", reason="process groups and /bin/sh")
@@ -145,8 +144,10 @@ def test_a_timeout_that_is_not_a_finite_time_is_a_usage_error(run_cli, value):
 def test_a_relative_python_keeps_its_folder(tmp_path, monkeypatch):
     interpreter = _script(tmp_path, "py", "exit 0\n")
     monkeypatch.chdir(tmp_path)
-    assert common.resolve_python("./py") == os.path.join(".", "py")
-    assert common.resolve_python("py") == os.path.join(".", "py")  # never looked up on PATH as a bare name
+    from edgedoctor import interpreter as choosing
+
+    assert choosing.resolve("./py") == os.path.join(".", "py")
+    assert choosing.resolve("py") == os.path.join(".", "py")  # never looked up on PATH as a bare name
     assert interpreter.exists()
 
 
@@ -155,7 +156,9 @@ def test_a_python_in_a_folder_that_cannot_be_traversed_is_not_a_traceback(run_cl
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "is_dir", refuse)
-    assert common.resolve_python("/locked/folder/python3") is None
+    from edgedoctor import interpreter as choosing
+
+    assert choosing.resolve("/locked/folder/python3") is None
     monkeypatch.undo()
     code, out, err = run_cli("check", "--python", "/proc/1/root/nonexistent/python3", "--offline")
     assert code == exitcodes.USAGE_ERROR and "Traceback" not in err

@@ -288,9 +288,9 @@ def test_worker_that_could_not_start_is_a_skip():
 
 @pytest.mark.parametrize("error, cause", [
     ("OSError: /lib/libedgetpu.so.1: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found", "glibc-too-old"),
-    ("OSError: /usr/lib/libedgetpu.so.1: wrong ELF class: ELFCLASS32", "wheel-mismatch"),
-    ("OSError: dlopen(/usr/local/lib/libedgetpu.1.dylib, 6): mach-o, but wrong architecture", "wheel-mismatch"),
-    ("OSError: libusb-1.0.so.0: cannot open shared object file: No such file or directory", "runtime-missing"),
+    ("OSError: /usr/lib/libedgetpu.so.1: wrong ELF class: ELFCLASS32", "runtime-broken"),
+    ("OSError: dlopen(/usr/local/lib/libedgetpu.1.dylib, 6): mach-o, but wrong architecture", "runtime-broken"),
+    ("OSError: libusb-1.0.so.0: cannot open shared object file: No such file or directory", "runtime-broken"),
 ])
 def test_load_error_causes(error, cause):
     facts = {"platform": {"os": "linux"},

@@ -149,6 +149,7 @@ remedy = { all = "pip install 'numpy<2'" }
 references = ["https://example.org/1"]
 signatures = ['_ARRAY_API not found']
 examples = ["AttributeError: _ARRAY_API not found"]
+verification = { status = "verified", date = "2026-12-04", how = "measured: numpy 2 under a NumPy 1 build" }
 '''
 
 
@@ -287,3 +288,99 @@ def test_explain_bad_facts_are_usage_errors(run_cli, tmp_path):
     assert run_cli("explain", "--file", tmp_path / "missing.log")[0] == 2
 
 
+
+
+# --- how each entry is known: verification, as_of, matrix list --stale ------------------------------------
+
+UNSURE = '''
+[[entry]]
+id = "unsure-one"
+cause = "no-device"
+title = "t"
+explanation = "The device is probably asleep."
+remedy = { all = "wake it" }
+references = ["https://example.org/5"]
+signatures = ['zzz sleepy tpu']
+as_of = "2020-01-31"
+verification = { status = "inferred", date = "2026-12-04", how = "one forum post, never confirmed" }
+'''
+
+
+def test_every_real_entry_says_how_it_is_known():
+    for entry in TABLE.entries:
+        assert entry.verification.get("status") in ("verified", "inferred"), entry.id
+        assert len(entry.verification.get("how", "")) >= 10, entry.id
+
+
+def test_an_entry_without_verification_fails_validate_but_still_serves(tmp_path, run_cli):
+    write_matrix(tmp_path, GOOD.replace("verification = ", "# verification = ") + '''
+[[entry]]
+id = "bad-verification"
+cause = "no-device"
+title = "t"
+explanation = "e"
+remedy = { all = "x" }
+references = ["https://example.org/6"]
+signatures = ['x y z']
+as_of = "soon"
+verification = { status = "sure", date = "2026-13-01", how = "x" }
+''')
+    shown = [str(p) for p in matrix.validate(tmp_path)]
+    assert any("[good-one] verification: missing" in s for s in shown), shown
+    assert any("[bad-verification] as_of: must be a date" in s for s in shown), shown
+    code, out, _ = run_cli("matrix", "validate", "--dir", tmp_path)
+    assert code == 1 and "[good-one] verification: missing" in out
+    # a missing verification is named, yet the entry still names its cause in check and explain
+    assert [e.id for e in matrix.load(tmp_path).entries] == ["good-one"]
+
+
+def test_inferred_entries_say_so_in_plain_words_where_users_read_them(tmp_path):
+    write_matrix(tmp_path, GOOD + UNSURE)
+    table = matrix.load(tmp_path)
+    unsure, good = table.get("unsure-one"), table.get("good-one")
+    assert unsure.inferred and not good.inferred
+    assert "(Not confirmed by a report; see `edgedoctor matrix show unsure-one`.)" in unsure.shown_explanation
+    assert good.shown_explanation == good.explanation
+    shown = table.match("zzz sleepy tpu")[0].to_dict()
+    assert shown["verification"] == "inferred" and "Not confirmed by a report" in shown["explanation"]
+    rendered = explain.render_terminal({"matches": [shown]})
+    assert "why: The device is probably asleep. (Not confirmed by a report;" in rendered
+
+
+def test_an_inferred_entry_is_named_so_in_a_check_finding():
+    from edgedoctor.checks import python_env
+    from edgedoctor.findings import Finding
+
+    # any inferred entry whose own example ranks it first (the audit keeps moving entries to verified)
+    pairs = [(e, x) for e in TABLE.entries if e.inferred for x in e.examples
+             if TABLE.match(x) and TABLE.match(x)[0].entry is e]
+    assert pairs, "no inferred entry left whose example ranks it first"
+    entry, text = pairs[0]
+    assert entry.inferred
+    finding = python_env._with_cause(Finding("python.x", "fail", "t"), text, {"platform": {"os": "linux"}})
+    assert finding.causes == [entry.cause]
+    assert "Not confirmed by a report" in finding.detail
+
+
+def test_matrix_list_stale_names_remedies_older_than_a_year(tmp_path, run_cli):
+    import datetime
+
+    write_matrix(tmp_path, GOOD + UNSURE)
+    code, out, _ = run_cli("matrix", "list", "--stale", "--dir", tmp_path)
+    assert code == 0 and "unsure-one" in out and "as of 2020-01-31" in out and "good-one" not in out
+    table = matrix.load(tmp_path)
+    assert [e.id for e in matrix.stale(table.entries, today=datetime.date(2020, 6, 1))] == []
+    assert [e.id for e in matrix.stale(table.entries, today=datetime.date(2021, 2, 1))] == ["unsure-one"]
+    code, out, _ = run_cli("matrix", "list", "--stale")
+    assert code == 0 and "last checked more than a year ago" in out
+
+
+def test_remedies_that_depend_on_other_projects_carry_a_date():
+    """A gasket source, a feranick release, Coral's apt keys and suites, the Windows runtime zips: the remedy
+    says as of when it was checked."""
+    words = ("gasket-driver", "feranick", "apt-key.gpg", "coral-edgetpu-stable", "edgetpu_runtime_2", "COPR",
+             "py-repo")
+    for entry in TABLE.entries:
+        text = " ".join(entry.remedy.values())
+        if any(w in text for w in words):
+            assert entry.as_of, f"{entry.id}: its remedy depends on another project's state but has no as_of"

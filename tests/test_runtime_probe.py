@@ -137,7 +137,7 @@ def test_segfault_is_reported_with_its_signal_and_stage(fake_libedgetpu):
     assert facts["found"] is True and facts["loaded"] is False and "SIGSEGV" in facts["error"]
     failure = by_id(judged(facts), "runtime.load")
     assert failure.status == "fail" and "crashed" in failure.title and "SIGSEGV" in failure.detail
-    assert failure.causes == ["runtime-missing"] and "--reinstall" in failure.remedy
+    assert failure.causes == ["runtime-broken"] and "--reinstall" in failure.remedy
 
 
 def test_segfault_while_loading(fake_libedgetpu):
@@ -174,7 +174,7 @@ def test_fail_mode_returns_no_version(fake_libedgetpu):
     assert facts["devices"] == [] and "Failed to open /sys/class/apex" in facts["stderr"]
     assert "edgetpu_version() returned NULL" in facts["error"]
     warning = by_id(judged(facts), "runtime.load")
-    assert warning.status == "warn" and warning.causes == ["runtime-missing"]
+    assert warning.status == "warn" and warning.causes == ["runtime-broken"]
 
 
 def test_a_file_that_is_not_a_library(tmp_path):
@@ -205,7 +205,7 @@ def test_missing_libusb_dependency(tmp_path):
     assert facts["found"] is True and facts["loaded"] is False
     assert f"{soname}: cannot open shared object file" in facts["load_error"]
     failure = by_id(judged(facts), "runtime.load")
-    assert failure.causes == ["runtime-missing"] and failure.remedy == "sudo apt-get install libusb-1.0-0"
+    assert failure.causes == ["runtime-broken"] and failure.remedy == "sudo apt-get install libusb-1.0-0"
 
 
 def test_not_installed_on_this_machine():
@@ -269,9 +269,10 @@ def test_roots_package_release_and_flavour():
 def test_root_without_recording_is_found_but_not_loaded(tmp_path):
     path = make_root(tmp_path, "usb3-runtime", files={".edgedoctor/runtime.json": None})
     facts = runtime.read(root_context(path))
-    assert facts["found"] is True and facts["loaded"] is None and facts["runtime_version"] is None
+    assert facts["found"] is True and facts["loaded"] is None
     assert facts["performance"] == "THROTTLED" and facts["flavor"] == "std"  # read from the file itself
     assert facts["release"] == "grouper"  # from the Debian package version
+    assert facts["runtime_version"] == 14 and facts["runtime_version_by"] == "release"  # not loaded: the table
 
 
 def test_self_built_runtime_is_not_forced_onto_a_release():

@@ -61,7 +61,7 @@ def test_the_cli_runs(python, tmp_path):
     explained = run(python, "-m", "edgedoctor", "explain", "--format", "json",
                     "Failed to load delegate from libedgetpu.so.1")
     assert json.loads(explained.stdout)["matches"][0]["cause"] == "runtime-missing", explained.stderr
-    check = run(python, "-m", "edgedoctor", "check", "--offline", "--no-models", "--format", "json")
+    check = run(python, "-m", "edgedoctor", "check", "--python", python, "--offline", "--no-models", "--format", "json")
     assert "Traceback" not in check.stderr and check.returncode in (0, 1), check.stderr
     report = json.loads(check.stdout)
     assert report["facts"]["python_env"]["python"]["version"].startswith(

@@ -52,7 +52,9 @@ def test_interpreter_that_cannot_run(tmp_path):
 
 @pytest.mark.parametrize("body", ["kill -SEGV $$", "sleep 600", "echo garbage"])
 def test_check_still_reports_when_the_interpreter_misbehaves(run_cli, tmp_path, body):
-    python = fake_python(tmp_path, "python", body)
+    # A real Python that answers edgedoctor's identification (`python -c ...`) and then misbehaves in the worker,
+    # as a Python whose extension modules crash or hang does.
+    python = fake_python(tmp_path, "python", f'if [ "$1" = "-c" ]; then exec {sys.executable} "$@"; fi\n{body}')
     code, out, err = run_cli("check", "--python", python, "--no-models", "--format", "json", "--timeout", "2")
     report = json.loads(out)
     interp = next(f for f in report["findings"] if f["id"] == "python.interpreter")

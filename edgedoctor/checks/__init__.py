@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 from edgedoctor.findings import FAIL, Finding
 
 # Report order. A module that is not there yet is skipped.
-CHECK_MODULES = ("platform", "python_env", "device", "runtime", "inference", "combination")
+CHECK_MODULES = ("platform", "python_env", "device", "container", "runtime", "inference", "combination")
 
 
 def matched_entry(text: Optional[str], facts: Dict[str, Any]):

@@ -6,12 +6,15 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from edgedoctor import factview, matrix, releases
+from edgedoctor.checks.python_env import for_interpreter
 from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
-VERSION_KEYS = ("tflite_runtime", "pycoral", "python", "numpy")
+VERSION_KEYS = ("tflite_runtime", "tensorflow", "pycoral", "python", "numpy")
+# What a combination entry must speak of besides the runtime: the Python stack, or the OS it runs on.
+COMBINATION_KEYS = frozenset(matrix.STACK_KEYS) | {"os", "pycoral_identity"}
 
 
-def _row_holds(row: Dict[str, Any], view: Dict[str, Any]) -> Optional[bool]:
+def row_holds(row: Dict[str, Any], view: Dict[str, Any]) -> Optional[bool]:
     """Whether a `[[release.compatible]]` row describes this machine. pycoral only counts when installed."""
     conditions = {}
     for key in VERSION_KEYS:
@@ -19,9 +22,10 @@ def _row_holds(row: Dict[str, Any], view: Dict[str, Any]) -> Optional[bool]:
             if key == "pycoral" and view.get("pycoral_identity") != "google":
                 continue
             conditions[key] = row[key]
-    for key in ("os", "arch"):
-        if key in row:
-            conditions[key] = row[key]
+    if "os" in row:
+        conditions["os"] = row["os"]
+    if "arch" in row:  # the table says arm64 (Apple's word); facts say aarch64
+        conditions["arch"] = [factview._arch(a) for a in row["arch"]]
     satisfied, contradicted, unknown = matrix.evaluate(conditions, view)
     if contradicted:
         return False
@@ -60,16 +64,22 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
                         "edgedoctor knows", detail=f"build label: {runtime.get('build_label') or 'unknown'}",
                         remedy="Run `edgedoctor matrix list` to see the known releases.")]
     table = matrix.load()
-    bad = [m for m in table.fact_matches(view) + table.combination_matches(view) if m.entry.severity in (FAIL, WARN)]
+    # Only entries about the runtime together with the Python stack judge the combination (a USB 2 link or a
+    # permission is a finding of its own, never the text of this one).
+    bad = [m for m in table.combination_matches(view) + table.fact_matches(view)
+           if m.entry.severity in (FAIL, WARN) and set(m.entry.when) & matrix.RUNTIME_KEYS
+           and set(m.entry.when) & COMBINATION_KEYS]
+    bad.sort(key=lambda m: (m.entry.severity != FAIL, -m.confidence))
     text = _combination_text(view, release)
     if bad:
-        worst = bad[0]
-        return [Finding("combination.release", FAIL if any(m.entry.severity == FAIL for m in bad) else WARN,
-                        f"Known-bad combination: {text}",
-                        detail=f"{worst.entry.title} (matrix entry {worst.entry.id}). {worst.entry.explanation}",
-                        remedy=worst.entry.remedy_for(view.get("os")), causes=sorted({m.entry.cause for m in bad}))]
+        worst = bad[0]  # the heading names this entry, and the text and remedy are its own
+        return [Finding("combination.release", worst.entry.severity,
+                        f"Known-bad combination: {worst.entry.title}",
+                        detail=f"{text}. {worst.entry.shown_explanation} (matrix entry {worst.entry.id})",
+                        remedy=for_interpreter(worst.entry.remedy_for(view.get("os")), facts),
+                        causes=[worst.entry.cause])]
     rows = release.get("compatible") or []
-    verdicts = [(_row_holds(row, view), row) for row in rows]
+    verdicts = [(row_holds(row, view), row) for row in rows]
     good = [row for verdict, row in verdicts if verdict]
     if good:
         return [Finding("combination.release", PASS, f"Known-good combination: {text}",

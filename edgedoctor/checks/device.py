@@ -89,16 +89,58 @@ def _describe_usb(dev: Dict[str, Any]) -> str:
         f" on {', '.join(where)}" if where else "")
 
 
+def _gasket_from_source(facts: Dict[str, Any], pcie: Dict[str, Any]) -> str:
+    """GASKET_FROM_SOURCE with the kernel headers package of this OS. Raspberry Pi OS before Bookworm ships its
+    kernel as raspberrypi-kernel (releases like 6.1.21-v8+), whose headers are raspberrypi-kernel-headers: there
+    is no linux-headers-6.1.21-v8+. Bookworm's Debian-style kernels (6.6.31+rpt-rpi-2712) have
+    linux-headers-$(uname -r)."""
+    kernel = pcie.get("kernel") or _platform(facts).get("kernel") or ""
+    board = _platform(facts).get("board") or ""
+    if board.startswith("raspberry-pi") and kernel and "+rpt-" not in kernel:
+        return GASKET_FROM_SOURCE.replace("linux-headers-$(uname -r)", "raspberrypi-kernel-headers")
+    return GASKET_FROM_SOURCE
+
+
 def _is_pi5(facts: Dict[str, Any]) -> bool:
     board = _platform(facts).get("board") or ""
     model = (facts.get("pcie") or {}).get("dt_model") or _platform(facts).get("board_model") or ""
     return board == "raspberry-pi-5" or model.startswith("Raspberry Pi 5")
 
 
+# --- what the runtime saw -------------------------------------------------------------------------------------
+# The runtime enumerates through libusb and /sys/class/apex itself (edgetpu_list_devices), and the runtime
+# worker tries to open what it lists. The device section trusts that as well as sysfs and never contradicts it:
+# a device the runtime lists is present, whatever the system listing showed.
+
+PERMISSION_RE = re.compile(r"Permission denied|USB error -3\b")
+
+
+def _runtime_listed(facts) -> List[Dict[str, Any]]:
+    runtime = facts.get("runtime") or {}
+    if runtime.get("loaded") is False:
+        return []
+    return [d for d in runtime.get("devices") or [] if isinstance(d, dict)]
+
+
+def _runtime_open(facts) -> Dict[str, Any]:
+    opened = (facts.get("runtime") or {}).get("open")
+    return opened if isinstance(opened, dict) else {}
+
+
 # --- presence ----------------------------------------------------------------------------------------------------
 
 def _presence(facts, usb, pcie, usb_devs, pci_devs) -> List[Finding]:
     in_container = _platform(facts).get("in_container")
+    listed = _runtime_listed(facts)
+    if listed and not usb_devs and not pci_devs:
+        paths = ", ".join(f"{d.get('type')}: {d.get('path')}" for d in listed)
+        return [Finding("device.present", PASS,
+                        f"{len(listed)} Edge TPU{'s' if len(listed) > 1 else ''} found by the runtime",
+                        detail=f"The Edge TPU runtime lists {paths} (edgetpu_list_devices, through libusb and "
+                               "/sys/class/apex); the system listing edgedoctor read did not show "
+                               + ("it" if len(listed) == 1 else "them") + "."
+                               + (" This is a container: the runtime reaches the device through /dev/bus/usb."
+                                  if in_container else ""))]
     if usb_devs or pci_devs:
         parts = [f"USB Accelerator {_describe_usb(d)}" for d in usb_devs]
         parts += [f"PCIe Edge TPU at {d.get('address')}" for d in pci_devs]
@@ -136,8 +178,16 @@ def _presence(facts, usb, pcie, usb_devs, pci_devs) -> List[Finding]:
 def _usb_access(facts, usb, devs) -> List[Finding]:
     findings = []
     in_container = _platform(facts).get("in_container")
+    opened = _runtime_open(facts)
+    if opened.get("ok"):
+        # The runtime opened it: whatever a permission bit said, this user can use it.
+        return [Finding("device.usb", PASS, "USB Accelerator present and opened by the runtime",
+                        detail="; ".join(_describe_usb(d) for d in devs) + "; edgetpu_create_delegate() opened it.")]
     denied = [d for d in devs if d.get("accessible") is False]
-    if in_container and not usb.get("dev_bus_usb") and devs:
+    runtime_denied = PERMISSION_RE.search(opened.get("reason") or "")
+    if runtime_denied and not denied:
+        denied = [dict(d, accessible=False) for d in devs]
+    if in_container and not usb.get("dev_bus_usb") and devs and not _runtime_listed(facts):
         return [Finding(
             "device.usb", FAIL, "The USB Accelerator is not passed into this container", causes=["container-device"],
             detail=f"The host's sysfs shows {', '.join(_describe_usb(d) for d in devs)}, but this container has no "
@@ -151,6 +201,8 @@ def _usb_access(facts, usb, devs) -> List[Finding]:
         nodes = ", ".join(d.get("dev_node") or "?" for d in denied)
         in_plugdev = None if groups is None else "plugdev" in groups
         detail = f"{user} may not open {nodes} ({', '.join(_describe_usb(d) for d in denied)}). "
+        if runtime_denied:
+            detail += f"The runtime says: {opened.get('reason')}. "
         remedy = []
         if rules:
             detail += f"A udev rule for the Coral ids exists ({', '.join(rules)}). "
@@ -292,7 +344,7 @@ def _pcie(facts, pcie, devs) -> List[Finding]:
         elif dkms_failure:
             findings.append(Finding("device.pcie", FAIL, "The gasket/apex driver did not build for this kernel",
                                     causes=["pcie-driver-build"], detail=f"{detail} {dkms_failure}",
-                                    remedy=GASKET_FROM_SOURCE))
+                                    remedy=_gasket_from_source(facts, pcie)))
         elif pcie.get("secure_boot") and not modules.get("apex"):
             extra = f" Kernel lockdown: {pcie.get('lockdown')}." if pcie.get("lockdown") not in (None, "none") else ""
             findings.append(Finding(
@@ -314,7 +366,7 @@ def _pcie(facts, pcie, devs) -> List[Finding]:
     if dkms_failure and not unbound:
         findings.append(Finding("device.pcie-driver-build", WARN if not devs else FAIL,
                                 "The gasket/apex driver did not build for the running kernel",
-                                causes=["pcie-driver-build"], detail=dkms_failure, remedy=GASKET_FROM_SOURCE))
+                                causes=["pcie-driver-build"], detail=dkms_failure, remedy=_gasket_from_source(facts, pcie)))
     findings.extend(_apex_nodes(facts, pcie, bound))
     findings.extend(_apex_health(pcie, bound))
     return findings

@@ -144,7 +144,7 @@ def _failure(finding_id: str, title: str, run: Dict[str, Any], facts: Dict[str, 
     if match and match.entry.cause not in causes:
         causes.append(match.entry.cause)
         remedy = remedy or match.entry.remedy_for(_os(facts))
-        detail += "\n" + match.entry.explanation
+        detail += "\n" + match.entry.shown_explanation
     if not causes and UNRESOLVED_RE.search(text):
         causes.append("delegate-not-loaded")
     return Finding(finding_id, FAIL, title, detail=detail.strip(), remedy=remedy or default_remedy, causes=causes)

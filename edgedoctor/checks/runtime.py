@@ -91,21 +91,52 @@ ILLEGAL_INSTRUCTION_ENTRY = "coral-binary-illegal-instruction"
 
 
 def _load_error_causes(text: str, os_name: str) -> List[str]:
+    """The cause of a runtime that is there and will not load. Never runtime-missing: the file exists."""
     if re.search(r"GLIBC(XX)?_[\d.]+' not found|version `GLIBC", text):
         return ["glibc-too-old"]
-    if re.search(r"wrong ELF class|invalid ELF header|mach-o, but wrong architecture|incompatible architecture|"
-                 r"cannot open shared object file: Exec format error|not a valid Win32 application|WinError 193",
-                 text, re.IGNORECASE):
-        return ["wheel-mismatch"]
-    if os_name == "windows":
+    if os_name == "windows" and not _WRONG_ARCH.search(text):
         return ["windows-runtime"]
-    return ["runtime-missing"]
+    return ["runtime-broken"]
+
+
+_WRONG_ARCH = re.compile(r"wrong ELF class|invalid ELF header|mach-o, but wrong architecture|incompatible "
+                         r"architecture|Exec format error|not a valid Win32 application|WinError 193|"
+                         r"built for another architecture", re.IGNORECASE)
+LIBUSB_FIX = {"linux": "sudo apt-get install libusb-1.0-0", "darwin": "brew install libusb"}
+
+
+def _arch_mismatch(facts, runtime) -> Optional[str]:
+    """'built for aarch64, this machine is x86_64' when the library file is for another CPU, else None."""
+    from edgedoctor.probes.libfile import normalise_arch
+
+    built = normalise_arch((runtime.get("binary") or {}).get("arch"))
+    machine = normalise_arch(_platform(facts).get("arch"))
+    if not built or not machine or "," in built or built == machine:
+        return None
+    return f"{runtime.get('path')} is built for {built}, this machine is {machine}"
+
+
+def _reinstall(facts) -> str:
+    return "# reinstall the runtime:\n" + install_remedy(facts).replace(
+        "sudo apt-get install libedgetpu1-std", "sudo apt-get install --reinstall libedgetpu1-std")
+
+
+def _broken_remedy(facts, runtime, text: str) -> str:
+    os_name = _os(facts)
+    if "libusb" in text and os_name in LIBUSB_FIX:
+        return LIBUSB_FIX[os_name]
+    if _arch_mismatch(facts, runtime) or _WRONG_ARCH.search(text):
+        return ("# install the runtime built for this CPU (check: uname -m; file "
+                f"{runtime.get('path')}):\n" + _reinstall(facts))
+    return _reinstall(facts)
 
 
 def _load(facts, runtime) -> List[Finding]:
     worker = runtime.get("worker") or {}
     os_name = _os(facts)
     status = worker.get("status")
+    if status == "crashed" and not worker.get("stage") and not (facts.get("python_env") or {}).get("python"):
+        status = "not-started"  # the interpreter itself never ran (e.g. GLIBC_2.34 not found): python.interpreter
     if status in ("crashed", "timeout"):
         stage = worker.get("stage") or "loading"
         if status == "timeout":
@@ -115,7 +146,7 @@ def _load(facts, runtime) -> List[Finding]:
         listing = stage in ("edgetpu_list_devices", "edgetpu_free_devices")
         illegal = worker.get("signal") == "SIGILL"
         causes = ["usb-power", "vm-passthrough"] if listing else ["wheel-mismatch"] if illegal else (
-            ["windows-runtime"] if os_name == "windows" else ["runtime-missing"])
+            ["windows-runtime"] if os_name == "windows" else ["runtime-broken"])
         detail = (f"Loading {runtime.get('path') or LIBRARY.get(os_name)} in a separate process {what} during "
                   f"{stage}.")
         if listing:
@@ -130,14 +161,16 @@ def _load(facts, runtime) -> List[Finding]:
             from edgedoctor import matrix
 
             entry = matrix.load().get(ILLEGAL_INSTRUCTION_ENTRY)
-            detail += " " + (entry.explanation if entry else "The CPU met an instruction it does not implement: "
+            detail += " " + (entry.shown_explanation if entry else "The CPU met an instruction it does not implement: "
                              "the library was built for a newer CPU than this one.")
             remedy = entry.remedy_for(os_name) if entry else "# install a runtime built for this CPU:\n" + \
                 install_remedy(facts)
         else:
             detail += " The installed runtime library is broken or does not match this system."
-            remedy = "# reinstall the runtime:\n" + install_remedy(facts).replace(
-                "sudo apt-get install libedgetpu1-std", "sudo apt-get install --reinstall libedgetpu1-std")
+            mismatch = _arch_mismatch(facts, runtime)
+            if mismatch:
+                detail += f" {mismatch}."
+            remedy = _broken_remedy(facts, runtime, worker.get("error") or "")
         tail = (worker.get("stderr") or "").strip().splitlines()[-3:]
         if tail:
             detail += " Last output: " + " | ".join(tail)
@@ -152,23 +185,21 @@ def _load(facts, runtime) -> List[Finding]:
                         remedy="This may be a bug in edgedoctor; please report it with this report attached.")]
     if runtime.get("loaded") is False and runtime.get("found"):
         text = runtime.get("load_error") or ""
-        causes = _load_error_causes(text, os_name)
+        mismatch = _arch_mismatch(facts, runtime)
+        causes = _load_error_causes(text + (" built for another architecture" if mismatch else ""), os_name)
         remedy = {"glibc-too-old": "Install a runtime built for this OS release (Coral's packages need Debian 10 / "
                                    "Ubuntu 18.04 or newer), or upgrade the OS.",
-                  "wheel-mismatch": "Install the runtime built for this CPU architecture "
-                                    "(check: uname -m; file " + str(runtime.get("path")) + ").",
-                  "windows-runtime": WINDOWS_INSTALL}.get(causes[0])
-        if remedy is None:
-            remedy = ("sudo apt-get install libusb-1.0-0" if "libusb" in text and os_name == "linux"
-                      else "brew install libusb" if "libusb" in text and os_name == "darwin"
-                      else "# reinstall the runtime:\n" + install_remedy(facts))
+                  "windows-runtime": WINDOWS_INSTALL}.get(causes[0]) or _broken_remedy(facts, runtime, text)
+        detail = f"{runtime.get('path')}: {text}"
+        if mismatch:
+            detail += f" ({mismatch})"
         return [Finding("runtime.load", FAIL, "The Edge TPU runtime is installed but does not load", causes=causes,
-                        detail=f"{runtime.get('path')}: {text}", remedy=remedy)]
+                        detail=detail, remedy=remedy)]
     if runtime.get("loaded") and runtime.get("runtime_version") is None:
         return [Finding("runtime.load", WARN, "The Edge TPU runtime loads but does not report its version",
-                        causes=["runtime-missing"],
+                        causes=["runtime-broken"],
                         detail=f"{runtime.get('path')}: {runtime.get('error') or 'edgetpu_version() gave no version'}.",
-                        remedy="# reinstall the runtime:\n" + install_remedy(facts))]
+                        remedy=_reinstall(facts))]
     return []
 
 
@@ -246,6 +277,40 @@ def _devices(facts, runtime) -> List[Finding]:
                "pass through the whole USB controller or /dev/bus/usb.")]
 
 
+def _open(facts, runtime) -> List[Finding]:
+    """Whether the runtime could open the Edge TPU (delegate created with edgetpu_verbosity(1)), and if not,
+    the cause the matrix gives its own reason. No device at all is the device section's to say."""
+    opened = runtime.get("open")
+    if not isinstance(opened, dict) or runtime.get("loaded") is False or opened.get("ok") is None:
+        return []
+    attempts = opened.get("attempts") or []
+    if opened.get("ok"):
+        where = ", ".join(f"{a.get('type')}: {a.get('path')}" for a in attempts if a.get("ok"))
+        return [Finding("runtime.open", PASS, "The runtime opens the Edge TPU",
+                        detail=f"edgetpu_create_delegate() succeeded ({where}).")]
+    reason = opened.get("reason")
+    if not runtime.get("devices"):
+        return []  # nothing listed: the device checks say why (no device, container, permissions)
+    from edgedoctor.checks import matched_entry
+
+    # The final reason first; else everything it printed (a device that never came back after the firmware
+    # upload is named in an earlier line, `Could not find device on bus 2 and port 1.`).
+    match = matched_entry(reason, facts) or matched_entry(opened.get("stderr"), facts)
+    seconds = sum(a.get("seconds") or 0 for a in attempts)
+    detail = (f"The runtime lists {', '.join(str(d.get('path')) for d in runtime.get('devices') or [])} but "
+              f"cannot open it. Its own reason (edgetpu_verbosity(1)): {reason or 'none printed'}"
+              + (f" (after {seconds:.0f} s of retries)" if seconds >= 5 else "") + ".")
+    if match:
+        detail += " " + match.entry.explanation
+        remedy = match.entry.remedy_for(_os(facts))
+        causes = [match.entry.cause]
+    else:
+        causes, remedy = ["usb-power"], ("Unplug the accelerator, plug it into a USB 3 port on the computer itself "
+                                          "(or a powered hub), then run edgedoctor again.")
+    return [Finding("runtime.open", FAIL, "The runtime sees the Edge TPU but cannot open it", causes=causes,
+                    detail=detail, remedy=remedy)]
+
+
 def check(facts: Dict[str, Any]) -> List[Finding]:
     runtime = facts.get("runtime")
     if not runtime:
@@ -256,4 +321,5 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     findings += _version(facts, runtime)
     findings += _flavor(facts, runtime)
     findings += _devices(facts, runtime)
+    findings += _open(facts, runtime)
     return findings

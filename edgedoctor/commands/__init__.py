@@ -5,6 +5,7 @@ stays fast. Commands stay thin: they parse, call the core, render."""
 # (module name under edgedoctor.commands, command name, one-line help); the CLI lists them in this order.
 COMMANDS = (
     ("check", "check", "examine this machine's Coral Edge TPU setup"),
+    ("plan", "plan", "print one ordered plan that takes this machine to a known-good stack (never runs it)"),
     ("explain", "explain", "name the known cause of an error text or log"),
     ("diagnose", "diagnose", "re-judge a saved JSON report with today's matrix"),
     ("summarize", "summarize", "a fleet view over many JSON reports"),

@@ -15,9 +15,15 @@ NAME = "check"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--python", metavar="PATH", default=sys.executable,
-                        help="examine this interpreter or venv (a venv folder or its python); default: the one "
-                             "running edgedoctor")
+    add_examine_arguments(parser)
+    common.add_report_arguments(parser)
+
+
+def add_examine_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to examine and how (shared with `edgedoctor plan`)."""
+    parser.add_argument("--python", metavar="PATH", default=None,
+                        help="examine this interpreter or venv (a venv folder or its python); default: the active "
+                             "venv or conda env, else ./.venv or ./venv, else the python3 on PATH")
     parser.add_argument("--root", metavar="DIR",
                         help="read /sys, /dev, /etc, /proc from this folder instead of the machine (a fixture tree "
                              "or a mounted SD-card image); commands are answered from DIR/.edgedoctor/commands")
@@ -36,12 +42,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--require", action="append", default=[], metavar="NAME[,NAME...]",
                         help="fail unless these hold: device, usb3, pcie, runtime, tpu-inference, speedup=N, "
                              "max-tpu-ms=X (repeatable; also read from edgedoctor.toml / [tool.edgedoctor])")
+    parser.add_argument("--container", metavar="NAME",
+                        help="examine this running Docker or Podman container (its Python stack, runtime and models, "
+                             "with the host's devices); nothing is installed into it")
+    parser.add_argument("--engine", choices=["docker", "podman"],
+                        help="the engine that runs --container (default: whichever knows the name)")
     parser.add_argument("--config", metavar="FILE", help="read requirements and defaults from this TOML file")
-    common.add_report_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgedoctor import matrix
+    report = examine(args)
+    if isinstance(report, int):
+        return report
+    return common.emit_report(report, args)
+
+
+def examine(args: argparse.Namespace):
+    """Probe and judge as the options say: the report, or a usage-error exit code."""
+    from edgedoctor import interpreter, matrix
     from edgedoctor.collect import collect
     from edgedoctor.judge import judge
     from edgedoctor.options import CheckOptions
@@ -51,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if unwritable:
         print(f"edgedoctor: {unwritable}", file=sys.stderr)
         return exitcodes.USAGE_ERROR
-    python = common.resolve_python(args.python)
-    if python is None:
-        print(f"edgedoctor: --python {args.python}: no Python interpreter there", file=sys.stderr)
+    try:
+        choice = common.examined_python(args.python, timeout=args.timeout)
+    except ValueError as exc:
+        print(f"edgedoctor: {exc}", file=sys.stderr)
         return exitcodes.USAGE_ERROR
     if args.root and not Path(args.root).is_dir():
         print(f"edgedoctor: --root {args.root}: not a folder", file=sys.stderr)
@@ -73,14 +92,31 @@ def run(args: argparse.Namespace) -> int:
             return exitcodes.USAGE_ERROR
     system = System.from_root(Path(args.root)) if args.root else System.host()
     options = CheckOptions(
-        python=python, timeout=args.timeout, offline=args.offline, models_dir=args.models_dir,
+        python=choice.path, python_choice=interpreter.describe(choice), timeout=args.timeout,
+        offline=args.offline, models_dir=args.models_dir,
         models_url=args.models_url or os.environ.get("EDGEDOCTOR_MODELS_URL"), model_set=args.model_set,
         iterations=args.iterations, cache_dir=args.cache_dir, run_models=not args.no_models,
         requirements=requirements,
     )
     # The matrix is loaded while the probes wait for their child processes; judge finds it ready.
     threading.Thread(target=matrix.preload, name="edgedoctor-preload", daemon=True).start()
+    if args.engine and not args.container:
+        print("edgedoctor: --engine goes with --container NAME", file=sys.stderr)
+        return exitcodes.USAGE_ERROR
     with common.progress(args) as say:
-        facts = collect(system, options, progress=say)
-    report = judge(facts, strict=args.strict, requirements=requirements)
-    return common.emit_report(report, args)
+        if args.container:
+            from edgedoctor import collect_container
+            from edgedoctor.probes.container import ContainerError
+
+            if args.root:
+                print("edgedoctor: --container examines a running container on this machine; not with --root",
+                      file=sys.stderr)
+                return exitcodes.USAGE_ERROR
+            try:
+                facts = collect_container.collect(system, options, args.container, args.engine, progress=say)
+            except ContainerError as exc:
+                print(f"edgedoctor: --container: {exc}", file=sys.stderr)
+                return exitcodes.USAGE_ERROR
+        else:
+            facts = collect(system, options, progress=say)
+    return judge(facts, strict=getattr(args, "strict", False), requirements=requirements)

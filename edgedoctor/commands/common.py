@@ -52,27 +52,17 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
 
 
-def resolve_python(text: str) -> Optional[str]:
-    """A venv folder or an interpreter path -> the interpreter path (None when there is none, or it is in a
-    folder this user may not look into). A relative path keeps its folder (`./py` stays `./py`, never `py`,
-    which would be looked up on PATH)."""
-    path = Path(text).expanduser()
-    try:
-        if path.is_dir():
-            for candidate in (path / "bin" / "python", path / "bin" / "python3", path / "Scripts" / "python.exe"):
-                if candidate.exists():
-                    return _with_folder(str(candidate))
-            return None
-        if path.exists():
-            return _with_folder(str(path))
-    except OSError:  # PermissionError: a folder on the way that may not be traversed
-        return None
-    found = shutil.which(text)
-    return found
+def examined_python(option: Optional[str], timeout: float = 15.0):
+    """The interpreter to examine: `--python` (checked to be a Python; ValueError otherwise) or the one the user
+    means (edgedoctor.interpreter.choose). Returns an interpreter.Choice."""
+    from edgedoctor import interpreter
 
+    def check(path: str) -> "interpreter.Identity":
+        return interpreter.identify(path, timeout=min(timeout, interpreter.ID_TIMEOUT))
 
-def _with_folder(path: str) -> str:
-    return path if os.sep in path or (os.altsep and os.altsep in path) else os.path.join(os.curdir, path)
+    if option:
+        return interpreter.from_option(option, check=check)[0]
+    return interpreter.choose(check=check)[0]
 
 
 def requirements_from(args: argparse.Namespace) -> List[str]:

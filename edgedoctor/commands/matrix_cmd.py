@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing = sub.add_parser("list", help="one line per entry")
     listing.add_argument("--cause", help="only entries with this cause code")
     listing.add_argument("--format", choices=["terminal", "json"], default="terminal")
+    listing.add_argument("--stale", action="store_true",
+                         help="only entries whose remedy depends on another project's state (as_of) older than a year")
     show = sub.add_parser("show", help="an entry in full")
     show.add_argument("id")
     show.add_argument("--format", choices=["terminal", "json"], default="terminal")
@@ -29,7 +31,8 @@ def _entry_dict(entry):
     return {"id": entry.id, "cause": entry.cause, "title": entry.title, "severity": entry.severity,
             "confidence": entry.confidence, "signatures": [s.pattern for s in entry.signatures],
             "when": entry.when, "explanation": entry.explanation, "remedy": entry.remedy,
-            "references": entry.references, "examples": entry.examples, "file": entry.file}
+            "references": entry.references, "examples": entry.examples, "file": entry.file,
+            "verification": entry.verification, "as_of": entry.as_of}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,15 +77,28 @@ def run(args: argparse.Namespace) -> int:
             print("when:\n" + "\n".join(f"  {k} = {v}" for k, v in entry.when.items()))
         print("remedy:\n" + "\n".join(f"  {k}: {v}" for k, v in entry.remedy.items()))
         print("references:\n" + "\n".join(f"  {r}" for r in entry.references))
+        if entry.verification:
+            print(f"verification: {entry.verification.get('status')} {entry.verification.get('date')}: "
+                  f"{entry.verification.get('how')}")
+        if entry.as_of:
+            print(f"remedy as of: {entry.as_of}")
         return exitcodes.SUCCESS
     if args.action == "list":
         entries = [e for e in table.entries if not args.cause or e.cause == args.cause]
+        if args.stale:
+            entries = matrix.stale(entries)
         if args.format == "json":
             print(json.dumps([_entry_dict(e) for e in entries], indent=2))
+        elif args.stale:
+            for entry in entries:
+                print(f"{entry.id:45} as of {entry.as_of}  {entry.title}")
+            print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} with a remedy last checked more than "
+                  "a year ago (recheck the project it depends on, then update as_of)")
         else:
             for entry in entries:
                 kind = "facts" if entry.is_fact_entry else "text "
-                print(f"{entry.id:45} {entry.cause:26} {kind} {entry.title}")
+                mark = " (inferred)" if entry.inferred else ""
+                print(f"{entry.id:45} {entry.cause:26} {kind} {entry.title}{mark}")
             print(f"{len(entries)} entries")
         return exitcodes.SUCCESS
     print("edgedoctor matrix: choose list, show ID or validate", file=sys.stderr)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+from pathlib import Path
 from typing import Any, Dict
 
 from edgedoctor import exitcodes
@@ -106,7 +108,7 @@ def do_fetch(args, manifest) -> int:
         for name in model_set.files:
             if any(r["name"] == name for r in results):
                 continue
-            results.append(resolver.resolve(name).to_fact())
+            results.append(_into_cache(resolver, manifest, resolver.resolve(name).to_fact()))
     failed = [r for r in results if not r["ok"]]
     if _opt(args, "format") == "json":
         sys.stdout.write(json.dumps({"schema_version": 1, "where": resolver.describe(), "files": results,
@@ -114,11 +116,40 @@ def do_fetch(args, manifest) -> int:
     else:
         for r in results:
             state = f"ok ({r['origin']}: {r['path']})" if r["ok"] else f"FAILED: {r['error']}"
+            if r.get("cached"):
+                state += f", copied into the cache: {r['cached']}"
+            elif r.get("cache_error"):
+                state += f", {r['cache_error']}"
             sys.stdout.write(f"{r['name']}: {state}\n")
         if failed:
             sys.stdout.write(f"{len(failed)} of {len(results)} files could not be fetched and verified; nothing bad "
                              "was kept in the cache.\n")
     return exitcodes.FAILURE if failed else exitcodes.SUCCESS
+
+
+def _into_cache(resolver, manifest, fact: Dict[str, Any]) -> Dict[str, Any]:
+    """`models fetch` fills the cache: a file verified in the mirror folder is copied there too (atomically,
+    checked again), so later runs without --models-dir find it."""
+    from edgedoctor import models
+
+    if not fact.get("ok") or fact.get("origin") != models.MIRROR:
+        return fact
+    source, dest = Path(fact["path"]), resolver.cache / fact["name"]
+    temporary = dest.with_name(dest.name + ".part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, temporary)
+        problem = models.check_file(temporary, manifest.files[fact["name"]])
+        if problem:
+            raise OSError(problem)
+        os.replace(temporary, dest)
+    except OSError as exc:
+        try:
+            temporary.unlink()
+        except OSError:
+            pass
+        return dict(fact, cache_error=f"not copied into the cache {resolver.cache}: {exc}")
+    return dict(fact, cached=str(dest))
 
 
 def do_verify(args, manifest) -> int:

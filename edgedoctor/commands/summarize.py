@@ -1,4 +1,9 @@
-"""`edgedoctor summarize REPORT.json ... | FOLDER`: the fleet view."""
+"""`edgedoctor summarize REPORT.json ... | FOLDER`: the fleet view.
+
+Exit code: 0 when every machine met its requirements and every report was read, 1 when a machine failed (or a
+report could not be read: the lab does not know that machine), 2 when a named path does not exist or nothing
+was found. Errors go to stderr; stdout holds only the summary.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +18,31 @@ NAME = "summarize"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="REPORT|FOLDER", help="saved reports, or folders of them")
-    parser.add_argument("--format", choices=["terminal", "markdown", "json"], default="terminal")
+    parser.add_argument("--format", choices=["terminal", "markdown", "json", "junit"], default="terminal",
+                        help="junit: one test suite per machine, its findings as test cases")
 
 
 def run(args: argparse.Namespace) -> int:
     from edgedoctor import summarize
 
-    result = summarize.summarize(args.paths)
-    if not result["machines"] and not result["errors"]:
-        print("edgedoctor summarize: no reports found", file=sys.stderr)
+    reports = {} if args.format == "junit" else None
+    try:
+        result = summarize.summarize(args.paths, keep=reports)
+    except summarize.MissingPath as exc:
+        print(f"edgedoctor summarize: {exc}", file=sys.stderr)
         return exitcodes.USAGE_ERROR
+    if not result["machines"] and not result["errors"]:
+        print("edgedoctor summarize: no reports found (.json or .md) in " + ", ".join(args.paths), file=sys.stderr)
+        return exitcodes.USAGE_ERROR
+    for error in result["errors"]:
+        print(f"edgedoctor summarize: could not read {summarize._clean(error['file'])}: "
+              f"{summarize._clean(error['error'])}", file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     elif args.format == "markdown":
         sys.stdout.write(summarize.render_markdown(result))
+    elif args.format == "junit":
+        sys.stdout.write(summarize.render_junit(result, reports or {}))
     else:
         sys.stdout.write(summarize.render_terminal(result))
-    return exitcodes.FAILURE if result["failing"] or result["errors"] else exitcodes.SUCCESS
+    return summarize.exit_code(result)

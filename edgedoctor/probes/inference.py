@@ -70,6 +70,13 @@ def coral_devices(facts: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
         ids = (_norm_id(dev.get("vendor_id")), _norm_id(dev.get("device_id")))
         if ids in CORAL_PCI_IDS or not dev.get("vendor_id"):
             pci.append(dev)
+    runtime = facts.get("runtime") or {}
+    if not usb and not pci and runtime.get("loaded"):
+        # The runtime enumerates through libusb and /sys/class/apex itself: what it lists is there even when
+        # the system listing showed nothing (a container's sysfs).
+        for dev in runtime.get("devices") or []:
+            entry = {"vendor_id": None, "path": dev.get("path"), "source": "runtime"}
+            (usb if dev.get("type") == "usb" else pci).append(entry)
     return {"usb": usb, "pcie": pci}
 
 

@@ -159,7 +159,10 @@ def _linux(ctx: ProbeContext, facts: Dict[str, Any]) -> None:
         kernel = _platform.release() or None
     facts["kernel"] = kernel
     facts["kernel_version"] = kernel_number(kernel)
-    libc = parse_ldd_version(_stdout(ctx, ["ldd", "--version"]))
+    # Under qemu-user (no binfmt_misc) a command is the host's own `ldd`, telling the host's glibc: the
+    # emulated C library is asked directly instead.
+    emulated = system.is_host and facts.get("emulator") is not None
+    libc = None if emulated else parse_ldd_version(_stdout(ctx, ["ldd", "--version"]))
     if libc is None and system.is_host:
         name, version = _platform.libc_ver()
         libc = (name or None, version or None) if name else None
@@ -200,11 +203,22 @@ def _hostname(ctx: ProbeContext) -> Optional[str]:
     return (ctx.system.read_text("/etc/hostname") or "").strip() or None
 
 
+def _emulator(ctx: ProbeContext) -> Optional[Dict[str, Any]]:
+    """The qemu-user emulator edgedoctor itself runs under (an emulated Pi userland), None when native."""
+    if not ctx.system.is_host:
+        return None
+    from edgedoctor import emulation
+
+    current = emulation.running_under()
+    return current.to_fact() if current else None
+
+
 def read(ctx: ProbeContext) -> Dict[str, Any]:
     system = ctx.system
     facts: Dict[str, Any] = {"os": system.platform, "arch": _arch(ctx), "hostname": _hostname(ctx),
                              "user": system.user_name(), "page_size": system.page_size,
-                             "root": None if system.is_host else str(system.root), "error": None}
+                             "root": None if system.is_host else str(system.root), "emulator": _emulator(ctx),
+                             "error": None}
     try:
         if system.platform == "linux":
             _linux(ctx, facts)

@@ -50,6 +50,7 @@ def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
     candidates = tflite.get("candidates") or {}
     module = tflite.get("module")
     error = None
+    own = False
     stderr = ""
     if module is None:
         # The most telling import error: of the first candidate that is installed.
@@ -60,12 +61,15 @@ def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
                 break
         if error is None:
             error = "no TFLite interpreter (tflite_runtime, ai_edge_litert or tensorflow) is installed"
+            own = True
     numpy = result.get("numpy") or {}
     pycoral = result.get("pycoral") or {}
     return {
         "python": result.get("python"),
         "tflite": {"module": module, "version": tflite.get("version"), "path": tflite.get("path"),
-                   "error": error, "stderr": stderr, "candidates": candidates},
+                   "error": error, "stderr": stderr, "candidates": candidates,
+                   # edgedoctor's own sentence, not a captured error text: never fed to the matcher
+                   **({"error_source": "edgedoctor"} if own else {})},
         "numpy": {"version": numpy.get("version") or numpy.get("dist_version"), "path": numpy.get("path"),
                   "found": numpy.get("found"), "error": numpy.get("error"), "stderr": numpy.get("stderr", "")},
         "pycoral": {"version": pycoral.get("version"), "identity": pycoral.get("identity", "unknown"),
@@ -96,6 +100,7 @@ def read(ctx: ProbeContext) -> Dict[str, Any]:
         facts["error"] = last.error
     facts.setdefault("error", None)
     facts["python_executable_requested"] = ctx.options.python
+    facts["selected"] = ctx.options.python_choice
     facts["worker"] = {"status": last.status, "error": last.error, "crashes": crashes,
                        "duration_ms": round(sum(a.duration_ms for a in attempts), 1)}
     # A stage that crashed the worker is a fact about that stage (an import that segfaults, a smoke run

@@ -15,7 +15,7 @@ import re
 from typing import Any, Dict, List, Optional
 
 from edgedoctor import releases
-from edgedoctor.probes import ProbeContext
+from edgedoctor.probes import ProbeContext, libfile
 from edgedoctor.system import System
 
 LIBRARY_NAMES = {"linux": ["libedgetpu.so.1"], "darwin": ["libedgetpu.1.dylib"], "windows": ["edgetpu.dll"]}
@@ -174,9 +174,21 @@ def run_worker(ctx: ProbeContext, library: Optional[str], names: List[str]):
     """(result dict or None, worker failure fact or None)."""
     from edgedoctor.workerproc import run_worker as _run
 
-    payload = {"library": library, "names": names, "list_devices": True, "scan": True}
+    # "open": create the delegate with edgetpu_verbosity(1), so that a device the runtime cannot open is
+    # reported with the runtime's own reason (permissions, busy, link speed, firmware state, transfers).
+    payload = {"library": library, "names": names, "list_devices": True, "scan": True, "open": True}
     outcome = _run(ctx.options.python, "runtime", payload, timeout=ctx.options.timeout,
                    env=dict(ctx.system.env), cwd=None)
+    if not outcome.ok and outcome.stage == "edgetpu_open":
+        # Opening the device crashed or hung (a device that takes a request and never answers): that is a
+        # fact about the device; ask again without opening, so the runtime's version and list still come back.
+        failed = outcome.to_fact()
+        outcome = _run(ctx.options.python, "runtime", dict(payload, skip=["edgetpu_open"]),
+                       timeout=ctx.options.timeout, env=dict(ctx.system.env), cwd=None)
+        if outcome.ok:
+            outcome.result["open"] = {"ok": False, "attempts": [], "reason": failed.get("error"),
+                                      "stderr": failed.get("stderr"), "status": failed.get("status"),
+                                      "signal": failed.get("signal")}
     if outcome.ok:
         return outcome.result, None
     fact = outcome.to_fact()
@@ -191,7 +203,8 @@ def empty() -> Dict[str, Any]:
             "runtime_version": None, "build_label": None, "cl_number": None, "flavor": None, "performance": None,
             "package": None, "package_version": None, "packages": [], "release": None, "release_by": None,
             "release_candidates": [], "devices": None, "load_error": None, "stderr": None, "worker": None,
-            "error": None}
+            "sha256": None, "binary": None, "published": None, "build_label_by": None, "runtime_version_by": None,
+            "open": None, "error": None}
 
 
 def read(ctx: ProbeContext) -> Dict[str, Any]:
@@ -229,16 +242,16 @@ def read(ctx: ProbeContext) -> Dict[str, Any]:
         if result:
             _merge_worker(facts, result, errors)
 
-        if facts["performance"] is None and facts["path"] and not system.is_host:
-            check = _win(facts["path"]) if system.platform == "windows" else facts["path"]
-            scanned = scan_bytes(system.read_bytes(check, 64 << 20))
-            facts["performance"] = scanned["performance"]
-            facts["cl_number"] = facts["cl_number"] or scanned["cl_number"]
-        facts["flavor"] = flavor_of(facts["performance"], facts["package"])
+        _merge_file(facts, system)
         detail = releases.identify_detail(facts)
         facts["release"] = detail["release"]
         facts["release_by"] = detail["by"]
         facts["release_candidates"] = detail["candidates"]
+        release = releases.get(facts["release"])
+        if facts["runtime_version"] is None and release and release.get("runtime_version") is not None:
+            # Not loaded here (another architecture, a --root image, a load that failed): the release says it.
+            facts["runtime_version"] = release["runtime_version"]
+            facts["runtime_version_by"] = "release"
     except Exception as exc:  # a reader must not take the check down
         errors.append(f"{type(exc).__name__}: {exc}")
     facts["error"] = "; ".join(errors) or None
@@ -267,8 +280,31 @@ def _merge_worker(facts: Dict[str, Any], result: Dict[str, Any], errors: List[st
     facts["performance"] = result.get("performance")
     facts["cl_number"] = result.get("cl_number")
     facts["stderr"] = result.get("stderr") or None
+    facts["open"] = result.get("open")
     if result.get("loaded") and result.get("error"):
         errors.append(result["error"])
+
+
+def _merge_file(facts: Dict[str, Any], system: System) -> None:
+    """What the library file's bytes say (sha256, format, architecture, build label, flavour): the only source
+    for a runtime that is not loaded here, and the flavour of Google's prebuilt files, which print none."""
+    path = facts["path"]
+    if path:
+        check = _win(path) if system.platform == "windows" else path
+        found = libfile.inspect(system.read_bytes(check, 64 << 20))
+        facts["sha256"] = found["sha256"]
+        facts["binary"] = {k: found[k] for k in ("format", "arch", "size", "build_label", "flavor")} \
+            if found["sha256"] else None
+        facts["performance"] = facts["performance"] or found["performance"]
+        facts["cl_number"] = facts["cl_number"] or found["cl_number"]
+        if not facts["build_label"] and found["build_label"]:
+            facts["build_label"] = found["build_label"]
+            facts["build_label_by"] = "file"
+    known = releases.binary(facts.get("sha256"))
+    facts["published"] = known
+    facts["flavor"] = flavor_of(facts["performance"], facts["package"]) if facts["performance"] else (
+        (known or {}).get("flavor") or ((facts.get("binary") or {}).get("flavor"))
+        or flavor_of(None, facts["package"]))
 
 
 def _same(facts: Dict[str, Any], path: str) -> bool:

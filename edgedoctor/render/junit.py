@@ -14,21 +14,23 @@ def _text(*parts: str) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def render(report: Dict[str, Any], **_: Any) -> str:
+def add_suite(parent: ET.Element, report: Dict[str, Any], name: str = "edgedoctor check") -> Dict[str, int]:
+    """One <testsuite> for one report (one machine) under `parent`; returns its counts for the enclosing
+    <testsuites>. `edgedoctor summarize --format junit` adds one per machine of a fleet."""
     report = safetext.deep(report, safetext.xml)  # a control character in a captured text breaks the XML
     findings = findings_of(report)
     strict = bool(report.get("strict"))
     failing = [f for f in findings if f.status == "fail" or (strict and f.status == "warn")]
     skipped = [f for f in findings if f.status == "skip"]
     total_ms = sum(f.duration_ms or 0 for f in findings)
-    suites = ET.Element("testsuites", name="edgedoctor", tests=str(len(findings)), failures=str(len(failing)),
-                        errors="0", skipped=str(len(skipped)), time=f"{total_ms / 1000:.3f}")
-    suite = ET.SubElement(suites, "testsuite", name="edgedoctor check", tests=str(len(findings)),
+    facts = report.get("facts") if isinstance(report.get("facts"), dict) else {}
+    platform = facts.get("platform") if isinstance(facts.get("platform"), dict) else {}
+    suite = ET.SubElement(parent, "testsuite", name=name, tests=str(len(findings)),
                           failures=str(len(failing)), errors="0", skipped=str(len(skipped)),
                           time=f"{total_ms / 1000:.3f}", timestamp=str(report.get("created", "")).rstrip("Z"),
-                          hostname=str(((report.get("facts") or {}).get("platform") or {}).get("hostname") or "-"))
+                          hostname=str(platform.get("hostname") or "-"))
     props = ET.SubElement(suite, "properties")
-    tool = report.get("tool") or {}
+    tool = report.get("tool") if isinstance(report.get("tool"), dict) else {}
     ET.SubElement(props, "property", name="edgedoctor.version", value=str(tool.get("version", "")))
     ET.SubElement(props, "property", name="exit_code", value=str(report.get("exit_code")))
     for finding in findings:
@@ -45,5 +47,31 @@ def render(report: Dict[str, Any], **_: Any) -> str:
         else:
             out = ET.SubElement(case, "system-out")
             out.text = _text(f"[{finding.status}] {finding.title}", body if finding.status == "warn" else "")
+    return {"tests": len(findings), "failures": len(failing), "skipped": len(skipped), "ms": total_ms}
+
+
+def _xml_safe(element: ET.Element) -> None:
+    """Characters XML 1.0 forbids (a captured text or a report from elsewhere may hold them) are dropped, so the
+    document stays well-formed for every JUnit reader."""
+    for node in element.iter():
+        for key, value in node.attrib.items():
+            node.set(key, safetext.xml(value))
+        if node.text:
+            node.text = safetext.xml(node.text)
+
+
+def to_text(suites: ET.Element) -> str:
+    _xml_safe(suites)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def render(report: Dict[str, Any], **_: Any) -> str:
+    suites = ET.Element("testsuites", name="edgedoctor")
+    counts = add_suite(suites, report)
+    suites.set("tests", str(counts["tests"]))
+    suites.set("failures", str(counts["failures"]))
+    suites.set("errors", "0")
+    suites.set("skipped", str(counts["skipped"]))
+    suites.set("time", f"{counts['ms'] / 1000:.3f}")
+    return to_text(suites)

@@ -100,6 +100,26 @@ def facts_table(facts: Dict[str, Any]) -> List[str]:
     return out
 
 
+def plan_section(plan: Any) -> List[str]:
+    """### Next steps: the plan's target, notes and ordered steps, commands in shell blocks."""
+    from edgedoctor.render.plantext import target_line
+
+    if not isinstance(plan, dict) or not (plan.get("steps") or plan.get("notes")):
+        return []
+    out = ["", "### Next steps", ""]
+    if plan.get("target"):
+        out += [f"Target: {target_line(plan)}", ""]
+    for note in plan.get("notes") or []:
+        out += [f"> {note}", ""]
+    for number, step in enumerate(plan.get("steps") or [], 1):
+        fixes = ", ".join(f"`{i}`" for i in step.get("fixes") or [])
+        out.append(f"{number}. {step.get('title')}" + (f" (fixes {fixes})" if fixes else ""))
+        if step.get("commands"):
+            out += ["", "   ```sh"] + [f"   {c}" for c in step["commands"]] + ["   ```"]
+        out.append("")
+    return out
+
+
 def render(report: Dict[str, Any], **_: Any) -> str:
     findings = findings_of(report)
     tool = report.get("tool") or {}
@@ -129,6 +149,7 @@ def render(report: Dict[str, Any], **_: Any) -> str:
             refs = ", ".join(f"<{r}>" for r in diagnosis.get("references") or [] if _SAFE_URL.match(str(r)))
             if refs:
                 out.append(f"  - sources: {refs}")
+    out.extend(plan_section(report.get("plan")))
     out += ["", "<details><summary>Full report (JSON) for <code>edgedoctor diagnose</code></summary>", "",
             "```json", json.dumps(finite(report), indent=2, default=str, allow_nan=False), "```", "", "</details>", ""]
     return "\n".join(out)

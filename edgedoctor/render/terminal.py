@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
+import textwrap
 from typing import Any, Dict, List, Optional
 
 from edgedoctor.findings import AREAS, Finding
@@ -39,36 +41,77 @@ def _grouped(findings: List[Finding]):
     return sorted(groups.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
 
 
-def render(report: Dict[str, Any], fancy: Optional[bool] = None, width: int = 100, **_: Any) -> str:
+def terminal_width(stream=None) -> Optional[int]:
+    """The real width of the terminal the report goes to; None when it goes to a file or a pipe."""
+    stream = stream or sys.stdout
+    if not getattr(stream, "isatty", lambda: False)():
+        return None
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return shutil.get_terminal_size().columns
+
+
+def render(report: Dict[str, Any], fancy: Optional[bool] = None, width: Optional[int] = None, **_: Any) -> str:
+    """Prose wraps to `width` (default: the real terminal's, no wrapping when not on a terminal); commands
+    (remedies and plan steps) are never wrapped: each is printed whole on one line."""
     fancy = use_fancy() if fancy is None else fancy
     report = safetext.deep(report, safetext.terminal)  # no escape sequence from a report reaches the terminal
+    width = width or terminal_width()
     findings = findings_of(report)
     if fancy:
-        return _render_rich(report, findings, width)
-    return _render_plain(report, findings)
+        return _render_rich(report, findings, width or 100)
+    return _render_plain(report, findings, width)
+
+
+def _wrapper(width: Optional[int]):
+    """wrap(text, first_indent, next_indent) -> lines, to `width` (no wrapping without one)."""
+    def wrap(text: str, first: str, rest: str) -> List[str]:
+        if not width:
+            return [first + text]
+        return textwrap.wrap(text, width=max(width - 1, 20), initial_indent=first, subsequent_indent=rest,
+                             break_long_words=False, break_on_hyphens=False) or [first]
+    return wrap
+
+
+def _prose(text: str, prefix: str, width: Optional[int]) -> List[str]:
+    wrap = _wrapper(width)
+    out: List[str] = []
+    for line in text.strip().splitlines():
+        out.extend(wrap(line.strip(), prefix, prefix) if line.strip() else [""])
+    return out
+
+
+def next_steps_plain(report: Dict[str, Any], width: Optional[int] = None) -> List[str]:
+    from edgedoctor.render import plantext
+
+    plan = report.get("plan")
+    if not isinstance(plan, dict) or not (plan.get("steps") or plan.get("notes")):
+        return []
+    return ["Next steps"] + plantext.render_text(plan, wrap=_wrapper(width)).rstrip("\n").splitlines() + [""]
 
 
 def _indent(text: str, prefix: str) -> List[str]:
     return [prefix + line for line in text.strip().splitlines()]
 
 
-def _render_plain(report: Dict[str, Any], findings: List[Finding]) -> str:
+def _render_plain(report: Dict[str, Any], findings: List[Finding], width: Optional[int] = None) -> str:
     tool = report.get("tool") or {}
     out = [f"edgedoctor {tool.get('version', '')} report ({report.get('created', '')})", ""]
     for area, items in _grouped(findings):
         out.append(AREAS.get(area, area))
         for finding in items:
-            out.append(f"  {MARKS_PLAIN[finding.status]} {finding.title}")
+            out.extend(_wrapper(width)(f"{MARKS_PLAIN[finding.status]} {finding.title}", "  ", "         "))
             if finding.status in ("warn", "fail"):
                 if finding.detail:
-                    out.extend(_indent(finding.detail, "         "))
+                    out.extend(_prose(finding.detail, "         ", width))
                 if finding.causes:
                     out.append(f"         cause: {', '.join(finding.causes)}")
                 if finding.remedy:
                     out.append("         remedy:")
                     out.extend(_indent(finding.remedy, "           "))
             elif finding.status == "skip" and finding.detail:
-                out.extend(_indent(finding.detail, "         "))
+                out.extend(_prose(finding.detail, "         ", width))
         out.append("")
     diagnoses = report.get("diagnoses") or []
     covered = covered_causes(findings)
@@ -85,7 +128,9 @@ def _render_plain(report: Dict[str, Any], findings: List[Finding]) -> str:
             for ref in diagnosis.get("references") or []:
                 out.append(f"      see: {ref}")
         out.append("")
-    out.append(_summary_line(report))
+    out.extend(next_steps_plain(report, width))
+    out.extend(_wrapper(width)(_summary_line(report), "", "  "))
+    out.extend(next_step_lines(report))
     return "\n".join(out) + "\n"
 
 
@@ -93,6 +138,19 @@ def _summary_line(report: Dict[str, Any]) -> str:
     summary = report.get("summary") or {}
     counts = ", ".join(f"{summary.get(k, 0)} {k}" for k in ("pass", "warn", "fail", "skip", "info"))
     return f"Summary: {verdict(report)} ({counts}); exit code {report.get('exit_code')}"
+
+
+def next_step_lines(report: Dict[str, Any]) -> List[str]:
+    """What to do next, in short lines (each fits 80 columns, commands whole): the plan when there is one,
+    and how to attach the report to a ticket."""
+    summary = report.get("summary") or {}
+    if (report.get("plan") or {}).get("steps"):
+        first = "Next: follow the Next steps above (as a script: edgedoctor plan --format sh)."
+    elif summary.get("fail") or summary.get("warn"):
+        first = "Next: fix the failures above, first one first."
+    else:
+        first = "Next: nothing to fix."
+    return [first, "For a ticket: edgedoctor check --format markdown -o edgedoctor-report.md"]
 
 
 def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) -> str:
@@ -119,7 +177,8 @@ def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) ->
                     console.print(Text(f"      cause: {', '.join(finding.causes)}", style="magenta"))
                 if finding.remedy:
                     console.print(Text("      remedy:", style="bold"))
-                    console.print(Text("\n".join(_indent(finding.remedy, "        ")), style="cyan"))
+                    console.print(Text("\n".join(_indent(finding.remedy, "        ")), style="cyan"),
+                                  soft_wrap=True)  # commands are printed whole
     diagnoses = report.get("diagnoses") or []
     covered = covered_causes(findings)
     if diagnoses:
@@ -132,10 +191,35 @@ def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) ->
             if diagnosis.get("matched_text"):
                 console.print(Text(f"      matched: {diagnosis['matched_text']}", style="dim"))
             if diagnosis["cause"] not in covered:
-                console.print(Text("\n".join(_indent(diagnosis.get("remedy") or "", "      ")), style="cyan"))
+                console.print(Text("\n".join(_indent(diagnosis.get("remedy") or "", "      ")), style="cyan"),
+                              soft_wrap=True)
             for ref in diagnosis.get("references") or []:
                 console.print(Text(f"      {ref}", style="blue underline"))
+    _next_steps_rich(console, report)
     console.print()
     exit_code = report.get("exit_code")
     console.print(Text(_summary_line(report), style="bold green" if exit_code == 0 else "bold red"))
+    for line in next_step_lines(report):
+        console.print(Text(line, style="bold"), soft_wrap=True)  # never split a command
     return buffer.getvalue()
+
+
+def _next_steps_rich(console, report: Dict[str, Any]) -> None:
+    from rich.text import Text
+
+    from edgedoctor.render import plantext
+
+    plan = report.get("plan")
+    if not isinstance(plan, dict) or not (plan.get("steps") or plan.get("notes")):
+        return
+    console.print()
+    console.print(Text("Next steps", style="bold underline"))
+    for kind, text in plantext.blocks(plan):
+        if kind == "command":
+            console.print(Text("     " + text, style="cyan"), soft_wrap=True)  # whole, never split
+        elif kind == "heading":
+            console.print(Text("  " + text, style="bold"))
+        elif kind == "top":
+            console.print(Text("  " + text))
+        else:
+            console.print(Text("     " + text, style="dim"))

@@ -11,21 +11,35 @@ import wk_tflite
 
 INTERESTING_DISTS = (
     "tflite-runtime", "ai-edge-litert", "tensorflow", "tensorflow-cpu", "numpy", "pycoral", "pillow",
-    "pyusb", "edgetpu", "opencv-python", "opencv-python-headless", "protobuf", "flatbuffers",
+    "pyusb", "edgetpu", "opencv-python", "opencv-python-headless", "protobuf", "flatbuffers", "ml-dtypes",
+    "jax", "jaxlib",
 )
 
 IMPOSTOR_HINTS = ("allen coral atlas", "samapriya")
 
 
+def externally_managed(in_venv):
+    """PEP 668: the distribution marks its own interpreter (EXTERNALLY-MANAGED in the stdlib folder); pip
+    refuses to install into it. A venv is never externally managed."""
+    if in_venv:
+        return False
+    try:
+        return os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED"))
+    except (KeyError, TypeError, OSError):
+        return None
+
+
 def python_info():
     libc = platform.libc_ver()
+    in_venv = getattr(sys, "base_prefix", sys.prefix) != sys.prefix or hasattr(sys, "real_prefix")
     return {
         "version": "%d.%d.%d" % sys.version_info[:3],
         "implementation": platform.python_implementation(),
         "executable": sys.executable,
         "prefix": sys.prefix,
         "base_prefix": getattr(sys, "base_prefix", sys.prefix),
-        "in_venv": getattr(sys, "base_prefix", sys.prefix) != sys.prefix or hasattr(sys, "real_prefix"),
+        "in_venv": in_venv,
+        "externally_managed": externally_managed(in_venv),
         "platform": sys.platform,
         "machine": platform.machine(),
         "sysconfig_platform": sysconfig.get_platform(),
@@ -54,8 +68,8 @@ def probe_tflite(cwd, skip):
         info["shadowed"] = wk_common.imported_from(info["path"], cwd)
         if not info["found"]:
             continue
-        if top == "tensorflow" and chosen is not None:
-            continue  # importing full TensorFlow takes seconds; only when nothing lighter exists
+        # Every installed interpreter stack is examined (TensorFlow's import takes seconds, but an environment
+        # with tflite_runtime and tensorflow must not look green while tensorflow no longer imports).
         stage = "import-" + top
         if stage in skip:
             info["error"] = "skipped: importing it crashed the worker before"

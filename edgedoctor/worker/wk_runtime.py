@@ -5,21 +5,39 @@
 #           "scan": true, "skip": [stage names]}
 # result:  {"loaded", "path", "tried": [{"name", "error"}], "version", "build_label", "runtime_version",
 #           "devices": [{"type": "usb"|"pci", "path"}], "performance": "THROTTLED"|"DIRECT"|null,
-#           "cl_number", "stderr", "error"}
+#           "cl_number", "stderr", "error",
+#           "open": {"ok", "attempts": [{"type", "path", "ok", "reason", "seconds"}], "reason", "stderr"} or null}
 #
 # C API used (google-coral/libedgetpu tflite/public/edgetpu_c.h):
 #   const char* edgetpu_version();
 #   struct edgetpu_device { enum edgetpu_device_type type; const char* path; };   PCI = 0, USB = 1
 #   struct edgetpu_device* edgetpu_list_devices(size_t* num_devices);
 #   void edgetpu_free_devices(struct edgetpu_device* dev);
+#   void edgetpu_verbosity(int verbosity);
+#   TfLiteDelegate* edgetpu_create_delegate(enum edgetpu_device_type type, const char* name,
+#                                           const struct edgetpu_option* options, size_t num_options);
+#   void edgetpu_free_delegate(TfLiteDelegate* delegate);
+#
+# Ask the runtime why ("open" stage): creating the delegate opens the device, exactly as load_delegate()
+# does, but through the C API and with edgetpu_verbosity(1) set first, so the runtime prints its own reason
+# on stderr (`Failed to open device [Apex (USB)] at [...]: Permission denied: USB error -3 [OpenDevice]`).
+# At default verbosity it prints nothing for a failed open, and load_delegate() says only "Failed to load
+# delegate". A device that cannot be opened costs about 25 s (the runtime retries once a second).
 import ctypes
 import os
 import re
 import sys
+import time
 
 import wk_common
 
 DEVICE_TYPES = {0: "pci", 1: "usb"}
+TYPE_NUMBERS = {"pci": 0, "usb": 1}
+# The runtime's last word on a failed open, most telling first (tflite/edgetpu_manager_direct.cc,
+# driver/usb/*.cc): the line that names the device, then the one for no device at all.
+REASON_RES = (re.compile(r"Failed to open device \[[^\n]*"), re.compile(r"Failed allocating Edge TPU device[^\n]*"),
+              re.compile(r"[^\n]*(?:Connection speed is too slow|Low speed is not supported|Could not find device "
+                         r"on bus)[^\n]*"))
 VERSION_RE = re.compile(r"BuildLabel\((.*)\),\s*RuntimeVersion\((\d+)\)", re.DOTALL)
 SCAN_RE = re.compile(br"PERFORMANCE=(THROTTLED|DIRECT)")
 CL_RE = re.compile(br"CL_NUMBER=(\d+)")
@@ -110,11 +128,59 @@ def _load(candidates, result):
     return None, None
 
 
+def open_reason(text):
+    """The runtime's own reason for a failed open, from what it printed at verbosity 1 (None if none)."""
+    for pattern in REASON_RES:
+        found = pattern.findall(text or "")
+        if found:
+            return found[-1].strip()
+    return None
+
+
+def open_devices(lib, devices):
+    """Create (and free) a delegate for each listed device, or for any USB device when none is listed, with
+    edgetpu_verbosity(1): did the runtime open it, and if not, why (its own words)."""
+    try:
+        create = lib.edgetpu_create_delegate
+        free = lib.edgetpu_free_delegate
+        verbosity = lib.edgetpu_verbosity
+    except AttributeError as exc:
+        return {"ok": None, "attempts": [], "reason": None, "stderr": None,
+                "error": "the library has no edgetpu_create_delegate(): %s" % wk_common.describe(exc)}
+    create.restype = ctypes.c_void_p
+    create.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]
+    free.restype = None
+    free.argtypes = [ctypes.c_void_p]
+    verbosity.restype = None
+    verbosity.argtypes = [ctypes.c_int]
+    targets = [(d.get("type"), d.get("path")) for d in devices or []] or [("usb", None)]
+    result = {"ok": False, "attempts": [], "reason": None, "stderr": "", "error": None}
+    for kind, path in targets:
+        start = time.time()
+        with wk_common.CaptureStderr() as cap:
+            verbosity(1)
+            delegate = create(TYPE_NUMBERS.get(kind, 1), path.encode("utf-8") if path else None, None, 0)
+            if delegate:
+                free(delegate)
+            verbosity(0)
+        attempt = {"type": kind, "path": path, "ok": bool(delegate), "seconds": round(time.time() - start, 2),
+                   "reason": None if delegate else open_reason(cap.text)}
+        result["attempts"].append(attempt)
+        result["stderr"] += cap.text
+        if delegate:
+            result["ok"] = True
+        elif result["reason"] is None:
+            result["reason"] = attempt["reason"]
+    lines = result["stderr"].splitlines()
+    result["stderr"] = "\n".join(lines[-60:]) or None
+    return result
+
+
 def run(payload):
     skip = set(payload.get("skip") or ())
     result = {"loaded": False, "path": None, "tried": [], "version": None, "build_label": None,
               "runtime_version": None, "devices": None, "performance": None, "cl_number": None,
-              "stderr": "", "error": None, "stages_done": []}
+              "stderr": "", "error": None, "stages_done": [], "open": None}
     candidates = []
     if payload.get("library"):
         candidates.append(payload["library"])
@@ -184,4 +250,9 @@ def run(payload):
         if records and free_devices is not None:
             wk_common.stage("edgetpu_free_devices")
             free_devices(records)
+
+    if payload.get("open") and "edgetpu_open" not in skip:
+        wk_common.stage("edgetpu_open")
+        result["open"] = open_devices(lib, result.get("devices"))
+        result["stages_done"].append("edgetpu_open")
     return result
