@@ -415,6 +415,9 @@ def explain_text(text: str, facts: Optional[Dict[str, Any]] = None, limit: int =
 
 
 def render_terminal(result: Dict[str, Any]) -> str:
+    from edgedoctor.render import safetext
+
+    result = safetext.deep(result, safetext.terminal)  # the matched text is the log's: no escape sequences
     matches: List[Dict[str, Any]] = result["matches"]
     if not matches:
         return ("No known Coral Edge TPU cause matches this text. edgedoctor only names causes it has seen "

@@ -658,7 +658,7 @@ def _build(folder: Path) -> Matrix:
 # once, a corrupt file) only means the matrix is built from its files; writes are atomic renames.
 
 CACHE_ENV = "EDGEDOCTOR_NO_MATRIX_CACHE"  # set to 1: never read or write the compiled cache
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: with "mac", the data sealed with this user's key
 
 
 def _source_key(folder: Path) -> Optional[str]:
@@ -702,6 +702,9 @@ def _cache_file(key: str, folder: Path) -> Optional[Path]:
 
 
 def _read_compiled(folder: Path, key: str) -> Optional[Matrix]:
+    """The compiled matrix, if its file is there, made from these matrix files (its key) and unchanged since
+    this user wrote it (its MAC, keyed with a secret only this user can read: an edited or planted cache file,
+    which once showed its own remedies and ran its own signatures, is not used)."""
     import json
 
     path = _cache_file(key, folder)
@@ -709,6 +712,10 @@ def _read_compiled(folder: Path, key: str) -> Optional[Matrix]:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        mac = str(data.pop("mac"))
+        secret = _cache_secret(path.parent, create=False)
+        if secret is None or not _mac_ok(secret, _sealed(data), mac.encode("ascii")):
+            return None
         if data.get("key") != key:
             return None
         entries = [_entry_from_json(raw) for raw in data["entries"]]
@@ -716,6 +723,51 @@ def _read_compiled(folder: Path, key: str) -> Optional[Matrix]:
     except Exception:  # missing, unreadable, corrupt, or from another layout: build from the files
         return None
     return Matrix(entries, problems, folder)
+
+
+def _sealed(data: Dict[str, Any]) -> bytes:
+    """The bytes the MAC covers: the data in one canonical form."""
+    import json
+
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def _mac_ok(secret: bytes, content: bytes, mac: bytes) -> bool:
+    import hashlib
+    import hmac
+
+    return hmac.compare_digest(hmac.new(secret, content, hashlib.sha256).hexdigest().encode(), mac.strip())
+
+
+def _cache_secret(folder: Path, create: bool) -> Optional[bytes]:
+    """The random key of this user's compiled cache (`.secret`, mode 0600, in the cache folder): made on the
+    first write; None when it is missing (and not to be made), not a regular file of ours, or readable by others."""
+    import os
+    import stat
+
+    path = folder / ".secret"
+    if create and not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(os.urandom(32))
+        except FileExistsError:
+            pass
+        except OSError:
+            return None
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if (not stat.S_ISREG(info.st_mode) or info.st_mode & 0o077
+                or (hasattr(os, "getuid") and info.st_uid != os.getuid())):
+            return None
+        secret = os.read(fd, 64)
+    finally:
+        os.close(fd)
+    return secret if len(secret) >= 16 else None
 
 
 def _write_compiled(table: Matrix, key: str) -> None:
@@ -729,11 +781,18 @@ def _write_compiled(table: Matrix, key: str) -> None:
     data = {"key": key, "entries": [_entry_to_json(e) for e in table.entries],
             "problems": [[p.file, p.entry, p.field, p.message] for p in table.problems]}
     try:
+        import hashlib
+        import hmac
+
         path.parent.mkdir(parents=True, exist_ok=True)
+        secret = _cache_secret(path.parent, create=True)
+        if secret is None:
+            return
+        mac = hmac.new(secret, _sealed(data), hashlib.sha256).hexdigest()
         handle, temp = tempfile.mkstemp(prefix=".compiled-", suffix=".tmp", dir=str(path.parent))
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(data, out)
+                json.dump(dict(data, mac=mac), out)
             os.replace(temp, path)
             for old in path.parent.glob(path.name.rsplit("-", 1)[0] + "-*.json"):
                 if old != path:  # compiled from an earlier state of the same matrix folder

@@ -13,6 +13,7 @@ Nothing here raises for the network's or the files' sake: every outcome is a `Fi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -21,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 from edgedoctor import datafiles
 from edgedoctor.tomlcompat import load_toml
@@ -154,8 +155,32 @@ def cache_root(override: Optional[str] = None) -> Path:
         import tempfile
 
         uid = os.getuid() if hasattr(os, "getuid") else "user"
-        folder = Path(tempfile.gettempdir()) / f"edgedoctor-cache-{uid}"
+        folder = private_folder(Path(tempfile.gettempdir()) / f"edgedoctor-cache-{uid}")
     return folder
+
+
+def private_folder(path: Path) -> Path:
+    """`path` as a folder only this user can use: made with mode 0700, or, when it exists, kept only if it is
+    a real folder (not a symlink someone planted in a shared temp folder), owned by this user and writable by
+    no one else. Otherwise a fresh private folder of its own (tempfile.mkdtemp) is used instead."""
+    import stat
+    import tempfile
+
+    try:
+        os.mkdir(path, 0o700)
+        return path
+    except FileExistsError:
+        pass
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix=path.name + "-"))
+    try:
+        info = os.lstat(path)
+        mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+        if stat.S_ISDIR(info.st_mode) and mine and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return path
+    except OSError:
+        pass
+    return Path(tempfile.mkdtemp(prefix=path.name + "-"))
 
 
 def models_cache(override: Optional[str] = None) -> Path:
@@ -234,8 +259,31 @@ class _Retryable(Exception):
     pass
 
 
+OFFLINE_WORDS = "offline: using the cache / embedded model; `--offline` skips this"
+DISCOVERY_TIMEOUT = 2.0  # seconds to connect to a host not yet heard from in this run (no network: found fast)
+
+
+def _stopping() -> bool:
+    """Whether edgedoctor is being stopped (SIGINT, SIGTERM): downloads give up at their next read."""
+    workerproc = sys.modules.get("edgedoctor.workerproc")
+    return bool(workerproc is not None and workerproc.STOPPING.is_set())
+
+
+def _stopping_wait(seconds: float) -> bool:
+    """Sleep `seconds` unless edgedoctor is being stopped first (then True at once)."""
+    workerproc = sys.modules.get("edgedoctor.workerproc")
+    if workerproc is None:
+        time.sleep(seconds)
+        return False
+    return workerproc.STOPPING.wait(seconds)
+
+
 class _HostDown(_Retryable):
     """The host could not be reached at all (name resolution, refused, connect timeout)."""
+
+
+class _Unreachable(_HostDown):
+    """No connection at all (no network, no such name, refused, connect timeout): not retried in this run."""
 
 
 class _Final(Exception):
@@ -284,14 +332,20 @@ def download(url: str, dest: Path, spec: FileSpec, settings: Optional[DownloadSe
                 result.error = f"cannot write {dest}: {exc.strerror or exc}"
                 result.attempts.append(f"download {url}: {result.error}")
                 break
+            except _Unreachable as exc:  # no network, no such host, refused: trying again soon finds the same
+                result.error = f"{exc}; {OFFLINE_WORDS}"
+                result.host_down = True
+                result.attempts.append(f"download {url}: {exc} (not retried: the host cannot be reached)")
+                break
             except _Retryable as exc:
                 result.error = str(exc)
                 result.host_down = isinstance(exc, _HostDown)
                 result.attempts.append(f"download {url}: {exc} (attempt {attempt} of {settings.retries})")
                 remaining = settings.total_timeout - (time.monotonic() - start)
-                if attempt >= settings.retries or remaining <= delay:
+                if attempt >= settings.retries or remaining <= delay or _stopping():
                     break
-                time.sleep(delay)
+                if _stopping_wait(delay):
+                    break
                 delay *= 2
     finally:
         if own_session:
@@ -311,14 +365,14 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
         response = session.get(url, stream=True, timeout=(settings.connect_timeout, settings.read_timeout),
                                headers={"Accept-Encoding": "identity"})
     except requests.exceptions.ConnectTimeout:
-        raise _HostDown(f"no connection within {settings.connect_timeout:g} s") from None
+        raise _Unreachable(f"no connection within {settings.connect_timeout:g} s") from None
     except requests.exceptions.ReadTimeout:
         raise _HostDown(f"the server sent nothing for {settings.read_timeout:g} s (read timeout)") from None
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema) as exc:
         raise _Final(f"invalid URL: {exc}") from None
     except requests.exceptions.ConnectionError as exc:
-        raise _HostDown(f"cannot connect: {_short(exc)}") from None
+        raise _Unreachable(f"cannot connect: {_short(exc)}") from None
     except requests.exceptions.RequestException as exc:
         raise _Retryable(f"cannot connect: {_short(exc)}") from None
     with response:
@@ -333,6 +387,7 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
             raise _Final(f"the server's answer has {announced} bytes, expected {spec.size}"
                          + (f" (a {kind.split(';')[0]} page, not the file)" if kind.startswith("text/") else "")
                          + "; it was not kept")
+        remove_stale_parts(dest.parent)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".part", dir=str(dest.parent))
         tmp = Path(tmp_name)
         digest = hashlib.sha256()
@@ -345,9 +400,7 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
                     bar.start()
                     task = bar.add_task(f"downloading {spec.name}", total=spec.size)
                 try:
-                    for chunk in response.iter_content(settings.chunk_size):
-                        if not chunk:
-                            continue
+                    for chunk in _chunks(response, settings, start):
                         received += len(chunk)
                         if received > spec.size:
                             raise _Final(f"the server sent more than the expected {spec.size} bytes")
@@ -355,8 +408,6 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
                         out.write(chunk)
                         if bar is not None:
                             bar.update(task, completed=received)
-                        if time.monotonic() - start > settings.total_timeout:
-                            raise _Retryable(f"not finished within {settings.total_timeout:g} s")
                 except requests.exceptions.ConnectionError as exc:
                     if "timed out" in str(exc).lower():
                         raise _HostDown(f"the server stopped sending after {received} of {spec.size} bytes "
@@ -385,6 +436,80 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
                 tmp.unlink()
             except OSError:
                 pass
+
+
+STALE_PART = 24 * 3600  # seconds after which a .part file is a leftover of a run that was killed (SIGKILL)
+
+
+def remove_stale_parts(folder: Path, older_than: float = STALE_PART) -> List[str]:
+    """Remove the .part files a killed run left in the cache (a run that is stopped removes its own; one killed
+    by SIGKILL or a power cut cannot). Only ours (`.<name>.<random>.part`) and only old ones: a download of
+    another run going on now is left alone."""
+    removed = []
+    now = time.time()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(".") and name.endswith(".part")):
+            continue
+        path = Path(folder) / name
+        try:
+            info = path.lstat()
+            if now - info.st_mtime > older_than and not path.is_symlink():
+                path.unlink()
+                removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def _chunks(response, settings: DownloadSettings, start: float) -> Iterator[bytes]:
+    """The body, in pieces as they arrive (one read of the socket each: a server sending a byte a second
+    gives a byte a second, not a 64 KB chunk after 18 hours). The total deadline is checked after every read,
+    and a watchdog closes the connection when it passes, so a read that blocks cannot outlast it."""
+    import threading
+
+    deadline = start + settings.total_timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _Retryable(f"not finished within {settings.total_timeout:g} s")
+    watchdog = threading.Timer(left, response.close)
+    watchdog.daemon = True
+    watchdog.start()
+    raw = response.raw
+    read = getattr(raw, "read1", None)
+    try:
+        while True:
+            if read is not None:
+                chunk = read(settings.chunk_size)
+            else:  # an older urllib3: small reads, so the deadline is checked often
+                chunk = raw.read(min(settings.chunk_size, 1024), decode_content=True)
+            if time.monotonic() > deadline:
+                raise _Retryable(f"not finished within {settings.total_timeout:g} s")
+            if _stopping():
+                raise _Final("stopped: edgedoctor was interrupted")
+            if not chunk:
+                if response.raw.closed and time.monotonic() >= deadline - 0.05:
+                    raise _Retryable(f"not finished within {settings.total_timeout:g} s")
+                return
+            yield chunk
+    except Exception as exc:  # urllib3's own errors, or the watchdog closed the connection under the read
+        if isinstance(exc, (_Retryable, _Final)):
+            raise
+        if time.monotonic() >= deadline - 0.05:
+            raise _Retryable(f"not finished within {settings.total_timeout:g} s") from None
+        import requests
+
+        name = type(exc).__name__
+        if "Timeout" in name:
+            raise requests.exceptions.ConnectionError(f"Read timed out: {exc}") from None
+        if name in ("ProtocolError", "IncompleteRead") or "IncompleteRead" in str(exc):
+            raise requests.exceptions.ChunkedEncodingError(str(exc)) from None
+        raise requests.exceptions.ConnectionError(str(exc)) from None
+    finally:
+        watchdog.cancel()
 
 
 def _short(exc: BaseException) -> str:
@@ -425,6 +550,7 @@ class Resolver:
         self.session = session
         self._done: Dict[str, FileResult] = {}
         self._down: Dict[str, tuple] = {}  # host -> (file, error) of a server that could not be reached
+        self._heard: set = set()  # hosts that answered in this run
 
     @classmethod
     def from_options(cls, manifest: Manifest, options, env: Optional[Mapping[str, str]] = None,
@@ -438,22 +564,24 @@ class Resolver:
     @staticmethod
     def _try_local(result: FileResult, folder: Path, spec: FileSpec, origin: str, label: str,
                    discard_bad: bool) -> None:
-        """Use `folder/<name>` when it is there and passes its size and sha256 check; note why not."""
+        """Use `folder/<name>` when it is there and passes its size and sha256 check; note why not (and return
+        the problem of a copy that is there but fails its check)."""
         candidate = folder / spec.name
         if not candidate.exists():
             result.attempts.append(f"{label}: no {spec.name} in {folder}")
-            return
+            return None
         problem = check_file(candidate, spec)
         if problem is None:
             result.ok, result.path, result.origin = True, str(candidate), origin
             result.attempts.append(f"{label} {candidate}: ok")
-            return
+            return None
         if discard_bad:
             try:
                 candidate.unlink()
             except OSError:
                 pass
         result.attempts.append(f"{label}: {problem}" + ("; removed" if discard_bad else ""))
+        return problem
 
     def url_for(self, spec: FileSpec) -> str:
         if self.models_url:
@@ -472,15 +600,18 @@ class Resolver:
             return FileResult(name=name, error=f"{name} is not in the manifest")
         start = time.monotonic()
         result = FileResult(name=name)
+        mirror_problem = None
         if self.models_dir is not None:
-            self._try_local(result, self.models_dir, spec, MIRROR, "mirror", discard_bad=False)
+            mirror_problem = self._try_local(result, self.models_dir, spec, MIRROR, "mirror", discard_bad=False)
         if not result.ok:
             # A cached file that fails its check is removed, so the next run downloads it again.
             self._try_local(result, self.cache, spec, CACHE, "cache", discard_bad=True)
         if not result.ok:
             if self.offline or not network:
-                result.error = ("offline: " if self.offline else "") + \
-                    f"{name} is not in the mirror folder or the cache, and downloads are off"
+                result.error = ("offline: " if self.offline else "") + (
+                    f"the mirror folder's copy fails its check ({mirror_problem}), it is not in the cache, and "
+                    "downloads are off" if mirror_problem else
+                    f"{name} is not in the mirror folder or the cache, and downloads are off")
                 result.attempts.append("network: not used (offline)" if self.offline else "network: not used")
             else:
                 url = self.url_for(spec)
@@ -490,15 +621,23 @@ class Resolver:
                                          error=f"not tried: {host} could not be reached (see {self._down[host][0]})")
                     fetched.attempts.append(f"download {url}: {fetched.error}")
                 else:
-                    fetched = download(url, self.cache / name, spec, self.settings, self.session)
+                    settings = self.settings
+                    if host not in self._heard:  # no network is found out in seconds, not a connect timeout
+                        settings = dataclasses.replace(settings, connect_timeout=min(settings.connect_timeout,
+                                                                                     DISCOVERY_TIMEOUT))
+                    fetched = download(url, self.cache / name, spec, settings, self.session)
                     if fetched.host_down and not fetched.ok:
                         self._down[host] = (name, fetched.error)
+                    elif fetched.ok:
+                        self._heard.add(host)
                 result.attempts.extend(fetched.attempts)
                 result.url = fetched.url
                 result.ok, result.path, result.origin, result.error = (fetched.ok, fetched.path, fetched.origin,
                                                                        fetched.error)
         if not result.ok and not result.error:
             result.error = result.attempts[-1] if result.attempts else f"{name} not found"
+        if not result.ok and mirror_problem and "mirror" not in (result.error or ""):
+            result.error = f"the mirror folder's copy fails its check ({mirror_problem}); {result.error}"
         result.duration_ms = (time.monotonic() - start) * 1000
         self._done[name] = result
         return result

@@ -3,6 +3,8 @@ finding `require.<name>` that fails with what was found. Pure functions of Facts
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -117,8 +119,8 @@ def parse(text: str) -> Requirement:
             value = float(raw)
         except ValueError:
             raise ValueError(f"requirement {name} needs a number, as in {name}=3") from None
-        if value <= 0:
-            raise ValueError(f"requirement {name} needs a number above 0")
+        if not math.isfinite(value) or value <= 0:  # nan, inf, 1e309
+            raise ValueError(f"requirement {name} needs a finite number above 0")
         return Requirement(name, value)
     if raw:
         raise ValueError(f"requirement {name} takes no value")

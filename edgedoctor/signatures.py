@@ -778,6 +778,15 @@ def _next_match(piece: Signature, text: str, lowered: str, present: "Optional[Pr
         return None
     starts = piece.plan.starts
     if starts is not None and not piece.whole_block:
+        if len(starts) == 1 and piece.plan.follow is None:  # the common case, without the merging machinery
+            literal, regex = starts[0], piece.regex
+            at = lowered.find(literal, position)
+            while at >= 0:
+                found = regex.match(text, at)
+                if found:
+                    return found
+                at = lowered.find(literal, at + 1)
+            return None
         return _match_at_starts(piece.regex, text, lowered, starts, position, len(text), piece.plan.follow, present)
     if piece.groups and piece.width is not None:  # no match begins before its rarest literal's reach
         first = -1
@@ -829,10 +838,12 @@ def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, presen
             values.update((group, first.group(group)) for group in defined[0])
         end, complete = first.end(), True
         for number, (low, high, lines) in enumerate(gaps, 1):
-            wanted = {g: values[g] for g in refs[number] - defined[number] if g in values}
-            if referring and any(value is None for value in wanted.values()):
-                complete = False
-                break
+            wanted = None
+            if referring:
+                wanted = {g: values[g] for g in refs[number] - defined[number] if g in values}
+                if any(value is None for value in wanted.values()):
+                    complete = False
+                    break
             seek = cursor(number, wanted or None)
             if seek is None:
                 return None  # too many values of a group referred back to: given up on, in bounded time

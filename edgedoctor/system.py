@@ -48,25 +48,32 @@ def run_command(argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
     argv = list(argv)
     if not argv or shutil.which(argv[0]) is None:
         return CommandResult(argv, None, error=f"{argv[0] if argv else '(empty)'}: command not found")
+    from edgedoctor import workerproc
+
     try:
-        proc = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        return CommandResult(argv, None, error=f"timed out after {timeout:g} s")
-    except OSError as exc:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=(os.name == "posix"))
+    except (OSError, ValueError) as exc:
         return CommandResult(argv, None, error=str(exc))
-    return CommandResult(
-        argv,
-        proc.returncode,
-        proc.stdout.decode("utf-8", "replace"),
-        proc.stderr.decode("utf-8", "replace"),
-    )
+    # The workers' exchange: a deadline that holds whatever the command leaves behind, output capped, the
+    # command's process group killed at the end (and on SIGINT/SIGTERM).
+    workerproc.LIVE.add(proc)
+    try:
+        out, err, timed_out = workerproc.exchange(proc, b"", timeout)
+    finally:
+        workerproc._kill(proc)
+        workerproc.LIVE.discard(proc)
+    if timed_out:
+        return CommandResult(argv, None, error=f"timed out after {timeout:g} s")
+    return CommandResult(argv, proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
 
 def recorded_name(argv: Sequence[str]) -> str:
     """File name under which a command's recorded output is kept: `dkms status` -> `dkms_status`."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", " ".join(argv)).strip("_")[:120]
+
+
+RECORDED_LIMIT = 4 << 20  # bytes of a recorded command output read
 
 
 class RecordedRunner:
@@ -81,17 +88,79 @@ class RecordedRunner:
     def __call__(self, argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
         argv = list(argv)
         name = recorded_name(argv)
-        out = self.folder / f"{name}.out"
-        if not out.exists():
+        output = read_regular(self.folder / f"{name}.out", RECORDED_LIMIT)
+        if output is None:
             return CommandResult(argv, None, error=f"{argv[0]}: command not found")
-        err = self.folder / f"{name}.err"
-        rc = self.folder / f"{name}.rc"
-        return CommandResult(
-            argv,
-            int(rc.read_text().strip()) if rc.exists() else 0,
-            out.read_text(encoding="utf-8", errors="replace"),
-            err.read_text(encoding="utf-8", errors="replace") if err.exists() else "",
-        )
+        err = read_regular(self.folder / f"{name}.err", RECORDED_LIMIT) or b""
+        code = (read_regular(self.folder / f"{name}.rc", 64) or b"0").strip() or b"0"
+        try:
+            returncode = int(code)
+        except ValueError:
+            return CommandResult(argv, None, error=f"{argv[0]}: recorded exit code {code[:20]!r} is not a number")
+        return CommandResult(argv, returncode, output.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+
+MAX_LINKS = 40  # symlinks followed in one path under a root, as the kernel's own limit
+
+
+def resolve_in_root(root: Path, absolute: str) -> Path:
+    """Where an absolute path of the examined machine is under `root`, with its symlinks followed *inside* the
+    root: an absolute link target (`/etc/os-release -> /usr/lib/os-release` on a mounted SD card) is taken
+    under the root, never on this machine, and `..` stops at the root. A loop or too many links leave the
+    path where it got to (reading it then fails)."""
+    parts = [part for part in str(absolute).replace("\\", "/").split("/") if part not in ("", ".")]
+    done: List[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        candidate = root.joinpath(*done, part)
+        try:
+            target = os.readlink(candidate) if candidate.is_symlink() else None
+        except OSError:
+            target = None
+        if target is None:
+            done.append(part)
+            continue
+        hops += 1
+        if hops > MAX_LINKS:
+            return root.joinpath(*done, part, *parts)
+        if target.startswith("/"):
+            done = []
+        parts = [x for x in target.split("/") if x not in ("", ".")] + parts
+    return root.joinpath(*done)
+
+
+def read_regular(path, limit: int) -> Optional[bytes]:
+    """At most `limit` bytes of a regular file; None for anything else (a FIFO, which would block forever; a
+    device such as /dev/zero, which never ends; a folder) and when it cannot be read. Never blocks on open."""
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+                     | getattr(os, "O_BINARY", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for something else after the look
+            return None
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _host_platform() -> str:
@@ -130,15 +199,24 @@ class System:
         """A fixture tree or a mounted image: files, recorded commands and platform all from `root`."""
         root = Path(root)
         meta = root / ".edgedoctor"
-        platform = "linux"
-        if (meta / "platform").exists():
-            platform = (meta / "platform").read_text().strip()
+
+        def meta_text(name: str) -> str:
+            data = read_regular(resolve_in_root(root, f"/.edgedoctor/{name}"), 1 << 16)
+            return data.decode("utf-8", "replace") if data else ""
+
+        platform = meta_text("platform").strip().lower()
+        if platform not in ("linux", "darwin", "windows"):  # missing or malformed: a Linux image
+            platform = "linux"
         page_size = None
-        if (meta / "page_size").exists():
-            page_size = int((meta / "page_size").read_text().strip())
+        try:
+            page_size = int(meta_text("page_size").strip())
+        except ValueError:
+            page_size = None
+        if page_size is not None and not 512 <= page_size <= 1 << 24:
+            page_size = None
         environ = dict(env) if env is not None else {}
-        if (meta / "env").exists():
-            for line in (meta / "env").read_text().splitlines():
+        if meta_text("env"):
+            for line in meta_text("env").splitlines():
                 if "=" in line and not line.startswith("#"):
                     key, _, value = line.partition("=")
                     environ.setdefault(key.strip(), value.strip())
@@ -154,22 +232,16 @@ class System:
         """Map an absolute machine path ("/sys/bus/usb") to where it is under the root."""
         if self.is_host:
             return Path(absolute)
-        return self.root / str(absolute).lstrip("/\\")
+        return resolve_in_root(self.root, str(absolute))
 
     def read_text(self, absolute: str, limit: int = 1 << 20) -> Optional[str]:
-        """The file's text, or None when it is missing or unreadable (a device unplugged mid-read)."""
-        try:
-            with open(self.path(absolute), "rb") as handle:
-                return handle.read(limit).decode("utf-8", "replace")
-        except OSError:
-            return None
+        """The file's text (its first `limit` bytes), or None when it is missing, unreadable (a device
+        unplugged mid-read) or not a regular file (a FIFO or a device is never opened to wait on)."""
+        data = read_regular(self.path(absolute), limit)
+        return None if data is None else data.decode("utf-8", "replace")
 
     def read_bytes(self, absolute: str, limit: int = 1 << 20) -> Optional[bytes]:
-        try:
-            with open(self.path(absolute), "rb") as handle:
-                return handle.read(limit)
-        except OSError:
-            return None
+        return read_regular(self.path(absolute), limit)
 
     def exists(self, absolute: str) -> bool:
         try:
@@ -185,7 +257,16 @@ class System:
             return []
 
     def glob(self, absolute_dir: str, pattern: str) -> Iterator[str]:
-        """Absolute machine paths of entries of `absolute_dir` matching a glob pattern."""
+        """Absolute machine paths of entries of `absolute_dir` matching a glob pattern. Under a root, each
+        level is listed and its symlinks followed inside the root (never on this machine)."""
+        if not self.is_host:
+            import fnmatch
+
+            found = [str(absolute_dir).rstrip("/")]
+            for part in [x for x in pattern.split("/") if x]:
+                found = [f"{folder}/{name}" for folder in found for name in self.listdir(folder or "/")
+                         if fnmatch.fnmatchcase(name, part)]
+            return iter(sorted(found))
         base = self.path(absolute_dir)
         try:
             matches = sorted(base.glob(pattern))
@@ -211,10 +292,10 @@ class System:
         """Resolve symlinks inside the root, returning an absolute machine path."""
         if self.is_host:
             return os.path.realpath(absolute)
-        resolved = Path(os.path.realpath(self.path(absolute)))
+        resolved = resolve_in_root(self.root, str(absolute))
         try:
-            return "/" + resolved.relative_to(self.root.resolve()).as_posix()
-        except ValueError:
+            return "/" + resolved.relative_to(self.root).as_posix()
+        except ValueError:  # pragma: no cover - resolve_in_root stays under the root
             return str(absolute)
 
     def getenv(self, key: str, default: Optional[str] = None) -> Optional[str]:

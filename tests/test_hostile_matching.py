@@ -161,3 +161,17 @@ def test_matrix_validate_names_an_entry_that_is_not_linear(tmp_path):
 def test_matrix_validate_passes_the_real_matrix(run_cli):
     code, out, err = run_cli("matrix", "validate")
     assert code == exitcodes.SUCCESS, out
+
+
+def test_diagnose_of_a_report_carrying_crafted_text_is_fast(run_cli, tmp_path):
+    """The issue: 15.6 s for a report carrying 256 KB of such text."""
+    import json
+
+    report = json.loads((REPO / "tests" / "fixtures" / "scenarios" / "healthy-usb3.json").read_text())
+    report["facts"]["python_env"]["tflite"]["error"] = (LOCKDOWN * 5000)[:1 << 18]
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    began = time.perf_counter()
+    code, out, err = run_cli("diagnose", path, "--format", "json")
+    assert code in (0, 1), err
+    assert time.perf_counter() - began < 5.0

@@ -162,3 +162,16 @@ def test_a_python_in_a_folder_that_cannot_be_traversed_is_not_a_traceback(run_cl
     monkeypatch.undo()
     code, out, err = run_cli("check", "--python", "/proc/1/root/nonexistent/python3", "--offline")
     assert code == exitcodes.USAGE_ERROR and "Traceback" not in err
+
+
+@POSIX
+def test_a_command_run_on_the_host_has_the_same_deadline(tmp_path):
+    from edgedoctor.system import run_command
+
+    pidfile = tmp_path / "pids"
+    script = _script(tmp_path, "cmd.sh", f"sleep 60 &\necho $! >> {pidfile}\necho out\nexec sleep 61\n")
+    began = time.monotonic()
+    result = run_command([str(script)], timeout=1)
+    assert time.monotonic() - began < 3 and result.error == "timed out after 1 s"
+    time.sleep(0.1)
+    assert _pids(pidfile) and not [pid for pid in _pids(pidfile) if _alive(pid)]

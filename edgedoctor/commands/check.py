@@ -65,6 +65,10 @@ def examine(args: argparse.Namespace):
     from edgedoctor.options import CheckOptions
     from edgedoctor.system import System
 
+    unwritable = common.unwritable_outputs(args)
+    if unwritable:
+        print(f"edgedoctor: {unwritable}", file=sys.stderr)
+        return exitcodes.USAGE_ERROR
     try:
         choice = common.examined_python(args.python, timeout=args.timeout)
     except ValueError as exc:

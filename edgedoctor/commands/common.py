@@ -99,6 +99,45 @@ def format_for(path: str, explicit: Optional[str]) -> str:
     return EXTENSIONS.get(Path(path).suffix.lower(), "text")
 
 
+def unwritable_outputs(args: argparse.Namespace) -> Optional[str]:
+    """Why an --output file cannot be written (checked before the run, so a long check is not wasted), or
+    None. A file this creates to find out is removed again."""
+    for path in list(getattr(args, "output", None) or []):
+        target = Path(path)
+        existed = target.exists()
+        try:
+            if target.is_dir():
+                return f"cannot write {path}: it is a folder"
+            with open(target, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            return f"cannot write {path}: {exc.strerror or exc}"
+        if not existed:
+            try:
+                target.unlink()
+            except OSError:
+                pass
+    return None
+
+
+def write_stdout(text: str) -> bool:
+    """Write to standard output; False (said on stderr) when it cannot be written: a full device, a closed
+    pipe's sibling errors. Later writes and the flush at exit then go nowhere instead of raising."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        try:
+            sys.stdout = open(os.devnull, "w", encoding="utf-8")
+        except OSError:
+            pass
+        print(f"edgedoctor: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+        return False
+
+
 def emit_report(report: Dict[str, Any], args: argparse.Namespace) -> int:
     from edgedoctor import redact
     from edgedoctor.render import render
@@ -113,6 +152,6 @@ def emit_report(report: Dict[str, Any], args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"edgedoctor: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
             return exitcodes.USAGE_ERROR
-    sys.stdout.write(render(shown, args.format or "terminal"))
-    sys.stdout.flush()
+    if not write_stdout(render(shown, args.format or "terminal")):
+        return exitcodes.USAGE_ERROR
     return int(report["exit_code"])

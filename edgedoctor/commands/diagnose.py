@@ -20,15 +20,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_report(path: str) -> dict:
-    """A saved report's dict; raises ValueError naming what is wrong."""
+    """A saved report's dict; raises ValueError naming what is wrong. What was chosen in it (one JSON block of
+    several in a Markdown file) is said on stderr."""
     from edgedoctor.reportio import load_report as _load
 
-    return _load(path)
+    notes: list = []
+    report = _load(path, notes)
+    for note in notes:
+        print(f"edgedoctor diagnose: {note}", file=sys.stderr)
+    return report
 
 
 def run(args: argparse.Namespace) -> int:
     from edgedoctor.judge import judge
 
+    unwritable = common.unwritable_outputs(args)
+    if unwritable:
+        print(f"edgedoctor: {unwritable}", file=sys.stderr)
+        return exitcodes.USAGE_ERROR
     try:
         saved = load_report(args.report)
         requirements = common.requirements_from(args)

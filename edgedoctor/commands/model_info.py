@@ -15,8 +15,19 @@ NAME = "model-info"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="the .tflite model to inspect")
     parser.add_argument("--format", choices=["terminal", "text", "json"], default="terminal")
-    parser.add_argument("--runtime-version", type=int, metavar="N",
+    parser.add_argument("--runtime-version", type=_runtime_version, metavar="N",
                         help="also say whether an Edge TPU runtime with RuntimeVersion(N) can load the model")
+
+
+def _runtime_version(text: str) -> int:
+    """A RuntimeVersion: a whole number from 0 (libedgetpu's are 10 to 14 so far)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be a RuntimeVersion from 0 to 10000, not {value}")
+    return value
 
 
 def _quant(q: Optional[Dict[str, Any]]) -> str:

@@ -3,10 +3,10 @@ and remedy; skips are skipped. Readable by GitHub Actions, GitLab and Jenkins JU
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from typing import Any, Dict
 
+from edgedoctor.render import safetext
 from edgedoctor.report import findings_of
 
 
@@ -17,6 +17,7 @@ def _text(*parts: str) -> str:
 def add_suite(parent: ET.Element, report: Dict[str, Any], name: str = "edgedoctor check") -> Dict[str, int]:
     """One <testsuite> for one report (one machine) under `parent`; returns its counts for the enclosing
     <testsuites>. `edgedoctor summarize --format junit` adds one per machine of a fleet."""
+    report = safetext.deep(report, safetext.xml)  # a control character in a captured text breaks the XML
     findings = findings_of(report)
     strict = bool(report.get("strict"))
     failing = [f for f in findings if f.status == "fail" or (strict and f.status == "warn")]
@@ -49,17 +50,14 @@ def add_suite(parent: ET.Element, report: Dict[str, Any], name: str = "edgedocto
     return {"tests": len(findings), "failures": len(failing), "skipped": len(skipped), "ms": total_ms}
 
 
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
 def _xml_safe(element: ET.Element) -> None:
     """Characters XML 1.0 forbids (a captured text or a report from elsewhere may hold them) are dropped, so the
     document stays well-formed for every JUnit reader."""
     for node in element.iter():
         for key, value in node.attrib.items():
-            node.set(key, _XML_FORBIDDEN.sub("", value))
+            node.set(key, safetext.xml(value))
         if node.text:
-            node.text = _XML_FORBIDDEN.sub("", node.text)
+            node.text = safetext.xml(node.text)
 
 
 def to_text(suites: ET.Element) -> str:

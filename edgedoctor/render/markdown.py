@@ -4,10 +4,13 @@ and the full JSON in a collapsed block so a maintainer can run `edgedoctor diagn
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Dict, List, Optional
 
 from edgedoctor.factview import get_path
 from edgedoctor.findings import AREAS
+from edgedoctor.render import safetext
+from edgedoctor.render.jsonfmt import finite
 from edgedoctor.report import findings_of, verdict
 
 ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "skip": "⏭️ skip", "info": "ℹ️ info"}
@@ -16,7 +19,16 @@ ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "skip": 
 def _cell(text: Any) -> str:
     if text is None or text == "":
         return "–"
-    return str(text).replace("|", "\\|").replace("\n", "<br>")
+    return safetext.markdown(text)
+
+
+_SAFE_URL = re.compile(r"https?://[^\s<>`|\\]+\Z")
+
+
+def _code(text: Any) -> str:
+    """An inline code span that cannot be closed early or break a table: no backticks, pipes or newlines."""
+    text = safetext.terminal(text).replace("`", "'").replace("|", "¦").replace("\n", " ")
+    return f"`{text}`"
 
 
 def _runtime_line(facts: Dict[str, Any]) -> str:
@@ -120,24 +132,24 @@ def render(report: Dict[str, Any], **_: Any) -> str:
     out += ["", "### Findings", "", "| Status | Area | Finding | Cause | Remedy |", "|---|---|---|---|---|"]
     for finding in findings:
         show = finding.status in ("warn", "fail")
-        title = finding.title + (f"<br><sub>{_cell(finding.detail)}</sub>" if show and finding.detail else "")
-        out.append(f"| {ICONS[finding.status]} | {AREAS.get(finding.area, finding.area)} | `{finding.id}` "
-                   f"{_cell(title)} | {_cell(', '.join(finding.causes))} | "
+        title = _cell(finding.title) + (f"<br><sub>{_cell(finding.detail)}</sub>" if show and finding.detail else "")
+        out.append(f"| {ICONS.get(finding.status, _cell(finding.status))} | "
+                   f"{_cell(AREAS.get(finding.area, finding.area))} | {_code(finding.id)} "
+                   f"{title} | {_cell(', '.join(finding.causes))} | "
                    f"{_cell(finding.remedy) if show else '–'} |")
     diagnoses = report.get("diagnoses") or []
     if diagnoses:
         out += ["", "### Known causes", ""]
         for diagnosis in diagnoses:
-            out.append(f"- **{diagnosis['title']}** (`{diagnosis['cause']}`, entry `{diagnosis['entry']}`, "
-                       f"confidence {diagnosis['confidence']:.2f})")
+            out.append(f"- **{_cell(diagnosis['title'])}** ({_code(diagnosis['cause'])}, entry "
+                       f"{_code(diagnosis['entry'])}, confidence {diagnosis['confidence']:.2f})")
             if diagnosis.get("matched_text"):
-                out.append(f"  - matched: `{diagnosis['matched_text'][:300].replace('`', chr(39))}`")
-            remedy = (diagnosis.get("remedy") or "").strip().replace("\n", "<br>")
-            out.append(f"  - remedy: {remedy}")
-            refs = ", ".join(f"<{r}>" for r in diagnosis.get("references") or [])
+                out.append(f"  - matched: {_code(str(diagnosis['matched_text'])[:300])}")
+            out.append(f"  - remedy: {_cell((diagnosis.get('remedy') or '').strip())}")
+            refs = ", ".join(f"<{r}>" for r in diagnosis.get("references") or [] if _SAFE_URL.match(str(r)))
             if refs:
                 out.append(f"  - sources: {refs}")
     out.extend(plan_section(report.get("plan")))
     out += ["", "<details><summary>Full report (JSON) for <code>edgedoctor diagnose</code></summary>", "",
-            "```json", json.dumps(report, indent=2, default=str), "```", "", "</details>", ""]
+            "```json", json.dumps(finite(report), indent=2, default=str, allow_nan=False), "```", "", "</details>", ""]
     return "\n".join(out)

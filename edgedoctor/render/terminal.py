@@ -12,6 +12,7 @@ import textwrap
 from typing import Any, Dict, List, Optional
 
 from edgedoctor.findings import AREAS, Finding
+from edgedoctor.render import safetext
 from edgedoctor.report import findings_of, verdict
 
 MARKS_FANCY = {"pass": ("✔", "green"), "warn": ("⚠", "yellow"), "fail": ("✘", "bold red"), "skip": ("○", "dim"),
@@ -55,6 +56,7 @@ def render(report: Dict[str, Any], fancy: Optional[bool] = None, width: Optional
     """Prose wraps to `width` (default: the real terminal's, no wrapping when not on a terminal); commands
     (remedies and plan steps) are never wrapped: each is printed whole on one line."""
     fancy = use_fancy() if fancy is None else fancy
+    report = safetext.deep(report, safetext.terminal)  # no escape sequence from a report reaches the terminal
     width = width or terminal_width()
     findings = findings_of(report)
     if fancy:
