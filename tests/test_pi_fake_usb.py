@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from pi_userland import (EDGEDOCTOR_DEPENDENCIES, REPO, add_file, build_userland, finding, record_time, require,
-                         run_edgedoctor, wheels)
+from pi_userland import (EDGEDOCTOR_DEPENDENCIES, REPO, add_file, build_userland, finding, private_root,
+                         record_time, require, run_edgedoctor, wheels)
 
 pytestmark = pytest.mark.pi_tier
 
@@ -55,13 +55,26 @@ def pi(tmp_path_factory):
     return {"sites": sites, "folder": folder}
 
 
-def _check(pi, scenario, what, **extra):
+def _with_sysfs_device(pi, speed):
+    """A private copy of the userland whose /sys/bus/usb/devices holds the Accelerator (18d1:9302, bus 2 port 1,
+    the runtime's path) at `speed` Mbit/s, as the Pi's kernel shows it: qemu looks for absolute paths in the
+    sysroot first, so the emulated edgedoctor's USB section reads this instead of the host's sysfs."""
+    root = require(private_root, "bookworm-arm64", pi["folder"] / f"sysfs-{speed}")
+    device = root / DEVICE_PATH.lstrip("/")
+    device.mkdir(parents=True, exist_ok=True)
+    for name, text in (("idVendor", "18d1"), ("idProduct", "9302"), ("busnum", "2"), ("devnum", "3"),
+                       ("speed", str(speed)), ("manufacturer", "Google Inc.")):
+        (device / name).write_text(text + "\n")
+    return root
+
+
+def _check(pi, scenario, what, root=None, **extra):
     folder = pi["folder"]
     env = {"LD_LIBRARY_PATH": str(folder / "usb"), "LD_PRELOAD": str(folder / "fast_sleep.so"),
            "FAKE_USB_SCENARIO": scenario, "FAKE_USB_LOG": str(folder / f"{scenario}.log")}
     env.update({key: str(value) for key, value in extra.items()})
     run = run_edgedoctor("bookworm-arm64", pi["sites"], ["--offline", "--no-models", "--timeout", "600"],
-                         timeout=900, extra_env=env)
+                         timeout=900, extra_env=env, root=root)
     record_time(what, run.seconds)
     assert run.report is not None, f"no JSON report (exit {run.returncode}):\n{run.stderr[-3000:]}"
     log = folder / f"{scenario}.log"
@@ -98,13 +111,30 @@ def test_permission_denied_on_open_is_usb_permissions_and_the_device_section_agr
     assert finding(report, "runtime.devices")["status"] == "pass"
 
 
-def test_a_device_on_a_usb2_port_is_opened_by_the_runtime(pi):
-    report = _check(pi, "usb2", "aarch64 real runtime eel2, fake device on USB 2")
+def test_permission_denied_with_the_device_in_sysfs_is_the_device_sections_verdict_too(pi):
+    report = _check(pi, "denied", "aarch64 real runtime eel2, fake device in sysfs: permission denied",
+                    root=_with_sysfs_device(pi, 5000))
+    usb = report["facts"]["usb"]["devices"]
+    assert [(d["vendor_id"], d["product_id"], d["bus"], d["port"], d["speed_mbps"]) for d in usb] == \
+        [("18d1", "9302", 2, "1", 5000)], usb
+    assert finding(report, "runtime.open")["causes"] == ["usb-permissions"]
+    access = finding(report, "device.usb")
+    assert access["status"] == "fail" and access["causes"] == ["usb-permissions"], access
+    assert "USB error -3 [OpenDevice]" in access["detail"] and "plugdev" in access["remedy"]
+
+
+def test_a_device_on_a_usb2_port_is_opened_by_the_runtime_and_named_usb2_link(pi):
+    """The Pi's kernel shows the Accelerator at 480 Mbit/s (a USB 2 port); the runtime opens it anyway (it only
+    refuses a slow link when told to, below) and the report names usb2-link from the link speed."""
+    report = _check(pi, "usb2", "aarch64 real runtime eel2, fake device on USB 2", root=_with_sysfs_device(pi, 480))
     runtime = report["facts"]["runtime"]
     _runtime_identified(runtime)
     assert runtime["open"]["ok"] is True, runtime["open"]
     assert finding(report, "runtime.open")["status"] == "pass"
     assert finding(report, "device.present")["status"] == "pass"
+    assert finding(report, "device.usb")["status"] == "pass"  # the runtime opened it: not "inaccessible"
+    link = finding(report, "device.usb-link")
+    assert link["status"] == "warn" and link["causes"] == ["usb2-link"], link
     assert "no-device" not in _causes(report)
 
 
