@@ -12,19 +12,18 @@ reads both. Each scenario is asserted on the JSON report, with the same expectat
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+import helpers_fakeusb
 from pi_userland import (EDGEDOCTOR_DEPENDENCIES, REPO, add_file, build_userland, finding, private_root,
                          record_time, require, run_edgedoctor, wheels)
 
 pytestmark = pytest.mark.pi_tier
 
-HERE = Path(__file__).resolve().parent
 RUNTIME = REPO.parent / "shared" / "runtimes" / "linux-aarch64" / "eel2" / "std" / "libedgetpu.so.1.0"
 CROSS_CC = "aarch64-linux-gnu-gcc"
 DEVICE_PATH = "/sys/bus/usb/devices/2-1"
@@ -44,14 +43,10 @@ def pi(tmp_path_factory):
     sites = [require(wheels, "bookworm-arm64", list(EDGEDOCTOR_DEPENDENCIES) + ["Pillow"], "deps"),
              require(wheels, "bookworm-arm64", ("tflite-runtime==2.14.0", "numpy<2"), "tflite214")]
     folder = tmp_path_factory.mktemp("pifakeusb")
-    (folder / "usb").mkdir()
-    for argv in ([CROSS_CC, "-O1", "-shared", "-fPIC", "-Wl,-soname,libusb-1.0.so.0", "-o",
-                  str(folder / "usb" / "libusb-1.0.so.0"), str(HERE / "fake_libusb.c"), "-lpthread"],
-                 [CROSS_CC, "-O1", "-shared", "-fPIC", "-o", str(folder / "fast_sleep.so"),
-                  str(HERE / "fast_sleep.c"), "-ldl"]):
-        built = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-        if built.returncode != 0:
-            pytest.skip(f"{CROSS_CC} could not build the fake parts: {built.stderr[-600:]}")
+    try:
+        helpers_fakeusb.build(folder, cc=CROSS_CC)
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"{CROSS_CC} could not build the fake parts: {(exc.stderr or '')[-600:]}")
     return {"sites": sites, "folder": folder}
 
 
