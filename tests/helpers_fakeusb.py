@@ -23,13 +23,13 @@ def skip_reason(needed: Iterable[Path] = (RUNTIMES,)) -> Optional[str]:
     return None
 
 
-def build(folder: Path) -> dict:
+def build(folder: Path, cc: Optional[str] = None) -> dict:
     """FOLDER/usb/libusb-1.0.so.0 and FOLDER/fast_sleep.so: {"libusb": the folder for LD_LIBRARY_PATH,
-    "shim": the file for LD_PRELOAD}."""
-    cc = shutil.which("gcc") or shutil.which("cc")
+    "shim": the file for LD_PRELOAD}. `cc`: another compiler (aarch64-linux-gnu-gcc for the pi tier)."""
+    cc = cc or shutil.which("gcc") or shutil.which("cc")
     (folder / "usb").mkdir(parents=True, exist_ok=True)
     subprocess.run([cc, "-O1", "-shared", "-fPIC", "-Wl,-soname,libusb-1.0.so.0", "-o",
-                    str(folder / "usb" / "libusb-1.0.so.0"), str(HERE / "fake_libusb.c"), "-lpthread"], check=True)
+                    str(folder / "usb" / "libusb-1.0.so.0"), str(HERE / "fake_libusb.c"), "-lpthread"], check=True, capture_output=True, text=True)
     subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(folder / "fast_sleep.so"), str(HERE / "fast_sleep.c"),
-                    "-ldl"], check=True)
+                    "-ldl"], check=True, capture_output=True, text=True)
     return {"libusb": folder / "usb", "shim": folder / "fast_sleep.so"}

@@ -258,6 +258,23 @@ def add_file(name: str, relative: str, source: Path) -> Path:
     return target
 
 
+def private_root(name: str, folder: Path) -> Path:
+    """A test's own copy of the userland (hard links where it can, so it costs no space and a second): files the test lays
+    into it, e.g. a USB device under /sys/bus/usb/devices, are seen by no other test. Replace a file there
+    with a new one, never write into one (that would write into the shared userland)."""
+    source = build_userland(name)
+    target = folder / f"root-{name}"
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        result = _run(["cp", "-al", str(source), str(target)])
+        if result.returncode != 0:  # another file system: a real copy (about 60 MB)
+            shutil.rmtree(target, ignore_errors=True)
+            result = _run(["cp", "-a", str(source), str(target)])
+        if result.returncode != 0:
+            raise Unavailable(f"cp -a {source}: {result.stderr[-400:]}")
+    return target
+
+
 # --- wheels ------------------------------------------------------------------------------------------------------
 
 
@@ -325,12 +342,12 @@ class EmulatedRun:
 
 
 def run_edgedoctor(name: str, sites: Sequence[Path], args: Sequence[str], timeout: float = 600,
-                   extra_env: Optional[Dict[str, str]] = None) -> EmulatedRun:
+                   extra_env: Optional[Dict[str, str]] = None, root: Optional[Path] = None) -> EmulatedRun:
     """`python -m edgedoctor check ... --format json` as the emulated Pi's own process: its Python under qemu
     with edgedoctor (this source tree) and the wheel folders on PYTHONPATH. No wrapper: edgedoctor must start
-    its worker through the emulator by itself."""
+    its worker through the emulator by itself. `root`: another sysroot for the same userland (private_root)."""
     userland = USERLANDS[name]
-    root = build_userland(name)
+    root = root or build_userland(name)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "QEMU_"))}
     # The Pi's own PATH: qemu looks for /usr/bin/python3 in the sysroot first, so the `python3` on PATH that
     # check examines by default is the emulated Pi's, as on a real one (not this machine's pyenv shims).
