@@ -329,15 +329,17 @@ class _Plan:
     somewhere"), the X parts and REST as signatures of their own, so each is searched the cheap way instead of
     running the whole pattern over the whole block; or None."""
 
-    __slots__ = ("starts", "lead_in", "choices", "follow", "single_line", "chain")
+    __slots__ = ("starts", "lead_in", "choices", "follow", "single_line", "_chain", "_chain_of")
 
     def __init__(self, starts: Optional[Tuple[str, ...]] = None,
                  lead_in: Optional[Tuple[List[Signature], Signature]] = None, choices=(), follow=None,
-                 single_line: bool = False, chain: "Optional[_Chain]" = None):
+                 single_line: bool = False, chain: "Optional[_Chain]" = None, chain_of=None):
         self.starts = starts
         # Runs of any text (`A.*B`, `A[\\s\\S]{0,600}?B`): the pieces between them searched one after the other,
-        # each from where the last one ended, so no piece is tried twice at one place; or None.
-        self.chain = chain
+        # each from where the last one ended, so no piece is tried twice at one place; or None. With
+        # `chain_of` ((parsed, items)), worked out on first use: most signatures never reach a big block.
+        self._chain = chain
+        self._chain_of = chain_of
         # No match can hold a newline (and no lookaround looks past one): only the lines of the anchor's
         # occurrences are searched, however wide the pattern (`fail\w*`, `[^\n]*`).
         self.single_line = single_line
@@ -349,6 +351,17 @@ class _Plan:
         # text holds. The search picks, per block, the rarest group of each alternative for its anchor.
         self.choices = choices
 
+    @property
+    def chain(self) -> "Optional[_Chain]":
+        if self._chain_of is not None:
+            parsed, items = self._chain_of
+            self._chain_of = None
+            try:
+                self._chain = _chain(parsed, items)
+            except Exception:  # a shape the split does not follow: searched the windowed way
+                self._chain = None
+        return self._chain
+
 
 MAX_STARTS = 32
 
@@ -358,7 +371,7 @@ def _make_plan(pattern: str) -> _Plan:
         parsed = parse(pattern)
         items = list(parsed)
         return _Plan(_starts(items), _lead_in(parsed, items), _choices(items), _follow(parsed, items),
-                     _single_line(parsed, items), _chain(parsed, items))
+                     _single_line(parsed, items), chain_of=(parsed, items))
     except Exception:  # a pattern our analysis does not follow: searched plainly, never wrongly
         return _Plan()
 
@@ -582,17 +595,38 @@ def _lead_in(parsed, items) -> Optional[Tuple[List[Signature], Signature]]:
 
 
 def _part(parsed, items) -> Signature:
-    """A piece of a parsed pattern as a signature of its own (compiled from the parse, never re-parsed)."""
-    sub = _sre_parse.SubPattern(parsed.state, list(items))
-    regex = _sre_compile.compile(sub, FLAGS)
-    groups = _literal_groups(list(items))
-    high = sub.getwidth()[1]
-    whole = _touches_string_edges(list(items))
-    piece = Signature("<part>", regex, groups[0] if groups else None, groups,
-                      None if high >= _UNBOUNDED else int(high), whole)
-    piece._plan = _Plan(_starts(list(items)), None, _choices(list(items)), _follow(parsed, list(items)),
-                        _single_line(parsed, list(items)), _chain(parsed, list(items)))
-    return piece
+    """A piece of a parsed pattern as a signature of its own (compiled from the parse, never re-parsed; its
+    regex and plan are worked out on first use, so pieces no block reaches cost next to nothing)."""
+    return _Part(parsed, list(items))
+
+
+class _Part(Signature):
+    __slots__ = ("_parsed", "_items")
+
+    def __init__(self, parsed, items: list):
+        groups = _literal_groups(items)
+        high = _sre_parse.SubPattern(parsed.state, list(items)).getwidth()[1]
+        super().__init__("<part>", None, groups[0] if groups else None, groups,
+                         None if high >= _UNBOUNDED else int(high), _touches_string_edges(items))
+        self._parsed = parsed
+        self._items = items
+
+    @property
+    def regex(self) -> "re.Pattern[str]":
+        if self._regex is None:
+            self._regex = _sre_compile.compile(_sre_parse.SubPattern(self._parsed.state, list(self._items)), FLAGS)
+        return self._regex
+
+    @property
+    def plan(self) -> "_Plan":
+        if self._plan is None:
+            parsed, items = self._parsed, self._items
+            try:
+                self._plan = _Plan(_starts(items), None, _choices(items), _follow(parsed, items),
+                                   _single_line(parsed, items), chain_of=(parsed, items))
+            except Exception:  # a piece our analysis does not follow: searched plainly, never wrongly
+                self._plan = _Plan()
+        return self._plan
 
 
 class _Chain:
@@ -772,6 +806,40 @@ def _begin(found) -> int:
     return found if isinstance(found, int) else found.start()
 
 
+def _finder(piece: Signature, text: str, lowered: str, present: "Optional[Presence]"):
+    """`_next_match` for one piece and block, with what does not depend on the position worked out once: the
+    start literals the block holds, and for a single one of them a loop without the merging machinery."""
+    plan = piece.plan
+    starts = plan.starts
+    if starts is None or piece.whole_block:
+        return lambda position: _next_match(piece, text, lowered, present, position)
+    follow = plan.follow
+    if present is not None:
+        starts = tuple(literal for literal in starts if present.has(literal))
+        if follow is not None:
+            follow = (follow[0], follow[1], tuple(literal for literal in follow[2] if present.has(literal)))
+    size = len(text)
+    if not starts:
+        return lambda position: None
+    regex = piece.regex
+    if len(starts) == 1 and follow is None:
+        literal, find, match = starts[0], lowered.find, regex.match
+
+        def one(position: int):
+            if position > size:
+                return None
+            at = find(literal, position)
+            while at >= 0:
+                found = match(text, at)
+                if found:
+                    return found
+                at = find(literal, at + 1)
+            return None
+        return one
+    return lambda position: (None if position > size else
+                             _match_at_starts(regex, text, lowered, starts, position, size, follow))
+
+
 def _next_match(piece: Signature, text: str, lowered: str, present: "Optional[Presence]", position: int):
     """The leftmost match of a chain piece beginning at or after `position`."""
     if position > len(text):
@@ -825,7 +893,7 @@ def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, presen
             piece = built[number]
             if values:
                 piece = _part(parsed, _rebuilt(pieces[number], number < len(pieces) - 1, values))
-            found = cursors[key] = _Cursor(lambda at, p=piece: _next_match(p, text, lowered, present, at))
+            found = cursors[key] = _Cursor(_finder(piece, text, lowered, present))
         return found
 
     position = 0
