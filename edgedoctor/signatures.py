@@ -783,23 +783,32 @@ class _Span:
 
 class _Cursor:
     """The first place at or after a position where something is found; asked at positions that mostly only
-    grow, it searches each part of the text once."""
+    grow, it searches each part of the text once. Asked with a `limit`, only places up to it count (None
+    beyond it), and only so much is searched (`find(position, limit)` may stop there; what it finds further
+    on is kept all the same), so a piece wanted within a gap is not looked for all over the block."""
 
-    __slots__ = ("find", "asked", "found")
+    __slots__ = ("find", "asked", "upto", "found")
 
     def __init__(self, find):
         self.find = find
         self.asked = -1
+        self.upto = -1
         self.found: Any = None
 
-    def at(self, position: int):
+    def at(self, position: int, limit: int = _UNBOUNDED):
+        start = asked = position
         if 0 <= self.asked <= position:
             found = self.found
-            if found is None or _begin(found) >= position:
-                return found
-        self.asked = position
-        self.found = self.find(position)
-        return self.found
+            if found is not None:
+                if _begin(found) >= position:
+                    return found if _begin(found) <= limit else None
+            elif position <= self.upto + 1:  # nothing begins in [asked, upto]
+                if self.upto >= limit:
+                    return None
+                start, asked = self.upto + 1, self.asked
+        found = self.find(start, limit)
+        self.asked, self.upto, self.found = asked, limit, found
+        return found if found is None or _begin(found) <= limit else None
 
 
 def _begin(found) -> int:
@@ -811,33 +820,156 @@ def _finder(piece: Signature, text: str, lowered: str, present: "Optional[Presen
     start literals the block holds, and for a single one of them a loop without the merging machinery."""
     plan = piece.plan
     starts = plan.starts
-    if starts is None or piece.whole_block:
-        return lambda position: _next_match(piece, text, lowered, present, position)
+    if piece.whole_block:
+        return lambda position, limit: _next_match(piece, text, lowered, present, position)
+    if starts is None:
+        if piece.groups and piece.width is not None and not _has_lookaround(piece):
+            group = piece.groups[0]
+            if present is not None:
+                group = tuple(literal for literal in group if present.has(literal))
+            return _windowed(piece.regex, text, lowered, group, piece.width) if group else (lambda position, limit: None)
+        return lambda position, limit: _next_match(piece, text, lowered, present, position)
     follow = plan.follow
     if present is not None:
         starts = tuple(literal for literal in starts if present.has(literal))
         if follow is not None:
             follow = (follow[0], follow[1], tuple(literal for literal in follow[2] if present.has(literal)))
     size = len(text)
-    if not starts:
-        return lambda position: None
+    if not starts or (follow is not None and not follow[2]):
+        return lambda position, limit: None
     regex = piece.regex
     if len(starts) == 1 and follow is None:
         literal, find, match = starts[0], lowered.find, regex.match
 
-        def one(position: int):
+        def one(position: int, limit: int):
             if position > size:
                 return None
-            at = find(literal, position)
+            stop = min(size, limit) + len(literal)
+            at = find(literal, position, stop)
             while at >= 0:
                 found = match(text, at)
                 if found:
                     return found
-                at = find(literal, at + 1)
+                at = find(literal, at + 1, stop)
             return None
         return one
-    return lambda position: (None if position > size else
-                             _match_at_starts(regex, text, lowered, starts, position, size, follow))
+    return _several(regex, text, lowered, starts, follow)
+
+
+def _has_lookaround(piece: "_Part") -> bool:
+    return _has_op(piece._items, _sre_c.ASSERT) or _has_op(piece._items, _sre_c.ASSERT_NOT)
+
+
+WINDOW_CHUNK = 1 << 16  # characters of merged windows searched at once by `_windowed`
+
+
+def _windowed(regex, text: str, lowered: str, group: Tuple[str, ...], width: int):
+    """The leftmost match at or after a position of a chain piece of bounded `width` that has no literal start
+    and no lookaround: searched only in windows of `width` around the occurrences of one of `group`'s literals
+    (every match holds one), not over all the rest of the block. A window ends at a line end where one is near,
+    where `$` and `\\b` behave as at the end of the text; one that cannot is checked against the whole text."""
+    size = len(text)
+
+    def search(low: int, high: int, before: int):
+        """The leftmost match starting in [low, before) and found within [low, high), as the whole text
+        matches there (a window's end might have let a shorter alternative through)."""
+        if high < size:
+            newline = text.find("\n", high, high + 4096)
+            high = newline if newline >= 0 else high
+        at = low
+        while at <= high:
+            found = regex.search(text, at, high)
+            if found is None or found.start() >= before:
+                return None
+            again = regex.match(text, found.start())
+            if again:
+                return again
+            at = found.start() + 1
+        return None
+
+    def find(position: int, limit: int):
+        if position > size:
+            return None
+        limit = min(limit, size)
+        low = high = -1
+        for start, end in _occurrences_from(lowered, group, position, limit + width + 1):
+            first, last = max(position, end - width), min(size, start + width)
+            if high >= 0 and first <= high:
+                if high - low < WINDOW_CHUNK:
+                    high = max(high, last)
+                    continue
+                # A big run of windows: what starts before this occurrence's reach is settled in it; the
+                # rest is searched again with what follows.
+                found = search(low, high, min(start - width, limit + 1))
+                if found:
+                    return found
+                low, high = max(position, start - width), last
+                continue
+            if high >= 0:
+                found = search(low, high, limit + 1)
+                if found:
+                    return found
+            low, high = first, last
+        return search(low, high, limit + 1) if high >= 0 else None
+    return find
+
+
+def _occurrences_from(lowered: str, group: Tuple[str, ...], position: int,
+                      stop: int) -> Iterator[Tuple[int, int]]:
+    """(start, end) of every occurrence of the group's literals in `lowered` starting in [position, stop), in
+    order."""
+    def each(literal: str) -> Iterator[Tuple[int, int]]:
+        last = stop + len(literal) - 1
+        at = lowered.find(literal, position, last)
+        while at >= 0:
+            yield at, at + len(literal)
+            at = lowered.find(literal, at + 1, last)
+
+    if len(group) == 1:
+        return each(group[0])
+    return heapq.merge(*(each(literal) for literal in group))
+
+
+def _several(regex, text: str, lowered: str, starts: Tuple[str, ...], follow):
+    """`_match_at_starts` over the whole rest of the block for a chain piece, asked at positions that mostly
+    grow: each literal's next occurrence is remembered, so the block is read about once per literal however
+    often the piece is asked for (and a literal's far occurrence is not looked for again at each place)."""
+    size = len(text)
+    then, reach = (follow[2], follow[0] + follow[1]) if follow is not None else (None, 0)
+    seen: dict = {}
+
+    def occurrence(literal: str, position: int) -> int:
+        known = seen.get(literal)
+        if known is not None and known[0] <= position and (known[1] < 0 or known[1] >= position):
+            return known[1]
+        at = lowered.find(literal, position)
+        seen[literal] = (position, at)
+        return at
+
+    def find(position: int, limit: int):
+        if position > size:
+            return None
+        while True:
+            best = -1
+            for literal in starts:
+                at = occurrence(literal, position)
+                if at >= 0 and (best < 0 or at < best):
+                    best = at
+            if best < 0 or best > limit:
+                return None
+            if then is not None:  # what follows the gap must begin within it
+                for literal in then:
+                    at = occurrence(literal, best)
+                    if 0 <= at <= best + reach:
+                        break
+                else:
+                    position = best + 1
+                    continue
+            found = regex.match(text, best)
+            if found:
+                return found
+            position = best + 1
+    return find
 
 
 def _next_match(piece: Signature, text: str, lowered: str, present: "Optional[Presence]", position: int):
@@ -872,7 +1004,7 @@ def _search_chain(chain: _Chain, text: str, lowered: str,
                   present: "Optional[Presence]" = None) -> "Optional[_Span]":
     """The leftmost match of a chained signature (see `_Plan.chain`), in time linear in the text."""
     best = None
-    newline = _Cursor(lambda at: text.find("\n", at) % (len(text) + 1))
+    newline = _Cursor(lambda at, limit: text.find("\n", at) % (len(text) + 1))
     for pieces, built, gaps, defined, refs in chain.alternatives:
         found = _chain_one(chain.parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline)
         if found is not None and (best is None or found.start() < best.start()):
@@ -915,9 +1047,12 @@ def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, presen
             seek = cursor(number, wanted or None)
             if seek is None:
                 return None  # too many values of a group referred back to: given up on, in bounded time
-            found = seek.at(end + low)
+            limit = _UNBOUNDED if high is None else end + high
+            if not lines:
+                limit = min(limit, newline.at(end))
+            found = seek.at(end + low, limit)
             if found is None:
-                if referring:
+                if referring or limit < len(text):  # none within this gap: a later start may have one
                     complete = False
                     break
                 return None  # no later place holds this piece: no later start can complete a match
