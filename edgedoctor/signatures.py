@@ -1000,19 +1000,55 @@ def _next_match(piece: Signature, text: str, lowered: str, present: "Optional[Pr
     return piece.regex.search(text, position)
 
 
-def _search_chain(chain: _Chain, text: str, lowered: str,
-                  present: "Optional[Presence]" = None) -> "Optional[_Span]":
-    """The leftmost match of a chained signature (see `_Plan.chain`), in time linear in the text."""
+def _search_chain(chain: _Chain, text: str, lowered: str, present: "Optional[Presence]" = None,
+                  anchored: "Optional[Tuple[Tuple[str, ...], int]]" = None) -> "Optional[_Span]":
+    """The leftmost match of a chained signature (see `_Plan.chain`), in time linear in the text.
+
+    `anchored`: (literals one of which every match holds, the longest match): a match holds an occurrence at
+    or after its start and begins at most that far before it, so the search skips to within reach of the
+    next occurrence (in an ordinary log, most of the block) instead of trying every place a first piece
+    matches."""
     best = None
     newline = _Cursor(lambda at, limit: text.find("\n", at) % (len(text) + 1))
+    skip = None
+    if anchored is not None:
+        anchor, width = anchored
+        if not anchor:
+            return None
+        nearest = _nearest(lowered, anchor)
+        skip = lambda position: -1 if nearest(position) < 0 else max(position, nearest(position) - width)
     for pieces, built, gaps, defined, refs in chain.alternatives:
-        found = _chain_one(chain.parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline)
+        found = _chain_one(chain.parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline,
+                           skip)
         if found is not None and (best is None or found.start() < best.start()):
             best = found
     return best
 
 
-def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline):
+def _nearest(lowered: str, group: Tuple[str, ...]):
+    """A function: the first place at or after a position where one of `group` occurs (-1: none), for positions
+    that mostly grow (each literal's next occurrence is remembered)."""
+    seen: dict = {}
+
+    def occurrence(literal: str, position: int) -> int:
+        known = seen.get(literal)
+        if known is not None and known[0] <= position and (known[1] < 0 or known[1] >= position):
+            return known[1]
+        at = lowered.find(literal, position)
+        seen[literal] = (position, at)
+        return at
+
+    def nearest(position: int) -> int:
+        best = -1
+        for literal in group:
+            at = occurrence(literal, position)
+            if at >= 0 and (best < 0 or at < best):
+                best = at
+        return best
+    return nearest
+
+
+def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline, skip=None):
     cursors: dict = {}
     referring = any(refs[number] - defined[number] for number in range(len(pieces)))
 
@@ -1030,6 +1066,10 @@ def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, presen
 
     position = 0
     while True:
+        if skip is not None:
+            position = skip(position)
+            if position < 0:
+                return None
         first = cursor(0, None).at(position)
         if first is None:
             return None
@@ -1145,7 +1185,7 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
         return _search(rest, text, lowered, present)
     if sig.whole_block or len(text) <= SMALL_BLOCK:
         return sig.regex.search(text)
-    if plan.chain is not None:
+    if plan.chain is not None and (not sig.groups or sig.width is None):
         return _search_chain(plan.chain, text, lowered, present)
     if not sig.groups:
         if plan.starts is not None:
@@ -1186,6 +1226,8 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
     others = [group for group in sig.groups if group != anchor]  # the groups a line must also hold
     if present is not None:  # literals the block does not hold need no look
         anchor = tuple(literal for literal in anchor if present.has(literal))
+    if plan.chain is not None:
+        return _search_chain(plan.chain, text, lowered, present, (anchor, sig.width))
     if plan.single_line:
         return _search_lines(sig, text, lowered, anchor, others, present)
     window_start = window_end = -1
