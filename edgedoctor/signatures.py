@@ -78,7 +78,7 @@ class Signature:
     def plan(self) -> "_Plan":
         """How to search for it cheaply (worked out on first use, so loading stays fast)."""
         if self._plan is None:
-            self._plan = _make_plan(self.pattern)
+            self._plan = _make_plan(self.pattern, only_lead_in=self.whole_block)
         return self._plan
 
     @property
@@ -366,10 +366,14 @@ class _Plan:
 MAX_STARTS = 32
 
 
-def _make_plan(pattern: str) -> _Plan:
+def _make_plan(pattern: str, only_lead_in: bool = False) -> _Plan:
+    """The plan of a pattern. `only_lead_in`: for a whole-block signature (\\A, \\Z), searched with its whole
+    regex, whose plan serves only for its lead-in: nothing else is worked out (start-up)."""
     try:
         parsed = parse(pattern)
         items = list(parsed)
+        if only_lead_in:
+            return _Plan(lead_in=_lead_in(parsed, items))
         return _Plan(_starts(items), _lead_in(parsed, items), _choices(items), _follow(parsed, items),
                      _single_line(parsed, items), chain_of=(parsed, items))
     except Exception:  # a pattern our analysis does not follow: searched plainly, never wrongly
@@ -1172,8 +1176,8 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
     unbounded ones (`.*` across lines) matches stay within MAX_WINDOW characters of the anchor. A pattern that
     cannot span a newline is searched on the anchor's lines only, whatever its width. The anchor is the
     required group (or the union over an alternation's branches) that occurs least often in this block."""
-    if lowered is None:
-        return sig.regex.search(text)
+    if lowered is None or (len(text) <= SMALL_BLOCK and not sig.whole_block):
+        return sig.regex.search(text)  # (a lead-in begins with \\A: only whole-block signatures have one)
     plan = sig.plan
     if plan.lead_in is not None:
         negatives, rest = plan.lead_in
