@@ -785,6 +785,9 @@ class _Span:
         return True
 
 
+_NO_MORE = object()  # what a finder returns when nothing begins anywhere after the position asked
+
+
 class _Cursor:
     """The first place at or after a position where something is found; asked at positions that mostly only
     grow, it searches each part of the text once. Asked with a `limit`, only places up to it count (None
@@ -811,6 +814,8 @@ class _Cursor:
                     return None
                 start, asked = self.upto + 1, self.asked
         found = self.find(start, limit)
+        if found is _NO_MORE:  # searched to the end of the text: nothing further on
+            found, limit = None, _UNBOUNDED
         self.asked, self.upto, self.found = asked, limit, found
         return found if found is None or _begin(found) <= limit else None
 
@@ -865,6 +870,7 @@ def _has_lookaround(piece: "_Part") -> bool:
 
 
 WINDOW_CHUNK = 1 << 16  # characters of merged windows searched at once by `_windowed`
+WINDOWED_LIMITED = 16   # searches of one piece in a block confined to a gap; then each runs to the next match
 
 
 def _windowed(regex, text: str, lowered: str, group: Tuple[str, ...], width: int):
@@ -875,29 +881,43 @@ def _windowed(regex, text: str, lowered: str, group: Tuple[str, ...], width: int
     size = len(text)
 
     def search(low: int, high: int, before: int):
-        """The leftmost match starting in [low, before) and found within [low, high), as the whole text
-        matches there (a window's end might have let a shorter alternative through)."""
+        """The leftmost match from `low` on, as the whole text matches there (a window's end might have let a
+        shorter alternative through); None when there is none beginning before `before` within [low, high)."""
         if high < size:
             newline = text.find("\n", high, high + 4096)
             high = newline if newline >= 0 else high
         at = low
         while at <= high:
             found = regex.search(text, at, high)
-            if found is None or found.start() >= before:
+            if found is None:
                 return None
+            if found.start() >= before and high < size and found.start() > high - width:
+                return None  # (one that begins within `width` of the window's end may not be the first there)
+            # Beyond `before` but far enough from the window's end, it is the first match from `low` on
+            # (every match beginning earlier would end within the window): kept, so it is not searched again.
             again = regex.match(text, found.start())
             if again:
                 return again
             at = found.start() + 1
         return None
 
+    asked = [0]
+
     def find(position: int, limit: int):
         if position > size:
             return None
-        limit = min(limit, size)
+        asked[0] += 1
+        if asked[0] > WINDOWED_LIMITED:
+            # Asked often (a block dense with its literals): each search within a gap would read the piece's
+            # width past it again; from now on each search runs to the next match, which is kept.
+            found = find_any(position, size)
+            return _NO_MORE if found is None else found
+        return find_any(position, min(limit, size))
+
+    def find_any(position: int, limit: int):
         low = high = -1
         for start, end in _occurrences_from(lowered, group, position, limit + width + 1):
-            first, last = max(position, end - width), min(size, start + width)
+            first, last = max(position, start - width), min(size, start + width)
             if high >= 0 and first <= high:
                 if high - low < WINDOW_CHUNK:
                     high = max(high, last)
