@@ -103,15 +103,16 @@ def test_the_pieced_search_finds_what_the_whole_regex_finds(pattern, words):
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(gapped_patterns(), st.lists(st.sampled_from(WORDS + [" ", "\n", "1", "12", "x", ".", ":"]), max_size=120),
-       st.integers(1, 40))
-def test_the_pieced_search_with_tiny_windows_finds_what_the_whole_regex_finds(pattern, words, chunk):
+       st.integers(1, 40), st.integers(0, 3))
+def test_the_pieced_search_with_tiny_windows_finds_what_the_whole_regex_finds(pattern, words, chunk, limited):
     """The same over longer texts with the windows of a piece without a literal start cut into tiny runs (the
-    cut that keeps a piece's search bounded on a block dense with its literals), and the search skipping to
-    the reach of the signature's rarest literal: where it starts agrees with the whole regex too."""
+    cut that keeps a piece's search bounded on a block dense with its literals), pieces searched within each
+    gap for a few times only, and the search skipping to the reach of the signature's rarest literal."""
     text = "".join(words)
     sig = signatures.Signature.build(pattern)
     lowered = signatures._fold(text)
-    with mock.patch.object(signatures, "SMALL_BLOCK", -1), mock.patch.object(signatures, "WINDOW_CHUNK", chunk):
+    with mock.patch.object(signatures, "SMALL_BLOCK", -1), mock.patch.object(signatures, "WINDOW_CHUNK", chunk), \
+            mock.patch.object(signatures, "WINDOWED_LIMITED", limited):
         found = signatures._search(sig, text, lowered, Presence(lowered))
     whole = sig.regex.search(text)
     assert (found is not None) == (whole is not None), (pattern, text)
