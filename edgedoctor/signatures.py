@@ -970,29 +970,40 @@ def _several(regex, text: str, lowered: str, starts: Tuple[str, ...], follow):
         seen[literal] = (position, at)
         return at
 
+    heap: List[Tuple[int, int]] = []  # (next occurrence at or after `since`, which literal), for each that has one
+    since = [-1]
+
     def find(position: int, limit: int):
         if position > size:
             return None
+        if position < since[0] or since[0] < 0:  # asked further back: every literal looked for again
+            heap[:] = [(at, number) for number, at in ((n, lowered.find(lit, position)) for n, lit in enumerate(starts))
+                       if at >= 0]
+            heapq.heapify(heap)
+        since[0] = position
         while True:
-            best = -1
-            for literal in starts:
-                at = occurrence(literal, position)
-                if at >= 0 and (best < 0 or at < best):
-                    best = at
-            if best < 0 or best > limit:
+            while heap and heap[0][0] < position:
+                number = heap[0][1]
+                at = lowered.find(starts[number], position)
+                if at >= 0:
+                    heapq.heapreplace(heap, (at, number))
+                else:
+                    heapq.heappop(heap)
+            if not heap or heap[0][0] > limit:
                 return None
+            best = heap[0][0]
             if then is not None:  # what follows the gap must begin within it
                 for literal in then:
                     at = occurrence(literal, best)
                     if 0 <= at <= best + reach:
                         break
                 else:
-                    position = best + 1
+                    position = since[0] = best + 1
                     continue
             found = regex.match(text, best)
             if found:
                 return found
-            position = best + 1
+            position = since[0] = best + 1
     return find
 
 
