@@ -78,7 +78,7 @@ class Signature:
     def plan(self) -> "_Plan":
         """How to search for it cheaply (worked out on first use, so loading stays fast)."""
         if self._plan is None:
-            self._plan = _make_plan(self.pattern)
+            self._plan = _make_plan(self.pattern, only_lead_in=self.whole_block)
         return self._plan
 
     @property
@@ -329,15 +329,17 @@ class _Plan:
     somewhere"), the X parts and REST as signatures of their own, so each is searched the cheap way instead of
     running the whole pattern over the whole block; or None."""
 
-    __slots__ = ("starts", "lead_in", "choices", "follow", "single_line", "chain")
+    __slots__ = ("starts", "lead_in", "choices", "follow", "single_line", "_chain", "_chain_of")
 
     def __init__(self, starts: Optional[Tuple[str, ...]] = None,
                  lead_in: Optional[Tuple[List[Signature], Signature]] = None, choices=(), follow=None,
-                 single_line: bool = False, chain: "Optional[_Chain]" = None):
+                 single_line: bool = False, chain: "Optional[_Chain]" = None, chain_of=None):
         self.starts = starts
         # Runs of any text (`A.*B`, `A[\\s\\S]{0,600}?B`): the pieces between them searched one after the other,
-        # each from where the last one ended, so no piece is tried twice at one place; or None.
-        self.chain = chain
+        # each from where the last one ended, so no piece is tried twice at one place; or None. With
+        # `chain_of` ((parsed, items)), worked out on first use: most signatures never reach a big block.
+        self._chain = chain
+        self._chain_of = chain_of
         # No match can hold a newline (and no lookaround looks past one): only the lines of the anchor's
         # occurrences are searched, however wide the pattern (`fail\w*`, `[^\n]*`).
         self.single_line = single_line
@@ -349,16 +351,31 @@ class _Plan:
         # text holds. The search picks, per block, the rarest group of each alternative for its anchor.
         self.choices = choices
 
+    @property
+    def chain(self) -> "Optional[_Chain]":
+        if self._chain_of is not None:
+            parsed, items = self._chain_of
+            self._chain_of = None
+            try:
+                self._chain = _chain(parsed, items)
+            except Exception:  # a shape the split does not follow: searched the windowed way
+                self._chain = None
+        return self._chain
+
 
 MAX_STARTS = 32
 
 
-def _make_plan(pattern: str) -> _Plan:
+def _make_plan(pattern: str, only_lead_in: bool = False) -> _Plan:
+    """The plan of a pattern. `only_lead_in`: for a whole-block signature (\\A, \\Z), searched with its whole
+    regex, whose plan serves only for its lead-in: nothing else is worked out (start-up)."""
     try:
         parsed = parse(pattern)
         items = list(parsed)
+        if only_lead_in:
+            return _Plan(lead_in=_lead_in(parsed, items))
         return _Plan(_starts(items), _lead_in(parsed, items), _choices(items), _follow(parsed, items),
-                     _single_line(parsed, items), _chain(parsed, items))
+                     _single_line(parsed, items), chain_of=(parsed, items))
     except Exception:  # a pattern our analysis does not follow: searched plainly, never wrongly
         return _Plan()
 
@@ -582,17 +599,38 @@ def _lead_in(parsed, items) -> Optional[Tuple[List[Signature], Signature]]:
 
 
 def _part(parsed, items) -> Signature:
-    """A piece of a parsed pattern as a signature of its own (compiled from the parse, never re-parsed)."""
-    sub = _sre_parse.SubPattern(parsed.state, list(items))
-    regex = _sre_compile.compile(sub, FLAGS)
-    groups = _literal_groups(list(items))
-    high = sub.getwidth()[1]
-    whole = _touches_string_edges(list(items))
-    piece = Signature("<part>", regex, groups[0] if groups else None, groups,
-                      None if high >= _UNBOUNDED else int(high), whole)
-    piece._plan = _Plan(_starts(list(items)), None, _choices(list(items)), _follow(parsed, list(items)),
-                        _single_line(parsed, list(items)), _chain(parsed, list(items)))
-    return piece
+    """A piece of a parsed pattern as a signature of its own (compiled from the parse, never re-parsed; its
+    regex and plan are worked out on first use, so pieces no block reaches cost next to nothing)."""
+    return _Part(parsed, list(items))
+
+
+class _Part(Signature):
+    __slots__ = ("_parsed", "_items")
+
+    def __init__(self, parsed, items: list):
+        groups = _literal_groups(items)
+        high = _sre_parse.SubPattern(parsed.state, list(items)).getwidth()[1]
+        super().__init__("<part>", None, groups[0] if groups else None, groups,
+                         None if high >= _UNBOUNDED else int(high), _touches_string_edges(items))
+        self._parsed = parsed
+        self._items = items
+
+    @property
+    def regex(self) -> "re.Pattern[str]":
+        if self._regex is None:
+            self._regex = _sre_compile.compile(_sre_parse.SubPattern(self._parsed.state, list(self._items)), FLAGS)
+        return self._regex
+
+    @property
+    def plan(self) -> "_Plan":
+        if self._plan is None:
+            parsed, items = self._parsed, self._items
+            try:
+                self._plan = _Plan(_starts(items), None, _choices(items), _follow(parsed, items),
+                                   _single_line(parsed, items), chain_of=(parsed, items))
+            except Exception:  # a piece our analysis does not follow: searched plainly, never wrongly
+                self._plan = _Plan()
+        return self._plan
 
 
 class _Chain:
@@ -747,29 +785,226 @@ class _Span:
         return True
 
 
+_NO_MORE = object()  # what a finder returns when nothing begins anywhere after the position asked
+
+
 class _Cursor:
     """The first place at or after a position where something is found; asked at positions that mostly only
-    grow, it searches each part of the text once."""
+    grow, it searches each part of the text once. Asked with a `limit`, only places up to it count (None
+    beyond it), and only so much is searched (`find(position, limit)` may stop there; what it finds further
+    on is kept all the same), so a piece wanted within a gap is not looked for all over the block."""
 
-    __slots__ = ("find", "asked", "found")
+    __slots__ = ("find", "asked", "upto", "found")
 
     def __init__(self, find):
         self.find = find
         self.asked = -1
+        self.upto = -1
         self.found: Any = None
 
-    def at(self, position: int):
+    def at(self, position: int, limit: int = _UNBOUNDED):
+        start = asked = position
         if 0 <= self.asked <= position:
             found = self.found
-            if found is None or _begin(found) >= position:
-                return found
-        self.asked = position
-        self.found = self.find(position)
-        return self.found
+            if found is not None:
+                if _begin(found) >= position:
+                    return found if _begin(found) <= limit else None
+            elif position <= self.upto + 1:  # nothing begins in [asked, upto]
+                if self.upto >= limit:
+                    return None
+                start, asked = self.upto + 1, self.asked
+        found = self.find(start, limit)
+        if found is _NO_MORE:  # searched to the end of the text: nothing further on
+            found, limit = None, _UNBOUNDED
+        self.asked, self.upto, self.found = asked, limit, found
+        return found if found is None or _begin(found) <= limit else None
 
 
 def _begin(found) -> int:
     return found if isinstance(found, int) else found.start()
+
+
+def _finder(piece: Signature, text: str, lowered: str, present: "Optional[Presence]"):
+    """`_next_match` for one piece and block, with what does not depend on the position worked out once: the
+    start literals the block holds, and for a single one of them a loop without the merging machinery."""
+    plan = piece.plan
+    starts = plan.starts
+    if piece.whole_block:
+        return lambda position, limit: _next_match(piece, text, lowered, present, position)
+    if starts is None:
+        if piece.groups and piece.width is not None and not _has_lookaround(piece):
+            group = piece.groups[0]
+            if present is not None:
+                group = tuple(literal for literal in group if present.has(literal))
+            return _windowed(piece.regex, text, lowered, group, piece.width) if group else (lambda position, limit: None)
+        return lambda position, limit: _next_match(piece, text, lowered, present, position)
+    follow = plan.follow
+    if present is not None:
+        starts = tuple(literal for literal in starts if present.has(literal))
+        if follow is not None:
+            follow = (follow[0], follow[1], tuple(literal for literal in follow[2] if present.has(literal)))
+    size = len(text)
+    if not starts or (follow is not None and not follow[2]):
+        return lambda position, limit: None
+    regex = piece.regex
+    if len(starts) == 1 and follow is None:
+        literal, find, match = starts[0], lowered.find, regex.match
+
+        def one(position: int, limit: int):
+            if position > size:
+                return None
+            stop = min(size, limit) + len(literal)
+            at = find(literal, position, stop)
+            while at >= 0:
+                found = match(text, at)
+                if found:
+                    return found
+                at = find(literal, at + 1, stop)
+            return None
+        return one
+    return _several(regex, text, lowered, starts, follow)
+
+
+def _has_lookaround(piece: "_Part") -> bool:
+    return _has_op(piece._items, _sre_c.ASSERT) or _has_op(piece._items, _sre_c.ASSERT_NOT)
+
+
+WINDOW_CHUNK = 1 << 16  # characters of merged windows searched at once by `_windowed`
+WINDOWED_LIMITED = 16   # searches of one piece in a block confined to a gap; then each runs to the next match
+
+
+def _windowed(regex, text: str, lowered: str, group: Tuple[str, ...], width: int):
+    """The leftmost match at or after a position of a chain piece of bounded `width` that has no literal start
+    and no lookaround: searched only in windows of `width` around the occurrences of one of `group`'s literals
+    (every match holds one), not over all the rest of the block. A window ends at a line end where one is near,
+    where `$` and `\\b` behave as at the end of the text; one that cannot is checked against the whole text."""
+    size = len(text)
+
+    def search(low: int, high: int, before: int):
+        """The leftmost match from `low` on, as the whole text matches there (a window's end might have let a
+        shorter alternative through); None when there is none beginning before `before` within [low, high)."""
+        if high < size:
+            newline = text.find("\n", high, high + 4096)
+            high = newline if newline >= 0 else high
+        at = low
+        while at <= high:
+            found = regex.search(text, at, high)
+            if found is None:
+                return None
+            if found.start() >= before and high < size and found.start() > high - width:
+                return None  # (one that begins within `width` of the window's end may not be the first there)
+            # Beyond `before` but far enough from the window's end, it is the first match from `low` on
+            # (every match beginning earlier would end within the window): kept, so it is not searched again.
+            again = regex.match(text, found.start())
+            if again:
+                return again
+            at = found.start() + 1
+        return None
+
+    asked = [0]
+
+    def find(position: int, limit: int):
+        if position > size:
+            return None
+        asked[0] += 1
+        if asked[0] > WINDOWED_LIMITED:
+            # Asked often (a block dense with its literals): each search within a gap would read the piece's
+            # width past it again; from now on each search runs to the next match, which is kept.
+            found = find_any(position, size)
+            return _NO_MORE if found is None else found
+        return find_any(position, min(limit, size))
+
+    def find_any(position: int, limit: int):
+        low = high = -1
+        for start, end in _occurrences_from(lowered, group, position, limit + width + 1):
+            first, last = max(position, start - width), min(size, start + width)
+            if high >= 0 and first <= high:
+                if high - low < WINDOW_CHUNK:
+                    high = max(high, last)
+                    continue
+                # A big run of windows: what starts before this occurrence's reach is settled in it; the
+                # rest is searched again with what follows.
+                found = search(low, high, min(start - width, limit + 1))
+                if found:
+                    return found
+                low, high = max(position, start - width), last
+                continue
+            if high >= 0:
+                found = search(low, high, limit + 1)
+                if found:
+                    return found
+            low, high = first, last
+        return search(low, high, limit + 1) if high >= 0 else None
+    return find
+
+
+def _occurrences_from(lowered: str, group: Tuple[str, ...], position: int,
+                      stop: int) -> Iterator[Tuple[int, int]]:
+    """(start, end) of every occurrence of the group's literals in `lowered` starting in [position, stop), in
+    order."""
+    def each(literal: str) -> Iterator[Tuple[int, int]]:
+        last = stop + len(literal) - 1
+        at = lowered.find(literal, position, last)
+        while at >= 0:
+            yield at, at + len(literal)
+            at = lowered.find(literal, at + 1, last)
+
+    if len(group) == 1:
+        return each(group[0])
+    return heapq.merge(*(each(literal) for literal in group))
+
+
+def _several(regex, text: str, lowered: str, starts: Tuple[str, ...], follow):
+    """`_match_at_starts` over the whole rest of the block for a chain piece, asked at positions that mostly
+    grow: each literal's next occurrence is remembered, so the block is read about once per literal however
+    often the piece is asked for (and a literal's far occurrence is not looked for again at each place)."""
+    size = len(text)
+    then, reach = (follow[2], follow[0] + follow[1]) if follow is not None else (None, 0)
+    seen: dict = {}
+
+    def occurrence(literal: str, position: int) -> int:
+        known = seen.get(literal)
+        if known is not None and known[0] <= position and (known[1] < 0 or known[1] >= position):
+            return known[1]
+        at = lowered.find(literal, position)
+        seen[literal] = (position, at)
+        return at
+
+    heap: List[Tuple[int, int]] = []  # (next occurrence at or after `since`, which literal), for each that has one
+    since = [-1]
+
+    def find(position: int, limit: int):
+        if position > size:
+            return None
+        if position < since[0] or since[0] < 0:  # asked further back: every literal looked for again
+            heap[:] = [(at, number) for number, at in ((n, lowered.find(lit, position)) for n, lit in enumerate(starts))
+                       if at >= 0]
+            heapq.heapify(heap)
+        since[0] = position
+        while True:
+            while heap and heap[0][0] < position:
+                number = heap[0][1]
+                at = lowered.find(starts[number], position)
+                if at >= 0:
+                    heapq.heapreplace(heap, (at, number))
+                else:
+                    heapq.heappop(heap)
+            if not heap or heap[0][0] > limit:
+                return None
+            best = heap[0][0]
+            if then is not None:  # what follows the gap must begin within it
+                for literal in then:
+                    at = occurrence(literal, best)
+                    if 0 <= at <= best + reach:
+                        break
+                else:
+                    position = since[0] = best + 1
+                    continue
+            found = regex.match(text, best)
+            if found:
+                return found
+            position = since[0] = best + 1
+    return find
 
 
 def _next_match(piece: Signature, text: str, lowered: str, present: "Optional[Presence]", position: int):
@@ -800,19 +1035,55 @@ def _next_match(piece: Signature, text: str, lowered: str, present: "Optional[Pr
     return piece.regex.search(text, position)
 
 
-def _search_chain(chain: _Chain, text: str, lowered: str,
-                  present: "Optional[Presence]" = None) -> "Optional[_Span]":
-    """The leftmost match of a chained signature (see `_Plan.chain`), in time linear in the text."""
+def _search_chain(chain: _Chain, text: str, lowered: str, present: "Optional[Presence]" = None,
+                  anchored: "Optional[Tuple[Tuple[str, ...], int]]" = None) -> "Optional[_Span]":
+    """The leftmost match of a chained signature (see `_Plan.chain`), in time linear in the text.
+
+    `anchored`: (literals one of which every match holds, the longest match): a match holds an occurrence at
+    or after its start and begins at most that far before it, so the search skips to within reach of the
+    next occurrence (in an ordinary log, most of the block) instead of trying every place a first piece
+    matches."""
     best = None
-    newline = _Cursor(lambda at: text.find("\n", at) % (len(text) + 1))
+    newline = _Cursor(lambda at, limit: text.find("\n", at) % (len(text) + 1))
+    skip = None
+    if anchored is not None:
+        anchor, width = anchored
+        if not anchor:
+            return None
+        nearest = _nearest(lowered, anchor)
+        skip = lambda position: -1 if nearest(position) < 0 else max(position, nearest(position) - width)
     for pieces, built, gaps, defined, refs in chain.alternatives:
-        found = _chain_one(chain.parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline)
+        found = _chain_one(chain.parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline,
+                           skip)
         if found is not None and (best is None or found.start() < best.start()):
             best = found
     return best
 
 
-def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline):
+def _nearest(lowered: str, group: Tuple[str, ...]):
+    """A function: the first place at or after a position where one of `group` occurs (-1: none), for positions
+    that mostly grow (each literal's next occurrence is remembered)."""
+    seen: dict = {}
+
+    def occurrence(literal: str, position: int) -> int:
+        known = seen.get(literal)
+        if known is not None and known[0] <= position and (known[1] < 0 or known[1] >= position):
+            return known[1]
+        at = lowered.find(literal, position)
+        seen[literal] = (position, at)
+        return at
+
+    def nearest(position: int) -> int:
+        best = -1
+        for literal in group:
+            at = occurrence(literal, position)
+            if at >= 0 and (best < 0 or at < best):
+                best = at
+        return best
+    return nearest
+
+
+def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline, skip=None):
     cursors: dict = {}
     referring = any(refs[number] - defined[number] for number in range(len(pieces)))
 
@@ -825,11 +1096,15 @@ def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, presen
             piece = built[number]
             if values:
                 piece = _part(parsed, _rebuilt(pieces[number], number < len(pieces) - 1, values))
-            found = cursors[key] = _Cursor(lambda at, p=piece: _next_match(p, text, lowered, present, at))
+            found = cursors[key] = _Cursor(_finder(piece, text, lowered, present))
         return found
 
     position = 0
     while True:
+        if skip is not None:
+            position = skip(position)
+            if position < 0:
+                return None
         first = cursor(0, None).at(position)
         if first is None:
             return None
@@ -847,9 +1122,12 @@ def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, presen
             seek = cursor(number, wanted or None)
             if seek is None:
                 return None  # too many values of a group referred back to: given up on, in bounded time
-            found = seek.at(end + low)
+            limit = _UNBOUNDED if high is None else end + high
+            if not lines:
+                limit = min(limit, newline.at(end))
+            found = seek.at(end + low, limit)
             if found is None:
-                if referring:
+                if referring or limit < len(text):  # none within this gap: a later start may have one
                     complete = False
                     break
                 return None  # no later place holds this piece: no later start can complete a match
@@ -929,8 +1207,8 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
     unbounded ones (`.*` across lines) matches stay within MAX_WINDOW characters of the anchor. A pattern that
     cannot span a newline is searched on the anchor's lines only, whatever its width. The anchor is the
     required group (or the union over an alternation's branches) that occurs least often in this block."""
-    if lowered is None:
-        return sig.regex.search(text)
+    if lowered is None or (len(text) <= SMALL_BLOCK and not sig.whole_block):
+        return sig.regex.search(text)  # (a lead-in begins with \\A: only whole-block signatures have one)
     plan = sig.plan
     if plan.lead_in is not None:
         negatives, rest = plan.lead_in
@@ -942,7 +1220,7 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
         return _search(rest, text, lowered, present)
     if sig.whole_block or len(text) <= SMALL_BLOCK:
         return sig.regex.search(text)
-    if plan.chain is not None:
+    if plan.chain is not None and (not sig.groups or sig.width is None):
         return _search_chain(plan.chain, text, lowered, present)
     if not sig.groups:
         if plan.starts is not None:
@@ -983,6 +1261,8 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
     others = [group for group in sig.groups if group != anchor]  # the groups a line must also hold
     if present is not None:  # literals the block does not hold need no look
         anchor = tuple(literal for literal in anchor if present.has(literal))
+    if plan.chain is not None:
+        return _search_chain(plan.chain, text, lowered, present, (anchor, sig.width))
     if plan.single_line:
         return _search_lines(sig, text, lowered, anchor, others, present)
     window_start = window_end = -1

@@ -101,6 +101,39 @@ def test_the_pieced_search_finds_what_the_whole_regex_finds(pattern, words):
     assert (found is not None) == (sig.regex.search(text) is not None), (pattern, text)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(gapped_patterns(), st.lists(st.sampled_from(WORDS + [" ", "\n", "1", "12", "x", ".", ":"]), max_size=120),
+       st.integers(1, 40), st.integers(0, 3))
+def test_the_pieced_search_with_tiny_windows_finds_what_the_whole_regex_finds(pattern, words, chunk, limited):
+    """The same over longer texts with the windows of a piece without a literal start cut into tiny runs (the
+    cut that keeps a piece's search bounded on a block dense with its literals), pieces searched within each
+    gap for a few times only, and the search skipping to the reach of the signature's rarest literal."""
+    text = "".join(words)
+    sig = signatures.Signature.build(pattern)
+    lowered = signatures._fold(text)
+    with mock.patch.object(signatures, "SMALL_BLOCK", -1), mock.patch.object(signatures, "WINDOW_CHUNK", chunk), \
+            mock.patch.object(signatures, "WINDOWED_LIMITED", limited):
+        found = signatures._search(sig, text, lowered, Presence(lowered))
+    whole = sig.regex.search(text)
+    assert (found is not None) == (whole is not None), (pattern, text)
+
+
+@pytest.mark.parametrize("filler", ["12 ops here\n", "ops " * 40 + "\n", "edgetpu idle\n" + "x" * 900 + "\n"])
+def test_a_piece_without_a_literal_start_is_found_within_its_gap(filler):
+    """`\\b\\d+ ops` has no literal start: it is searched around its literals, and only within the gap after
+    the piece before it. A match far from any `edgetpu` does not count; the one within reach does."""
+    sig = signatures.Signature.build(r"edgetpu[\s\S]{0,100}?\b\d+ (?:of the )?ops\b[^\n]{0,30}?on the CPU")
+    assert sig.plan.chain is not None
+    near = "edgetpu delegate: 7 ops will run on the CPU\n"
+    for text, expected in ((filler * 300, False), (filler * 300 + near + filler * 50, True),
+                           ("edgetpu\n" + "z" * 200 + "\n3 ops on the CPU\n" + filler * 300, False)):
+        lowered = signatures._fold(text)
+        found = signatures._search(sig, text, lowered, Presence(lowered))
+        assert (found is not None) == expected == (sig.regex.search(text) is not None)
+        if found:
+            assert found.start() == sig.regex.search(text).start()
+
+
 def test_a_backreference_across_a_gap_is_followed():
     sig = signatures.Signature.build(r"(?s)Bus (\d{3}) Device \d{3}: ID 18d1:9302\b.*Bus \1 Device 001: ID 1d6b:0002\b")
     filler = "x" * 5000 + "\n"
