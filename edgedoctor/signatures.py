@@ -954,12 +954,9 @@ def _occurrences_from(lowered: str, group: Tuple[str, ...], position: int,
     return heapq.merge(*(each(literal) for literal in group))
 
 
-def _several(regex, text: str, lowered: str, starts: Tuple[str, ...], follow):
-    """`_match_at_starts` over the whole rest of the block for a chain piece, asked at positions that mostly
-    grow: each literal's next occurrence is remembered, so the block is read about once per literal however
-    often the piece is asked for (and a literal's far occurrence is not looked for again at each place)."""
-    size = len(text)
-    then, reach = (follow[2], follow[0] + follow[1]) if follow is not None else (None, 0)
+def _next_occurrence(lowered: str):
+    """A function: where `literal` next occurs at or after `position` (-1: nowhere), for positions that mostly
+    grow; each literal's last answer is remembered, so a block is read about once per literal."""
     seen: dict = {}
 
     def occurrence(literal: str, position: int) -> int:
@@ -969,6 +966,17 @@ def _several(regex, text: str, lowered: str, starts: Tuple[str, ...], follow):
         at = lowered.find(literal, position)
         seen[literal] = (position, at)
         return at
+
+    return occurrence
+
+
+def _several(regex, text: str, lowered: str, starts: Tuple[str, ...], follow):
+    """`_match_at_starts` over the whole rest of the block for a chain piece, asked at positions that mostly
+    grow: each literal's next occurrence is remembered, so the block is read about once per literal however
+    often the piece is asked for (and a literal's far occurrence is not looked for again at each place)."""
+    size = len(text)
+    then, reach = (follow[2], follow[0] + follow[1]) if follow is not None else (None, 0)
+    occurrence = _next_occurrence(lowered)
 
     heap: List[Tuple[int, int]] = []  # (next occurrence at or after `since`, which literal), for each that has one
     since = [-1]
@@ -1063,15 +1071,7 @@ def _search_chain(chain: _Chain, text: str, lowered: str, present: "Optional[Pre
 def _nearest(lowered: str, group: Tuple[str, ...]):
     """A function: the first place at or after a position where one of `group` occurs (-1: none), for positions
     that mostly grow (each literal's next occurrence is remembered)."""
-    seen: dict = {}
-
-    def occurrence(literal: str, position: int) -> int:
-        known = seen.get(literal)
-        if known is not None and known[0] <= position and (known[1] < 0 or known[1] >= position):
-            return known[1]
-        at = lowered.find(literal, position)
-        seen[literal] = (position, at)
-        return at
+    occurrence = _next_occurrence(lowered)
 
     def nearest(position: int) -> int:
         best = -1
