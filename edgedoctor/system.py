@@ -140,8 +140,13 @@ def read_regular(path, limit: int) -> Optional[bytes]:
     import stat
 
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return None
+        except FileNotFoundError:
+            # qemu-arm answers stat() of a /proc path from the host but open() from the emulated sysroot; the
+            # fstat below still refuses anything that is not a regular file.
+            pass
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
                      | getattr(os, "O_BINARY", 0))
     except (OSError, ValueError):

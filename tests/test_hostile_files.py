@@ -110,3 +110,26 @@ def test_a_file_is_read_up_to_its_limit(tmp_path):
     assert read_regular(big, 100) == b"x" * 100
     assert read_regular(tmp_path, 100) is None  # a folder
     assert read_regular(tmp_path / "missing", 100) is None
+
+
+def test_a_file_that_stat_cannot_see_but_open_can_is_still_read(tmp_path, monkeypatch):
+    """qemu-arm answers stat() of /proc/device-tree/model from the host (no such file) but open() from the
+    emulated Pi's sysroot: the file is read, and fstat still refuses what is not a regular file."""
+    import os as _os
+
+    from edgedoctor import system
+
+    model = tmp_path / "model"
+    model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.4\x00")
+    fifo = tmp_path / "fifo"
+    _os.mkfifo(fifo)
+    real_stat = _os.stat
+
+    def blind_stat(path, *args, **kwargs):
+        if str(path) in (str(model), str(fifo)):
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(system.os, "stat", blind_stat)
+    assert system.read_regular(str(model), 100) == b"Raspberry Pi 4 Model B Rev 1.4\x00"
+    assert system.read_regular(str(fifo), 100) is None  # opened without blocking, refused by fstat
