@@ -219,3 +219,11 @@ def test_the_progress_line_says_a_refused_open_takes_about_25_s():
             progress=said.append)
     runtime = [s for s in said if s.startswith("runtime")]
     assert runtime and "25 s" in runtime[0] and said[0] == "platform"
+
+
+@pytest.mark.skipif(not SHARED_MODELS.is_dir(), reason="../shared/models is not beside the repository")
+def test_filling_the_cache_leaves_no_partial_file(run_cli, tmp_path):
+    cache = tmp_path / "cache"
+    code, out, err = run_cli("models", "fetch", "--models-dir", SHARED_MODELS, "--cache-dir", cache)
+    assert code == exitcodes.SUCCESS, out + err
+    assert not [p for p in cache.rglob("*") if p.name.endswith(".part")]

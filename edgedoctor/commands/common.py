@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import math
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional

@@ -134,10 +134,17 @@ def _into_cache(resolver, manifest, fact: Dict[str, Any]) -> Dict[str, Any]:
 
     if not fact.get("ok") or fact.get("origin") != models.MIRROR:
         return fact
+    import tempfile
+
     source, dest = Path(fact["path"]), resolver.cache / fact["name"]
-    temporary = dest.with_name(dest.name + ".part")
+    temporary = None
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
+        # named as a download's partial file (`.<name>.<random>.part`), so the stale-part cleanup knows it and
+        # two fetches at once never write the same file
+        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=str(dest.parent))
+        os.close(fd)
+        temporary = Path(name)
         shutil.copyfile(source, temporary)
         problem = models.check_file(temporary, manifest.files[fact["name"]])
         if problem:
@@ -145,7 +152,8 @@ def _into_cache(resolver, manifest, fact: Dict[str, Any]) -> Dict[str, Any]:
         os.replace(temporary, dest)
     except OSError as exc:
         try:
-            temporary.unlink()
+            if temporary is not None:
+                temporary.unlink()
         except OSError:
             pass
         return dict(fact, cache_error=f"not copied into the cache {resolver.cache}: {exc}")
