@@ -63,7 +63,10 @@ mkdir -p "$STATE/usb/002"
 
 start() {  # NAME ARGS...: (re)start a test container in a private mount namespace (see above)
     name=$1; shift
-    if [ "$(podman inspect --type container --format '{{.State.Running}}' "$name" 2>/dev/null)" = "true" ]; then
+    # "running" in podman's database is not enough: after the machine was restored from a snapshot the
+    # database still says running while the container's processes are gone and every exec fails with
+    # "crun: the container ... is not running". Only a working exec counts.
+    if podman exec "$name" sh -c : >/dev/null 2>&1; then
         return 0
     fi
     podman rm -f "$name" >/dev/null 2>&1 || true
