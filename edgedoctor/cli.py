@@ -49,7 +49,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return exitcodes.USAGE_ERROR
     module = importlib.import_module(f"edgedoctor.commands.{args._module}")
     previous = _on_sigterm()
-    workerproc = sys.modules.get("edgedoctor.workerproc")
+    workerproc = sys.modules.get("edgedoctor.machine.workerproc")
     if workerproc is not None:
         workerproc.STOPPING.clear()  # a run called in-process after an interrupted one
     try:
@@ -104,7 +104,7 @@ def _on_sigterm() -> dict:
 
 
 def _stop_children() -> None:
-    workerproc = sys.modules.get("edgedoctor.workerproc")
+    workerproc = sys.modules.get("edgedoctor.machine.workerproc")
     if workerproc is not None:
         workerproc.kill_all()
 

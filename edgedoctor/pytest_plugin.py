@@ -37,16 +37,16 @@ def _report(config) -> dict:
         pass
     saved = config.getoption("--edgedoctor-report")
     if saved:
-        from edgedoctor.reportio import load_report
+        from edgedoctor.report.reading import load_report
 
         report = load_report(saved)
     else:
         import sys
 
-        from edgedoctor.collect import collect
-        from edgedoctor.judge import judge
-        from edgedoctor.options import CheckOptions
-        from edgedoctor.system import System
+        from edgedoctor.facts.collect import collect
+        from edgedoctor.diagnosis.judge import judge
+        from edgedoctor.machine.options import CheckOptions
+        from edgedoctor.machine.system import System
 
         options = CheckOptions(python=config.getoption("--edgedoctor-python") or sys.executable,
                                run_models=bool(config.getoption("--edgedoctor-models")), offline=True)
@@ -63,7 +63,7 @@ def edgedoctor_report(request) -> dict:
 
 def _missing_tpu(item):
     """Why this machine cannot run an `edgetpu` test, or None when it can."""
-    from edgedoctor import requirements
+    from edgedoctor.diagnosis import requirements
 
     report = _report(item.config)
     usable, detail = requirements.RULES["device"][1](report.get("facts") or {}, None)

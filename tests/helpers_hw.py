@@ -22,10 +22,10 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import pytest
 
-from edgedoctor.findings import Finding
-from edgedoctor.options import CheckOptions
+from edgedoctor.report.findings import Finding
+from edgedoctor.machine.options import CheckOptions
 from edgedoctor.probes import ProbeContext
-from edgedoctor.system import System, recorded_name
+from edgedoctor.machine.system import System, recorded_name
 
 TESTS = Path(__file__).resolve().parent
 ROOTS = TESTS / "fixtures" / "roots"

@@ -21,9 +21,9 @@ from typing import Any, Dict, Optional
 
 import pytest
 
-from edgedoctor.options import CheckOptions
+from edgedoctor.machine.options import CheckOptions
 from edgedoctor.probes import ProbeContext
-from edgedoctor.system import System
+from edgedoctor.machine.system import System
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

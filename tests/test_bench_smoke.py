@@ -56,7 +56,8 @@ def test_no_signature_is_slow_on_an_ordinary_log(tmp_path):
     sys.path.insert(0, str(REPO / "bench"))
     import genlog
 
-    from edgedoctor import matrix, wordindex
+    from edgedoctor import matrix
+    from edgedoctor.matrix import wordindex
 
     log = tmp_path / "noise.log"
     genlog.generate(log, 1 << 20, errors_every=1 << 40, seed=11)

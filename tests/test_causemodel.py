@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import causemodel, datafiles, matrix
-from edgedoctor.tomlcompat import load_toml
+from edgedoctor import matrix
+from edgedoctor.matrix import causemodel
+from edgedoctor.util import datafiles
+from edgedoctor.util.tomlcompat import load_toml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ENTRY_CAUSES = {e.id: e.cause for e in matrix.load().entries}
@@ -16,7 +18,7 @@ ENTRY_CAUSES = {e.id: e.cause for e in matrix.load().entries}
 def test_the_shipped_model_is_built_from_the_current_fixtures():
     shipped = json.loads((datafiles.matrix_dir() / causemodel.MODEL_FILE).read_text())
     rebuilt = causemodel.build(causemodel.labelled_cases(FIXTURES, ENTRY_CAUSES, causemodel.HOLDOUTS))
-    assert shipped == json.loads(json.dumps(rebuilt)), "run: python -m edgedoctor.causemodel build"
+    assert shipped == json.loads(json.dumps(rebuilt)), "run: python -m edgedoctor.matrix.causemodel build"
 
 
 @pytest.mark.parametrize("train,test,minimum", [
@@ -68,14 +70,15 @@ def test_explain_offers_the_statistical_lead_only_when_no_curated_entry_names_th
 
 
 def test_check_diagnoses_stay_curated():
-    from edgedoctor import diagnose
+    from edgedoctor.diagnosis import diagnose
 
     facts = {"runtime": {"error": "my coral usb accelerator keeps disconnecting, usb reset every few minutes"}}
     assert not any(d["entry"].startswith("statistical.") for d in diagnose.diagnose(facts))
 
 
 def _top1(name):
-    from edgedoctor import explain, factview
+    from edgedoctor.diagnosis import explain
+    from edgedoctor.facts import factview
 
     data = load_toml(FIXTURES / name)
     right = 0

@@ -56,8 +56,8 @@ def test_plain_text_when_piped_or_no_color(monkeypatch):
 
 
 def test_terminal_report_shows_cause_and_remedy_under_failures():
-    from edgedoctor.findings import Finding
-    from edgedoctor.report import build
+    from edgedoctor.report.findings import Finding
+    from edgedoctor.report.document import build
 
     report = build({}, [Finding("python.numpy", "fail", "numpy broke", detail="why", remedy="pip install 'numpy<2'",
                                 causes=["numpy-abi"]),
@@ -90,8 +90,8 @@ def test_version_and_module_entry_point():
 
 
 def test_strict_makes_warnings_count():
-    from edgedoctor.findings import Finding
-    from edgedoctor.report import build
+    from edgedoctor.report.findings import Finding
+    from edgedoctor.report.document import build
 
     findings = [Finding("platform.glibc", "warn", "old", remedy="upgrade")]
     assert build({}, findings, [])["exit_code"] == 0
@@ -99,7 +99,7 @@ def test_strict_makes_warnings_count():
 
 
 def test_internal_error_exit_code(monkeypatch, run_cli):
-    from edgedoctor import judge
+    from edgedoctor.diagnosis import judge
 
     def broken(*a, **k):
         raise RuntimeError("a bug in edgedoctor")

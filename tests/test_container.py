@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import collect_container, exitcodes
-from edgedoctor.judge import judge
-from edgedoctor.options import CheckOptions
+from edgedoctor import exitcodes
+from edgedoctor.facts import collect_container
+from edgedoctor.diagnosis.judge import judge
+from edgedoctor.machine.options import CheckOptions
 from edgedoctor.probes import container as cprobe
 from edgedoctor.probes import python_env
-from edgedoctor.system import System
+from edgedoctor.machine.system import System
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDED = FIXTURES / "containers"
@@ -261,7 +262,7 @@ def _fake_engine(tmp_path, body):
 
 
 def test_the_shim_runs_the_worker_through_the_engine(tmp_path):
-    from edgedoctor import workerproc
+    from edgedoctor.machine import workerproc
 
     log = tmp_path / "argv"
     engine = _fake_engine(tmp_path, f'echo "$@" > {log}\nexec {sys.executable} -B -')
@@ -278,7 +279,7 @@ def test_the_shim_runs_the_worker_through_the_engine(tmp_path):
 
 def test_a_worker_killed_inside_the_container_reads_as_killed(tmp_path):
     """docker/podman exec report a process killed by SIGSEGV as exit code 139: the caller sees the signal."""
-    from edgedoctor import workerproc
+    from edgedoctor.machine import workerproc
 
     engine = _fake_engine(tmp_path, "cat > /dev/null\necho 'Fatal Python error: Segmentation fault' >&2\nexit 139")
     with cprobe.WorkerShim(engine, "frigate", "python3", 30) as shim:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import emulation, workerproc
-from edgedoctor.emulation import EM_AARCH64, EM_ARM, EM_X86_64, Emulator
+from edgedoctor.machine import emulation
+from edgedoctor.machine import workerproc
+from edgedoctor.machine.emulation import EM_AARCH64, EM_ARM, EM_X86_64, Emulator
 
 
 def elf_bytes(machine: int, bits: int = 64, little: bool = True, interpreter: str = "") -> bytes:

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgedoctor import matrix, models
-from edgedoctor.system import CommandResult, System
+from edgedoctor.machine.system import CommandResult, System
 from helpers_hw import ROOTS, read_facts, root_context
 
 REPO = Path(__file__).resolve().parent.parent

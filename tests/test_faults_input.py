@@ -210,7 +210,7 @@ def test_the_bench_log_generator_errors_are_found(tmp_path):
 
 def test_a_big_log_scanned_in_pieces_gives_the_same_answer(tmp_path):
     """explain cuts big plain logs into pieces scanned side by side: same entries, same first matches."""
-    from edgedoctor import explain
+    from edgedoctor.diagnosis import explain
 
     log = tmp_path / "gen.log"
     genlog.generate(log, 8 << 20, errors_every=400 << 10, seed=7)
@@ -237,7 +237,7 @@ def _killed(*args):
 
 
 def test_a_piece_scanner_killed_by_a_signal_falls_back_to_one_scan(tmp_path, monkeypatch):
-    from edgedoctor import explain
+    from edgedoctor.diagnosis import explain
 
     log = tmp_path / "gen.log"
     genlog.generate(log, 4 << 20, errors_every=400 << 10, seed=8)
@@ -260,7 +260,7 @@ def _stream_answer(explain, data, **kw):
 def test_standard_input_scanned_in_segments_gives_the_same_answer(tmp_path):
     """`explain -` reads its stream once, in segments scanned side by side by forked children: the same
     entries and first matches as one scan of the whole text, whatever the segment size or number of children."""
-    from edgedoctor import explain
+    from edgedoctor.diagnosis import explain
 
     log = tmp_path / "gen.log"
     genlog.generate(log, 6 << 20, errors_every=300 << 10, seed=5)
@@ -272,7 +272,7 @@ def test_standard_input_scanned_in_segments_gives_the_same_answer(tmp_path):
 
 
 def test_standard_input_segments_keep_nowhere_x_and_matches_across_cuts(tmp_path):
-    from edgedoctor import explain
+    from edgedoctor.diagnosis import explain
 
     table = _one_entry_table(r"\A(?![\s\S]*zebra-veto)[\s\S]*?quokka-target")
     filler = b"ordinary line of a log\n" * 40_000
@@ -286,7 +286,7 @@ def test_standard_input_segments_keep_nowhere_x_and_matches_across_cuts(tmp_path
 
 
 def test_a_segment_scanner_killed_by_a_signal_leaves_the_rest_to_this_process(tmp_path, monkeypatch):
-    from edgedoctor import explain
+    from edgedoctor.diagnosis import explain
 
     log = tmp_path / "gen.log"
     genlog.generate(log, 4 << 20, errors_every=300 << 10, seed=9)
@@ -298,7 +298,7 @@ def test_a_segment_scanner_killed_by_a_signal_leaves_the_rest_to_this_process(tm
 
 def test_only_a_stream_longer_than_a_segment_forks(monkeypatch):
     """A pasted error through `explain -` costs no fork; a long stream gets its children."""
-    from edgedoctor import explain
+    from edgedoctor.diagnosis import explain
 
     made = []
     real = explain._stream_pool
@@ -390,7 +390,7 @@ def test_matrix_files_that_are_not_matrix_files_are_named(run_cli, tmp_path, con
 
 
 def test_check_and_explain_still_run_with_the_valid_entries(run_cli, tmp_path, monkeypatch):
-    from edgedoctor import datafiles
+    from edgedoctor.util import datafiles
 
     broken = BAD_ENTRY.format(id="broken-entry", extra='signatures = ["(unclosed"]') + BAD_ENTRY.format(
         id="fine-entry", extra='signatures = ["zebra-quokka-marker"]')

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from edgedoctor import workerproc
+from edgedoctor.machine import workerproc
 from helpers_hw import ROOTS, fake_env, fake_libedgetpu  # noqa: F401  (pytest fixture)
 
 
@@ -169,7 +169,7 @@ def test_check_survives_a_broken_numpy_in_its_own_environment(tmp_path):
 def test_check_survives_a_probe_module_that_fails_to_import(run_cli, monkeypatch):
     import importlib
 
-    from edgedoctor import collect
+    from edgedoctor.facts import collect
 
     real = importlib.import_module
 

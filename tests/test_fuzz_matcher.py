@@ -12,14 +12,16 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from edgedoctor import matrix, signatures, wordindex
+from edgedoctor import matrix
+from edgedoctor.matrix import signatures
+from edgedoctor.matrix import wordindex
 
 REPO = Path(__file__).resolve().parent.parent
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _real_errors():
-    from edgedoctor.tomlcompat import load_toml
+    from edgedoctor.util.tomlcompat import load_toml
 
     texts = []
     for path in sorted((REPO / "tests" / "fixtures" / "real_errors").glob("*.toml")):
@@ -332,7 +334,7 @@ def _one_entry_table(pattern):
 def test_nowhere_x_is_judged_over_the_whole_stream_and_all_pieces(tmp_path):
     """`\\A(?![\\s\\S]*X)[\\s\\S]*?REST`: a REST early in a log does not count when X comes much later, in a
     later block or in a later piece of a big file scanned side by side."""
-    from edgedoctor import explain
+    from edgedoctor.diagnosis import explain
 
     table = _one_entry_table(r"\A(?![\s\S]*zebra-veto)[\s\S]*?quokka-target")
     filler = "ordinary line of a log\n" * 20_000

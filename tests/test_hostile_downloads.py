@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import models, workerproc
+from edgedoctor import models
+from edgedoctor.machine import workerproc
 from helpers_models import no_proxy, part_files  # noqa: F401  (pytest fixture)
 
 
@@ -134,7 +135,7 @@ def test_the_first_contact_with_a_host_waits_seconds_not_a_connect_timeout(monke
         seen.append(settings.connect_timeout)
         return models.FileResult(name=spec.name, url=url, error="x", host_down=True)
 
-    monkeypatch.setattr(models, "download", download)
+    monkeypatch.setattr(models.store, "download", download)
     manifest = models.load_manifest()
     resolver = models.Resolver(manifest, models_url="http://mirror.example/models", cache_dir=str(tmp_path),
                                settings=models.DownloadSettings(connect_timeout=10, progress=False))

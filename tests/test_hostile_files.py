@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from edgedoctor import exitcodes
-from edgedoctor.system import System, read_regular, resolve_in_root
+from edgedoctor.machine.system import System, read_regular, resolve_in_root
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "platform" / "raspios-bookworm-pi5"
@@ -117,7 +117,7 @@ def test_a_file_that_stat_cannot_see_but_open_can_is_still_read(tmp_path, monkey
     emulated Pi's sysroot: the file is read, and fstat still refuses what is not a regular file."""
     import os as _os
 
-    from edgedoctor import system
+    from edgedoctor.machine import system
 
     model = tmp_path / "model"
     model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.4\x00")

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgedoctor import exitcodes, matrix, signatures
-from edgedoctor.wordindex import Presence
+from edgedoctor import exitcodes, matrix
+from edgedoctor.matrix import signatures
+from edgedoctor.matrix.wordindex import Presence
 
 REPO = Path(__file__).resolve().parent.parent
 TABLE = matrix.load()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import exitcodes, matrix, models, requirements
+from edgedoctor import exitcodes, matrix, models
+from edgedoctor.diagnosis import requirements
 from edgedoctor.render import jsonfmt, markdown
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,7 +33,7 @@ def test_model_info_runtime_version_must_be_a_version(run_cli, value):
 
 
 def test_an_unwritable_output_is_found_before_the_run(run_cli, tmp_path, monkeypatch):
-    from edgedoctor import collect
+    from edgedoctor.facts import collect
 
     def never(*args, **kwargs):
         raise AssertionError("the check ran although its output cannot be written")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import exitcodes, workerproc
+from edgedoctor import exitcodes
+from edgedoctor.machine import workerproc
 
 REPO = Path(__file__).resolve().parent.parent
 POSIX = pytest.mark.skipif(os.name != "posix", reason="process groups and /bin/sh")
@@ -144,7 +145,7 @@ def test_a_timeout_that_is_not_a_finite_time_is_a_usage_error(run_cli, value):
 def test_a_relative_python_keeps_its_folder(tmp_path, monkeypatch):
     interpreter = _script(tmp_path, "py", "exit 0\n")
     monkeypatch.chdir(tmp_path)
-    from edgedoctor import interpreter as choosing
+    from edgedoctor.machine import interpreter as choosing
 
     assert choosing.resolve("./py") == os.path.join(".", "py")
     assert choosing.resolve("py") == os.path.join(".", "py")  # never looked up on PATH as a bare name
@@ -156,7 +157,7 @@ def test_a_python_in_a_folder_that_cannot_be_traversed_is_not_a_traceback(run_cl
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "is_dir", refuse)
-    from edgedoctor import interpreter as choosing
+    from edgedoctor.machine import interpreter as choosing
 
     assert choosing.resolve("/locked/folder/python3") is None
     monkeypatch.undo()
@@ -166,7 +167,7 @@ def test_a_python_in_a_folder_that_cannot_be_traversed_is_not_a_traceback(run_cl
 
 @POSIX
 def test_a_command_run_on_the_host_has_the_same_deadline(tmp_path):
-    from edgedoctor.system import run_command
+    from edgedoctor.machine.system import run_command
 
     pidfile = tmp_path / "pids"
     script = _script(tmp_path, "cmd.sh", f"sleep 60 &\necho $! >> {pidfile}\necho out\nexec sleep 61\n")

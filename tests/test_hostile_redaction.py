@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgedoctor import redact
-from edgedoctor.judge import judge
+from edgedoctor.report import redact
+from edgedoctor.diagnosis.judge import judge
 from edgedoctor.render import render
 
 PAIRS = [("/root", "~"), ("/home/zelda", "~"), ("Zelda-Pi", "<host>"), ("zelda", "<user>")]

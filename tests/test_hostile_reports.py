@@ -13,8 +13,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from edgedoctor import exitcodes, reportio
-from edgedoctor.render import markdown, safetext, terminal
+from edgedoctor import exitcodes
+from edgedoctor.report import reading as reportio
+from edgedoctor.render import markdown, terminal
+from edgedoctor.util import safetext
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIO = REPO / "tests" / "fixtures" / "scenarios" / "no-device-numpy2.json"
@@ -129,7 +131,7 @@ def test_markdown_diagnose_uses_the_reports_own_block_and_says_so(run_cli, tmp_p
 
 # --- escaping ---------------------------------------------------------------------------------------------------
 def _hostile_report():
-    from edgedoctor.judge import judge
+    from edgedoctor.diagnosis.judge import judge
 
     report = judge(_scenario()["facts"])
     report["facts"]["platform"]["os"] = HOSTILE

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from edgedoctor import workerproc
+from edgedoctor.machine import workerproc
 from edgedoctor.checks import inference as check_inference
 from edgedoctor.probes import inference
 from helpers_models import (SHARED_MODELS, finding, model_server, no_proxy, part_files,  # noqa: F401
@@ -162,7 +162,7 @@ def test_wk_infer_is_python_36_compatible(tmp_path):
 def test_image_is_prepared_like_classify_image():
     from PIL import Image
 
-    from edgedoctor import imageprep
+    from edgedoctor.models import imageprep
 
     parrot = require_shared_models() / "parrot.jpg"
     data = imageprep.image_tensor(parrot, [1, 224, 224, 3], "uint8", "RGB")
@@ -179,14 +179,14 @@ def test_image_is_prepared_like_classify_image():
 
 @pytest.mark.parametrize("shape,mode", [([1, 10], "RGB"), ([1, 8, 8, 4], "RGB"), ([1, 8, 8, 3], "L")])
 def test_image_prep_refuses_inputs_that_are_not_images(shape, mode):
-    from edgedoctor import imageprep
+    from edgedoctor.models import imageprep
 
     with pytest.raises(imageprep.ImagePrepError):
         imageprep.image_tensor(require_shared_models() / "parrot.jpg", shape, "uint8", mode)
 
 
 def test_image_prep_on_a_broken_image(tmp_path):
-    from edgedoctor import imageprep
+    from edgedoctor.models import imageprep
 
     bad = tmp_path / "parrot.jpg"
     bad.write_bytes(b"<html>not an image</html>")

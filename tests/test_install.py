@@ -48,7 +48,7 @@ def test_installed_package_runs_from_anywhere(installed, tmp_path):
 
 
 def test_the_doctor_does_not_bring_the_patients_stack():
-    from edgedoctor.tomlcompat import load_toml
+    from edgedoctor.util.tomlcompat import load_toml
 
     deps = " ".join(load_toml(REPO / "pyproject.toml")["project"]["dependencies"]).lower()
     for forbidden in ("numpy", "tflite", "pycoral", "tensorflow", "litert"):

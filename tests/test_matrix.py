@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import explain, factview, matrix
-from edgedoctor.tomlcompat import load_toml
+from edgedoctor import matrix
+from edgedoctor.diagnosis import explain
+from edgedoctor.facts import factview
+from edgedoctor.util.tomlcompat import load_toml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TABLE = matrix.load()
@@ -349,7 +351,7 @@ def test_inferred_entries_say_so_in_plain_words_where_users_read_them(tmp_path):
 
 def test_an_inferred_entry_is_named_so_in_a_check_finding():
     from edgedoctor.checks import python_env
-    from edgedoctor.findings import Finding
+    from edgedoctor.report.findings import Finding
 
     # any inferred entry whose own example ranks it first (the audit keeps moving entries to verified)
     pairs = [(e, x) for e in TABLE.entries if e.inferred for x in e.examples

@@ -92,7 +92,7 @@ def test_download_into_an_empty_cache_then_cache_hit(manifest, tmp_path, model_s
 
 def test_models_url_from_the_environment(manifest, tmp_path, model_server, monkeypatch):
     monkeypatch.setenv("EDGEDOCTOR_MODELS_URL", model_server.url + "/")
-    from edgedoctor.options import CheckOptions
+    from edgedoctor.machine.options import CheckOptions
 
     resolver = models.Resolver.from_options(manifest, CheckOptions(cache_dir=str(tmp_path)), settings=FAST)
     spec = manifest.files["mnist_nine.bmp"]

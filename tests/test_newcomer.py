@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import exitcodes, interpreter
+from edgedoctor import exitcodes
+from edgedoctor.machine import interpreter
 from edgedoctor.render import terminal
 
 SHARED_MODELS = Path(__file__).resolve().parent.parent.parent / "shared" / "models"
@@ -209,9 +210,9 @@ def test_an_interpreter_the_loader_refuses_is_named_so(tmp_path):
 
 def test_the_progress_line_says_a_refused_open_takes_about_25_s():
     """While check waits for the runtime (whose refused open retries for about 25 s), the progress line says so."""
-    from edgedoctor.collect import collect
-    from edgedoctor.options import CheckOptions
-    from edgedoctor.system import System
+    from edgedoctor.facts.collect import collect
+    from edgedoctor.machine.options import CheckOptions
+    from edgedoctor.machine.system import System
 
     roots = Path(__file__).resolve().parent / "fixtures" / "roots"
     said = []

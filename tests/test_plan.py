@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import plan as planner
-from edgedoctor.judge import judge
+from edgedoctor.diagnosis import plan as planner
+from edgedoctor.diagnosis.judge import judge
 from helpers_hw import read_facts, root_names
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
@@ -284,10 +284,10 @@ def test_self_diagnosis_is_gone():
 # --- golden plans for recorded machines ------------------------------------------------------------------------
 
 def platform_facts(name):
-    from edgedoctor.options import CheckOptions
+    from edgedoctor.machine.options import CheckOptions
     from edgedoctor.probes import ProbeContext
     from edgedoctor.probes import platform as probe
-    from edgedoctor.system import System
+    from edgedoctor.machine.system import System
 
     return probe.read(ProbeContext(System.from_root(PLATFORMS / name), CheckOptions()))
 

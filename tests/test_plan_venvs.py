@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import plan as planner
+from edgedoctor.diagnosis import plan as planner
 from venvs import make_venv, require_python
 
 # Real pip installs (about 70 s of CPU warm, minutes on a loaded machine): a slow tier of its own, not the

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from edgedoctor.checks import platform as platform_checks
-from edgedoctor.options import CheckOptions
+from edgedoctor.machine.options import CheckOptions
 from edgedoctor.probes import ProbeContext
 from edgedoctor.probes import platform as probe
-from edgedoctor.system import System
+from edgedoctor.machine.system import System
 
 ROOTS = Path(__file__).parent / "fixtures" / "platform"
 
@@ -137,7 +137,7 @@ def test_unreadable_files_do_not_break_the_reader(tmp_path):
 
 def test_the_workers_glibc_is_a_linux_fact_only():
     """A macOS or Windows root examined from Linux runs the worker on Linux: its glibc is not the root's."""
-    from edgedoctor.collect import _merge_python_into_platform
+    from edgedoctor.facts.collect import _merge_python_into_platform
 
     worker = {"python": {"version": "3.11.7", "libc": "glibc", "libc_version": "2.36", "machine": "x86_64"}}
     for os_name, libc in (("darwin", None), ("windows", None), ("linux", "glibc")):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import releases
+from edgedoctor.matrix import releases
 from edgedoctor.checks import runtime as runtime_check
 from edgedoctor.probes import libfile, runtime
 from helpers_hw import by_id, make_root, root_context

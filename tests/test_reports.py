@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import redact
-from edgedoctor.judge import judge
+from edgedoctor.report import redact
+from edgedoctor.diagnosis.judge import judge
 from edgedoctor.render import render
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"

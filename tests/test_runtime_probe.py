@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import releases
+from edgedoctor.matrix import releases
 from edgedoctor.checks import runtime as runtime_check
 from edgedoctor.probes import runtime
 from edgedoctor.worker import WORKER_DIR
@@ -221,7 +221,7 @@ def test_not_installed_on_this_machine():
 
 
 def test_worker_directly(fake_libedgetpu):
-    from edgedoctor.workerproc import run_worker
+    from edgedoctor.machine.workerproc import run_worker
 
     outcome = run_worker(sys.executable, "runtime", {"library": None, "names": [str(fake_libedgetpu)]},
                          timeout=10, env=fake_env(fake_libedgetpu, devices="usb:/sys/bus/usb/devices/20-8"))

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor import exitcodes, redact, summarize
-from edgedoctor.judge import judge
+from edgedoctor import exitcodes
+from edgedoctor.report import redact
+from edgedoctor.report import fleet as summarize
+from edgedoctor.diagnosis.judge import judge
 from edgedoctor.render import render
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor.tomlcompat import load_toml
+from edgedoctor.util.tomlcompat import load_toml
 from venvs import make_venv
 
 pytestmark = pytest.mark.venv
@@ -24,7 +24,7 @@ SAME_ANSWERS = r'''
 import json, re, sys
 from pathlib import Path
 from edgedoctor import matrix
-from edgedoctor.tomlcompat import load_toml
+from edgedoctor.util.tomlcompat import load_toml
 
 table = matrix.load()
 texts = []

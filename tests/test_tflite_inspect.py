@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgedoctor import tflite_inspect
+from edgedoctor.models import tflite_inspect
 from helpers_models import CPU_MODELS, EDGETPU_MODELS, REPO, require_shared_models
 
 EXPECTED_IO = {

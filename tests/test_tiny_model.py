@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from edgedoctor import models, workerproc
+from edgedoctor import models
+from edgedoctor.machine import workerproc
 from helpers_models import REPO, tflite_venv  # noqa: F401  (pytest fixture)
 
 pytestmark = pytest.mark.venv

@@ -141,7 +141,7 @@ def test_no_libusb_on_the_host_gives_no_backend_error(monkeypatch):
     import usb.backend.libusb1
     import usb.backend.openusb
 
-    from edgedoctor.system import System
+    from edgedoctor.machine.system import System
 
     for module in (usb.backend.libusb1, usb.backend.libusb0, usb.backend.openusb):
         monkeypatch.setattr(module, "get_backend", lambda *a, **k: None)

@@ -5,9 +5,9 @@ reports as no Edge TPU (not as a missing backend)."""
 import pytest
 
 from edgedoctor.checks import device as device_checks
-from edgedoctor.options import CheckOptions
+from edgedoctor.machine.options import CheckOptions
 from edgedoctor.probes import ProbeContext, usb
-from edgedoctor.system import System
+from edgedoctor.machine.system import System
 
 
 def _read(backend):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from edgedoctor import workerproc
+from edgedoctor.machine import workerproc
 
 
 def fake_python(tmp_path, name, body):
@@ -80,9 +80,9 @@ def _fake_package(tmp_path, name, code):
 def test_an_import_that_segfaults_is_attributed_and_the_rest_still_examined(tmp_path, monkeypatch):
     site = _fake_package(tmp_path, "tflite_runtime", "import ctypes\nctypes.string_at(0)\n")
     monkeypatch.setenv("PYTHONPATH", site)
-    from edgedoctor.options import CheckOptions
+    from edgedoctor.machine.options import CheckOptions
     from edgedoctor.probes import ProbeContext, python_env
-    from edgedoctor.system import System
+    from edgedoctor.machine.system import System
 
     facts = python_env.read(ProbeContext(System.host(), CheckOptions(python=sys.executable, timeout=30)))
     candidate = facts["tflite"]["candidates"]["tflite_runtime"]
@@ -100,9 +100,9 @@ def test_an_import_killed_by_an_illegal_instruction_is_named_as_a_shell_names_it
     site = _fake_package(tmp_path, "tflite_runtime", "import os, signal\nos.kill(os.getpid(), signal.SIGILL)\n")
     monkeypatch.setenv("PYTHONPATH", site)
     from edgedoctor.checks import python_env as check_python_env
-    from edgedoctor.options import CheckOptions
+    from edgedoctor.machine.options import CheckOptions
     from edgedoctor.probes import ProbeContext, python_env
-    from edgedoctor.system import System
+    from edgedoctor.machine.system import System
 
     facts = python_env.read(ProbeContext(System.host(), CheckOptions(python=sys.executable, timeout=30)))
     candidate = facts["tflite"]["candidates"]["tflite_runtime"]
@@ -115,9 +115,9 @@ def test_an_import_killed_by_an_illegal_instruction_is_named_as_a_shell_names_it
 def test_an_import_that_hangs_is_cut_and_skipped(tmp_path, monkeypatch):
     site = _fake_package(tmp_path, "tflite_runtime", "import time\ntime.sleep(600)\n")
     monkeypatch.setenv("PYTHONPATH", site)
-    from edgedoctor.options import CheckOptions
+    from edgedoctor.machine.options import CheckOptions
     from edgedoctor.probes import ProbeContext, python_env
-    from edgedoctor.system import System
+    from edgedoctor.machine.system import System
 
     start = time.monotonic()
     facts = python_env.read(ProbeContext(System.host(), CheckOptions(python=sys.executable, timeout=3)))
@@ -131,9 +131,9 @@ def test_import_error_text_is_kept_verbatim(tmp_path, monkeypatch):
     site = _fake_package(tmp_path, "tflite_runtime",
                          "raise ImportError('libedgetpu.so.1: cannot open shared object file: No such file or directory')\n")
     monkeypatch.setenv("PYTHONPATH", site)
-    from edgedoctor.options import CheckOptions
+    from edgedoctor.machine.options import CheckOptions
     from edgedoctor.probes import ProbeContext, python_env
-    from edgedoctor.system import System
+    from edgedoctor.machine.system import System
 
     facts = python_env.read(ProbeContext(System.host(), CheckOptions(python=sys.executable, timeout=30)))
     assert facts["tflite"]["module"] is None or facts["tflite"]["module"] != "tflite_runtime"

@@ -9,7 +9,7 @@ import importlib
 import time
 from typing import Any, Dict, List, Optional
 
-from edgedoctor.findings import FAIL, Finding
+from edgedoctor.report.findings import FAIL, Finding
 
 # Report order. A module that is not there yet is skipped.
 CHECK_MODULES = ("platform", "python_env", "device", "container", "runtime", "inference", "combination")
@@ -22,7 +22,8 @@ def matched_entry(text: Optional[str], facts: Dict[str, Any]):
     if not text or not text.strip():
         return None
     try:
-        from edgedoctor import factview, matrix
+        from edgedoctor import matrix
+        from edgedoctor.facts import factview
 
         found = matrix.load().match(text, factview.from_facts(facts), limit=1)
     except Exception:  # noqa: BLE001

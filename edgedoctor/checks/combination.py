@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from edgedoctor import factview, matrix, releases
+from edgedoctor import matrix
+from edgedoctor.facts import factview
+from edgedoctor.matrix import releases
 from edgedoctor.checks.python_env import for_interpreter
-from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
+from edgedoctor.report.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
 VERSION_KEYS = ("tflite_runtime", "tensorflow", "pycoral", "python", "numpy")
 # What a combination entry must speak of besides the runtime: the Python stack, or the OS it runs on.

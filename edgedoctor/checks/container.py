@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from edgedoctor.findings import FAIL, INFO, PASS, WARN, Finding
+from edgedoctor.report.findings import FAIL, INFO, PASS, WARN, Finding
 
 USB_VENDORS = {("1a6e", "089a"), ("18d1", "9302")}
 USB_MAJOR = 189

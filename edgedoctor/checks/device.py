@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
-from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
+from edgedoctor.report.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
 USB_RULES_REMEDY = (
     "sudo tee /etc/udev/rules.d/99-edgetpu-accelerator.rules >/dev/null <<'EOF'\n"

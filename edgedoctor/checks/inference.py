@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from edgedoctor.checks import matched_entry
 from edgedoctor.checks.runtime import library_name
-from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
+from edgedoctor.report.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
 CRASH_STAGES = ("load-delegate", "load-model", "invoke")
 UNRESOLVED_RE = re.compile(r"unresolved custom op:\s*edgetpu-custom-op", re.IGNORECASE)

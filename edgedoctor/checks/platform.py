@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from edgedoctor import support
-from edgedoctor.findings import FAIL, INFO, PASS, WARN, Finding
+from edgedoctor.matrix import support
+from edgedoctor.report.findings import FAIL, INFO, PASS, WARN, Finding
 
 
 def _version_tuple(text: str):

@@ -9,11 +9,11 @@ import re
 import shlex
 from typing import Any, Dict, List, Optional
 
-from edgedoctor import support
+from edgedoctor.matrix import support
 from edgedoctor.checks import matched_entry
 from edgedoctor.checks.platform import _version_tuple
 from edgedoctor.checks.runtime import library_name
-from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
+from edgedoctor.report.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
 WORKER_FAILURE = {
     "not-started": "could not be started",
@@ -104,7 +104,7 @@ def _arm32_stack(facts: Dict[str, Any]) -> str:
 def _outside_pep668(findings: List[Finding], facts: Dict[str, Any]) -> List[Finding]:
     """pip refuses to install into an interpreter the OS manages (PEP 668): remedies that would run pip there
     create a venv first and install into it (never --break-system-packages)."""
-    from edgedoctor.plan import new_env_paths, situation
+    from edgedoctor.diagnosis.plan import new_env_paths, situation
 
     sit = situation(facts)
     if not sit.externally_managed:
@@ -338,7 +338,7 @@ def _numpy(env, facts) -> List[Finding]:
 def _numpy_remedy(env, facts) -> str:
     """Pin numpy for the TFLite interpreter, unless other packages here need numpy 2 (recent TensorFlow through
     ml-dtypes, JAX): then the Edge TPU stack gets a venv of its own and numpy stays."""
-    from edgedoctor.plan import _numpy2_users, new_env_paths, situation
+    from edgedoctor.diagnosis.plan import _numpy2_users, new_env_paths, situation
 
     sit = situation(facts)
     users = _numpy2_users(sit)
@@ -354,7 +354,8 @@ def _numpy_remedy(env, facts) -> str:
 def _numpy_entries(facts):
     """Fact entries of the matrix that hold and name numpy in their conditions, failures first."""
     try:
-        from edgedoctor import factview, matrix
+        from edgedoctor import matrix
+        from edgedoctor.facts import factview
 
         found = matrix.load().fact_matches(factview.from_facts(facts))
     except Exception:  # noqa: BLE001 - a matrix that fails to load must not hide the rest
@@ -394,7 +395,7 @@ def _pycoral_install(facts, env, version) -> str:
     """Google's pycoral for the examined interpreter: Coral's apt package only for the distribution's own
     python3 below 3.10 (apt never installs into a venv, and python3-pycoral needs python3 < 3.10); otherwise
     pip with Coral's index, run by the examined interpreter."""
-    from edgedoctor.plan import situation
+    from edgedoctor.diagnosis.plan import situation
 
     sit = situation(facts)
     if sit.system_python and sit.debian_family and support.supports_python("pycoral", version) and \

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
-from edgedoctor import releases
-from edgedoctor.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
+from edgedoctor.matrix import releases
+from edgedoctor.report.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
 APT_INSTALL = (
     "curl -fsSL https://packages.cloud.google.com/apt/doc/apt-key.gpg | "

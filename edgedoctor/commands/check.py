@@ -59,11 +59,12 @@ def run(args: argparse.Namespace) -> int:
 
 def examine(args: argparse.Namespace):
     """Probe and judge as the options say: the report, or a usage-error exit code."""
-    from edgedoctor import interpreter, matrix
-    from edgedoctor.collect import collect
-    from edgedoctor.judge import judge
-    from edgedoctor.options import CheckOptions
-    from edgedoctor.system import System
+    from edgedoctor import matrix
+    from edgedoctor.machine import interpreter
+    from edgedoctor.facts.collect import collect
+    from edgedoctor.diagnosis.judge import judge
+    from edgedoctor.machine.options import CheckOptions
+    from edgedoctor.machine.system import System
 
     unwritable = common.unwritable_outputs(args)
     if unwritable:
@@ -105,7 +106,7 @@ def examine(args: argparse.Namespace):
         return exitcodes.USAGE_ERROR
     with common.progress(args) as say:
         if args.container:
-            from edgedoctor import collect_container
+            from edgedoctor.facts import collect_container
             from edgedoctor.probes.container import ContainerError
 
             if args.root:

@@ -53,8 +53,8 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def examined_python(option: Optional[str], timeout: float = 15.0):
     """The interpreter to examine: `--python` (checked to be a Python; ValueError otherwise) or the one the user
-    means (edgedoctor.interpreter.choose). Returns an interpreter.Choice."""
-    from edgedoctor import interpreter
+    means (edgedoctor.machine.interpreter.choose). Returns an interpreter.Choice."""
+    from edgedoctor.machine import interpreter
 
     def check(path: str) -> "interpreter.Identity":
         return interpreter.identify(path, timeout=min(timeout, interpreter.ID_TIMEOUT))
@@ -65,7 +65,7 @@ def examined_python(option: Optional[str], timeout: float = 15.0):
 
 
 def requirements_from(args: argparse.Namespace) -> List[str]:
-    from edgedoctor import requirements
+    from edgedoctor.diagnosis import requirements
 
     listed: List[str] = []
     for item in args.require:
@@ -138,7 +138,7 @@ def write_stdout(text: str) -> bool:
 
 
 def emit_report(report: Dict[str, Any], args: argparse.Namespace) -> int:
-    from edgedoctor import redact
+    from edgedoctor.report import redact
     from edgedoctor.render import render
 
     shown = report if args.no_redact else redact.redact_report(report)

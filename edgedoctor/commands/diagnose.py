@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_report(path: str) -> dict:
     """A saved report's dict; raises ValueError naming what is wrong. What was chosen in it (one JSON block of
     several in a Markdown file) is said on stderr."""
-    from edgedoctor.reportio import load_report as _load
+    from edgedoctor.report.reading import load_report as _load
 
     notes: list = []
     report = _load(path, notes)
@@ -32,7 +32,7 @@ def load_report(path: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgedoctor.judge import judge
+    from edgedoctor.diagnosis.judge import judge
 
     unwritable = common.unwritable_outputs(args)
     if unwritable:

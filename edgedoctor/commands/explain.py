@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgedoctor import explain
+    from edgedoctor.diagnosis import explain
 
     try:
         facts = explain.facts_view(args.report, args.fact)

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         table = matrix.load(folder)
         releases_problems = []
         try:
-            from edgedoctor import releases
+            from edgedoctor.matrix import releases
 
             releases_problems = releases.validate(folder) if hasattr(releases, "validate") else []
         except ImportError:

@@ -133,7 +133,7 @@ def render_text(info: Dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from edgedoctor import tflite_inspect
+    from edgedoctor.models import tflite_inspect
 
     path = Path(args.file)
     if not path.is_file():

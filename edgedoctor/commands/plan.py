@@ -33,7 +33,7 @@ def render(plan: dict, fmt: str, python: str = "", os_name: str = "") -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgedoctor import redact
+    from edgedoctor.report import redact
 
     report = check.examine(args)
     if isinstance(report, int):

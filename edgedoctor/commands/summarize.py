@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgedoctor import summarize
+    from edgedoctor.report import fleet as summarize
 
     reports = {} if args.format == "junit" else None
     try:

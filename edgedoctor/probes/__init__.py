@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict
 
-from edgedoctor.options import CheckOptions
-from edgedoctor.system import System
+from edgedoctor.machine.options import CheckOptions
+from edgedoctor.machine.system import System
 
 
 @dataclass

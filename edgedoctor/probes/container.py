@@ -36,7 +36,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from edgedoctor.system import CommandResult, System, run_command
+from edgedoctor.machine.system import CommandResult, System, run_command
 
 ENGINES = ("docker", "podman")
 PYTHONS = ("python3", "python")

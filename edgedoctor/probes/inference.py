@@ -3,7 +3,7 @@
 Reads after the other probes: `python_env` (which TFLite module imports), `runtime` (where libedgetpu is),
 `usb` / `pcie` (whether an Edge TPU is attached, and how) and `platform` (the board). The set's files come
 from the mirror folder, the cache or the network (edgedoctor.models), verified by sha256; the test image is
-decoded here with Pillow (edgedoctor.imageprep) and handed to the worker as raw tensor bytes.
+decoded here with Pillow (edgedoctor.models.imageprep) and handed to the worker as raw tensor bytes.
 
 CPU run: model load, first inference, a warm-up, `options.iterations` timed inferences (median, p90, min), the
 top-1 class. Edge TPU run (only with a device and a runtime): the same through the delegate
@@ -20,7 +20,10 @@ import os
 import statistics
 from typing import Any, Dict, List, Optional, Tuple
 
-from edgedoctor import imageprep, models, tflite_inspect, workerproc
+from edgedoctor import models
+from edgedoctor.models import imageprep
+from edgedoctor.models import tflite_inspect
+from edgedoctor.machine import workerproc
 from edgedoctor.probes import ProbeContext
 
 CORAL_USB_IDS = {("1a6e", "089a"): "bootloader", ("18d1", "9302"): "runtime"}

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional
 
 from edgedoctor.probes import ProbeContext
 from edgedoctor.probes.usb import RW_OK, find_udev_rules, pnp_ids, read_pnp
-from edgedoctor.system import System
+from edgedoctor.machine.system import System
 
 APEX_VENDOR = "1ac1"
 APEX_DEVICE = "089a"

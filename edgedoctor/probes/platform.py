@@ -207,7 +207,7 @@ def _emulator(ctx: ProbeContext) -> Optional[Dict[str, Any]]:
     """The qemu-user emulator edgedoctor itself runs under (an emulated Pi userland), None when native."""
     if not ctx.system.is_host:
         return None
-    from edgedoctor import emulation
+    from edgedoctor.machine import emulation
 
     current = emulation.running_under()
     return current.to_fact() if current else None

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from edgedoctor import datafiles, workerproc
+from edgedoctor.util import datafiles
+from edgedoctor.machine import workerproc
 from edgedoctor.probes import ProbeContext
 
 
 def embedded_model_spec(iterations: int = 3) -> Optional[Dict[str, Any]]:
     """The smoke-run payload for the embedded tiny model, from models/manifest.toml `[embedded]`."""
-    from edgedoctor.tomlcompat import load_toml
+    from edgedoctor.util.tomlcompat import load_toml
 
     manifest = datafiles.models_dir() / "manifest.toml"
     try:

@@ -14,9 +14,9 @@ import json
 import re
 from typing import Any, Dict, List, Optional
 
-from edgedoctor import releases
+from edgedoctor.matrix import releases
 from edgedoctor.probes import ProbeContext, libfile
-from edgedoctor.system import System
+from edgedoctor.machine.system import System
 
 LIBRARY_NAMES = {"linux": ["libedgetpu.so.1"], "darwin": ["libedgetpu.1.dylib"], "windows": ["edgetpu.dll"]}
 LINUX_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/arm-linux-gnueabihf",
@@ -172,7 +172,7 @@ def _recorded_worker(system: System) -> Optional[Dict[str, Any]]:
 
 def run_worker(ctx: ProbeContext, library: Optional[str], names: List[str]):
     """(result dict or None, worker failure fact or None)."""
-    from edgedoctor.workerproc import run_worker as _run
+    from edgedoctor.machine.workerproc import run_worker as _run
 
     # "open": create the delegate with edgetpu_verbosity(1), so that a device the runtime cannot open is
     # reported with the runtime's own reason (permissions, busy, link speed, firmware state, transfers).

@@ -16,7 +16,7 @@ import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from edgedoctor.probes import ProbeContext
-from edgedoctor.system import System
+from edgedoctor.machine.system import System
 
 BOOTLOADER = "bootloader"
 RUNTIME = "runtime"

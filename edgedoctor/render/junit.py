@@ -6,8 +6,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any, Dict
 
-from edgedoctor.render import safetext
-from edgedoctor.report import findings_of
+from edgedoctor.util import safetext
+from edgedoctor.report.document import findings_of
 
 
 def _text(*parts: str) -> str:

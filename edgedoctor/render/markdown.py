@@ -7,11 +7,11 @@ import json
 import re
 from typing import Any, Dict, List, Optional
 
-from edgedoctor.factview import get_path
-from edgedoctor.findings import AREAS
-from edgedoctor.render import safetext
+from edgedoctor.facts.factview import get_path
+from edgedoctor.report.findings import AREAS
+from edgedoctor.util import safetext
 from edgedoctor.render.jsonfmt import finite
-from edgedoctor.report import findings_of, verdict
+from edgedoctor.report.document import findings_of, verdict
 
 ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "skip": "⏭️ skip", "info": "ℹ️ info"}
 

@@ -11,9 +11,9 @@ import sys
 import textwrap
 from typing import Any, Dict, List, Optional
 
-from edgedoctor.findings import AREAS, Finding
-from edgedoctor.render import safetext
-from edgedoctor.report import findings_of, verdict
+from edgedoctor.report.findings import AREAS, Finding
+from edgedoctor.util import safetext
+from edgedoctor.report.document import findings_of, verdict
 
 MARKS_FANCY = {"pass": ("✔", "green"), "warn": ("⚠", "yellow"), "fail": ("✘", "bold red"), "skip": ("○", "dim"),
                "info": ("ℹ", "cyan")}

@@ -21,10 +21,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from edgedoctor import collect_container, redact  # noqa: E402
-from edgedoctor.judge import judge  # noqa: E402
-from edgedoctor.options import CheckOptions  # noqa: E402
-from edgedoctor.system import System, run_command  # noqa: E402
+from edgedoctor.facts import collect_container  # noqa: E402
+from edgedoctor.report import redact
+from edgedoctor.diagnosis.judge import judge  # noqa: E402
+from edgedoctor.machine.options import CheckOptions  # noqa: E402
+from edgedoctor.machine.system import System, run_command  # noqa: E402
 
 
 class Recorder:

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional
 
 @dataclass
 class CheckOptions:
-    python: str = sys.executable          # the examined interpreter (--python, or edgedoctor.interpreter.choose)
+    python: str = sys.executable          # the examined interpreter (--python, or edgedoctor.machine.interpreter.choose)
     python_choice: Optional[Dict[str, Any]] = None  # how it was chosen (interpreter.describe), for the report
     timeout: float = 60.0                 # seconds for each child-process probe (--timeout)
     offline: bool = False                 # never open a network connection (--offline)

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
-from edgedoctor.datafiles import matrix_dir
+from edgedoctor.util.datafiles import matrix_dir
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -14,18 +14,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from edgedoctor import datafiles
-from edgedoctor import signatures
-from edgedoctor.signatures import (  # noqa: F401  (re-exported: the matrix's public face)
+from edgedoctor.util import datafiles
+from edgedoctor.matrix import signatures
+from edgedoctor.matrix.signatures import (  # noqa: F401  (re-exported: the matrix's public face)
     CARRY, CONTEXT_WORDS, FLAGS, MAX_WINDOW, MIN_LITERAL, Signature, _fold, _make_plan,
     _search, _vetoed, analyse, required_literals,
 )
-from edgedoctor.wordindex import Presence
+from edgedoctor.matrix.wordindex import Presence
 
 
 def load_toml(path) -> Dict[str, Any]:
     """tomllib is imported only when a matrix file is parsed (not when the matrix comes from the cache)."""
-    from edgedoctor.tomlcompat import load_toml as _load_toml
+    from edgedoctor.util.tomlcompat import load_toml as _load_toml
 
     return _load_toml(path)
 
@@ -385,7 +385,7 @@ class Matrix:
     def model(self):
         """The statistical cause model shipped beside the entries (None when missing)."""
         if not hasattr(self, "_model"):
-            from edgedoctor.causemodel import CauseModel
+            from edgedoctor.matrix.causemodel import CauseModel
 
             self._model = CauseModel.load(self.folder)
         return self._model

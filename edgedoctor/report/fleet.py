@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from edgedoctor.reportio import load_report
+from edgedoctor.report.reading import load_report
 
 SCHEMA_VERSION = 1
 
@@ -67,8 +67,8 @@ def _failed_requirements(findings: List[Dict[str, Any]]) -> List[str]:
 
 
 def machine_row(path: Path, report: Dict[str, Any]) -> Dict[str, Any]:
-    from edgedoctor import factview
-    from edgedoctor.report import verdict
+    from edgedoctor.facts import factview
+    from edgedoctor.report.document import verdict
 
     obj = factview._obj
     facts = obj(report.get("facts"))

@@ -22,7 +22,7 @@ import os
 import struct
 from typing import Any, Dict, List, Optional
 
-from edgedoctor import flatbuf
+from edgedoctor.models import flatbuf
 
 N, fb_table, flexbuffers = flatbuf.load()  # flatbuffers without numpy in edgedoctor's process
 

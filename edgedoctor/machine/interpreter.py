@@ -97,9 +97,9 @@ def identify(path: str, timeout: float = ID_TIMEOUT) -> Identity:
     """Run the identification program under `path`; NotAnInterpreter when it is not a Python.
 
     The child gets no stdin, its own session (so a daemonised grandchild is killed with it) and a deadline. A
-    foreign-architecture interpreter is started through its emulator, as the worker is (edgedoctor.emulation).
+    foreign-architecture interpreter is started through its emulator, as the worker is (edgedoctor.machine.emulation).
     """
-    from edgedoctor import emulation
+    from edgedoctor.machine import emulation
 
     argv = emulation.command([path, "-c", _ID_PROGRAM])
     # Output goes to files, not pipes: a grandchild that keeps a pipe open cannot hold the wait past the exit.

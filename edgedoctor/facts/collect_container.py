@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Dict, Optional
 
-from edgedoctor import collect as host_collect
-from edgedoctor.options import CheckOptions
+from edgedoctor.facts import collect as host_collect
+from edgedoctor.machine.options import CheckOptions
 from edgedoctor.probes import ProbeContext
 from edgedoctor.probes import container as cprobe
-from edgedoctor.system import System
+from edgedoctor.machine.system import System
 
 
 def container_section(engine: str, inspected: Dict[str, Any], outside: Dict[str, Any]) -> Dict[str, Any]:

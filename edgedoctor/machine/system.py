@@ -48,7 +48,7 @@ def run_command(argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
     argv = list(argv)
     if not argv or shutil.which(argv[0]) is None:
         return CommandResult(argv, None, error=f"{argv[0] if argv else '(empty)'}: command not found")
-    from edgedoctor import workerproc
+    from edgedoctor.machine import workerproc
 
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

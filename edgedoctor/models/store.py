@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
-from edgedoctor import datafiles
-from edgedoctor.tomlcompat import load_toml
+from edgedoctor.util import datafiles
+from edgedoctor.util.tomlcompat import load_toml
 
 MODELS_URL_ENV = "EDGEDOCTOR_MODELS_URL"
 TIMEOUT_ENV = "EDGEDOCTOR_DOWNLOAD_TIMEOUT"  # read timeout in seconds
@@ -265,13 +265,13 @@ DISCOVERY_TIMEOUT = 2.0  # seconds to connect to a host not yet heard from in th
 
 def _stopping() -> bool:
     """Whether edgedoctor is being stopped (SIGINT, SIGTERM): downloads give up at their next read."""
-    workerproc = sys.modules.get("edgedoctor.workerproc")
+    workerproc = sys.modules.get("edgedoctor.machine.workerproc")
     return bool(workerproc is not None and workerproc.STOPPING.is_set())
 
 
 def _stopping_wait(seconds: float) -> bool:
     """Sleep `seconds` unless edgedoctor is being stopped first (then True at once)."""
-    workerproc = sys.modules.get("edgedoctor.workerproc")
+    workerproc = sys.modules.get("edgedoctor.machine.workerproc")
     if workerproc is None:
         time.sleep(seconds)
         return False

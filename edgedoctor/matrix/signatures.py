@@ -12,7 +12,7 @@ import heapq
 import re
 from typing import Any, Iterator, List, Optional, Tuple
 
-from edgedoctor.wordindex import Presence
+from edgedoctor.matrix.wordindex import Presence
 
 try:  # Python 3.11+
     import re._compiler as _sre_compile  # type: ignore[import-not-found]

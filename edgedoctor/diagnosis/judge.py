@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from edgedoctor import diagnose, report
+from edgedoctor.diagnosis import diagnose
+from edgedoctor.report import document as report
 from edgedoctor.checks import run_checks
-from edgedoctor.findings import Finding
+from edgedoctor.report.findings import Finding
 
 
 def judge(facts: Dict[str, Any], strict: bool = False, requirements: Sequence[str] = (),
@@ -17,7 +18,7 @@ def judge(facts: Dict[str, Any], strict: bool = False, requirements: Sequence[st
     findings.extend(_from_diagnoses(findings, diagnoses))
     _one_verdict_per_cause(findings)
     if requirements:
-        from edgedoctor import requirements as req
+        from edgedoctor.diagnosis import requirements as req
 
         findings.extend(req.evaluate(requirements, facts, findings))
     built = report.build(facts, findings, diagnoses, strict=strict, created=created)
@@ -30,7 +31,7 @@ def judge(facts: Dict[str, Any], strict: bool = False, requirements: Sequence[st
 
 def _plan(facts: Dict[str, Any], findings: List[Dict[str, Any]]) -> Dict[str, Any]:
     """The plan for this machine; a bug in the planner must not take the report with it."""
-    from edgedoctor import plan
+    from edgedoctor.diagnosis import plan
 
     try:
         return plan.build(facts, findings)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # edgedoctor/
 
 
 def _first_with(marker: str, *candidates: Path) -> Path:

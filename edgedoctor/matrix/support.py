@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Dict, List, Optional
 
-from edgedoctor import datafiles
-from edgedoctor.tomlcompat import load_toml
+from edgedoctor.util import datafiles
+from edgedoctor.util.tomlcompat import load_toml
 
 
 @lru_cache(maxsize=1)

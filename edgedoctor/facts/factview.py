@@ -129,7 +129,7 @@ def parse_value(key: str, raw: str) -> Any:
     if key == "arch":
         return _arch(raw)
     if key == "runtime_release":  # the matrix speaks of release ids; users know zip names and code names
-        from edgedoctor import releases
+        from edgedoctor.matrix import releases
 
         return releases.resolve(raw) or raw
     if key == "os":

@@ -7,7 +7,7 @@ import datetime as _dt
 from typing import Any, Dict, Iterable, List, Optional
 
 from edgedoctor import __version__, exitcodes
-from edgedoctor.findings import FAIL, STATUSES, WARN, Finding
+from edgedoctor.report.findings import FAIL, STATUSES, WARN, Finding
 
 SCHEMA_VERSION = 1
 

@@ -12,9 +12,9 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Optional
 
-from edgedoctor.options import CheckOptions
+from edgedoctor.machine.options import CheckOptions
 from edgedoctor.probes import ProbeContext
-from edgedoctor.system import System
+from edgedoctor.machine.system import System
 
 # Readers that do not depend on each other, run side by side (the worker ones spend their time in a child).
 INDEPENDENT = ("python_env", "usb", "pcie", "runtime")

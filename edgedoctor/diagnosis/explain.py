@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional
 
-from edgedoctor import factview, matrix
+from edgedoctor import matrix
+from edgedoctor.facts import factview
 
 SCHEMA_VERSION = 1
 
@@ -415,7 +416,7 @@ def explain_text(text: str, facts: Optional[Dict[str, Any]] = None, limit: int =
 
 
 def render_terminal(result: Dict[str, Any]) -> str:
-    from edgedoctor.render import safetext
+    from edgedoctor.util import safetext
 
     result = safetext.deep(result, safetext.terminal)  # the matched text is the log's: no escape sequences
     matches: List[Dict[str, Any]] = result["matches"]

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Tuple
 
-from edgedoctor import datafiles, factview, releases
-from edgedoctor.tomlcompat import load_toml
+from edgedoctor.util import datafiles
+from edgedoctor.facts import factview
+from edgedoctor.matrix import releases
+from edgedoctor.util.tomlcompat import load_toml
 
 INTERPRETERS = ("tflite_runtime", "ai_edge_litert", "tensorflow")
 PIP_NAMES = {"tflite_runtime": "tflite-runtime", "ai_edge_litert": "ai-edge-litert", "tensorflow": "tensorflow"}
@@ -509,7 +511,7 @@ def _merged_changes(steps: List[Dict[str, Any]]) -> Dict[str, Any]:
 def _attach_fixes(facts: Dict[str, Any], steps: List[Dict[str, Any]],
                   findings: Optional[List[Dict[str, Any]]]) -> None:
     """Each step fixes the warnings and failures that are gone once its changes (and those before it) hold."""
-    from edgedoctor.judge import judge
+    from edgedoctor.diagnosis.judge import judge
 
     def open_ids(report_findings) -> List[str]:
         return [f["id"] for f in report_findings if f.get("status") in ("fail", "warn")]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from edgedoctor import factview, matrix
+from edgedoctor import matrix
+from edgedoctor.facts import factview
 
 TEXT_KEYS = ("error", "stderr", "traceback")
 

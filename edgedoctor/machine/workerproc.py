@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
-from edgedoctor import emulation
+from edgedoctor.machine import emulation
 from edgedoctor.worker import WORKER_DIR
 
 STAGE_MARK = "@@edgedoctor-stage:"

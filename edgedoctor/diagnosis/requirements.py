@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from edgedoctor.findings import FAIL, PASS, Finding
-from edgedoctor.tomlcompat import load_toml
+from edgedoctor.report.findings import FAIL, PASS, Finding
+from edgedoctor.util.tomlcompat import load_toml
 
 
 @dataclass

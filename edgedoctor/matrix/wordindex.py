@@ -2,7 +2,7 @@
 pass over the block. The standard library has no multi-string search, and one `in` per literal costs a pass per
 literal; a log's distinct words are few, so a look-up in them rules most literals out at once.
 
-Knows nothing about signatures or Coral: `edgedoctor.signatures` asks it which literals a block holds.
+Knows nothing about signatures or Coral: `edgedoctor.matrix.signatures` asks it which literals a block holds.
 """
 
 from __future__ import annotations

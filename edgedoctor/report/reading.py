@@ -69,7 +69,7 @@ def _read(path: str) -> str:
     if info.st_size > MAX_BYTES:
         raise ValueError(f"{path}: {info.st_size} bytes, more than a report can be ({MAX_BYTES >> 20} MB)")
     try:
-        from edgedoctor.system import read_regular
+        from edgedoctor.machine.system import read_regular
 
         data = read_regular(path, MAX_BYTES + 1)
     except OSError as exc:  # pragma: no cover - read_regular returns None instead
@@ -184,7 +184,7 @@ PART_TYPES = {
 def _schema() -> Dict[str, Any]:
     global _SCHEMA
     if _SCHEMA is None:
-        _SCHEMA = json.loads((Path(__file__).parent / "schema" / "report.schema.json").read_text(encoding="utf-8"))
+        _SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schema" / "report.schema.json").read_text(encoding="utf-8"))
     return _SCHEMA
 
 

@@ -1,7 +1,7 @@
 """A statistical fallback for texts that no curated signature names: which cause do real reports with these
 words have? A multinomial naive-Bayes model over word presence, trained on the labelled real error texts the
 project keeps (tests/fixtures), shipped as data (matrix/cause_model.json), rebuilt by
-`python -m edgedoctor.causemodel build`.
+`python -m edgedoctor.matrix.causemodel build`.
 
 It only speaks when the text has Coral context (edgetpu, coral, apex, gasket, the USB ids...), and with low
 confidence, so a curated signature always wins and an unrelated error is never forced onto a Coral cause.
@@ -118,7 +118,7 @@ def build(cases: Iterable[Tuple[str, str]], alpha: float = 0.5, min_df: int = 2)
 
 def labelled_cases(fixtures: Path, entry_causes: Dict[str, str], include_holdouts: Sequence[str] = ()) -> List[Tuple[str, str]]:
     """(cause, text) from tests/fixtures: real_errors/*.toml (cause of their entry) and the named holdout files."""
-    from edgedoctor.tomlcompat import load_toml
+    from edgedoctor.util.tomlcompat import load_toml
 
     cases = []
     for path in sorted((fixtures / "real_errors").glob("*.toml")):
@@ -136,14 +136,15 @@ HOLDOUTS = ("holdout", "holdout2", "holdout3")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """`python -m edgedoctor.causemodel build`: train on every labelled real text and write the model."""
+    """`python -m edgedoctor.matrix.causemodel build`: train on every labelled real text and write the model."""
     import argparse
 
-    from edgedoctor import datafiles, matrix
+    from edgedoctor import matrix
+    from edgedoctor.util import datafiles
 
-    parser = argparse.ArgumentParser(prog="python -m edgedoctor.causemodel")
+    parser = argparse.ArgumentParser(prog="python -m edgedoctor.matrix.causemodel")
     parser.add_argument("action", choices=["build"])
-    parser.add_argument("--fixtures", default=str(Path(__file__).resolve().parent.parent / "tests" / "fixtures"))
+    parser.add_argument("--fixtures", default=str(Path(__file__).resolve().parents[2] / "tests" / "fixtures"))
     args = parser.parse_args(argv)
     table = matrix.load()
     causes = {e.id: e.cause for e in table.entries}
