@@ -51,7 +51,8 @@ def main(argv=None) -> int:
     size = size_of(args.size)
 
     import genlog
-    from edgedoctor import matrix, signatures
+    from edgedoctor import matrix
+    from edgedoctor.matrix import signatures
 
     table = matrix.load()
     worst = max(matrix.entry_times(table, 1 << 16, screen=False), key=lambda pair: pair[1])[0]

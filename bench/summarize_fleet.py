@@ -25,7 +25,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    from edgedoctor.judge import judge
+    from edgedoctor.diagnosis.judge import judge
     from edgedoctor.render import render
 
     if args.report:
