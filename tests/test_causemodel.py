@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edgedoctor import matrix
-from edgedoctor.matrix import causemodel
+from edgedoctor.matrix import causemodel, causemodel_build
 from edgedoctor.util import datafiles
 from edgedoctor.util.tomlcompat import load_toml
 
@@ -17,8 +17,8 @@ ENTRY_CAUSES = {e.id: e.cause for e in matrix.load().entries}
 
 def test_the_shipped_model_is_built_from_the_current_fixtures():
     shipped = json.loads((datafiles.matrix_dir() / causemodel.MODEL_FILE).read_text())
-    rebuilt = causemodel.build(causemodel.labelled_cases(FIXTURES, ENTRY_CAUSES, causemodel.HOLDOUTS))
-    assert shipped == json.loads(json.dumps(rebuilt)), "run: python -m edgedoctor.matrix.causemodel build"
+    rebuilt = causemodel.build(causemodel_build.labelled_cases(FIXTURES, ENTRY_CAUSES, causemodel_build.HOLDOUTS))
+    assert shipped == json.loads(json.dumps(rebuilt)), "run: python -m edgedoctor.matrix.causemodel_build"
 
 
 @pytest.mark.parametrize("train,test,minimum", [
@@ -27,7 +27,7 @@ def test_the_shipped_model_is_built_from_the_current_fixtures():
     (("holdout", "holdout2"), "holdout3", 0.35),
 ])
 def test_held_out_accuracy_of_the_model_alone(train, test, minimum):
-    model = causemodel.CauseModel(causemodel.build(causemodel.labelled_cases(FIXTURES, ENTRY_CAUSES, train)))
+    model = causemodel.CauseModel(causemodel.build(causemodel_build.labelled_cases(FIXTURES, ENTRY_CAUSES, train)))
     cases = load_toml(FIXTURES / f"{test}.toml")["error"]
     right = sum(1 for case in cases if (model.guess(case["text"]) or (None,))[0] == case["cause"])
     print(f"{test}: {right}/{len(cases)}")
@@ -48,7 +48,7 @@ def test_no_coral_context_no_guess():
 def test_unrelated_texts_never_get_a_guess():
     model = causemodel.CauseModel.load(datafiles.matrix_dir())
     texts = [c["text"] for c in load_toml(FIXTURES / "unrelated_errors.toml")["error"]]
-    for name in causemodel.HOLDOUTS:
+    for name in causemodel_build.HOLDOUTS:
         texts += [c["text"] for c in load_toml(FIXTURES / f"{name}.toml").get("unrelated") or []]
     guessed = [t[:80] for t in texts if model.guess(t)]
     assert not guessed

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from edgedoctor.diagnosis import plan as planner
+from edgedoctor.matrix import install
 from venvs import make_venv, require_python
 
 # Real pip installs (about 70 s of CPU warm, minutes on a loaded machine): a slow tier of its own, not the
@@ -127,7 +128,7 @@ def _dry_run_cases():
     # a Debian 12 / Raspberry Pi OS bookworm machine (glibc 2.36) takes manylinux_2_34 and manylinux2014 wheels
     platforms = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux_2_34_aarch64,manylinux2014_aarch64",
                  "armv7l": "manylinux2014_armv7l"}
-    for row in planner.data().get("wheel") or []:
+    for row in install.data().get("wheel") or []:
         if row.get("index") or "linux" not in row.get("os", []):
             continue  # Coral's own index is not reached from tests (network: PyPI only)
         from packaging.specifiers import SpecifierSet

@@ -11,6 +11,7 @@ import pytest
 
 from edgedoctor import exitcodes
 from edgedoctor.report import redact
+from edgedoctor.render import fleet as render_fleet
 from edgedoctor.report import fleet as summarize
 from edgedoctor.diagnosis.judge import judge
 from edgedoctor.render import render
@@ -191,7 +192,7 @@ def test_text_from_a_strangers_report_cannot_drive_the_terminal_or_the_markdown(
     code, md, _ = run_cli("summarize", fleet, "--format", "markdown")
     assert "<script>" not in md and "&lt;script&gt;" in md and "\x1b" not in md
     row = next(line for line in md.splitlines() if "script" in line)
-    assert row.count(" | ") == len(summarize.COLUMNS) - 1  # the | in the name does not add a column
+    assert row.count(" | ") == len(render_fleet.COLUMNS) - 1  # the | in the name does not add a column
     code, xml, _ = run_cli("summarize", fleet, "--format", "junit")
     import xml.etree.ElementTree as ET
 

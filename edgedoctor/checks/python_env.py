@@ -104,7 +104,8 @@ def _arm32_stack(facts: Dict[str, Any]) -> str:
 def _outside_pep668(findings: List[Finding], facts: Dict[str, Any]) -> List[Finding]:
     """pip refuses to install into an interpreter the OS manages (PEP 668): remedies that would run pip there
     create a venv first and install into it (never --break-system-packages)."""
-    from edgedoctor.diagnosis.plan import new_env_paths, situation
+    from edgedoctor.facts.situation import situation
+    from edgedoctor.matrix.install import new_env_paths
 
     sit = situation(facts)
     if not sit.externally_managed:
@@ -338,10 +339,11 @@ def _numpy(env, facts) -> List[Finding]:
 def _numpy_remedy(env, facts) -> str:
     """Pin numpy for the TFLite interpreter, unless other packages here need numpy 2 (recent TensorFlow through
     ml-dtypes, JAX): then the Edge TPU stack gets a venv of its own and numpy stays."""
-    from edgedoctor.diagnosis.plan import _numpy2_users, new_env_paths, situation
+    from edgedoctor.facts.situation import situation
+    from edgedoctor.matrix.install import new_env_paths, numpy2_users
 
     sit = situation(facts)
-    users = _numpy2_users(sit)
+    users = numpy2_users(sit.packages, sit.view)
     if not users or not _numpy_requirement(env).startswith('"numpy<2'):
         return f'{_pip(facts)} install {_numpy_requirement(env)}'
     folder, python = new_env_paths(sit.os)
@@ -395,7 +397,7 @@ def _pycoral_install(facts, env, version) -> str:
     """Google's pycoral for the examined interpreter: Coral's apt package only for the distribution's own
     python3 below 3.10 (apt never installs into a venv, and python3-pycoral needs python3 < 3.10); otherwise
     pip with Coral's index, run by the examined interpreter."""
-    from edgedoctor.diagnosis.plan import situation
+    from edgedoctor.facts.situation import situation
 
     sit = situation(facts)
     if sit.system_python and sit.debian_family and support.supports_python("pycoral", version) and \

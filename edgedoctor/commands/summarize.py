@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edgedoctor.render import fleet as render_fleet
     from edgedoctor.report import fleet as summarize
 
     reports = {} if args.format == "junit" else None
@@ -35,14 +36,14 @@ def run(args: argparse.Namespace) -> int:
         print("edgedoctor summarize: no reports found (.json or .md) in " + ", ".join(args.paths), file=sys.stderr)
         return exitcodes.USAGE_ERROR
     for error in result["errors"]:
-        print(f"edgedoctor summarize: could not read {summarize._clean(error['file'])}: "
-              f"{summarize._clean(error['error'])}", file=sys.stderr)
+        print(f"edgedoctor summarize: could not read {render_fleet.clean(error['file'])}: "
+              f"{render_fleet.clean(error['error'])}", file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     elif args.format == "markdown":
-        sys.stdout.write(summarize.render_markdown(result))
+        sys.stdout.write(render_fleet.render_markdown(result))
     elif args.format == "junit":
-        sys.stdout.write(summarize.render_junit(result, reports or {}))
+        sys.stdout.write(render_fleet.render_junit(result, reports or {}))
     else:
-        sys.stdout.write(summarize.render_terminal(result))
+        sys.stdout.write(render_fleet.render_terminal(result))
     return summarize.exit_code(result)

@@ -34,7 +34,7 @@ def _plan(facts: Dict[str, Any], findings: List[Dict[str, Any]]) -> Dict[str, An
     from edgedoctor.diagnosis import plan
 
     try:
-        return plan.build(facts, findings)
+        return plan.build(facts, lambda changed: judge(changed, with_plan=False)["findings"], findings)
     except Exception as exc:  # noqa: BLE001
         return {"target": {}, "steps": [], "notes": [f"edgedoctor could not make a plan: {type(exc).__name__}: {exc}"]}
 

@@ -19,49 +19,21 @@ from __future__ import annotations
 
 import copy
 import shlex
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from edgedoctor.util import datafiles
-from edgedoctor.facts import factview
-from edgedoctor.matrix import releases
-from edgedoctor.util.tomlcompat import load_toml
+from edgedoctor.facts.situation import Situation, major_minor, situation, spec_holds
+from edgedoctor.matrix import install, releases
 
 INTERPRETERS = ("tflite_runtime", "ai_edge_litert", "tensorflow")
 PIP_NAMES = {"tflite_runtime": "tflite-runtime", "ai_edge_litert": "ai-edge-litert", "tensorflow": "tensorflow"}
-DEBIAN_FAMILY = ("debian", "ubuntu", "raspbian", "linuxmint", "pop", "mendel", "elementary", "kali", "zorin")
 DEBARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf"}
 FALLBACK_PYTHONS = ("3.11", "3.10", "3.9", "3.8")
 PLAN_KEYS = ("python", "python_executable", "tflite_runtime", "ai_edge_litert", "tensorflow", "numpy", "pycoral",
              "pycoral_identity", "runtime_found", "runtime_release", "runtime_package", "runtime_version")
 
-
-@lru_cache(maxsize=1)
-def data() -> Dict[str, Any]:
-    try:
-        return load_toml(datafiles.matrix_dir() / "install.toml")
-    except (OSError, ValueError):
-        return {}
-
-
-def _spec_holds(spec: Optional[str], version: Optional[str]) -> Optional[bool]:
-    if not spec:
-        return True
-    if version is None:
-        return None
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return SpecifierSet(spec).contains(Version(str(version)), prereleases=True)
-    except (InvalidSpecifier, InvalidVersion):
-        return None
-
-
-def _mm(version: Optional[str]) -> Optional[str]:
-    parts = str(version or "").split(".")
-    return ".".join(parts[:2]) if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() else None
+# Facts in, the findings (as dicts) a judgement of them gives out.
+Rejudge = Callable[[Dict[str, Any]], List[Dict[str, Any]]]
 
 
 def _version_key(version: str):
@@ -71,65 +43,6 @@ def _version_key(version: str):
         return Version(version)
     except InvalidVersion:
         return Version("0")
-
-
-# --- the examined machine ------------------------------------------------------------------------------------
-
-@dataclass
-class Situation:
-    facts: Dict[str, Any]
-    view: Dict[str, Any]
-    os: str
-    arch: Optional[str]
-    distro_ids: List[str]
-    dist: Optional[str]           # `bookworm`, `ubuntu24.04`: how community .deb assets are named
-    glibc: Optional[str]
-    python: Optional[str]         # X.Y.Z of the examined interpreter
-    executable: Optional[str]
-    in_venv: Optional[bool]
-    externally_managed: bool
-    system_python: bool           # the distribution's own /usr/bin/python3, not a venv
-    packages: Dict[str, str] = field(default_factory=dict)
-
-    @property
-    def mm(self) -> Optional[str]:
-        return _mm(self.python)
-
-    @property
-    def debian_family(self) -> bool:
-        return any(i in DEBIAN_FAMILY for i in self.distro_ids)
-
-
-def situation(facts: Dict[str, Any]) -> Situation:
-    view = factview.from_facts(facts)
-    platform = factview._obj(facts.get("platform"))
-    env = factview._obj(facts.get("python_env"))
-    python = factview._obj(env.get("python"))
-    release = factview._obj(platform.get("os_release"))
-    ids = " ".join(str(release.get(k) or "") for k in ("ID", "ID_LIKE")).lower().split()
-    if not ids and platform.get("distro"):
-        ids = [str(platform["distro"]).lower()]
-    codename = release.get("VERSION_CODENAME")
-    if "ubuntu" in ids[:1] and release.get("VERSION_ID"):
-        dist = f"ubuntu{release['VERSION_ID']}"
-    else:
-        dist = codename or ({"12": "bookworm", "11": "bullseye", "13": "trixie"}.get(str(release.get("VERSION_ID")))
-                            if ids[:1] in (["debian"], ["raspbian"]) else None)
-    executable = platform.get("python_executable") or python.get("executable")
-    in_venv = python.get("in_venv") if "in_venv" in python else platform.get("in_venv")
-    os_name = view.get("os") or "linux"
-    system_python = bool(os_name == "linux" and not in_venv and executable
-                         and str(executable).startswith("/usr/bin/python3"))
-    managed = python.get("externally_managed")
-    if managed is None:
-        # Facts recorded before the worker read the marker: Debian 12+ and Ubuntu 23.04+ mark their python3.
-        managed = bool(system_python and any(i in ("debian", "ubuntu", "raspbian") for i in ids)
-                       and _spec_holds(">=3.11", view.get("python")))
-    packages = {str(k).lower(): v for k, v in factview._obj(env.get("packages")).items()}
-    return Situation(facts=facts, view=view, os=os_name, arch=view.get("arch") or factview._arch(python.get("machine")), distro_ids=ids, dist=dist,
-                     glibc=platform.get("libc_version") if platform.get("libc") == "glibc" else None,
-                     python=view.get("python"), executable=executable, in_venv=in_venv,
-                     externally_managed=bool(managed), system_python=system_python, packages=packages)
 
 
 # --- what exists -----------------------------------------------------------------------------------------------
@@ -144,26 +57,26 @@ def _arch_in(arch: Optional[str], wanted: List[str]) -> bool:
 def wheels(package: str, python_mm: str, sit: Situation) -> List[Dict[str, Any]]:
     """Wheel rows of `package` installable on this OS/arch/Python, newest first."""
     found = []
-    for row in data().get("wheel") or []:
+    for row in install.data().get("wheel") or []:
         if row.get("package") != package or sit.os not in (row.get("os") or [sit.os]):
             continue
         if not _arch_in(sit.arch, row.get("arch") or []):
             continue
-        if not _spec_holds(row.get("python"), python_mm):
+        if not spec_holds(row.get("python"), python_mm):
             continue
-        if row.get("glibc") and sit.glibc and not _spec_holds(f">={row['glibc']}", sit.glibc):
+        if row.get("glibc") and sit.glibc and not spec_holds(f">={row['glibc']}", sit.glibc):
             continue
         found.append(row)
     return sorted(found, key=lambda r: _version_key(r["version"]), reverse=True)
 
 
 def numpy_below_2(python_mm: str) -> str:
-    return str((data().get("numpy_below_2") or {}).get(python_mm, "1.26.4"))
+    return str((install.data().get("numpy_below_2") or {}).get(python_mm, "1.26.4"))
 
 
 def runtime_recipe(release_id: str, sit: Situation) -> Optional[Dict[str, Any]]:
     """How to install `release_id` here: {"package", "commands", ...}, or None when no install is known."""
-    for row in data().get("runtime") or []:
+    for row in install.data().get("runtime") or []:
         if row.get("release") != release_id or sit.os not in (row.get("os") or []):
             continue
         if row.get("debian_family") and not sit.debian_family:
@@ -215,15 +128,6 @@ class Target:
         }
 
 
-def _numpy2_users(sit: Situation) -> List[str]:
-    names = (data().get("numpy2_users") or {}).get("names") or []
-    view = sit.view
-    found = [n for n in names if n in sit.packages]
-    if view.get("tensorflow") and "tensorflow" not in found:
-        found.append("tensorflow")
-    return found
-
-
 def _other_interpreters(sit: Situation, keep: str) -> List[str]:
     return [m for m in INTERPRETERS if m != keep and sit.view.get(m)]
 
@@ -253,7 +157,7 @@ def candidates(sit: Situation) -> List[Target]:
             if "arch" in row and not _arch_in(sit.arch, row["arch"]):
                 continue
             for python in pythons:
-                if not _spec_holds(row.get("python"), python):
+                if not spec_holds(row.get("python"), python):
                     continue
                 for target in _targets_for(sit, release, row, python, recipe, wants_pycoral):
                     planned = dict(view)
@@ -281,17 +185,17 @@ def _targets_for(sit, release, row, python, recipe, wants_pycoral) -> List[Targe
     spec = row.get("tflite_runtime")
     current = view.get("tflite_runtime")
     options: List[Tuple[str, Optional[str], str]] = []  # (version, index, numpy spec)
-    if same_python and current and _spec_holds(spec, current):
-        options.append((current, None, "<2" if _spec_holds("<=2.14", current) else ""))
+    if same_python and current and spec_holds(spec, current):
+        options.append((current, None, "<2" if spec_holds("<=2.14", current) else ""))
     for wheel in wheels("tflite-runtime", python, sit):
-        if _spec_holds(spec, wheel["version"]) and wheel["version"] not in [o[0] for o in options]:
+        if spec_holds(spec, wheel["version"]) and wheel["version"] not in [o[0] for o in options]:
             options.append((wheel["version"], wheel.get("index"), wheel.get("numpy") or ""))
     targets = []
     for version, index, numpy_spec in options[:2]:
         numpy_spec = row.get("numpy") or numpy_spec
         env_reasons = list(reasons)
-        users = _numpy2_users(sit)
-        if same_python and numpy_spec == "<2" and users and not _spec_holds("<2", view.get("numpy") or "2"):
+        users = install.numpy2_users(sit.packages, sit.view)
+        if same_python and numpy_spec == "<2" and users and not spec_holds("<2", view.get("numpy") or "2"):
             env_reasons.append(f"{', '.join(users)} in this environment need numpy 2, and tflite_runtime needs "
                                "numpy<2: the two get separate environments")
         others = _other_interpreters(sit, "tflite_runtime")
@@ -299,18 +203,18 @@ def _targets_for(sit, release, row, python, recipe, wants_pycoral) -> List[Targe
             env_reasons.append(f"{', '.join(others)} stays untouched in this environment; the Edge TPU stack "
                                "gets its own")
         new_env = bool(env_reasons) or not same_python
-        keep_numpy = not new_env and view.get("numpy") and _spec_holds(numpy_spec, view.get("numpy"))
+        keep_numpy = not new_env and view.get("numpy") and spec_holds(numpy_spec, view.get("numpy"))
         numpy = view.get("numpy") if keep_numpy else (numpy_below_2(python) if numpy_spec == "<2" else
                                                        view.get("numpy") or numpy_below_2(python))
         pycoral, pycoral_index = None, None
         if wants_pycoral:
             if (not new_env and view.get("pycoral_identity") == "google" and view.get("pycoral")
-                    and _spec_holds(row.get("pycoral"), view.get("pycoral"))):
+                    and spec_holds(row.get("pycoral"), view.get("pycoral"))):
                 pycoral = view.get("pycoral")
             else:
                 for wheel in wheels("pycoral", python, sit):
                     needs = (wheel.get("requires") or {}).get("tflite_runtime")
-                    if (needs in (None, version)) and _spec_holds(row.get("pycoral"), wheel["version"]):
+                    if (needs in (None, version)) and spec_holds(row.get("pycoral"), wheel["version"]):
                         pycoral, pycoral_index = wheel["version"], wheel.get("index")
                         break
         if same_python and not new_env:
@@ -329,7 +233,7 @@ def _cost(sit: Situation, target: Target) -> int:
     view = sit.view
     cost = 0
     if target.new_env:
-        cost += 1 + (0 if _mm(target.python) == sit.mm else 1)
+        cost += 1 + (0 if major_minor(target.python) == sit.mm else 1)
     if target.new_env or view.get("tflite_runtime") != target.interpreter_version:
         cost += 1
     if target.new_env or view.get("numpy") != target.numpy:
@@ -351,7 +255,7 @@ def choose(sit: Situation) -> Optional[Target]:
     if not found:
         return None
     return min(found, key=lambda t: (
-        t.cost, abs(_version_key(_mm(t.python) or "3.0").minor - _version_key(sit.mm or "3.0").minor), t.community,
+        t.cost, abs(_version_key(major_minor(t.python) or "3.0").minor - _version_key(sit.mm or "3.0").minor), t.community,
         [-x for x in _version_key(t.interpreter_version).release]))
 
 
@@ -365,13 +269,6 @@ def _quote(path: str, os_name: str) -> str:
     return shlex.quote(path)
 
 
-def new_env_paths(os_name: str) -> Tuple[str, str]:
-    """(venv folder, its python) for the environment a plan creates."""
-    if os_name == "windows":
-        return "%USERPROFILE%\\coral-venv", "%USERPROFILE%\\coral-venv\\Scripts\\python"
-    return "~/coral-venv", "~/coral-venv/bin/python"
-
-
 def _pip_install(python: str, items: List[str], indexes: List[str]) -> str:
     extra = "".join(f" --extra-index-url {i}" for i in dict.fromkeys(x for x in indexes if x))
     return f"{python} -m pip install{extra} " + " ".join(items)
@@ -383,13 +280,13 @@ def _steps(sit: Situation, target: Target) -> List[Dict[str, Any]]:
     python = _quote(sit.executable or "python3", sit.os)
     new_python = sit.executable or "python3"
     if target.new_env:
-        folder, new_python = new_env_paths(sit.os)
-        same = _mm(target.python) == sit.mm
+        folder, new_python = install.new_env_paths(sit.os)
+        same = major_minor(target.python) == sit.mm
         if same and sit.executable:
             creator = python
         else:
             creator = f"py -{target.python}" if sit.os == "windows" else f"python{target.python}"
-        title = f"Create a Python {_mm(target.python)} environment for the Edge TPU stack: {target.env_reason}"
+        title = f"Create a Python {major_minor(target.python)} environment for the Edge TPU stack: {target.env_reason}"
         if not same:
             where = ("from python.org" if sit.os in ("windows", "darwin") else
                      f"e.g. `pyenv install {target.python}` or `uv python install {target.python}`")
@@ -406,7 +303,7 @@ def _steps(sit: Situation, target: Target) -> List[Dict[str, Any]]:
         view = dict(view, **changes)
     has_pycoral = view.get("pycoral") if view.get("pycoral_identity") == "google" else None
     apt_pycoral = bool(target.pycoral and target.pycoral != has_pycoral and not target.new_env
-                       and sit.system_python and sit.debian_family and _spec_holds("<3.10", sit.python)
+                       and sit.system_python and sit.debian_family and spec_holds("<3.10", sit.python)
                        and target.interpreter_version == "2.5.0.post1")
     runtime_step = None
     if target.recipe is not None:
@@ -473,8 +370,10 @@ def _python_step(sit, target, view, python, apt_pycoral) -> Optional[Dict[str, A
 
 # --- the plan ------------------------------------------------------------------------------------------------------
 
-def build(facts: Dict[str, Any], findings: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
-    """The plan for these facts. `findings` (the report's, as dicts) are used to say what each step fixes."""
+def build(facts: Dict[str, Any], rejudge: Rejudge, findings: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+    """The plan for these facts. Each step says which findings it fixes: `rejudge` judges the facts as they will
+    be once the steps before it are done (the judge passes itself in, so this module never imports it);
+    `findings` (the report's, as dicts) are the ones open today."""
     sit = situation(facts)
     notes: List[str] = []
     target = choose(sit)
@@ -486,14 +385,14 @@ def build(facts: Dict[str, Any], findings: Optional[List[Dict[str, Any]]] = None
                          "edgedoctor knows; see `edgedoctor matrix list`.".replace("  ", " "))
         return {"target": {}, "steps": [], "notes": notes}
     steps = _steps(sit, target)
-    if _mm(target.python) != sit.mm:
+    if major_minor(target.python) != sit.mm:
         notes.append(f"A change of Python is unavoidable: no known-good Edge TPU stack exists for Python {sit.mm} "
                      f"on {sit.os} {sit.arch or ''}".rstrip() + f"; Python {target.python} has one.")
     if target.community:
         notes.append(f"{target.release.get('name')} is a community build (feranick), the maintained way to pair "
                      "libedgetpu with tflite_runtime newer than 2.11; Google's last runtime (Grouper, TF 2.5) "
                      "segfaults with those.")
-    _attach_fixes(facts, steps, findings)
+    _attach_fixes(facts, steps, findings, rejudge)
     target_facts = {k: v for k, v in _merged_changes(steps).items()}
     for key in ("python", "tflite_runtime", "numpy", "pycoral", "runtime_release", "runtime_package"):
         target_facts.setdefault(key, target.facts().get(key) if key != "python" else sit.python)
@@ -509,14 +408,13 @@ def _merged_changes(steps: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 
 def _attach_fixes(facts: Dict[str, Any], steps: List[Dict[str, Any]],
-                  findings: Optional[List[Dict[str, Any]]]) -> None:
+                  findings: Optional[List[Dict[str, Any]]], rejudge: Rejudge) -> None:
     """Each step fixes the warnings and failures that are gone once its changes (and those before it) hold."""
-    from edgedoctor.diagnosis.judge import judge
 
     def open_ids(report_findings) -> List[str]:
         return [f["id"] for f in report_findings if f.get("status") in ("fail", "warn")]
 
-    before = open_ids(findings if findings is not None else judge(facts, with_plan=False)["findings"])
+    before = open_ids(findings if findings is not None else rejudge(facts))
     applied: Dict[str, Any] = {}
     still = list(before)
     for step in steps:
@@ -524,7 +422,7 @@ def _attach_fixes(facts: Dict[str, Any], steps: List[Dict[str, Any]],
         if not step.get("changes"):
             step["fixes"] = []
             continue
-        after = set(open_ids(judge(apply_changes(facts, applied), with_plan=False)["findings"]))
+        after = set(open_ids(rejudge(apply_changes(facts, applied))))
         step["fixes"] = [i for i in still if i not in after]
         still = [i for i in still if i in after]
     for step in steps:  # a stable key order for JSON and golden files

@@ -1,7 +1,7 @@
 """A statistical fallback for texts that no curated signature names: which cause do real reports with these
 words have? A multinomial naive-Bayes model over word presence, trained on the labelled real error texts the
 project keeps (tests/fixtures), shipped as data (matrix/cause_model.json), rebuilt by
-`python -m edgedoctor.matrix.causemodel build`.
+`python -m edgedoctor.matrix.causemodel_build`.
 
 It only speaks when the text has Coral context (edgetpu, coral, apex, gasket, the USB ids...), and with low
 confidence, so a curated signature always wins and an unrelated error is never forced onto a Coral cause.
@@ -14,7 +14,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 MODEL_FILE = "cause_model.json"
 CONTEXT = re.compile(
@@ -114,46 +114,3 @@ def build(cases: Iterable[Tuple[str, str]], alpha: float = 0.5, min_df: int = 2)
         info["total"] = sum(info["words"].values())
     return {"schema": 1, "alpha": alpha, "documents": len(per_text), "vocabulary": vocabulary,
             "causes": dict(sorted(causes.items()))}
-
-
-def labelled_cases(fixtures: Path, entry_causes: Dict[str, str], include_holdouts: Sequence[str] = ()) -> List[Tuple[str, str]]:
-    """(cause, text) from tests/fixtures: real_errors/*.toml (cause of their entry) and the named holdout files."""
-    from edgedoctor.util.tomlcompat import load_toml
-
-    cases = []
-    for path in sorted((fixtures / "real_errors").glob("*.toml")):
-        for case in load_toml(path).get("error") or []:
-            cause = entry_causes.get(case.get("entry"))
-            if cause and case.get("text"):
-                cases.append((cause, case["text"]))
-    for name in include_holdouts:
-        for case in load_toml(fixtures / f"{name}.toml").get("error") or []:
-            cases.append((case["cause"], case["text"]))
-    return cases
-
-
-HOLDOUTS = ("holdout", "holdout2", "holdout3")
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """`python -m edgedoctor.matrix.causemodel build`: train on every labelled real text and write the model."""
-    import argparse
-
-    from edgedoctor import matrix
-    from edgedoctor.util import datafiles
-
-    parser = argparse.ArgumentParser(prog="python -m edgedoctor.matrix.causemodel")
-    parser.add_argument("action", choices=["build"])
-    parser.add_argument("--fixtures", default=str(Path(__file__).resolve().parents[2] / "tests" / "fixtures"))
-    args = parser.parse_args(argv)
-    table = matrix.load()
-    causes = {e.id: e.cause for e in table.entries}
-    data = build(labelled_cases(Path(args.fixtures), causes, HOLDOUTS))
-    out = datafiles.matrix_dir() / MODEL_FILE
-    out.write_text(json.dumps(data, indent=0, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"{out}: {data['documents']} texts, {len(data['causes'])} causes, {len(data['vocabulary'])} words")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
