@@ -29,11 +29,11 @@ def size_of(text: str) -> int:
 
 
 def write_repeated(path: Path, unit: str, size: int) -> None:
-    block = (unit * ((1 << 20) // max(1, len(unit)) + 1))[:1 << 20].encode()
+    block = (unit * ((1 << 20) // max(1, len(unit)) + 1))[: 1 << 20].encode()
     with open(path, "wb") as out:
         written = 0
         while written < size:
-            piece = block[:size - written]
+            piece = block[: size - written]
             out.write(piece)
             written += len(piece)
 
@@ -51,6 +51,7 @@ def main(argv=None) -> int:
     size = size_of(args.size)
 
     import genlog
+
     from edgedoctor import matrix
     from edgedoctor.matrix import signatures
 
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
     worst = max(matrix.entry_times(table, 1 << 16, screen=False), key=lambda pair: pair[1])[0]
     texts = signatures.crafted_texts([sig.pattern for sig in worst.signatures], 1 << 16)
     slowest = max(texts, key=lambda text: _scan(worst, table, text))
-    unit = slowest[:max(1, len(slowest) // 64)]
+    unit = slowest[: max(1, len(slowest) // 64)]
     env = dict(os.environ, PYTHONPATH=str(REPO), EDGEDOCTOR_NO_MATRIX_CACHE="0")
     ed = [sys.executable, "-m", "edgedoctor", "explain", "--format", "json", "--file"]
     with tempfile.TemporaryDirectory() as work:

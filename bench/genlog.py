@@ -24,8 +24,19 @@ REPO = Path(__file__).resolve().parent.parent
 REAL_ERRORS = REPO / "tests" / "fixtures" / "real_errors"
 
 HOSTS = ["raspberrypi", "frigate", "coral-ci-07", "jetson-lab", "nvr01"]
-DAEMONS = ["systemd[1]", "kernel", "dockerd[812]", "containerd[640]", "sshd[2231]", "cron[519]",
-           "NetworkManager[701]", "avahi-daemon[455]", "frigate[1377]", "python3[4012]", "rngd[330]"]
+DAEMONS = [
+    "systemd[1]",
+    "kernel",
+    "dockerd[812]",
+    "containerd[640]",
+    "sshd[2231]",
+    "cron[519]",
+    "NetworkManager[701]",
+    "avahi-daemon[455]",
+    "frigate[1377]",
+    "python3[4012]",
+    "rngd[330]",
+]
 NOISE = [
     "Started Session {n} of user pi.",
     "Failed to start Bluetooth service; retrying in {n} s.",
@@ -40,8 +51,8 @@ NOISE = [
     "pam_unix(sshd:session): session opened for user pi(uid=1000) by (uid=0)",
     "(CRON) INFO (No MTA installed, discarding output)",
     "docker0: port {d}(veth{n:x}) entered forwarding state",
-    "level=error msg=\"Handler for GET /v1.41/containers/json returned error: context canceled\"",
-    "level=warning msg=\"Your kernel does not support swap limit capabilities\"",
+    'level=error msg="Handler for GET /v1.41/containers/json returned error: context canceled"',
+    'level=warning msg="Your kernel does not support swap limit capabilities"',
     "[INFO] detector.coral: Starting detection process: {n}",
     "[INFO] camera.front: Camera processor started for front: {n}",
     "[WARNING] watchdog.front: No frames received from front in 20 seconds. Exiting ffmpeg...",
@@ -49,7 +60,7 @@ NOISE = [
     "[ERROR] ffmpeg.front.detect: rtsp://192.0.2.{d}:554/stream1: Invalid data found when processing input",
     "[INFO] frigate.app: Output process started: {n}",
     "[DEBUG] urllib3.connectionpool: Starting new HTTPS connection (1): api.example.org:443",
-    "[DEBUG] urllib3.connectionpool: https://api.example.org:443 \"GET /v2/status HTTP/1.1\" 200 {n}",
+    '[DEBUG] urllib3.connectionpool: https://api.example.org:443 "GET /v2/status HTTP/1.1" 200 {n}',
     "[ERROR] app.worker: job {n} failed: TimeoutError: operation timed out after 30 s",
     "[ERROR] app.db: OperationalError: could not connect to server: Connection refused",
     "[INFO] app.infer: loaded model ssd_mobilenet_v2_coco_quant_postprocess.tflite in {d}.{n} ms",
@@ -72,14 +83,14 @@ NOISE = [
     "thermal thermal_zone0: critical temperature reached ({d}5 C), shutting down",
     "mmc0: Timeout waiting for hardware cmd interrupt.",
     "brcmfmac: brcmf_set_channel: set chanspec 0x100{d} fail, reason -52",
-    "audit: type=1400 audit({n}.{d}:{n}): apparmor=\"DENIED\" operation=\"open\" profile=\"snap\"",
+    'audit: type=1400 audit({n}.{d}:{n}): apparmor="DENIED" operation="open" profile="snap"',
 ]
 TRACEBACK = [
     "Traceback (most recent call last):",
     '  File "/opt/app/worker.py", line {n}, in run',
     "    result = self.handler(job)",
     '  File "/opt/app/handlers.py", line {d}{n}, in handle',
-    "    raise ValueError(f\"bad job {{job.id}}\")",
+    '    raise ValueError(f"bad job {{job.id}}")',
     "ValueError: bad job {n}",
 ]
 
@@ -116,15 +127,20 @@ def _noise_block(rng: random.Random, size: int) -> List[str]:
                 total += len(line)
             continue
         template = rng.choice(NOISE)
-        line = "%s %s %s: %s\n" % (stamp, host, rng.choice(DAEMONS),
-                                   template.format(n=rng.randrange(10, 99999), d=rng.randrange(0, 9)))
+        line = "%s %s %s: %s\n" % (
+            stamp,
+            host,
+            rng.choice(DAEMONS),
+            template.format(n=rng.randrange(10, 99999), d=rng.randrange(0, 9)),
+        )
         lines.append(line)
         total += len(line)
     return lines
 
 
-def generate(out: Path, size: int, errors_every: int = 1 << 20, seed: int = 1,
-             errors: Optional[List[Tuple[str, str]]] = None) -> List[str]:
+def generate(
+    out: Path, size: int, errors_every: int = 1 << 20, seed: int = 1, errors: Optional[List[Tuple[str, str]]] = None
+) -> List[str]:
     """Write about `size` bytes to `out`; returns the entry ids of the errors inserted, in order."""
     rng = random.Random(seed)
     errors = errors if errors is not None else load_real_errors()
@@ -166,8 +182,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     inserted = generate(Path(args.out), parse_size(args.size), parse_size(args.errors_every), args.seed)
-    print(f"{args.out}: {len(inserted)} real errors inserted ({len(set(inserted))} distinct entries)",
-          file=sys.stderr)
+    print(f"{args.out}: {len(inserted)} real errors inserted ({len(set(inserted))} distinct entries)", file=sys.stderr)
     return 0
 
 

@@ -47,8 +47,10 @@ CACHE = BENCH / ".cache"
 SEED_MODEL = "mobilenet_v2_1.0_224_inat_bird_quant.tflite"
 SMALLEST_MODEL = "mobilenet_v1_0.25_128_quant.tflite"
 CPU_STACK = ["tflite-runtime==2.14.0", "numpy<2"]
-EXPLAIN_TEXT = ("RuntimeError: Internal: Unsupported data type in custom op handler: 0Node number 1 "
-                "(EdgeTpuDelegateForCustomOp) failed to prepare.")
+EXPLAIN_TEXT = (
+    "RuntimeError: Internal: Unsupported data type in custom op handler: 0Node number 1 "
+    "(EdgeTpuDelegateForCustomOp) failed to prepare."
+)
 
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(REPO))
@@ -60,8 +62,9 @@ class Run:
     largest single process of its tree) and, sampled every 20 ms, the peak of the whole tree's summed RSS
     (children it forks included; shared pages counted once per process, so an over-estimate)."""
 
-    def __init__(self, seconds: float, returncode: int, stdout: bytes, stderr: bytes, maxrss_kib: int,
-                 tree_kib: int = 0):
+    def __init__(
+        self, seconds: float, returncode: int, stdout: bytes, stderr: bytes, maxrss_kib: int, tree_kib: int = 0
+    ):
         self.seconds = seconds
         self.returncode = returncode
         self.stdout = stdout
@@ -91,12 +94,21 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
-def run(argv: Sequence[str], env: Optional[Dict[str, str]] = None, cwd: Optional[str] = None,
-        timeout: float = 900.0, sample_tree: bool = False, stdin: Optional[str] = None) -> Run:
+def run(
+    argv: Sequence[str],
+    env: Optional[Dict[str, str]] = None,
+    cwd: Optional[str] = None,
+    timeout: float = 900.0,
+    sample_tree: bool = False,
+    stdin: Optional[str] = None,
+) -> Run:
     """Run a command, timing it and reading its peak RSS from wait4 (Linux/macOS). `stdin`: a file to read
     standard input from."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            open(stdin if stdin else os.devnull, "rb") as given:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        open(stdin if stdin else os.devnull, "rb") as given,
+    ):
         start = time.perf_counter()
         proc = subprocess.Popen(list(argv), stdin=given, stdout=out, stderr=err, env=env, cwd=cwd)
         maxrss = tree = 0
@@ -117,8 +129,9 @@ def run(argv: Sequence[str], env: Optional[Dict[str, str]] = None, cwd: Optional
                     next_sample = now + 0.02
                 time.sleep(0.002)
             seconds = time.perf_counter() - start
-            proc.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else (
-                status >> 8)
+            proc.returncode = (
+                os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else (status >> 8)
+            )
             maxrss = int(usage.ru_maxrss // (1024 if sys.platform == "darwin" else 1))
         else:  # pragma: no cover - Windows
             proc.wait(timeout)
@@ -128,9 +141,14 @@ def run(argv: Sequence[str], env: Optional[Dict[str, str]] = None, cwd: Optional
         return Run(seconds, proc.returncode, out.read(), err.read(), maxrss, tree)
 
 
-def alternate(cases: Dict[str, Sequence[str]], runs: int, env: Optional[Dict[str, str]] = None,
-              warmup: int = 1, sample_tree: bool = False,
-              stdins: Optional[Dict[str, str]] = None) -> Dict[str, List[Run]]:
+def alternate(
+    cases: Dict[str, Sequence[str]],
+    runs: int,
+    env: Optional[Dict[str, str]] = None,
+    warmup: int = 1,
+    sample_tree: bool = False,
+    stdins: Optional[Dict[str, str]] = None,
+) -> Dict[str, List[Run]]:
     """Run every case `runs` times, interleaved (a, b, c, b, c, a, ...), after `warmup` untimed rounds.
     `stdins`: per case, a file for its standard input."""
     names = list(cases)
@@ -140,7 +158,7 @@ def alternate(cases: Dict[str, Sequence[str]], runs: int, env: Optional[Dict[str
             run(cases[name], env=env, stdin=stdins.get(name))
     results: Dict[str, List[Run]] = {name: [] for name in names}
     for index in range(runs):
-        order = names[index % len(names):] + names[:index % len(names)]
+        order = names[index % len(names) :] + names[: index % len(names)]
         for name in order:
             results[name].append(run(cases[name], env=env, sample_tree=sample_tree, stdin=stdins.get(name)))
     return results
@@ -205,8 +223,11 @@ def cpu_stack_python(given: Optional[str]) -> Tuple[Optional[str], str]:
     made = subprocess.run([sys.executable, "-m", "venv", str(folder)], capture_output=True, text=True)
     if made.returncode != 0:
         return None, f"python -m venv failed: {made.stderr.strip()[-300:]}"
-    pip = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                          "--only-binary=:all:", *CPU_STACK], capture_output=True, text=True)
+    pip = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--only-binary=:all:", *CPU_STACK],
+        capture_output=True,
+        text=True,
+    )
     if pip.returncode != 0:
         shutil.rmtree(folder, ignore_errors=True)
         return None, f"pip install {' '.join(CPU_STACK)} failed: {pip.stderr.strip()[-300:]}"
@@ -227,15 +248,21 @@ def bench_startup(ed: List[str], runs: int) -> List[Dict[str, Any]]:
     for name in ("edgedoctor --version", "edgedoctor explain TEXT"):
         value = median([r.seconds for r in results[name]])
         failed = [r for r in results[name] if r.returncode != 0]
-        rows.append({"name": f"start-up: `{name}`", "subject": f"{value * 1000:.0f} ms",
-                     "baseline": f"`python -c pass` {base * 1000:.0f} ms", "ratio": value / base,
-                     "goal": "<= 4x", "met": value / base <= 4 and not failed,
-                     "note": f"median of {runs}" + (f"; {len(failed)} runs failed" if failed else "")})
+        rows.append(
+            {
+                "name": f"start-up: `{name}`",
+                "subject": f"{value * 1000:.0f} ms",
+                "baseline": f"`python -c pass` {base * 1000:.0f} ms",
+                "ratio": value / base,
+                "goal": "<= 4x",
+                "met": value / base <= 4 and not failed,
+                "note": f"median of {runs}" + (f"; {len(failed)} runs failed" if failed else ""),
+            }
+        )
     return rows
 
 
-def bench_check(ed: List[str], python: str, models_dir: Optional[Path], runs: int,
-                work: Path) -> List[Dict[str, Any]]:
+def bench_check(ed: List[str], python: str, models_dir: Optional[Path], runs: int, work: Path) -> List[Dict[str, Any]]:
     model = (models_dir / SMALLEST_MODEL) if models_dir else None
     if model is None or not model.exists():
         return [{"name": "check --offline", "skipped": f"{SMALLEST_MODEL} not found (give --models-dir)"}]
@@ -243,8 +270,8 @@ def bench_check(ed: List[str], python: str, models_dir: Optional[Path], runs: in
     empty_cache.mkdir(exist_ok=True)
     cases = {
         "bare": [python, str(BENCH / "bare_check.py"), str(model)],
-        "check": ed + ["check", "--offline", "--python", python, "--cache-dir", str(empty_cache), "--format", "json",
-                       "--quiet"],
+        "check": ed
+        + ["check", "--offline", "--python", python, "--cache-dir", str(empty_cache), "--format", "json", "--quiet"],
     }
     results = alternate(cases, runs, env=quiet_env({"CI": "1"}))
     base = median([r.seconds for r in results["bare"]])
@@ -255,12 +282,15 @@ def bench_check(ed: List[str], python: str, models_dir: Optional[Path], runs: in
         report = json.loads(results["check"][-1].stdout)
         facts = report["facts"]
         cpu = (facts.get("inference") or {}).get("cpu") or {}
-        independent = {name: (facts.get(name) or {}).get("probe_ms") for name in ("python_env", "usb", "pcie",
-                                                                               "runtime")}
+        independent = {
+            name: (facts.get(name) or {}).get("probe_ms") for name in ("python_env", "usb", "pcie", "runtime")
+        }
         known = {k: v for k, v in independent.items() if isinstance(v, (int, float))}
         if known:
-            concurrency = (f"; independent probes ran concurrently: sum {sum(known.values()):.0f} ms, longest "
-                           f"{max(known.values()):.0f} ms ({', '.join(f'{k} {v:.0f}' for k, v in known.items())})")
+            concurrency = (
+                f"; independent probes ran concurrently: sum {sum(known.values()):.0f} ms, longest "
+                f"{max(known.values()):.0f} ms ({', '.join(f'{k} {v:.0f}' for k, v in known.items())})"
+            )
         note += f"; model run: {cpu.get('model')} {cpu.get('status')}"
         if cpu.get("status") != "pass":
             note += " (the CPU stack did not pass: check the venv)"
@@ -268,17 +298,26 @@ def bench_check(ed: List[str], python: str, models_dir: Optional[Path], runs: in
         note += "; the report could not be read"
     if any(r.returncode not in (0, 1) for r in results["check"]):
         note += f"; exit codes {sorted({r.returncode for r in results['check']})}"
-    return [{"name": "`check --offline` (CPU stack + embedded model)", "subject": f"{value * 1000:.0f} ms",
-             "baseline": f"bare numpy+TFLite, {SMALLEST_MODEL} once: {base * 1000:.0f} ms", "ratio": value / base,
-             "goal": "<= 3x", "met": value / base <= 3, "note": note + concurrency}]
+    return [
+        {
+            "name": "`check --offline` (CPU stack + embedded model)",
+            "subject": f"{value * 1000:.0f} ms",
+            "baseline": f"bare numpy+TFLite, {SMALLEST_MODEL} once: {base * 1000:.0f} ms",
+            "ratio": value / base,
+            "goal": "<= 3x",
+            "met": value / base <= 3,
+            "note": note + concurrency,
+        }
+    ]
 
 
 def matrix_keywords() -> List[str]:
     from edgedoctor import matrix
 
     table = matrix.load()
-    return sorted({literal for entry in table.entries for sig in entry.signatures for group in sig.groups
-                   for literal in group})
+    return sorted(
+        {literal for entry in table.entries for sig in entry.signatures for group in sig.groups for literal in group}
+    )
 
 
 def bench_explain(ed: List[str], sizes: Sequence[int], runs: int, work: Path) -> List[Dict[str, Any]]:
@@ -307,13 +346,19 @@ def bench_explain(ed: List[str], sizes: Sequence[int], runs: int, work: Path) ->
             commands["stdin"] = ed + ["explain", "-", "--format", "json"]
         if grep:
             commands["grep"] = [grep, "-F", "-i", "-c", "-f", str(keywords), str(log)]
-        results = alternate(commands, runs, env=quiet_env({"LC_ALL": "C"}), warmup=0, sample_tree=True,
-                            stdins={"stdin": str(log)})
+        results = alternate(
+            commands, runs, env=quiet_env({"LC_ALL": "C"}), warmup=0, sample_tree=True, stdins={"stdin": str(log)}
+        )
         base = median([r.seconds for r in results["grep"]]) if grep else float("nan")
-        stop = ("reading may stop early: errors of every text entry are in it" if text_entries <= set(inserted)
-                else "read to the end: some text entries never match")
-        for subject, title in (("explain", f"`explain --file` {real / 1e6:.0f} MB log{label}"),
-                               ("stdin", f"`explain -` {real / 1e6:.0f} MB log on standard input")):
+        stop = (
+            "reading may stop early: errors of every text entry are in it"
+            if text_entries <= set(inserted)
+            else "read to the end: some text entries never match"
+        )
+        for subject, title in (
+            ("explain", f"`explain --file` {real / 1e6:.0f} MB log{label}"),
+            ("stdin", f"`explain -` {real / 1e6:.0f} MB log on standard input"),
+        ):
             if subject not in results:
                 continue
             value = median([r.seconds for r in results[subject]])
@@ -325,21 +370,34 @@ def bench_explain(ed: List[str], sizes: Sequence[int], runs: int, work: Path) ->
                 found = [m["entry"] for m in json.loads(results[subject][-1].stdout)["matches"]]
             except (ValueError, KeyError):
                 pass
-            note = (f"median of {runs}; {len(inserted)} real errors ({len(set(inserted))} entries) inserted, "
-                    f"{stop}; {len(found)} matches reported (top 10); peak RSS {peak:.0f} MB for the process tree "
-                    f"(summed, sampled every 20 ms; largest single process {single:.0f} MB)")
-            rows.append({"name": title, "subject": f"{value:.2f} s = {rate:.0f} MB/s, peak {peak:.0f} MB",
-                         "baseline": (f"`grep -F -i -c -f` ({len(keywords.read_text().split(chr(10))) - 1} "
-                                      f"keywords) {base:.2f} s = {real / base / 1e6:.0f} MB/s") if grep
-                         else "grep not found",
-                         "ratio": value / base if grep else None, "goal": ">= 50 MB/s, peak <= 150 MB",
-                         "met": rate >= 50 and peak <= 150, "note": note})
+            note = (
+                f"median of {runs}; {len(inserted)} real errors ({len(set(inserted))} entries) inserted, "
+                f"{stop}; {len(found)} matches reported (top 10); peak RSS {peak:.0f} MB for the process tree "
+                f"(summed, sampled every 20 ms; largest single process {single:.0f} MB)"
+            )
+            rows.append(
+                {
+                    "name": title,
+                    "subject": f"{value:.2f} s = {rate:.0f} MB/s, peak {peak:.0f} MB",
+                    "baseline": (
+                        f"`grep -F -i -c -f` ({len(keywords.read_text().split(chr(10))) - 1} "
+                        f"keywords) {base:.2f} s = {real / base / 1e6:.0f} MB/s"
+                    )
+                    if grep
+                    else "grep not found",
+                    "ratio": value / base if grep else None,
+                    "goal": ">= 50 MB/s, peak <= 150 MB",
+                    "met": rate >= 50 and peak <= 150,
+                    "note": note,
+                }
+            )
         log.unlink()
     return rows
 
 
-def bench_latency(ed: List[str], python: str, models_dir: Optional[Path], runs: int,
-                  work: Path) -> List[Dict[str, Any]]:
+def bench_latency(
+    ed: List[str], python: str, models_dir: Optional[Path], runs: int, work: Path
+) -> List[Dict[str, Any]]:
     model = (models_dir / SEED_MODEL) if models_dir else None
     if model is None or not model.exists():
         return [{"name": "latency fidelity", "skipped": f"{SEED_MODEL} not found (give --models-dir)"}]
@@ -354,9 +412,27 @@ def bench_latency(ed: List[str], python: str, models_dir: Optional[Path], runs: 
         order = ("check", "bare") if index % 2 == 0 else ("bare", "check")
         for name in order:
             if name == "check":
-                result = run(ed + ["check", "--offline", "--python", python, "--models-dir", str(models_dir),
-                                   "--cache-dir", str(empty_cache), "--model-set", "inat-bird", "--iterations",
-                                   str(iterations), "--format", "json", "--quiet"], env=env)
+                result = run(
+                    ed
+                    + [
+                        "check",
+                        "--offline",
+                        "--python",
+                        python,
+                        "--models-dir",
+                        str(models_dir),
+                        "--cache-dir",
+                        str(empty_cache),
+                        "--model-set",
+                        "inat-bird",
+                        "--iterations",
+                        str(iterations),
+                        "--format",
+                        "json",
+                        "--quiet",
+                    ],
+                    env=env,
+                )
                 try:
                     cpu = json.loads(result.stdout)["facts"]["inference"]["cpu"]
                     if cpu.get("model") != SEED_MODEL or not (cpu.get("latency_ms") or {}).get("median"):
@@ -374,12 +450,19 @@ def bench_latency(ed: List[str], python: str, models_dir: Optional[Path], runs: 
     if not reported or not bare:
         return [{"name": "latency fidelity", "skipped": "; ".join(notes) or "no measurements"}]
     value, base = median(reported), median(bare)
-    return [{"name": f"latency fidelity: reported CPU median, {SEED_MODEL}", "subject": f"{value:.1f} ms",
-             "baseline": f"bare `invoke()` loop {base:.1f} ms", "ratio": value / base, "goal": "within 10%",
-             "met": abs(value / base - 1) <= 0.10,
-             "note": f"median of {len(reported)} check runs x {iterations} inferences vs {len(bare)} bare runs; "
-                     f"each: {', '.join(f'{v:.1f}' for v in reported)} vs {', '.join(f'{v:.1f}' for v in bare)}"
-                     + (f"; {'; '.join(notes)}" if notes else "")}]
+    return [
+        {
+            "name": f"latency fidelity: reported CPU median, {SEED_MODEL}",
+            "subject": f"{value:.1f} ms",
+            "baseline": f"bare `invoke()` loop {base:.1f} ms",
+            "ratio": value / base,
+            "goal": "within 10%",
+            "met": abs(value / base - 1) <= 0.10,
+            "note": f"median of {len(reported)} check runs x {iterations} inferences vs {len(bare)} bare runs; "
+            f"each: {', '.join(f'{v:.1f}' for v in reported)} vs {', '.join(f'{v:.1f}' for v in bare)}"
+            + (f"; {'; '.join(notes)}" if notes else ""),
+        }
+    ]
 
 
 # --- reporting -----------------------------------------------------------------------------------------------
@@ -392,8 +475,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{platform.system()} {platform.release()} {platform.machine()}, {cpu}, {os.cpu_count()} cores; "
-            f"Python {platform.python_version()}")
+    return (
+        f"{platform.system()} {platform.release()} {platform.machine()}, {cpu}, {os.cpu_count()} cores; "
+        f"Python {platform.python_version()}"
+    )
 
 
 def table(rows: List[Dict[str, Any]]) -> str:
@@ -405,8 +490,10 @@ def table(rows: List[Dict[str, Any]]) -> str:
             notes.append(f"- {row['name']}: skipped: {row['skipped']}")
             continue
         ratio = "" if row.get("ratio") is None else f"{row['ratio']:.2f}x"
-        lines.append(f"| {row['name']} | {row['subject']} | {row['baseline']} | {ratio} | {row['goal']} | "
-                     f"{'yes' if row['met'] else '**no**'} |")
+        lines.append(
+            f"| {row['name']} | {row['subject']} | {row['baseline']} | {ratio} | {row['goal']} | "
+            f"{'yes' if row['met'] else '**no**'} |"
+        )
         if row.get("note"):
             notes.append(f"- {row['name']}: {row['note']}")
     return "\n".join(lines + [""] + notes) + "\n"
@@ -416,7 +503,7 @@ def write_results(text: str) -> None:
     header = "# edgedoctor benchmark results\n\nNewest first. Produced by `bench/run.py` (see bench/README.md).\n\n"
     old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else header
     if old.startswith(header):
-        old = old[len(header):]
+        old = old[len(header) :]
     RESULTS.write_text(header + text + "\n" + old, encoding="utf-8")
 
 
@@ -429,12 +516,22 @@ def parse_sizes(text: str) -> List[int]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="edgedoctor benchmarks against bare baselines")
     parser.add_argument("--quick", action="store_true", help="fewer runs and only the 100 MB log (about a minute)")
-    parser.add_argument("--python", metavar="VENV", help="a venv (or its python) with a working CPU stack; "
-                        "default: build bench/.cache/venv-cpu-* with " + " ".join(CPU_STACK))
-    parser.add_argument("--models-dir", default=str(SHARED_MODELS) if SHARED_MODELS.is_dir() else None,
-                        help="folder with Coral's test models (default: ../shared/models)")
-    parser.add_argument("--only", default="startup,check,explain,latency",
-                        help="comma-separated benchmarks to run (startup, check, explain, latency)")
+    parser.add_argument(
+        "--python",
+        metavar="VENV",
+        help="a venv (or its python) with a working CPU stack; "
+        "default: build bench/.cache/venv-cpu-* with " + " ".join(CPU_STACK),
+    )
+    parser.add_argument(
+        "--models-dir",
+        default=str(SHARED_MODELS) if SHARED_MODELS.is_dir() else None,
+        help="folder with Coral's test models (default: ../shared/models)",
+    )
+    parser.add_argument(
+        "--only",
+        default="startup,check,explain,latency",
+        help="comma-separated benchmarks to run (startup, check, explain, latency)",
+    )
     parser.add_argument("--log-sizes", help="log sizes for explain (default 100M,1G; --quick: 100M)")
     parser.add_argument("--workdir", help="where the generated logs go (default: a temporary folder)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not add to bench/RESULTS.md")
@@ -459,21 +556,31 @@ def main(argv: Optional[List[str]] = None) -> int:
             rows += bench_startup(ed, 7 if quick else 21)
         if "check" in only:
             print("check ...", file=sys.stderr)
-            rows += (bench_check(ed, python, models_dir, 3 if quick else 7, work) if python else
-                     [{"name": "check --offline", "skipped": python_text}])
+            rows += (
+                bench_check(ed, python, models_dir, 3 if quick else 7, work)
+                if python
+                else [{"name": "check --offline", "skipped": python_text}]
+            )
         if "explain" in only:
             print("explain over logs ...", file=sys.stderr)
             rows += bench_explain(ed, sizes, 1 if quick else 3, work)
         if "latency" in only:
             print("latency fidelity ...", file=sys.stderr)
-            rows += (bench_latency(ed, python, models_dir, 2 if quick else 5, work) if python else
-                     [{"name": "latency fidelity", "skipped": python_text}])
-    command = "python " + " ".join(shlex.quote(a) for a in ["bench/run.py"] + list(argv if argv is not None
-                                                                                      else sys.argv[1:]))
-    text = (f"## {datetime.date.today().isoformat()}: `{command}`\n\n"
-            f"Machine: {machine()}. edgedoctor run as `{ed_text}` ({compiled})"
-            + (f"; CPU stack: {python_text}" if python_text else "") + f". Took {time.time() - started:.0f} s.\n\n"
-            + table(rows))
+            rows += (
+                bench_latency(ed, python, models_dir, 2 if quick else 5, work)
+                if python
+                else [{"name": "latency fidelity", "skipped": python_text}]
+            )
+    command = "python " + " ".join(
+        shlex.quote(a) for a in ["bench/run.py"] + list(argv if argv is not None else sys.argv[1:])
+    )
+    text = (
+        f"## {datetime.date.today().isoformat()}: `{command}`\n\n"
+        f"Machine: {machine()}. edgedoctor run as `{ed_text}` ({compiled})"
+        + (f"; CPU stack: {python_text}" if python_text else "")
+        + f". Took {time.time() - started:.0f} s.\n\n"
+        + table(rows)
+    )
     print(text)
     if not args.no_write:
         write_results(text)

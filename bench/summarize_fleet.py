@@ -31,8 +31,10 @@ def main() -> int:
     if args.report:
         reports = [json.loads(Path(args.report).read_text())]
     else:
-        reports = [judge(json.loads(p.read_text())["facts"])
-                   for p in sorted((REPO / "tests" / "fixtures" / "scenarios").glob("*.json"))]
+        reports = [
+            judge(json.loads(p.read_text())["facts"])
+            for p in sorted((REPO / "tests" / "fixtures" / "scenarios").glob("*.json"))
+        ]
     folder = Path(tempfile.mkdtemp(prefix="edgedoctor-fleet-"))
     try:
         for number in range(args.machines):
@@ -45,8 +47,11 @@ def main() -> int:
             times = []
             for _ in range(args.runs):
                 start = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "edgedoctor", "summarize", str(folder), "--format", fmt],
-                               stdout=subprocess.DEVNULL, cwd=str(REPO))
+                subprocess.run(
+                    [sys.executable, "-m", "edgedoctor", "summarize", str(folder), "--format", fmt],
+                    stdout=subprocess.DEVNULL,
+                    cwd=str(REPO),
+                )
                 times.append(time.perf_counter() - start)
             print(f"  {fmt:9s} best {min(times):.2f} s, median {sorted(times)[len(times) // 2]:.2f} s")
     finally:

@@ -73,8 +73,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             signal.signal(number, handler)
 
 
-INTERRUPTED = 128 + 2   # SIGINT (Ctrl-C), as a shell reports it
-TERMINATED = 128 + 15   # SIGTERM
+INTERRUPTED = 128 + 2  # SIGINT (Ctrl-C), as a shell reports it
+TERMINATED = 128 + 15  # SIGTERM
 
 
 class Terminated(BaseException):
@@ -86,6 +86,7 @@ def _on_sigterm() -> dict:
     """Make SIGTERM and SIGINT kill the running workers at once (each leads a process group of its own, which
     Ctrl-C at the terminal does not reach) and unwind: Terminated, KeyboardInterrupt. Returns the handlers it
     replaced (none where they cannot be set: not the main thread)."""
+
     def terminated(signum, frame):
         _stop_children()
         raise Terminated()

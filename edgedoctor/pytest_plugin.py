@@ -18,8 +18,11 @@ _REPORT_KEY = pytest.StashKey[dict]() if hasattr(pytest, "StashKey") else None
 def pytest_addoption(parser):
     group = parser.getgroup("edgedoctor")
     group.addoption("--edgedoctor-report", metavar="FILE", help="use this saved edgedoctor JSON report")
-    group.addoption("--edgedoctor-require-tpu", action="store_true",
-                    help="fail (instead of skip) tests marked edgetpu when no Edge TPU is usable")
+    group.addoption(
+        "--edgedoctor-require-tpu",
+        action="store_true",
+        help="fail (instead of skip) tests marked edgetpu when no Edge TPU is usable",
+    )
     group.addoption("--edgedoctor-python", metavar="PATH", help="examine this interpreter (default: the running one)")
     group.addoption("--edgedoctor-models", action="store_true", help="also run the known-good models in the check")
 
@@ -43,13 +46,16 @@ def _report(config) -> dict:
     else:
         import sys
 
-        from edgedoctor.facts.collect import collect
         from edgedoctor.diagnosis.judge import judge
+        from edgedoctor.facts.collect import collect
         from edgedoctor.machine.options import CheckOptions
         from edgedoctor.machine.system import System
 
-        options = CheckOptions(python=config.getoption("--edgedoctor-python") or sys.executable,
-                               run_models=bool(config.getoption("--edgedoctor-models")), offline=True)
+        options = CheckOptions(
+            python=config.getoption("--edgedoctor-python") or sys.executable,
+            run_models=bool(config.getoption("--edgedoctor-models")),
+            offline=True,
+        )
         report = judge(collect(System.host(), options))
     cache[key] = report
     return report

@@ -181,8 +181,16 @@ def choose_data():
             continue  # every value inside the range: a broken kernel cannot hide behind a clamp
         if len(set(y.tolist())) < OUT_FEATURES:
             continue
-        return {"w1": w1, "b1": b1, "w2": w2, "b2": b2, "input": x, "hidden": h, "output": y,
-                "margin": min(min(m1), min(m2))}
+        return {
+            "w1": w1,
+            "b1": b1,
+            "w2": w2,
+            "b2": b2,
+            "input": x,
+            "hidden": h,
+            "output": y,
+            "margin": min(min(m1), min(m2)),
+        }
     raise SystemExit("no suitable data found")
 
 
@@ -225,7 +233,7 @@ def _vec_offsets(b, offsets):
 def _vec_bytes(b, data: bytes, alignment: int = 16):
     b.StartVector(1, len(data), alignment)
     b.head = b.head - len(data)
-    b.Bytes[b.head:b.head + len(data)] = data
+    b.Bytes[b.head : b.head + len(data)] = data
     return _end_vector(b, len(data))
 
 
@@ -295,10 +303,7 @@ def build_model_bytes(data) -> bytes:
         _tensor(b, "dense2/bias", [OUT_FEATURES], TENSOR_INT32, 4, bias2_scale, 0),
         _tensor(b, "output", [1, OUT_FEATURES], TENSOR_UINT8, 0, *OUT_Q),
     ]
-    operators = [
-        _fc_operator(b, [0, 1, 2], [3], ACT_RELU),
-        _fc_operator(b, [3, 4, 5], [6], ACT_NONE),
-    ]
+    operators = [_fc_operator(b, [0, 1, 2], [3], ACT_RELU), _fc_operator(b, [3, 4, 5], [6], ACT_NONE)]
     tensors_vec = _vec_offsets(b, tensors)
     inputs_vec = _vec_int32(b, [0])
     outputs_vec = _vec_int32(b, [6])
@@ -321,8 +326,10 @@ def build_model_bytes(data) -> bytes:
     opcodes_vec = _vec_offsets(b, [opcode])
     subgraphs_vec = _vec_offsets(b, [subgraph])
     buffers_vec = _vec_offsets(b, buffers)
-    description = b.CreateString("edgedoctor embedded tiny model: uint8 FULLY_CONNECTED(relu) -> FULLY_CONNECTED; "
-                                 "built by models/build_tiny_model.py")
+    description = b.CreateString(
+        "edgedoctor embedded tiny model: uint8 FULLY_CONNECTED(relu) -> FULLY_CONNECTED; "
+        "built by models/build_tiny_model.py"
+    )
     b.StartObject(8)  # Model
     b.PrependUint32Slot(0, 3, 0)
     b.PrependUOffsetTRelativeSlot(1, opcodes_vec, 0)
@@ -382,9 +389,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     installed = getattr(flatbuffers, "__version__", "?")
     if installed != FLATBUFFERS_VERSION:
-        print(f"warning: flatbuffers {installed} is installed; the committed model was built with "
-              f"{FLATBUFFERS_VERSION}, whose layout may differ (pip install flatbuffers=={FLATBUFFERS_VERSION})",
-              file=sys.stderr)
+        print(
+            f"warning: flatbuffers {installed} is installed; the committed model was built with "
+            f"{FLATBUFFERS_VERSION}, whose layout may differ (pip install flatbuffers=={FLATBUFFERS_VERSION})",
+            file=sys.stderr,
+        )
     model, data, block = build()
     if args.check:
         committed = (HERE / FILE_NAME).read_bytes() if (HERE / FILE_NAME).exists() else b""
@@ -404,8 +413,10 @@ def main(argv=None) -> int:
         text = MANIFEST.read_text(encoding="utf-8") if MANIFEST.exists() else ""
         MANIFEST.write_text(replace_block(text, block), encoding="utf-8")
     print(f"{FILE_NAME}: {len(model)} bytes, sha256 {hashlib.sha256(model).hexdigest()}")
-    print(f"input {data['input'].tolist()} -> expected output {data['output'].tolist()} "
-          f"(hidden {data['hidden'].tolist()}, closest rounding tie {data['margin']:.3f} quanta away)")
+    print(
+        f"input {data['input'].tolist()} -> expected output {data['output'].tolist()} "
+        f"(hidden {data['hidden'].tolist()}, closest rounding tie {data['margin']:.3f} quanta away)"
+    )
     return 0
 
 

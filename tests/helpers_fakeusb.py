@@ -28,8 +28,26 @@ def build(folder: Path, cc: Optional[str] = None) -> dict:
     "shim": the file for LD_PRELOAD}. `cc`: another compiler (aarch64-linux-gnu-gcc for the pi tier)."""
     cc = cc or shutil.which("gcc") or shutil.which("cc")
     (folder / "usb").mkdir(parents=True, exist_ok=True)
-    subprocess.run([cc, "-O1", "-shared", "-fPIC", "-Wl,-soname,libusb-1.0.so.0", "-o",
-                    str(folder / "usb" / "libusb-1.0.so.0"), str(HERE / "fake_libusb.c"), "-lpthread"], check=True, capture_output=True, text=True)
-    subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(folder / "fast_sleep.so"), str(HERE / "fast_sleep.c"),
-                    "-ldl"], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [
+            cc,
+            "-O1",
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libusb-1.0.so.0",
+            "-o",
+            str(folder / "usb" / "libusb-1.0.so.0"),
+            str(HERE / "fake_libusb.c"),
+            "-lpthread",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    subprocess.run(
+        [cc, "-O1", "-shared", "-fPIC", "-o", str(folder / "fast_sleep.so"), str(HERE / "fast_sleep.c"), "-ldl"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return {"libusb": folder / "usb", "shim": folder / "fast_sleep.so"}

@@ -22,10 +22,10 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import pytest
 
-from edgedoctor.report.findings import Finding
 from edgedoctor.machine.options import CheckOptions
-from edgedoctor.probes import ProbeContext
 from edgedoctor.machine.system import System, recorded_name
+from edgedoctor.probes import ProbeContext
+from edgedoctor.report.findings import Finding
 
 TESTS = Path(__file__).resolve().parent
 ROOTS = TESTS / "fixtures" / "roots"
@@ -36,6 +36,7 @@ FROGFISH_VERSION = "BuildLabel(COMPILER=5.4.0 20160609,DATE=redacted,TIME=redact
 
 
 # --- the fake libedgetpu ---------------------------------------------------------------------------------------
+
 
 def compile_fake_libedgetpu(folder: Path, defines: Sequence[str] = ()) -> Path:
     """Compile tests/fake_libedgetpu.c into FOLDER/libedgetpu.so.1 and return its path (skips without gcc)."""
@@ -57,8 +58,9 @@ def compile_fake_libedgetpu(folder: Path, defines: Sequence[str] = ()) -> Path:
 def fake_libedgetpu(tmp_path_factory) -> Path:
     """A fake libedgetpu.so.1 built like libedgetpu1-std (embeds PERFORMANCE=THROTTLED and the Grouper
     CL_NUMBER). Returns the .so path; set FAKE_EDGETPU_* variables to choose its behaviour."""
-    return compile_fake_libedgetpu(tmp_path_factory.mktemp("fake-libedgetpu-std"),
-                                   ["FAKE_PERFORMANCE_THROTTLED", 'FAKE_CL_NUMBER="385816442"'])
+    return compile_fake_libedgetpu(
+        tmp_path_factory.mktemp("fake-libedgetpu-std"), ["FAKE_PERFORMANCE_THROTTLED", 'FAKE_CL_NUMBER="385816442"']
+    )
 
 
 @pytest.fixture(scope="session")
@@ -91,6 +93,7 @@ def host_context(env: Mapping[str, str], timeout: float = 10.0, **system_kw) -> 
 
 # --- fixture roots ----------------------------------------------------------------------------------------------
 
+
 def root(name: str) -> Path:
     path = ROOTS / name
     assert path.is_dir(), f"no fixture root {name}"
@@ -105,8 +108,13 @@ Content = Union[str, bytes]
 Recorded = Union[str, tuple]  # stdout, or (stdout, stderr, returncode)
 
 
-def make_root(tmp_path: Path, base: Optional[str] = None, files: Optional[Mapping[str, Optional[Content]]] = None,
-              commands: Optional[Mapping[tuple, Optional[Recorded]]] = None, name: str = "root") -> Path:
+def make_root(
+    tmp_path: Path,
+    base: Optional[str] = None,
+    files: Optional[Mapping[str, Optional[Content]]] = None,
+    commands: Optional[Mapping[tuple, Optional[Recorded]]] = None,
+    name: str = "root",
+) -> Path:
     """A fixture root under TMP_PATH: a copy of the static root BASE (if given), then FILES written
     (relative or absolute machine paths; None removes the file or folder) and COMMANDS recorded
     (argv tuple -> stdout, or (stdout, stderr, returncode); None removes the recording)."""
@@ -166,11 +174,16 @@ def platform_facts(system: System) -> Dict[str, Any]:
         key, sep, value = line.partition("=")
         if sep:
             os_release[key] = value.strip('"')
-    return {"os": system.platform, "in_container": system.exists("/.dockerenv") or system.exists("/run/.containerenv"),
-            "board": board, "board_model": model or None,
-            "kernel": (system.read_text("/proc/sys/kernel/osrelease") or "").strip() or None,
-            "arch": (system.read_text("/.edgedoctor/arch") or "").strip() or None,
-            "page_size": system.page_size, "os_release": os_release or None}
+    return {
+        "os": system.platform,
+        "in_container": system.exists("/.dockerenv") or system.exists("/run/.containerenv"),
+        "board": board,
+        "board_model": model or None,
+        "kernel": (system.read_text("/proc/sys/kernel/osrelease") or "").strip() or None,
+        "arch": (system.read_text("/.edgedoctor/arch") or "").strip() or None,
+        "page_size": system.page_size,
+        "os_release": os_release or None,
+    }
 
 
 def read_facts(where: Union[str, Path, ProbeContext], timeout: float = 5.0, usb_backend: Any = None) -> Dict[str, Any]:
@@ -242,8 +255,15 @@ SPEED_LOW, SPEED_FULL, SPEED_HIGH, SPEED_SUPER, SPEED_SUPER_PLUS = 1, 2, 3, 4, 5
 class FakeUsbDevice:
     """One device as a libusb backend would report it (ids as ints, speed as libusb_speed)."""
 
-    def __init__(self, vendor: int, product: int, bus: int, address: int, speed: int = SPEED_SUPER,
-                 port_numbers: Sequence[int] = (1,)):
+    def __init__(
+        self,
+        vendor: int,
+        product: int,
+        bus: int,
+        address: int,
+        speed: int = SPEED_SUPER,
+        port_numbers: Sequence[int] = (1,),
+    ):
         self.vendor, self.product, self.bus, self.address = vendor, product, bus, address
         self.speed, self.port_numbers = speed, tuple(port_numbers)
 

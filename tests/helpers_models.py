@@ -22,18 +22,24 @@ from typing import Any, Dict, Optional
 import pytest
 
 from edgedoctor.machine.options import CheckOptions
-from edgedoctor.probes import ProbeContext
 from edgedoctor.machine.system import System
+from edgedoctor.probes import ProbeContext
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 SHARED_MODELS = REPO.parent / "shared" / "models"
 TFLITE_REQUIREMENTS = ["tflite-runtime==2.14.0", "numpy<2"]
 
-EDGETPU_MODELS = ("mobilenet_v2_1.0_224_inat_bird_quant_edgetpu.tflite", "mobilenet_v1_0.25_128_quant_edgetpu.tflite",
-                  "keras_lstm_mnist_ptq_edgetpu.tflite")
-CPU_MODELS = ("mobilenet_v2_1.0_224_inat_bird_quant.tflite", "mobilenet_v1_0.25_128_quant.tflite",
-              "keras_lstm_mnist_ptq.tflite")
+EDGETPU_MODELS = (
+    "mobilenet_v2_1.0_224_inat_bird_quant_edgetpu.tflite",
+    "mobilenet_v1_0.25_128_quant_edgetpu.tflite",
+    "keras_lstm_mnist_ptq_edgetpu.tflite",
+)
+CPU_MODELS = (
+    "mobilenet_v2_1.0_224_inat_bird_quant.tflite",
+    "mobilenet_v1_0.25_128_quant.tflite",
+    "keras_lstm_mnist_ptq.tflite",
+)
 
 
 def require_shared_models() -> Path:
@@ -165,14 +171,23 @@ def model_server(tmp_path, no_proxy):
 
 
 # --- running the probe ----------------------------------------------------------------------------------
-def probe_context(python: str, tmp_path: Path, facts: Optional[Dict[str, Any]] = None,
-                  env: Optional[Dict[str, str]] = None, **options: Any) -> ProbeContext:
+def probe_context(
+    python: str,
+    tmp_path: Path,
+    facts: Optional[Dict[str, Any]] = None,
+    env: Optional[Dict[str, str]] = None,
+    **options: Any,
+) -> ProbeContext:
     opts = dict(python=python, timeout=60.0, iterations=3, cache_dir=str(tmp_path / "cache"))
     opts.update(options)
     system = System(env=dict(os.environ if env is None else env))
-    base = {"python_env": {"tflite": {"module": "tflite_runtime", "version": "2.14.0"}},
-            "platform": {"os": "linux"}, "usb": {"devices": []}, "pcie": {"devices": []},
-            "runtime": {"found": False, "path": None, "runtime_version": None}}
+    base = {
+        "python_env": {"tflite": {"module": "tflite_runtime", "version": "2.14.0"}},
+        "platform": {"os": "linux"},
+        "usb": {"devices": []},
+        "pcie": {"devices": []},
+        "runtime": {"found": False, "path": None, "runtime_version": None},
+    }
     base.update(facts or {})
     return ProbeContext(system, CheckOptions(**opts), facts=base)
 

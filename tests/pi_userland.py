@@ -62,8 +62,9 @@ class Userland:
     @property
     def folder(self) -> Path:
         """Keyed by what goes in, so a changed package list builds a new root instead of reusing a stale one."""
-        key = hashlib.sha256(json.dumps([self.suite, self.arch, sorted(self.packages), self.alternatives,
-                                         self.board]).encode()).hexdigest()[:10]
+        key = hashlib.sha256(
+            json.dumps([self.suite, self.arch, sorted(self.packages), self.alternatives, self.board]).encode()
+        ).hexdigest()[:10]
         return CACHE / "roots" / f"{self.name}-{key}"
 
 
@@ -74,32 +75,89 @@ def _manylinux(machine: str, newest: int) -> Tuple[str, ...]:
 
 
 # python3-minimal: /usr/bin/python3, the `python3` on PATH that check examines by default
-_BOOKWORM_PYTHON = ("python3-minimal", "python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "libffi8", "libssl3")
-_COMMON = ("base-files", "libc6", "zlib1g", "libexpat1", "libstdc++6", "libgcc-s1", "libbz2-1.0", "liblzma5", "libusb-1.0-0",
-           "libudev1")
+_BOOKWORM_PYTHON = (
+    "python3-minimal",
+    "python3.11-minimal",
+    "libpython3.11-minimal",
+    "libpython3.11-stdlib",
+    "libffi8",
+    "libssl3",
+)
+_COMMON = (
+    "base-files",
+    "libc6",
+    "zlib1g",
+    "libexpat1",
+    "libstdc++6",
+    "libgcc-s1",
+    "libbz2-1.0",
+    "liblzma5",
+    "libusb-1.0-0",
+    "libudev1",
+)
 
 # Debian's numpy for armhf (PyPI has no armv7l numpy wheel) and the BLAS/LAPACK it links, with the links that
 # update-alternatives makes on a real system.
 _DEBIAN_NUMPY = ("python3-numpy", "libblas3", "liblapack3", "libgfortran5")
-_ARMHF_BLAS = (("usr/lib/arm-linux-gnueabihf/libblas.so.3", "blas/libblas.so.3"),
-               ("usr/lib/arm-linux-gnueabihf/liblapack.so.3", "lapack/liblapack.so.3"))
+_ARMHF_BLAS = (
+    ("usr/lib/arm-linux-gnueabihf/libblas.so.3", "blas/libblas.so.3"),
+    ("usr/lib/arm-linux-gnueabihf/liblapack.so.3", "lapack/liblapack.so.3"),
+)
 
 USERLANDS: Dict[str, Userland] = {
     # Raspberry Pi OS Bookworm 64-bit on a Pi 5
-    "bookworm-arm64": Userland("bookworm-arm64", "bookworm", "arm64", "qemu-aarch64-static", "python3.11",
-                               _COMMON + _BOOKWORM_PYTHON, "raspios-bookworm-pi5", _manylinux("aarch64", 36)),
+    "bookworm-arm64": Userland(
+        "bookworm-arm64",
+        "bookworm",
+        "arm64",
+        "qemu-aarch64-static",
+        "python3.11",
+        _COMMON + _BOOKWORM_PYTHON,
+        "raspios-bookworm-pi5",
+        _manylinux("aarch64", 36),
+    ),
     # Raspberry Pi OS Bookworm 32-bit (armhf) on a Pi 4
-    "bookworm-armhf": Userland("bookworm-armhf", "bookworm", "armhf", "qemu-arm-static", "python3.11",
-                               _COMMON + _BOOKWORM_PYTHON, "raspios-bullseye-pi4", _manylinux("armv7l", 36)),
+    "bookworm-armhf": Userland(
+        "bookworm-armhf",
+        "bookworm",
+        "armhf",
+        "qemu-arm-static",
+        "python3.11",
+        _COMMON + _BOOKWORM_PYTHON,
+        "raspios-bullseye-pi4",
+        _manylinux("armv7l", 36),
+    ),
     # the same with Debian's python3-numpy installed (apt-get install python3-numpy)
-    "bookworm-armhf-numpy": Userland("bookworm-armhf-numpy", "bookworm", "armhf", "qemu-arm-static", "python3.11",
-                                     _COMMON + _BOOKWORM_PYTHON + _DEBIAN_NUMPY, "raspios-bullseye-pi4",
-                                     _manylinux("armv7l", 36), _ARMHF_BLAS),
+    "bookworm-armhf-numpy": Userland(
+        "bookworm-armhf-numpy",
+        "bookworm",
+        "armhf",
+        "qemu-arm-static",
+        "python3.11",
+        _COMMON + _BOOKWORM_PYTHON + _DEBIAN_NUMPY,
+        "raspios-bullseye-pi4",
+        _manylinux("armv7l", 36),
+        _ARMHF_BLAS,
+    ),
     # Raspberry Pi OS Bullseye 64-bit (glibc 2.31, Python 3.9) on a Pi 4
-    "bullseye-arm64": Userland("bullseye-arm64", "bullseye", "arm64", "qemu-aarch64-static", "python3.9",
-                               _COMMON + ("python3-minimal", "python3.9-minimal", "libpython3.9-minimal", "libpython3.9-stdlib",
-                                          "libffi7", "libssl1.1"),
-                               "raspios-bullseye-pi4", _manylinux("aarch64", 31)),
+    "bullseye-arm64": Userland(
+        "bullseye-arm64",
+        "bullseye",
+        "arm64",
+        "qemu-aarch64-static",
+        "python3.9",
+        _COMMON
+        + (
+            "python3-minimal",
+            "python3.9-minimal",
+            "libpython3.9-minimal",
+            "libpython3.9-stdlib",
+            "libffi7",
+            "libssl1.1",
+        ),
+        "raspios-bullseye-pi4",
+        _manylinux("aarch64", 31),
+    ),
 }
 
 
@@ -135,8 +193,9 @@ def _run(argv: Sequence[str], timeout: float = 600, **kw) -> subprocess.Complete
 def qemu_path(userland: Userland) -> str:
     found = shutil.which(userland.qemu)
     if not found:
-        raise Unavailable(f"{userland.qemu} is not installed (tests/tiers/setup_pi.sh: apt-get install "
-                          f"qemu-user-static)")
+        raise Unavailable(
+            f"{userland.qemu} is not installed (tests/tiers/setup_pi.sh: apt-get install qemu-user-static)"
+        )
     return found
 
 
@@ -154,8 +213,9 @@ def _apt_env() -> Dict[str, str]:
 def apt_update(max_age_s: float = 7 * 86400) -> None:
     """The private apt state: arm64 and armhf package lists of bookworm and bullseye, refreshed weekly."""
     if not shutil.which("apt-get"):
-        raise Unavailable("apt-get is not available (a Debian or Ubuntu machine is needed to fetch Debian's "
-                          "ARM packages)")
+        raise Unavailable(
+            "apt-get is not available (a Debian or Ubuntu machine is needed to fetch Debian's ARM packages)"
+        )
     if not os.path.exists(DEBIAN_KEYRING):
         raise Unavailable(f"{DEBIAN_KEYRING} is missing (apt-get install debian-archive-keyring)")
     folder = _apt_dir()
@@ -166,28 +226,37 @@ def apt_update(max_age_s: float = 7 * 86400) -> None:
         for sub in ("lists/partial", "cache/archives/partial", "parts", "prefs"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         (folder / "status").touch()
-        (folder / "sources.list").write_text("".join(
-            f"deb [arch={','.join(ARCHS)} signed-by={DEBIAN_KEYRING}] {DEBIAN_MIRROR} {suite} main\n"
-            for suite in SUITES))
-        (folder / "apt.conf").write_text("\n".join([
-            'APT::Architecture "arm64";',
-            'APT::Architectures { "arm64"; "armhf"; };',
-            f'Dir::State "{folder}";',
-            f'Dir::State::Lists "{folder}/lists";',
-            f'Dir::State::status "{folder}/status";',
-            f'Dir::Cache "{folder}/cache";',
-            f'Dir::Etc::SourceList "{folder}/sources.list";',
-            f'Dir::Etc::SourceParts "{folder}/parts";',
-            f'Dir::Etc::Preferences "{folder}/prefs/none";',
-            f'Dir::Etc::PreferencesParts "{folder}/prefs";',
-            'APT::Sandbox::User "root";' if os.geteuid() == 0 else "",
-            'Acquire::Languages "none";',
-            'Acquire::Retries "2";',
-        ]) + "\n")
+        (folder / "sources.list").write_text(
+            "".join(
+                f"deb [arch={','.join(ARCHS)} signed-by={DEBIAN_KEYRING}] {DEBIAN_MIRROR} {suite} main\n"
+                for suite in SUITES
+            )
+        )
+        (folder / "apt.conf").write_text(
+            "\n".join(
+                [
+                    'APT::Architecture "arm64";',
+                    'APT::Architectures { "arm64"; "armhf"; };',
+                    f'Dir::State "{folder}";',
+                    f'Dir::State::Lists "{folder}/lists";',
+                    f'Dir::State::status "{folder}/status";',
+                    f'Dir::Cache "{folder}/cache";',
+                    f'Dir::Etc::SourceList "{folder}/sources.list";',
+                    f'Dir::Etc::SourceParts "{folder}/parts";',
+                    f'Dir::Etc::Preferences "{folder}/prefs/none";',
+                    f'Dir::Etc::PreferencesParts "{folder}/prefs";',
+                    'APT::Sandbox::User "root";' if os.geteuid() == 0 else "",
+                    'Acquire::Languages "none";',
+                    'Acquire::Retries "2";',
+                ]
+            )
+            + "\n"
+        )
         result = _run(["apt-get", "update"], env=_apt_env(), timeout=900)
         if result.returncode != 0 or "Err:" in result.stdout:
-            raise Unavailable(f"apt-get update of Debian's ARM package lists failed: "
-                              f"{(result.stderr or result.stdout)[-600:]}")
+            raise Unavailable(
+                f"apt-get update of Debian's ARM package lists failed: {(result.stderr or result.stdout)[-600:]}"
+            )
         stamp.touch()
 
 
@@ -221,15 +290,32 @@ def build_userland(name: str) -> Path:
             (root / link).symlink_to(target)
         lay_board(root, FIXTURES / userland.board)
         python = root / "usr" / "bin" / userland.python
-        probe = _run([qemu_path(userland), "-L", str(root), str(python), "-c",
-                      "import platform, sys; print(platform.machine(), platform.libc_ver()[1], sys.version.split()[0])"],
-                     timeout=120)
+        probe = _run(
+            [
+                qemu_path(userland),
+                "-L",
+                str(root),
+                str(python),
+                "-c",
+                "import platform, sys; print(platform.machine(), platform.libc_ver()[1], sys.version.split()[0])",
+            ],
+            timeout=120,
+        )
         if probe.returncode != 0:
             raise Unavailable(f"the {name} Python does not start under {userland.qemu}: {probe.stderr[-600:]}")
         machine, libc, version = probe.stdout.split()
-        ready.write_text(json.dumps({"packages": sorted(p.name for p in debs.glob("*.deb")), "machine": machine,
-                                     "glibc": libc, "python": version,
-                                     "build_s": round(time.monotonic() - started, 1)}, indent=1))
+        ready.write_text(
+            json.dumps(
+                {
+                    "packages": sorted(p.name for p in debs.glob("*.deb")),
+                    "machine": machine,
+                    "glibc": libc,
+                    "python": version,
+                    "build_s": round(time.monotonic() - started, 1),
+                },
+                indent=1,
+            )
+        )
         shutil.rmtree(debs, ignore_errors=True)
     return root
 
@@ -283,8 +369,7 @@ def wheels(name: str, requirements: Sequence[str], label: str, platforms: Option
     (or for other `platforms`: a wheel made for a newer glibc than the userland has)."""
     userland = USERLANDS[name]
     tags = list(platforms or userland.wheel_platforms)
-    key = hashlib.sha256(json.dumps([tags, userland.python_version,
-                                     sorted(requirements)]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps([tags, userland.python_version, sorted(requirements)]).encode()).hexdigest()[:12]
     folder = CACHE / "sites" / f"{name}-{label}-{key}"
     ready = folder / ".ready"
     if ready.exists():
@@ -295,12 +380,30 @@ def wheels(name: str, requirements: Sequence[str], label: str, platforms: Option
         download = CACHE / "wheels" / f"{name}-{label}-{key}"
         shutil.rmtree(download, ignore_errors=True)
         download.mkdir(parents=True)
-        result = _run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
-                       "--only-binary=:all:", *[arg for tag in tags for arg in ("--platform", tag)], "--python-version", userland.python_version,
-                       "--implementation", "cp", "-d", str(download), *requirements], timeout=900)
+        result = _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--only-binary=:all:",
+                *[arg for tag in tags for arg in ("--platform", tag)],
+                "--python-version",
+                userland.python_version,
+                "--implementation",
+                "cp",
+                "-d",
+                str(download),
+                *requirements,
+            ],
+            timeout=900,
+        )
         if result.returncode != 0:
-            raise Unavailable(f"pip download {' '.join(requirements)} for {name}: "
-                              f"{(result.stderr or result.stdout)[-800:]}")
+            raise Unavailable(
+                f"pip download {' '.join(requirements)} for {name}: {(result.stderr or result.stdout)[-800:]}"
+            )
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         for wheel in sorted(download.glob("*.whl")):
@@ -324,9 +427,27 @@ def pip_finds(name: str, requirement: str) -> Tuple[bool, str]:
     platforms = [arg for tag in userland.wheel_platforms for arg in ("--platform", tag)]
     scratch = CACHE / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
-    result = _run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
-                   "--no-deps", "--only-binary=:all:", *platforms, "--python-version", userland.python_version,
-                   "--implementation", "cp", "-d", str(scratch), requirement], timeout=300)
+    result = _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--no-deps",
+            "--only-binary=:all:",
+            *platforms,
+            "--python-version",
+            userland.python_version,
+            "--implementation",
+            "cp",
+            "-d",
+            str(scratch),
+            requirement,
+        ],
+        timeout=300,
+    )
     return result.returncode == 0, (result.stderr or result.stdout)
 
 
@@ -341,8 +462,14 @@ class EmulatedRun:
     seconds: float
 
 
-def run_edgedoctor(name: str, sites: Sequence[Path], args: Sequence[str], timeout: float = 600,
-                   extra_env: Optional[Dict[str, str]] = None, root: Optional[Path] = None) -> EmulatedRun:
+def run_edgedoctor(
+    name: str,
+    sites: Sequence[Path],
+    args: Sequence[str],
+    timeout: float = 600,
+    extra_env: Optional[Dict[str, str]] = None,
+    root: Optional[Path] = None,
+) -> EmulatedRun:
     """`python -m edgedoctor check ... --format json` as the emulated Pi's own process: its Python under qemu
     with edgedoctor (this source tree) and the wheel folders on PYTHONPATH. No wrapper: edgedoctor must start
     its worker through the emulator by itself. `root`: another sysroot for the same userland (private_root)."""
@@ -351,14 +478,31 @@ def run_edgedoctor(name: str, sites: Sequence[Path], args: Sequence[str], timeou
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "QEMU_"))}
     # The Pi's own PATH: qemu looks for /usr/bin/python3 in the sysroot first, so the `python3` on PATH that
     # check examines by default is the emulated Pi's, as on a real one (not this machine's pyenv shims).
-    env.update({"PYTHONPATH": os.pathsep.join([str(REPO), *map(str, sites)]), "PYTHONNOUSERSITE": "1",
-                "PYTHONDONTWRITEBYTECODE": "1", "COLUMNS": "120",
-                "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"})
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(REPO), *map(str, sites)]),
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "COLUMNS": "120",
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        }
+    )
     env.pop("VIRTUAL_ENV", None)
     env.pop("CONDA_PREFIX", None)
     env.update(extra_env or {})
-    argv = [qemu_path(userland), "-L", str(root), str(root / "usr" / "bin" / userland.python), "-m", "edgedoctor",
-            "check", "--format", "json", "--quiet", *args]
+    argv = [
+        qemu_path(userland),
+        "-L",
+        str(root),
+        str(root / "usr" / "bin" / userland.python),
+        "-m",
+        "edgedoctor",
+        "check",
+        "--format",
+        "json",
+        "--quiet",
+        *args,
+    ]
     started = time.monotonic()
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(CACHE))
     seconds = time.monotonic() - started
@@ -373,8 +517,9 @@ def record_time(what: str, seconds: float) -> None:
     """Measured times of the tier (tests/.cache/pi/timings.jsonl), for the notes; nothing asserts them."""
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / "timings.jsonl", "a") as handle:
-        handle.write(json.dumps({"what": what, "seconds": round(seconds, 1), "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
-                     + "\n")
+        handle.write(
+            json.dumps({"what": what, "seconds": round(seconds, 1), "at": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n"
+        )
 
 
 def finding(report: dict, finding_id: str) -> dict:

@@ -22,10 +22,10 @@ PLAYBOOK = REPO / "contrib" / "ansible" / "edgedoctor.yml"
 
 # host: (recorded machine, its requirements)
 LAB = {
-    "coral-01": ("usb3-runtime", "device,usb3"),     # meets them
-    "coral-02": ("usb2-runtime", "device,usb3"),     # accelerator on a USB 2 port: misses usb3
-    "coral-03": ("no-device", "device,runtime"),     # nothing plugged in, no runtime
-    "coral-04": ("pcie-ok", "pcie"),                 # meets it
+    "coral-01": ("usb3-runtime", "device,usb3"),  # meets them
+    "coral-02": ("usb2-runtime", "device,usb3"),  # accelerator on a USB 2 port: misses usb3
+    "coral-03": ("no-device", "device,runtime"),  # nothing plugged in, no runtime
+    "coral-04": ("pcie-ok", "pcie"),  # meets it
 }
 
 
@@ -52,28 +52,52 @@ def test_the_playbook_examines_the_lab_and_fails_the_machines_that_miss_requirem
     hosts = {}
     for host, (root, require) in LAB.items():
         hosts[host] = {
-            "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-            "edgedoctor_install_pipx": False, "edgedoctor_pipx": pipx, "edgedoctor_package": str(REPO),
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            "edgedoctor_install_pipx": False,
+            "edgedoctor_pipx": pipx,
+            "edgedoctor_package": str(REPO),
             "edgedoctor_install_throttle": 1,  # one pipx home shared by the four "machines"
-            "edgedoctor_bin": str(pipx_bin / "edgedoctor"), "edgedoctor_environment": environment,
+            "edgedoctor_bin": str(pipx_bin / "edgedoctor"),
+            "edgedoctor_environment": environment,
             "edgedoctor_require": require,
-            "edgedoctor_check_args": ["--root", str(ROOTS / root), "--python", lab_python, "--offline",
-                                      "--no-models"],
+            "edgedoctor_check_args": ["--root", str(ROOTS / root), "--python", lab_python, "--offline", "--no-models"],
             "edgedoctor_reports_dir": str(tmp_path / "reports"),
         }
     inventory = tmp_path / "inventory.json"
-    inventory.write_text(json.dumps({"coral": {"hosts": hosts},
-                                     "all": {"hosts": {"localhost": {"ansible_connection": "local",
-                                                                     "ansible_python_interpreter": sys.executable}}}}))
+    inventory.write_text(
+        json.dumps(
+            {
+                "coral": {"hosts": hosts},
+                "all": {
+                    "hosts": {
+                        "localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+                    }
+                },
+            }
+        )
+    )
     extra = {"edgedoctor_reports_dir": str(tmp_path / "reports"), "edgedoctor_controller": str(pipx_bin / "edgedoctor")}
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
-               ANSIBLE_REMOTE_TEMP=str(tmp_path / "ansible-remote"), ANSIBLE_STDOUT_CALLBACK="default")
+    env = dict(
+        os.environ,
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+        ANSIBLE_REMOTE_TEMP=str(tmp_path / "ansible-remote"),
+        ANSIBLE_STDOUT_CALLBACK="default",
+    )
     env.pop("PYTHONPATH", None)  # the hosts run the pipx-installed edgedoctor, not this tree's
-    proc = subprocess.run([playbook, "-i", str(inventory), str(PLAYBOOK), "-e", json.dumps(extra)], env=env,
-                          cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1200)
+    proc = subprocess.run(
+        [playbook, "-i", str(inventory), str(PLAYBOOK), "-e", json.dumps(extra)],
+        env=env,
+        cwd=str(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=1200,
+    )
     out = proc.stdout.decode("utf-8", "replace")
     assert proc.returncode == 2, out[-6000:]  # ansible-playbook: some hosts failed
-    recap = out[out.index("PLAY RECAP"):]
+    recap = out[out.index("PLAY RECAP") :]
     for host in ("coral-01", "coral-04"):
         assert f"{host}" in recap and "failed=0" in next(line for line in recap.splitlines() if host in line), recap
     for host in ("coral-02", "coral-03"):
@@ -83,8 +107,12 @@ def test_the_playbook_examines_the_lab_and_fails_the_machines_that_miss_requirem
 
     reports = tmp_path / "reports"
     assert sorted(p.name for p in reports.glob("*.json")) == [f"{h}.json" for h in LAB]
-    summary = subprocess.run([sys.executable, "-m", "edgedoctor", "summarize", str(reports), "--format", "json"],
-                             stdout=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=60)
+    summary = subprocess.run(
+        [sys.executable, "-m", "edgedoctor", "summarize", str(reports), "--format", "json"],
+        stdout=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        timeout=60,
+    )
     assert summary.returncode == 1
     rows = {row["machine"]: row for row in json.loads(summary.stdout)["reports"]}
     assert sorted(rows) == sorted(LAB)

@@ -9,9 +9,24 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_bench_quick_mode_runs(tmp_path):
-    done = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--only", "startup,explain",
-                           "--log-sizes", "4M", "--no-write", "--workdir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300, cwd=str(REPO))
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--quick",
+            "--only",
+            "startup,explain",
+            "--log-sizes",
+            "4M",
+            "--no-write",
+            "--workdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(REPO),
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "start-up: `edgedoctor --version`" in out and "start-up: `edgedoctor explain TEXT`" in out

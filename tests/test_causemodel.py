@@ -21,11 +21,10 @@ def test_the_shipped_model_is_built_from_the_current_fixtures():
     assert shipped == json.loads(json.dumps(rebuilt)), "run: python -m edgedoctor.matrix.causemodel_build"
 
 
-@pytest.mark.parametrize("train,test,minimum", [
-    ((), "holdout", 0.45),
-    (("holdout",), "holdout2", 0.45),
-    (("holdout", "holdout2"), "holdout3", 0.35),
-])
+@pytest.mark.parametrize(
+    "train,test,minimum",
+    [((), "holdout", 0.45), (("holdout",), "holdout2", 0.45), (("holdout", "holdout2"), "holdout3", 0.35)],
+)
 def test_held_out_accuracy_of_the_model_alone(train, test, minimum):
     model = causemodel.CauseModel(causemodel.build(causemodel_build.labelled_cases(FIXTURES, ENTRY_CAUSES, train)))
     cases = load_toml(FIXTURES / f"{test}.toml")["error"]
@@ -83,8 +82,9 @@ def _top1(name):
     data = load_toml(FIXTURES / name)
     right = 0
     for case in data["error"]:
-        facts = factview.from_pairs([f"{k}={v}" for k, v in (case.get("facts") or {}).items()
-                                     if k in factview.KEYS and not isinstance(v, list)])
+        facts = factview.from_pairs(
+            [f"{k}={v}" for k, v in (case.get("facts") or {}).items() if k in factview.KEYS and not isinstance(v, list)]
+        )
         matches = explain.explain_text(case["text"], facts)["matches"]
         right += bool(matches) and matches[0]["cause"] == case["cause"]
     return right, len(data["error"])

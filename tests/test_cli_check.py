@@ -34,8 +34,9 @@ def test_every_renderer_runs_end_to_end(run_cli, fmt):
 
 
 def test_root_drives_the_platform_facts(run_cli):
-    code, out, _ = run_cli("check", "--no-models", "--format", "json", "--root",
-                           PLATFORM_ROOTS / "raspios-bullseye-pi4")
+    code, out, _ = run_cli(
+        "check", "--no-models", "--format", "json", "--root", PLATFORM_ROOTS / "raspios-bullseye-pi4"
+    )
     report = json.loads(out)
     platform = report["facts"]["platform"]
     assert platform["board"] == "raspberry-pi-4"
@@ -56,12 +57,24 @@ def test_plain_text_when_piped_or_no_color(monkeypatch):
 
 
 def test_terminal_report_shows_cause_and_remedy_under_failures():
-    from edgedoctor.report.findings import Finding
     from edgedoctor.report.document import build
+    from edgedoctor.report.findings import Finding
 
-    report = build({}, [Finding("python.numpy", "fail", "numpy broke", detail="why", remedy="pip install 'numpy<2'",
-                                causes=["numpy-abi"]),
-                        Finding("platform.os", "info", "Linux")], [])
+    report = build(
+        {},
+        [
+            Finding(
+                "python.numpy",
+                "fail",
+                "numpy broke",
+                detail="why",
+                remedy="pip install 'numpy<2'",
+                causes=["numpy-abi"],
+            ),
+            Finding("platform.os", "info", "Linux"),
+        ],
+        [],
+    )
     plain = terminal.render(report, fancy=False)
     assert "[FAIL] numpy broke" in plain
     assert "cause: numpy-abi" in plain and "pip install 'numpy<2'" in plain
@@ -84,14 +97,18 @@ def test_usage_errors_exit_2(run_cli):
 def test_version_and_module_entry_point():
     import subprocess
 
-    out = subprocess.run([sys.executable, "-m", "edgedoctor", "--version"], capture_output=True, text=True,
-                         cwd=Path(__file__).parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-m", "edgedoctor", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert out.returncode == 0 and out.stdout.startswith("edgedoctor ")
 
 
 def test_strict_makes_warnings_count():
-    from edgedoctor.report.findings import Finding
     from edgedoctor.report.document import build
+    from edgedoctor.report.findings import Finding
 
     findings = [Finding("platform.glibc", "warn", "old", remedy="upgrade")]
     assert build({}, findings, [])["exit_code"] == 0
@@ -123,8 +140,9 @@ def test_a_check_module_bug_is_exit_3_but_the_report_is_still_printed(monkeypatc
 
 def test_output_files_take_their_format_from_the_extension(run_cli, tmp_path):
     json_out, md_out, xml_out = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "r.xml"
-    code, out, _ = run_cli("check", "--no-models", "--root", PLATFORM_ROOTS / "ubuntu-22.04",
-                           "-o", json_out, "-o", md_out, "-o", xml_out)
+    code, out, _ = run_cli(
+        "check", "--no-models", "--root", PLATFORM_ROOTS / "ubuntu-22.04", "-o", json_out, "-o", md_out, "-o", xml_out
+    )
     assert json.loads(json_out.read_text())["schema_version"] == 1
     assert md_out.read_text().lstrip().startswith("#") or "|" in md_out.read_text()
     assert xml_out.read_text().lstrip().startswith("<?xml")

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from edgedoctor import exitcodes
-from edgedoctor.facts import collect_container
 from edgedoctor.diagnosis.judge import judge
+from edgedoctor.facts import collect_container
 from edgedoctor.machine.options import CheckOptions
+from edgedoctor.machine.system import System
 from edgedoctor.probes import container as cprobe
 from edgedoctor.probes import python_env
-from edgedoctor.machine.system import System
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDED = FIXTURES / "containers"
@@ -37,8 +37,12 @@ def joined(label, root, name=None, **options):
     engine_run = runner(label)
     worker = RECORDED / label / "worker.jsonl"
     facts = collect_container.collect(
-        System.from_root(ROOTS / root), CheckOptions(offline=True, timeout=30, **options), name,
-        engine_run=engine_run, shim=lambda *args: cprobe.ReplayShim(worker))
+        System.from_root(ROOTS / root),
+        CheckOptions(offline=True, timeout=30, **options),
+        name,
+        engine_run=engine_run,
+        shim=lambda *args: cprobe.ReplayShim(worker),
+    )
     assert not [argv for argv in engine_run.missing if argv[:2] != ["docker", "inspect"]], engine_run.missing
     return facts, engine_run
 
@@ -48,6 +52,7 @@ def by_id(report):
 
 
 # --- inspect and the outside view ---------------------------------------------------------------------------------
+
 
 def test_the_engine_that_knows_the_container_is_used():
     transcript = runner("usb")
@@ -82,20 +87,30 @@ def test_what_the_container_sees_from_outside():
     assert nopy["os_release"]["ID"] == "busybox"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("/dev/bus/usb:\ntotal 0\ndrwxr-xr-x 2 0 0 60 Dec  4 16:32 002\n\n/dev/bus/usb/002:\ntotal 0\n"
-     "crw-rw-r-- 1 0 0 189, 130 Dec  4 16:32 003\n", [("/dev/bus/usb/002", "003", 189, 130)]),
-    # busybox ls -lnR (Alpine-based images)
-    ("/dev/bus/usb:\ndrwxr-xr-x    2 0        0               60 Dec  4 16:32 001\n\n/dev/bus/usb/001:\n"
-     "crw-rw-rw-    1 0        0         189,   0 Dec  4 16:32 001\n", [("/dev/bus/usb/001", "001", 189, 0)]),
-    ("crw-rw---- 1 0 997 120, 0 Dec  4 10:00 apex_0\n", [("", "apex_0", 120, 0)]),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "/dev/bus/usb:\ntotal 0\ndrwxr-xr-x 2 0 0 60 Dec  4 16:32 002\n\n/dev/bus/usb/002:\ntotal 0\n"
+            "crw-rw-r-- 1 0 0 189, 130 Dec  4 16:32 003\n",
+            [("/dev/bus/usb/002", "003", 189, 130)],
+        ),
+        # busybox ls -lnR (Alpine-based images)
+        (
+            "/dev/bus/usb:\ndrwxr-xr-x    2 0        0               60 Dec  4 16:32 001\n\n/dev/bus/usb/001:\n"
+            "crw-rw-rw-    1 0        0         189,   0 Dec  4 16:32 001\n",
+            [("/dev/bus/usb/001", "001", 189, 0)],
+        ),
+        ("crw-rw---- 1 0 997 120, 0 Dec  4 10:00 apex_0\n", [("", "apex_0", 120, 0)]),
+    ],
+)
 def test_ls_listings_gnu_and_busybox(text, expected):
     found = [(e["folder"], e["name"], e["major"], e["minor"]) for e in cprobe.parse_ls_ln(text) if e["kind"] == "c"]
     assert found == expected
 
 
 # --- the joined report ----------------------------------------------------------------------------------------------
+
 
 def test_host_sees_the_accelerator_and_the_container_has_no_usb_bus():
     facts, _ = joined("py", "usb3-runtime")
@@ -184,18 +199,24 @@ def test_compose_labels_give_the_compose_form():
     entries = json.loads((RECORDED / "py" / "engine.json").read_text())
     inspect = next(e for e in entries if e["argv"][:2] == ["podman", "inspect"])
     data = json.loads(inspect["stdout"])
-    data[0]["Config"]["Labels"] = {"com.docker.compose.project": "nvr", "com.docker.compose.service": "frigate",
-                                   "com.docker.compose.project.working_dir": "/opt/nvr",
-                                   "com.docker.compose.project.config_files": "/opt/nvr/docker-compose.yml"}
+    data[0]["Config"]["Labels"] = {
+        "com.docker.compose.project": "nvr",
+        "com.docker.compose.service": "frigate",
+        "com.docker.compose.project.working_dir": "/opt/nvr",
+        "com.docker.compose.project.config_files": "/opt/nvr/docker-compose.yml",
+    }
     inspected = cprobe.parse_inspect(data[0], "docker")
-    facts = {"container": dict(inspected, dev_bus_usb=False, usb_nodes=[], apex_nodes=[]),
-             "usb": {"devices": [{"vendor_id": "18d1", "product_id": "9302", "state": "runtime", "bus": 2,
-                                  "address": 3}]}}
+    facts = {
+        "container": dict(inspected, dev_bus_usb=False, usb_nodes=[], apex_nodes=[]),
+        "usb": {"devices": [{"vendor_id": "18d1", "product_id": "9302", "state": "runtime", "bus": 2, "address": 3}]},
+    }
     from edgedoctor.checks import container as check
 
     finding = {f.id: f for f in check.check(facts)}["container.usb"]
-    assert "# /opt/nvr/docker-compose.yml, service 'frigate':\nservices:\n  frigate:\n    devices:\n" \
-           "      - /dev/bus/usb:/dev/bus/usb" in finding.remedy
+    assert (
+        "# /opt/nvr/docker-compose.yml, service 'frigate':\nservices:\n  frigate:\n    devices:\n"
+        "      - /dev/bus/usb:/dev/bus/usb" in finding.remedy
+    )
     assert "cd /opt/nvr && docker compose up -d frigate" in finding.remedy
 
 
@@ -207,13 +228,21 @@ def test_cli_refuses_engine_without_container_and_container_with_root(run_cli):
 
 # --- the worker streamed in -------------------------------------------------------------------------------------------
 
+
 def _run_bootstrap(python, task, payload, tmp_path):
     program, carried = cprobe.build_bootstrap(task, payload, deadline=60)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     env = dict(os.environ, TMPDIR=str(scratch))
-    proc = subprocess.run([python, "-B", "-"], input=program.encode(), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=env, cwd=str(scratch), timeout=120)
+    proc = subprocess.run(
+        [python, "-B", "-"],
+        input=program.encode(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=str(scratch),
+        timeout=120,
+    )
     assert list(scratch.iterdir()) == []  # nothing written where the worker ran
     return proc, carried
 
@@ -253,6 +282,7 @@ def test_a_file_too_big_is_not_streamed(tmp_path, monkeypatch):
 
 # --- the shim: the worker readers' stand-in for the container's python3 ---------------------------------------------
 
+
 def _fake_engine(tmp_path, body):
     """An engine client that runs what `exec -i NAME python3 -B -` would run, on this machine."""
     engine = tmp_path / "fake-engine"
@@ -267,8 +297,13 @@ def test_the_shim_runs_the_worker_through_the_engine(tmp_path):
     log = tmp_path / "argv"
     engine = _fake_engine(tmp_path, f'echo "$@" > {log}\nexec {sys.executable} -B -')
     with cprobe.WorkerShim(engine, "frigate", "python3", 30) as shim:
-        outcome = workerproc.run_worker(shim.path, "runtime", {"library": None, "names": ["libedgetpu.so.1"]},
-                                        timeout=60, env={"PATH": "/nonexistent"})  # the container's env
+        outcome = workerproc.run_worker(
+            shim.path,
+            "runtime",
+            {"library": None, "names": ["libedgetpu.so.1"]},
+            timeout=60,
+            env={"PATH": "/nonexistent"},
+        )  # the container's env
         assert outcome.ok and outcome.result["loaded"] is False, outcome.error
         folder = shim.folder
     assert not os.path.exists(folder)  # the shim is removed with its folder

@@ -21,8 +21,9 @@ def _running(name):
     machine restored from a snapshot), and then every exec fails."""
     if not shutil.which("podman"):
         return False
-    proc = subprocess.run(["podman", "exec", name, "sh", "-c", ":"], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, timeout=60)
+    proc = subprocess.run(
+        ["podman", "exec", name, "sh", "-c", ":"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60
+    )
     return proc.returncode == 0
 
 
@@ -30,13 +31,34 @@ def _running(name):
 def live():
     missing = [n for n in ("ed-py", "ed-usb", "ed-nopy") if not _running(n)]
     if missing:
-        pytest.skip(f"podman test containers not answering exec ({', '.join(missing)}): run tests/tiers/setup_containers.sh")
+        pytest.skip(
+            f"podman test containers not answering exec ({', '.join(missing)}): run tests/tiers/setup_containers.sh"
+        )
 
 
 def check(name, *extra):
-    proc = subprocess.run([sys.executable, "-m", "edgedoctor", "check", "--container", name, "--engine", "podman",
-                           "--offline", "--timeout", "120", "--format", "json", *extra], cwd=str(REPO),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgedoctor",
+            "check",
+            "--container",
+            name,
+            "--engine",
+            "podman",
+            "--offline",
+            "--timeout",
+            "120",
+            "--format",
+            "json",
+            *extra,
+        ],
+        cwd=str(REPO),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=600,
+    )
     assert proc.returncode in (0, 1), proc.stderr.decode()
     return json.loads(proc.stdout)
 
@@ -75,7 +97,11 @@ def test_a_container_without_python(live):
 
 
 def test_an_unknown_container_is_a_usage_error(live):
-    proc = subprocess.run([sys.executable, "-m", "edgedoctor", "check", "--container", "no-such-container-here",
-                           "--engine", "podman"], cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgedoctor", "check", "--container", "no-such-container-here", "--engine", "podman"],
+        cwd=str(REPO),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=120,
+    )
     assert proc.returncode == 2 and b"no such container" in proc.stderr and proc.stdout == b""

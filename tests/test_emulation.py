@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor.machine import emulation
-from edgedoctor.machine import workerproc
+from edgedoctor.machine import emulation, workerproc
 from edgedoctor.machine.emulation import EM_AARCH64, EM_ARM, EM_X86_64, Emulator
 
 
@@ -24,18 +23,22 @@ def elf_bytes(machine: int, bits: int = 64, little: bool = True, interpreter: st
     payload = interpreter.encode() + b"\0" if interpreter else b""
     if bits == 64:
         ehsize, phentsize = 64, 56
-        header = ident + struct.pack(order + "HHIQQQIHHHHHH", 2, machine, 1, 0, ehsize, 0, 0, ehsize, phentsize,
-                                     1, 0, 0, 0)
+        header = ident + struct.pack(
+            order + "HHIQQQIHHHHHH", 2, machine, 1, 0, ehsize, 0, 0, ehsize, phentsize, 1, 0, 0, 0
+        )
         data_offset = ehsize + phentsize
-        phdr = struct.pack(order + "IIQQQQQQ", 3 if interpreter else 1, 4, data_offset, 0, 0, len(payload),
-                           len(payload), 1)
+        phdr = struct.pack(
+            order + "IIQQQQQQ", 3 if interpreter else 1, 4, data_offset, 0, 0, len(payload), len(payload), 1
+        )
     else:
         ehsize, phentsize = 52, 32
-        header = ident + struct.pack(order + "HHIIIIIHHHHHH", 2, machine, 1, 0, ehsize, 0, 0, ehsize, phentsize,
-                                     1, 0, 0, 0)
+        header = ident + struct.pack(
+            order + "HHIIIIIHHHHHH", 2, machine, 1, 0, ehsize, 0, 0, ehsize, phentsize, 1, 0, 0, 0
+        )
         data_offset = ehsize + phentsize
-        phdr = struct.pack(order + "IIIIIIII", 3 if interpreter else 1, data_offset, 0, 0, len(payload),
-                           len(payload), 4, 1)
+        phdr = struct.pack(
+            order + "IIIIIIII", 3 if interpreter else 1, data_offset, 0, 0, len(payload), len(payload), 4, 1
+        )
     return header + phdr + payload
 
 
@@ -44,16 +47,24 @@ def test_elf_headers_name_machine_class_order_and_loader(tmp_path):
     arm64.write_bytes(elf_bytes(EM_AARCH64, 64, True, "/lib/ld-linux-aarch64.so.1"))
     info = emulation.elf_info(str(arm64))
     assert (info.machine, info.bits, info.little_endian, info.interpreter) == (
-        EM_AARCH64, 64, True, "/lib/ld-linux-aarch64.so.1")
+        EM_AARCH64,
+        64,
+        True,
+        "/lib/ld-linux-aarch64.so.1",
+    )
     assert info.qemu_target == "aarch64"
     armhf = tmp_path / "python-armhf"
     armhf.write_bytes(elf_bytes(EM_ARM, 32, True, "/lib/ld-linux-armhf.so.3"))
     info = emulation.elf_info(str(armhf))
     assert (info.machine, info.bits, info.interpreter, info.qemu_target) == (
-        EM_ARM, 32, "/lib/ld-linux-armhf.so.3", "arm")
+        EM_ARM,
+        32,
+        "/lib/ld-linux-armhf.so.3",
+        "arm",
+    )
     assert emulation.parse_elf(elf_bytes(EM_ARM, 32, False)).qemu_target == "armeb"
     script = tmp_path / "python-shim"
-    script.write_text("#!/bin/sh\nexec python3 \"$@\"\n")
+    script.write_text('#!/bin/sh\nexec python3 "$@"\n')
     assert emulation.elf_info(str(script)) is None
     assert emulation.elf_info(str(tmp_path / "absent")) is None
     assert emulation.parse_elf(b"\x7fELF\x09") is None
@@ -77,8 +88,18 @@ def test_not_emulated_natively():
 
 
 def test_qemu_command_line_options_and_program():
-    argv = ["qemu-aarch64-static", "-L", "pi/root", "-cpu", "cortex-a72", "-strace", "--", "pi/root/usr/bin/python3",
-            "-m", "edgedoctor"]
+    argv = [
+        "qemu-aarch64-static",
+        "-L",
+        "pi/root",
+        "-cpu",
+        "cortex-a72",
+        "-strace",
+        "--",
+        "pi/root/usr/bin/python3",
+        "-m",
+        "edgedoctor",
+    ]
     options, program = emulation.parse_qemu_command_line(argv, cwd="/srv")
     assert options == {"L": "/srv/pi/root", "cpu": "cortex-a72", "strace": ""}
     assert program == "pi/root/usr/bin/python3"
@@ -87,9 +108,11 @@ def test_qemu_command_line_options_and_program():
     assert emulation.parse_qemu_command_line(["qemu-arm", "-L"], cwd="/") == ({}, None)
 
 
-AARCH64_ENTRY = ("enabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: OCF\noffset 0\n"
-                 "magic 7f454c460201010000000000000000000200b700\n"
-                 "mask ffffffffffffff00fffffffffffffffffeffffff\n")
+AARCH64_ENTRY = (
+    "enabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: OCF\noffset 0\n"
+    "magic 7f454c460201010000000000000000000200b700\n"
+    "mask ffffffffffffff00fffffffffffffffffeffffff\n"
+)
 
 
 def test_binfmt_misc_entries_claim_by_magic_and_mask(tmp_path):
@@ -140,7 +163,14 @@ def test_a_foreign_interpreter_is_started_by_qemu_with_its_sysroot(tmp_path, mon
     emulator = emulation.emulator_for(str(python))
     assert emulator == Emulator(str(qemu), ("-L", str(root)), str(root), EM_AARCH64, "found")
     assert emulation.command([str(python), "-B", "worker", "env"]) == [
-        str(qemu), "-L", str(root), str(python), "-B", "worker", "env"]
+        str(qemu),
+        "-L",
+        str(root),
+        str(python),
+        "-B",
+        "worker",
+        "env",
+    ]
     # $QEMU_LD_PREFIX names the sysroot when the user has one
     monkeypatch.setenv("QEMU_LD_PREFIX", "/srv/elsewhere")
     assert emulation.emulator_for(str(python)).options == ("-L", "/srv/elsewhere")
@@ -179,7 +209,7 @@ def test_the_worker_is_started_through_the_emulator(tmp_path, monkeypatch):
     """The hook in workerproc: an emulator that must start the interpreter gets the worker's whole argv."""
     log = tmp_path / "argv.txt"
     qemu = tmp_path / "qemu-fake"
-    qemu.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {log}\nshift 2\nexec \"$@\"\n")
+    qemu.write_text(f'#!/bin/sh\nprintf \'%s\\n\' "$@" > {log}\nshift 2\nexec "$@"\n')
     qemu.chmod(0o755)
     emulator = Emulator(str(qemu), ("-L", str(tmp_path)), str(tmp_path), EM_X86_64, "found")
     monkeypatch.setattr(emulation, "emulator_for", lambda program: emulator if program == sys.executable else None)

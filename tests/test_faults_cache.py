@@ -9,14 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers_models import no_proxy  # noqa: F401  (pytest fixture)
 
 from edgedoctor import matrix
-from helpers_models import no_proxy  # noqa: F401  (pytest fixture)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MODELS = REPO.parent / "shared" / "models"
-MISMATCH = ("RuntimeError: Internal: Unsupported data type in custom op handler: 0Node number 1 "
-            "(EdgeTpuDelegateForCustomOp) failed to prepare.")
+MISMATCH = (
+    "RuntimeError: Internal: Unsupported data type in custom op handler: 0Node number 1 "
+    "(EdgeTpuDelegateForCustomOp) failed to prepare."
+)
 
 
 def start(argv, env):
@@ -26,9 +28,10 @@ def start(argv, env):
 def test_many_explains_at_once_share_the_compiled_matrix(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), XDG_CACHE_HOME=str(tmp_path / "xdg"))
     env.pop(matrix.CACHE_ENV, None)
-    for round_ in range(2):  # a cold cache (all write at once), then a warm one (all read at once)
-        procs = [start([sys.executable, "-m", "edgedoctor", "explain", MISMATCH, "--format", "json"], env)
-                 for _ in range(6)]
+    for _round in range(2):  # a cold cache (all write at once), then a warm one (all read at once)
+        procs = [
+            start([sys.executable, "-m", "edgedoctor", "explain", MISMATCH, "--format", "json"], env) for _ in range(6)
+        ]
         for proc in procs:
             out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
@@ -39,8 +42,10 @@ def test_many_explains_at_once_share_the_compiled_matrix(tmp_path):
     assert not [p for p in compiled[0].parent.iterdir() if p.name.endswith(".tmp")]
 
 
-@pytest.mark.parametrize("content", [b"", b"{", b"[]", b'{"key": "wrong"}', b"\xff" * 100,
-                                     b'{"key": "%s", "entries": [{"id": 5}], "problems": []}'])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{", b"[]", b'{"key": "wrong"}', b"\xff" * 100, b'{"key": "%s", "entries": [{"id": 5}], "problems": []}'],
+)
 def test_a_damaged_compiled_matrix_is_rebuilt(tmp_path, monkeypatch, content):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv(matrix.CACHE_ENV, raising=False)
@@ -67,14 +72,20 @@ def test_the_compiled_matrix_follows_edits_of_the_matrix(tmp_path, monkeypatch):
     matrix._load_cached.cache_clear()
     try:
         assert not matrix.load(folder).match("zebra-quokka-marker")
-        entry = ('\n[[entry]]\nid = "zebra"\ncause = "runtime-missing"\ntitle = "t"\nexplanation = "e"\n'
-                 'remedy = { all = "r" }\nreferences = ["https://example.org"]\nsignatures = ["zebra-quokka"]\n')
+        entry = (
+            '\n[[entry]]\nid = "zebra"\ncause = "runtime-missing"\ntitle = "t"\nexplanation = "e"\n'
+            'remedy = { all = "r" }\nreferences = ["https://example.org"]\nsignatures = ["zebra-quokka"]\n'
+        )
         with open(folder / "entries" / "runtime.toml", "a") as handle:
             handle.write(entry)
         matrix._load_cached.cache_clear()
         assert matrix.load(folder).match("zebra-quokka-marker")[0].entry.id == "zebra"
-        mine = [p for p in (tmp_path / "xdg").rglob("compiled-*.json") if json.loads(p.read_text())["entries"]
-                and any(e["id"] == "zebra" for e in json.loads(p.read_text())["entries"])]
+        mine = [
+            p
+            for p in (tmp_path / "xdg").rglob("compiled-*.json")
+            if json.loads(p.read_text())["entries"]
+            and any(e["id"] == "zebra" for e in json.loads(p.read_text())["entries"])
+        ]
         assert len(mine) == 1 and len(list(mine[0].parent.glob(mine[0].name.rsplit("-", 1)[0] + "-*"))) == 1
     finally:
         matrix._load_cached.cache_clear()

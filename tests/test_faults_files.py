@@ -11,18 +11,20 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from helpers_hw import ROOTS, read_facts, root_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgedoctor import matrix, models
 from edgedoctor.machine.system import CommandResult, System
-from helpers_hw import ROOTS, read_facts, root_context
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MODELS = REPO.parent / "shared" / "models"
 ROOT_NAMES = ("usb3-runtime", "usb-no-permission", "pcie-ok", "pcie-hung-temp", "pi5-16k-pages", "usb3-bootloader")
-MISMATCH = ("RuntimeError: Internal: Unsupported data type in custom op handler: 0Node number 1 "
-            "(EdgeTpuDelegateForCustomOp) failed to prepare.")
+MISMATCH = (
+    "RuntimeError: Internal: Unsupported data type in custom op handler: 0Node number 1 "
+    "(EdgeTpuDelegateForCustomOp) failed to prepare."
+)
 
 
 def no_internal_errors(facts):
@@ -48,8 +50,9 @@ def without_root_override(argv):
     probe.close()
     os.chmod(probe.name, 0)
     try:
-        done = subprocess.run([setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--", "cat", probe.name],
-                              capture_output=True)
+        done = subprocess.run(
+            [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--", "cat", probe.name], capture_output=True
+        )
     finally:
         os.unlink(probe.name)
     if done.returncode == 0 and os.geteuid() == 0:
@@ -83,12 +86,27 @@ def unreadable_root(tmp_path):
 
 
 def test_unreadable_sysfs_entries_for_a_user_without_root_override(unreadable_root):
-    argv = without_root_override([sys.executable, "-m", "edgedoctor", "check", "--root", str(unreadable_root),
-                                  "--no-models", "--offline", "--format", "json", "--timeout", "10"])
+    argv = without_root_override(
+        [
+            sys.executable,
+            "-m",
+            "edgedoctor",
+            "check",
+            "--root",
+            str(unreadable_root),
+            "--no-models",
+            "--offline",
+            "--format",
+            "json",
+            "--timeout",
+            "10",
+        ]
+    )
     if argv is None:
         pytest.skip("cannot drop root's file-permission override here (no setpriv, or not permitted)")
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=str(REPO),
-                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, cwd=str(REPO), env=dict(os.environ, PYTHONPATH=str(REPO))
+    )
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode in (0, 1), done.stderr
     report = json.loads(done.stdout)
@@ -127,8 +145,9 @@ class Flaky(System):
 @given(st.sampled_from(ROOT_NAMES), st.integers(0, 10_000), st.sampled_from([2, 3, 5]))
 def test_denied_and_vanishing_files_never_break_a_reader(name, seed, share):
     base = System.from_root(ROOTS / name)
-    system = Flaky(root=base.root, env=base.env, run=base.run, platform=base.platform,
-                   page_size=base.page_size).setup(seed, share)
+    system = Flaky(root=base.root, env=base.env, run=base.run, platform=base.platform, page_size=base.page_size).setup(
+        seed, share
+    )
     inner = system.run
 
     def run(argv, timeout=10.0):
@@ -180,9 +199,15 @@ def test_a_read_only_cache_folder(tmp_path):
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, cwd=str(REPO))
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
         assert "tflite-runtime-libedgetpu-mismatch" in done.stdout
-        done = subprocess.run(argv[:-4] + ["check", "--offline", "--format", "json", "--timeout", "20",
-                                           "--root", str(ROOTS / "usb3-runtime")],
-                              capture_output=True, text=True, timeout=120, env=env, cwd=str(REPO))
+        done = subprocess.run(
+            argv[:-4]
+            + ["check", "--offline", "--format", "json", "--timeout", "20", "--root", str(ROOTS / "usb3-runtime")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=str(REPO),
+        )
         assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
         assert list(cache.iterdir()) == []
     finally:
@@ -220,9 +245,13 @@ def test_a_full_cache_folder_for_the_compiled_matrix(full_disk, tmp_path, monkey
         matrix._load_cached.cache_clear()
 
 
-FULL_DISK_DOWNLOAD = pytest.mark.xfail(strict=True, reason=(
-    "bug in models._fetch_once: an OSError while writing the download (ENOSPC, EIO) is neither _Retryable nor "
-    "_Final, so download() -- documented as never raising -- raises; fix in the final report"))
+FULL_DISK_DOWNLOAD = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "bug in models._fetch_once: an OSError while writing the download (ENOSPC, EIO) is neither _Retryable nor "
+        "_Final, so download() -- documented as never raising -- raises; fix in the final report"
+    ),
+)
 
 
 def test_a_full_cache_folder_for_downloads(full_disk, tmp_path):
@@ -235,10 +264,12 @@ def test_a_full_cache_folder_for_downloads(full_disk, tmp_path):
     server = MirrorServer(folder).start()
     try:
         manifest = models.load_manifest()
-        settings_ = models.DownloadSettings(connect_timeout=2, read_timeout=2, total_timeout=20, retries=1,
-                                            progress=False)
-        resolver = models.Resolver(manifest, models_url=server.url, cache_dir=str(tmp_path / "cache"),
-                                   settings=settings_)
+        settings_ = models.DownloadSettings(
+            connect_timeout=2, read_timeout=2, total_timeout=20, retries=1, progress=False
+        )
+        resolver = models.Resolver(
+            manifest, models_url=server.url, cache_dir=str(tmp_path / "cache"), settings=settings_
+        )
         result = resolver.resolve("mnist_nine.bmp")
         assert not result.ok and "No space left" in (result.error or ""), result.error
         assert not (tmp_path / "cache" / "models" / "mnist_nine.bmp").exists()
@@ -265,8 +296,9 @@ def homeless(monkeypatch, tmp_path):
 def test_no_home_folder_explain_and_check(run_cli, homeless):
     code, out, err = run_cli("explain", MISMATCH, "--format", "json")
     assert code == 0 and "tflite-runtime-libedgetpu-mismatch" in out
-    code, out, err = run_cli("check", "--root", ROOTS / "usb3-runtime", "--offline", "--format", "json",
-                             "--timeout", "20")
+    code, out, err = run_cli(
+        "check", "--root", ROOTS / "usb3-runtime", "--offline", "--format", "json", "--timeout", "20"
+    )
     assert code in (0, 1) and "Traceback" not in err
     assert list(homeless.iterdir()) == [], "something was written under the working folder"
 
@@ -289,8 +321,20 @@ def test_a_mirror_with_missing_truncated_and_corrupt_files(run_cli, tmp_path):
     data[len(data) // 2] ^= 0xFF
     image.write_bytes(bytes(data))
     (mirror / "mobilenet_v2_1.0_224_inat_bird_quant_edgetpu.tflite").write_bytes(b"")
-    code, out, err = run_cli("check", "--offline", "--models-dir", mirror, "--cache-dir", tmp_path / "cache",
-                             "--model-set", "inat-bird", "--format", "json", "--timeout", "30")
+    code, out, err = run_cli(
+        "check",
+        "--offline",
+        "--models-dir",
+        mirror,
+        "--cache-dir",
+        tmp_path / "cache",
+        "--model-set",
+        "inat-bird",
+        "--format",
+        "json",
+        "--timeout",
+        "30",
+    )
     assert code in (0, 1) and "Traceback" not in err
     inference = json.loads(out)["facts"]["inference"]
     files = inference["source"]["files"]
@@ -298,8 +342,7 @@ def test_a_mirror_with_missing_truncated_and_corrupt_files(run_cli, tmp_path):
     assert "bytes, expected" in " ".join(files["inat_bird_labels.txt"]["attempts"])
     assert "sha256" in " ".join(files["parrot.jpg"]["attempts"])
     assert not files["mobilenet_v2_1.0_224_inat_bird_quant_edgetpu.tflite"]["ok"]
-    assert sorted(inference["source"]["missing"]) == sorted(
-        n for n, f in files.items() if not f["ok"])
+    assert sorted(inference["source"]["missing"]) == sorted(n for n, f in files.items() if not f["ok"])
     # the mirror itself is never modified
     assert not (mirror / "mobilenet_v2_1.0_224_inat_bird_quant.tflite").exists()
     assert (mirror / "parrot.jpg").read_bytes() == bytes(data)

@@ -27,8 +27,10 @@ import genlog  # noqa: E402  (bench/genlog.py: the realistic log generator)
 SLOW = os.environ.get("EDGEDOCTOR_SLOW", "") not in ("", "0")
 FIXTURE_ROOT = REPO / "tests" / "fixtures" / "platform" / "ubuntu-22.04"
 DELEGATE_ERROR = "ValueError: Failed to load delegate from libedgetpu.so.1"
-MISMATCH = ("RuntimeError: Internal: Unsupported data type in custom op handler: 0Node number 1 "
-            "(EdgeTpuDelegateForCustomOp) failed to prepare.")
+MISMATCH = (
+    "RuntimeError: Internal: Unsupported data type in custom op handler: 0Node number 1 "
+    "(EdgeTpuDelegateForCustomOp) failed to prepare."
+)
 
 
 def peak_rss_mib(argv, env=None, timeout=600):
@@ -36,8 +38,14 @@ def peak_rss_mib(argv, env=None, timeout=600):
     import tempfile
 
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL,
-                                env=dict(os.environ, PYTHONPATH=str(REPO), **(env or {})), cwd=str(REPO))
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ, PYTHONPATH=str(REPO), **(env or {})),
+            cwd=str(REPO),
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -55,8 +63,9 @@ def test_explain_text_that_is_nothing(run_cli, argv):
     assert code == exitcodes.SUCCESS and "No known Coral Edge TPU cause" in out and not err
 
 
-@pytest.mark.parametrize("content", [b"", b"\n" * 1000, bytes(range(256)) * 400, b"\xff\xfe\x00\x00" * 5000,
-                                     os.urandom(300_000)])
+@pytest.mark.parametrize(
+    "content", [b"", b"\n" * 1000, bytes(range(256)) * 400, b"\xff\xfe\x00\x00" * 5000, os.urandom(300_000)]
+)
 def test_explain_files_of_nothing_binary_or_garbage(run_cli, tmp_path, content):
     log = tmp_path / "log"
     log.write_bytes(content)
@@ -67,8 +76,18 @@ def test_explain_files_of_nothing_binary_or_garbage(run_cli, tmp_path, content):
 
 def test_errors_inside_invalid_utf8_and_binary_are_still_found(run_cli, tmp_path):
     log = tmp_path / "log"
-    log.write_bytes(os.urandom(200_000) + b"\n\xff\xfe" + DELEGATE_ERROR.encode() + b"\xc3\x28\n" +
-                    os.urandom(100_000) + b"\r\n" + MISMATCH.encode("utf-16-le") + b"\n" + MISMATCH.encode() + b"\r\n")
+    log.write_bytes(
+        os.urandom(200_000)
+        + b"\n\xff\xfe"
+        + DELEGATE_ERROR.encode()
+        + b"\xc3\x28\n"
+        + os.urandom(100_000)
+        + b"\r\n"
+        + MISMATCH.encode("utf-16-le")
+        + b"\n"
+        + MISMATCH.encode()
+        + b"\r\n"
+    )
     code, out, err = run_cli("explain", "--file", log, "--format", "json", "--limit", "50")
     assert code == exitcodes.SUCCESS, err
     found = entries(out)
@@ -78,17 +97,30 @@ def test_errors_inside_invalid_utf8_and_binary_are_still_found(run_cli, tmp_path
 
 def test_explain_reads_standard_input_as_bytes(tmp_path):
     data = os.urandom(50_000) + b"\n" + MISMATCH.encode() + b"\n\xff\n"
-    proc = subprocess.run([sys.executable, "-m", "edgedoctor", "explain", "-", "--format", "json"], input=data,
-                          capture_output=True, env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=str(REPO), timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgedoctor", "explain", "-", "--format", "json"],
+        input=data,
+        capture_output=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        cwd=str(REPO),
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "tflite-runtime-libedgetpu-mismatch" in entries(proc.stdout)
 
 
 @pytest.mark.parametrize("argv", [["explain"], ["explain", "-"]])
 def test_explain_without_any_standard_input_is_a_usage_error(argv):
-    proc = subprocess.run([sys.executable, "-m", "edgedoctor", *argv], stdin=subprocess.DEVNULL,
-                          capture_output=True, env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=str(REPO), timeout=60,
-                          close_fds=True, preexec_fn=lambda: os.close(0))
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgedoctor", *argv],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        cwd=str(REPO),
+        timeout=60,
+        close_fds=True,
+        preexec_fn=lambda: os.close(0),
+    )
     assert proc.returncode == exitcodes.USAGE_ERROR, proc.stderr
     assert b"Traceback" not in proc.stderr
 
@@ -99,11 +131,12 @@ def test_truncated_and_corrupt_gzip_logs_are_explained_as_far_as_they_go(run_cli
     truncated = tmp_path / "truncated.log.gz"
     truncated.write_bytes(packed[: len(packed) // 2])
     corrupt = tmp_path / "corrupt.log.gz"
-    corrupt.write_bytes(packed[:len(packed) // 2] + bytes(64) + packed[len(packed) // 2 + 64:])
+    corrupt.write_bytes(packed[: len(packed) // 2] + bytes(64) + packed[len(packed) // 2 + 64 :])
     header_only = tmp_path / "header.gz"
     header_only.write_bytes(b"\x1f\x8b\x08\x00\x00\x00")
-    code, out, err = run_cli("explain", "--file", truncated, "--file", corrupt, "--file", header_only,
-                             "--format", "json")
+    code, out, err = run_cli(
+        "explain", "--file", truncated, "--file", corrupt, "--file", header_only, "--format", "json"
+    )
     assert code == exitcodes.SUCCESS and "Traceback" not in err
     assert "tflite-runtime-libedgetpu-mismatch" in entries(out)
     for path in (truncated, header_only):
@@ -122,10 +155,17 @@ def test_gzip_on_standard_input_is_unpacked_and_a_broken_one_explained_as_far_as
     problem line, and what came before it is still explained, never a traceback."""
     body = ("INFO all good\n" * 5000 + MISMATCH + "\n" + "INFO more\n" * 200_000).encode()
     packed = gzip.compress(body)
-    data = {"whole": packed, "truncated": packed[: len(packed) // 2],
-            "corrupt": packed[:len(packed) // 2] + bytes(64) + packed[len(packed) // 2 + 64:]}[cut]
-    done = subprocess.run([sys.executable, "-m", "edgedoctor", "explain", "-", "--format", "json"], input=data,
-                          capture_output=True, timeout=300)
+    data = {
+        "whole": packed,
+        "truncated": packed[: len(packed) // 2],
+        "corrupt": packed[: len(packed) // 2] + bytes(64) + packed[len(packed) // 2 + 64 :],
+    }[cut]
+    done = subprocess.run(
+        [sys.executable, "-m", "edgedoctor", "explain", "-", "--format", "json"],
+        input=data,
+        capture_output=True,
+        timeout=300,
+    )
     assert done.returncode == exitcodes.SUCCESS and b"Traceback" not in done.stderr, done.stderr[-2000:]
     assert "tflite-runtime-libedgetpu-mismatch" in entries(done.stdout)
     if cut == "whole":
@@ -173,13 +213,17 @@ def test_a_single_50_mb_line(tmp_path):
                 handle.write(" " + MISMATCH + " ")
         handle.write(" Failed to load delegate from edgetpu.dll")
     assert log.stat().st_size > 50_000_000
-    code, out, peak = peak_rss_mib([sys.executable, "-m", "edgedoctor", "explain", "--file", str(log), "--format",
-                                    "json", "--limit", "50"])
+    code, out, peak = peak_rss_mib(
+        [sys.executable, "-m", "edgedoctor", "explain", "--file", str(log), "--format", "json", "--limit", "50"]
+    )
     assert code == 0
     found = entries(out)
     assert "tflite-runtime-libedgetpu-mismatch" in found
-    assert "windows-runtime-14-delegate-fails" in found or "windows-edgetpu-dll-load-failed" in found or any(
-        "dll" in e for e in found)
+    assert (
+        "windows-runtime-14-delegate-fails" in found
+        or "windows-edgetpu-dll-load-failed" in found
+        or any("dll" in e for e in found)
+    )
     assert peak < 150, f"peak RSS {peak:.0f} MiB"
 
 
@@ -187,8 +231,10 @@ def test_a_single_50_mb_line(tmp_path):
 def test_a_1_gb_log_in_flat_memory(tmp_path):
     log = tmp_path / "big.log"
     inserted = genlog.generate(log, 1 << 30)
-    code, out, peak = peak_rss_mib([sys.executable, "-m", "edgedoctor", "explain", "--file", str(log), "--format",
-                                    "json", "--limit", "1000"], timeout=900)
+    code, out, peak = peak_rss_mib(
+        [sys.executable, "-m", "edgedoctor", "explain", "--file", str(log), "--format", "json", "--limit", "1000"],
+        timeout=900,
+    )
     assert code == 0
     found = set(entries(out))
     assert found, "no real error found in the 1 GB log"
@@ -201,8 +247,9 @@ def test_the_bench_log_generator_errors_are_found(tmp_path):
     specific), which keeps bench/genlog.py honest."""
     log = tmp_path / "gen.log"
     inserted = genlog.generate(log, 6 << 20, errors_every=256 << 10, seed=3)
-    code, out, peak = peak_rss_mib([sys.executable, "-m", "edgedoctor", "explain", "--file", str(log), "--format",
-                                    "json", "--limit", "1000"])
+    code, out, peak = peak_rss_mib(
+        [sys.executable, "-m", "edgedoctor", "explain", "--file", str(log), "--format", "json", "--limit", "1000"]
+    )
     assert code == 0 and inserted
     found = set(entries(out))
     assert len(found & set(inserted)) >= len(set(inserted)) * 0.8, (sorted(set(inserted) - found), sorted(found))
@@ -246,10 +293,16 @@ def test_a_piece_scanner_killed_by_a_signal_falls_back_to_one_scan(tmp_path, mon
     assert explain.explain_files([str(log)], limit=1000, pieces=2) == whole
 
 
-
 def _one_entry_table(pattern):
-    entry = matrix.Entry(id="only", cause="x", title="t", explanation="e", remedy={"all": "r"},
-                         references=["https://example.org"], signatures=[matrix.Signature.build(pattern)])
+    entry = matrix.Entry(
+        id="only",
+        cause="x",
+        title="t",
+        explanation="e",
+        remedy={"all": "r"},
+        references=["https://example.org"],
+        signatures=[matrix.Signature.build(pattern)],
+    )
     return matrix.Matrix([entry], [], Path("."))
 
 
@@ -277,11 +330,12 @@ def test_standard_input_segments_keep_nowhere_x_and_matches_across_cuts(tmp_path
     table = _one_entry_table(r"\A(?![\s\S]*zebra-veto)[\s\S]*?quokka-target")
     filler = b"ordinary line of a log\n" * 40_000
     for tail, expected in ((b"nothing else\n", True), (b"ZEBRA-VETO\n", False)):
-        answer = _stream_answer(explain, b"quokka-target\n" + filler + tail, table=table, workers=2,
-                                segment_bytes=128 << 10)
+        answer = _stream_answer(
+            explain, b"quokka-target\n" + filler + tail, table=table, workers=2, segment_bytes=128 << 10
+        )
         assert bool(answer["matches"]) is expected
     across = _one_entry_table(r"start-of-it\nend-of-it")
-    data = filler[:(128 << 10) - 12] + b"start-of-it\nend-of-it\n" + filler
+    data = filler[: (128 << 10) - 12] + b"start-of-it\nend-of-it\n" + filler
     assert _stream_answer(explain, data, table=across, workers=2, segment_bytes=128 << 10)["matches"]
 
 
@@ -311,14 +365,22 @@ def test_only_a_stream_longer_than_a_segment_forks(monkeypatch):
 def test_explain_dash_reads_a_long_stream_in_segments(tmp_path):
     log = tmp_path / "gen.log"
     genlog.generate(log, 3 << 20, errors_every=300 << 10, seed=4)
-    by_file = subprocess.run([sys.executable, "-m", "edgedoctor", "explain", "--file", str(log), "--format", "json",
-                              "--limit", "1000"], capture_output=True, timeout=300)
-    by_pipe = subprocess.run([sys.executable, "-m", "edgedoctor", "explain", "-", "--format", "json", "--limit",
-                              "1000"], input=log.read_bytes(), capture_output=True, timeout=300)
+    by_file = subprocess.run(
+        [sys.executable, "-m", "edgedoctor", "explain", "--file", str(log), "--format", "json", "--limit", "1000"],
+        capture_output=True,
+        timeout=300,
+    )
+    by_pipe = subprocess.run(
+        [sys.executable, "-m", "edgedoctor", "explain", "-", "--format", "json", "--limit", "1000"],
+        input=log.read_bytes(),
+        capture_output=True,
+        timeout=300,
+    )
     assert by_pipe.returncode == 0 and entries(by_pipe.stdout) and entries(by_pipe.stdout) == entries(by_file.stdout)
 
+
 # --- a malformed matrix ---------------------------------------------------------------------------------------
-BAD_ENTRY = '''
+BAD_ENTRY = """
 [[entry]]
 id = "{id}"
 cause = "runtime-missing"
@@ -328,7 +390,7 @@ remedy = {{ all = "r" }}
 references = ["https://example.org"]
 verification = {{ status = "inferred", date = "2026-12-04", how = "a test entry" }}
 {extra}
-'''
+"""
 
 
 def _matrix_copy(tmp_path, name, text):
@@ -338,19 +400,22 @@ def _matrix_copy(tmp_path, name, text):
     return folder
 
 
-@pytest.mark.parametrize("extra,field", [
-    ('signatures = ["(unclosed"]', "signatures[0]"),
-    ('signatures = ["(?<=a+)b"]', "signatures[0]"),
-    ('signatures = ["a{99999999999}"]', "signatures[0]"),
-    ('signatures = ["x"]\nwhen = { python = 5 }', "when.python"),
-    ('signatures = ["x"]\nwhen = { os = "linux" }', "when.os"),
-    ('signatures = ["x"]\nwhen = { colour = ["red"] }', "when.colour"),
-    ('signatures = ["x"]\nconfidence = "high"', "confidence"),
-    ('signatures = ["x"]\nseverity = ["fail"]', "severity"),
-    ('signatures = ["edgetpu"]\nexamples = ["nothing like it"]', "examples[0]"),
-    ('signatures = [""]', "signatures[0]"),
-    ('signatures = [5]', "signatures[0]"),
-])
+@pytest.mark.parametrize(
+    "extra,field",
+    [
+        ('signatures = ["(unclosed"]', "signatures[0]"),
+        ('signatures = ["(?<=a+)b"]', "signatures[0]"),
+        ('signatures = ["a{99999999999}"]', "signatures[0]"),
+        ('signatures = ["x"]\nwhen = { python = 5 }', "when.python"),
+        ('signatures = ["x"]\nwhen = { os = "linux" }', "when.os"),
+        ('signatures = ["x"]\nwhen = { colour = ["red"] }', "when.colour"),
+        ('signatures = ["x"]\nconfidence = "high"', "confidence"),
+        ('signatures = ["x"]\nseverity = ["fail"]', "severity"),
+        ('signatures = ["edgetpu"]\nexamples = ["nothing like it"]', "examples[0]"),
+        ('signatures = [""]', "signatures[0]"),
+        ("signatures = [5]", "signatures[0]"),
+    ],
+)
 def test_matrix_validate_names_file_entry_and_field(run_cli, tmp_path, extra, field):
     folder = _matrix_copy(tmp_path, "zz-broken.toml", BAD_ENTRY.format(id="broken-entry", extra=extra))
     code, out, err = run_cli("matrix", "validate", "--dir", folder)
@@ -359,15 +424,19 @@ def test_matrix_validate_names_file_entry_and_field(run_cli, tmp_path, extra, fi
     assert "[broken-entry]" in line and field in line, out
 
 
-BUGGY_FIELDS = pytest.mark.xfail(strict=True, reason=(
-    "bug in matrix._build_entry: `signatures` or `examples` that is not a list (e.g. a number) raises "
-    "TypeError, so one bad file takes `check`, `explain` and `matrix validate` down; fix in the final report"))
+BUGGY_FIELDS = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "bug in matrix._build_entry: `signatures` or `examples` that is not a list (e.g. a number) raises "
+        "TypeError, so one bad file takes `check`, `explain` and `matrix validate` down; fix in the final report"
+    ),
+)
 
 
-@pytest.mark.parametrize("extra,field", [
-    pytest.param("signatures = 5", "signatures"),
-    pytest.param('signatures = ["edgetpu"]\nexamples = 5', "examples"),
-])
+@pytest.mark.parametrize(
+    "extra,field",
+    [pytest.param("signatures = 5", "signatures"), pytest.param('signatures = ["edgetpu"]\nexamples = 5', "examples")],
+)
 def test_matrix_fields_of_the_wrong_type_are_named(run_cli, tmp_path, extra, field):
     folder = _matrix_copy(tmp_path, "zz-broken.toml", BAD_ENTRY.format(id="broken-entry", extra=extra))
     code, out, err = run_cli("matrix", "validate", "--dir", folder)
@@ -375,13 +444,16 @@ def test_matrix_fields_of_the_wrong_type_are_named(run_cli, tmp_path, extra, fie
     assert any("zz-broken.toml" in x and field in x for x in out.splitlines()), out
 
 
-@pytest.mark.parametrize("content,words", [
-    (b"[[entry]\nid = ", "cannot be read"),
-    (b"\xff\xfe[[entry]]\x00", "cannot be read"),
-    (b'entry = "not tables"', "has no [[entry]] tables"),
-    (b"title = 1", "has no [[entry]] tables"),
-    (b"entry = [1, 2]", "is not a table"),
-])
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        (b"[[entry]\nid = ", "cannot be read"),
+        (b"\xff\xfe[[entry]]\x00", "cannot be read"),
+        (b'entry = "not tables"', "has no [[entry]] tables"),
+        (b"title = 1", "has no [[entry]] tables"),
+        (b"entry = [1, 2]", "is not a table"),
+    ],
+)
 def test_matrix_files_that_are_not_matrix_files_are_named(run_cli, tmp_path, content, words):
     folder = _matrix_copy(tmp_path, "zz-broken.toml", content)
     code, out, err = run_cli("matrix", "validate", "--dir", folder)
@@ -393,7 +465,8 @@ def test_check_and_explain_still_run_with_the_valid_entries(run_cli, tmp_path, m
     from edgedoctor.util import datafiles
 
     broken = BAD_ENTRY.format(id="broken-entry", extra='signatures = ["(unclosed"]') + BAD_ENTRY.format(
-        id="fine-entry", extra='signatures = ["zebra-quokka-marker"]')
+        id="fine-entry", extra='signatures = ["zebra-quokka-marker"]'
+    )
     folder = _matrix_copy(tmp_path, "zz-broken.toml", broken)
     (folder / "entries" / "zz-unreadable.toml").write_bytes(b"[[[")
     monkeypatch.setattr(datafiles, "matrix_dir", lambda: folder)
@@ -401,8 +474,9 @@ def test_check_and_explain_still_run_with_the_valid_entries(run_cli, tmp_path, m
     try:
         code, out, err = run_cli("explain", "zebra-quokka-marker and " + MISMATCH, "--format", "json")
         assert code == 0 and {"fine-entry", "tflite-runtime-libedgetpu-mismatch"} <= set(entries(out))
-        code, out, err = run_cli("check", "--root", FIXTURE_ROOT, "--no-models", "--offline", "--format", "json",
-                                 "--timeout", "60")
+        code, out, err = run_cli(
+            "check", "--root", FIXTURE_ROOT, "--no-models", "--offline", "--format", "json", "--timeout", "60"
+        )
         assert code in (0, 1) and "Traceback" not in err, err
         assert json.loads(out)["schema_version"] == 1
     finally:
@@ -412,23 +486,66 @@ def test_check_and_explain_still_run_with_the_valid_entries(run_cli, tmp_path, m
 # --- malformed reports --------------------------------------------------------------------------------------
 GOOD_SECTIONS = ("platform", "python_env", "usb", "pcie", "runtime", "inference")
 # Keys the readers of facts look for, so that the generated facts are wrong in the places that matter.
-FACT_KEYS = st.sampled_from(["os", "arch", "kernel", "python", "version", "python_version", "tflite", "module",
-                             "candidates", "numpy", "pycoral", "identity", "devices", "found", "runtime_version",
-                             "release", "package", "speed_mbps", "accessible", "state", "cpu", "tpu", "latency_ms",
-                             "median", "error", "stderr", "board", "page_size", "in_container", "x"])
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(FACT_KEYS, inner, max_size=4),
-                           max_leaves=12)
+FACT_KEYS = st.sampled_from(
+    [
+        "os",
+        "arch",
+        "kernel",
+        "python",
+        "version",
+        "python_version",
+        "tflite",
+        "module",
+        "candidates",
+        "numpy",
+        "pycoral",
+        "identity",
+        "devices",
+        "found",
+        "runtime_version",
+        "release",
+        "package",
+        "speed_mbps",
+        "accessible",
+        "state",
+        "cpu",
+        "tpu",
+        "latency_ms",
+        "median",
+        "error",
+        "stderr",
+        "board",
+        "page_size",
+        "in_container",
+        "x",
+    ]
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(FACT_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
 
 
 def _report(facts, **extra):
     return dict({"schema_version": 1, "tool": {"name": "edgedoctor", "version": "0"}, "facts": facts}, **extra)
 
 
-@pytest.mark.parametrize("content", [
-    "", "not json", "[]", "{}", '{"schema_version": 2, "facts": {}}', '{"schema_version": 1, "facts": []}',
-    '{"schema_version": 1, "facts": null}', "\xff\xfe", "[" * 100_000, '{"schema_version": 1, "facts": {}',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "not json",
+        "[]",
+        "{}",
+        '{"schema_version": 2, "facts": {}}',
+        '{"schema_version": 1, "facts": []}',
+        '{"schema_version": 1, "facts": null}',
+        "\xff\xfe",
+        "[" * 100_000,
+        '{"schema_version": 1, "facts": {}',
+    ],
+)
 def test_reports_that_are_not_reports_are_named(run_cli, tmp_path, content):
     path = tmp_path / "report.json"
     path.write_text(content, encoding="utf-8", errors="surrogateescape")
@@ -443,9 +560,13 @@ def test_reports_that_are_not_reports_are_named(run_cli, tmp_path, content):
         assert str(path) in err
 
 
-MALFORMED_FACTS = pytest.mark.xfail(strict=True, reason=(
-    "bug: factview.from_facts and summarize.machine_row assume every facts section (and findings) is an "
-    "object/list of objects; a hand-edited report crashes diagnose/summarize (exit 3); fix in the final report"))
+MALFORMED_FACTS = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "bug: factview.from_facts and summarize.machine_row assume every facts section (and findings) is an "
+        "object/list of objects; a hand-edited report crashes diagnose/summarize (exit 3); fix in the final report"
+    ),
+)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

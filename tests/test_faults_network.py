@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
-
-from edgedoctor import models
 from helpers_models import no_proxy  # noqa: F401  (pytest fixture)
 
+from edgedoctor import models
+
 REPO = Path(__file__).resolve().parent.parent
-FAST = models.DownloadSettings(connect_timeout=1.0, read_timeout=0.5, total_timeout=10.0, retries=2, backoff=0.05,
-                               progress=False)
+FAST = models.DownloadSettings(
+    connect_timeout=1.0, read_timeout=0.5, total_timeout=10.0, retries=2, backoff=0.05, progress=False
+)
 NAME = "mnist_nine.bmp"
 
 
@@ -96,11 +97,9 @@ class RawServer:
         self.sock.close()
 
 
-@pytest.mark.parametrize("mode,words", [
-    ("silent", "sent nothing"),
-    ("hangup", "cannot connect"),
-    ("garbage", "cannot connect"),
-])
+@pytest.mark.parametrize(
+    "mode,words", [("silent", "sent nothing"), ("hangup", "cannot connect"), ("garbage", "cannot connect")]
+)
 def test_servers_that_misbehave_before_answering(manifest, tmp_path, no_proxy, mode, words):
     server = RawServer(mode)
     try:
@@ -138,7 +137,7 @@ def test_a_redirect_loop(manifest, tmp_path, no_proxy):
 
 
 # --- --offline opens no socket, in this process or any Python child ---------------------------------------------------
-SITECUSTOMIZE = textwrap.dedent('''
+SITECUSTOMIZE = textwrap.dedent("""
     import os, socket
 
     _LOG = os.environ.get("EDGEDOCTOR_SOCKET_LOG")
@@ -166,7 +165,7 @@ SITECUSTOMIZE = textwrap.dedent('''
         socket.socket.connect_ex = _connect_ex
         socket.create_connection = _create_connection
         socket.getaddrinfo = _getaddrinfo
-''')
+""")
 
 
 def run_recording(tmp_path, *argv):
@@ -175,19 +174,39 @@ def run_recording(tmp_path, *argv):
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     log = tmp_path / "sockets.log"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(REPO)]), EDGEDOCTOR_SOCKET_LOG=str(log),
-               XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(site), str(REPO)]),
+        EDGEDOCTOR_SOCKET_LOG=str(log),
+        XDG_CACHE_HOME=str(tmp_path / "xdg"),
+    )
     for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         env.pop(key, None)
-    done = subprocess.run([sys.executable, "-m", "edgedoctor", *map(str, argv)], capture_output=True, text=True,
-                          env=env, cwd=str(tmp_path), timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "edgedoctor", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=300,
+    )
     return done, (log.read_text() if log.exists() else "")
 
 
 def test_offline_check_opens_no_socket_anywhere(tmp_path):
     models_dir = REPO.parent / "shared" / "models"
-    argv = ["check", "--offline", "--format", "json", "--timeout", "60", "--cache-dir", tmp_path / "cache",
-            "--models-url", "http://127.0.0.1:9/never"]
+    argv = [
+        "check",
+        "--offline",
+        "--format",
+        "json",
+        "--timeout",
+        "60",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--models-url",
+        "http://127.0.0.1:9/never",
+    ]
     if models_dir.is_dir():
         argv += ["--models-dir", models_dir]
     done, used = run_recording(tmp_path, *argv)
@@ -202,11 +221,13 @@ def test_the_socket_recorder_sees_a_download(tmp_path):
     """The control for the test above: without --offline, a download attempt is seen (and refused)."""
     done, used = run_recording(tmp_path, "check", "--format", "json", "--timeout", "60", "--no-models")
     assert done.returncode in (0, 1)
-    code = ("import sys; sys.path.insert(0, %r)\n"
-            "from edgedoctor import models\n"
-            "r = models.Resolver(models.load_manifest(), models_url='http://127.0.0.1:9/x', cache_dir=%r,"
-            " settings=models.DownloadSettings(retries=1, progress=False))\n"
-            "print(r.resolve('mnist_nine.bmp').error)\n") % (str(REPO), str(tmp_path / "c"))
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from edgedoctor import models\n"
+        "r = models.Resolver(models.load_manifest(), models_url='http://127.0.0.1:9/x', cache_dir=%r,"
+        " settings=models.DownloadSettings(retries=1, progress=False))\n"
+        "print(r.resolve('mnist_nine.bmp').error)\n"
+    ) % (str(REPO), str(tmp_path / "c"))
     site = tmp_path / "site"
     log = tmp_path / "sockets.log"
     env = dict(os.environ, PYTHONPATH=str(site), EDGEDOCTOR_SOCKET_LOG=str(log))
@@ -220,8 +241,17 @@ def test_check_with_an_unreachable_mirror_still_reports(run_cli, tmp_path, no_pr
         port = sock.getsockname()[1]
     monkeypatch.setenv("EDGEDOCTOR_DOWNLOAD_RETRIES", "1")
     start = time.monotonic()
-    code, out, err = run_cli("check", "--models-url", f"http://127.0.0.1:{port}/models", "--cache-dir", tmp_path,
-                             "--format", "json", "--timeout", "60")
+    code, out, err = run_cli(
+        "check",
+        "--models-url",
+        f"http://127.0.0.1:{port}/models",
+        "--cache-dir",
+        tmp_path,
+        "--format",
+        "json",
+        "--timeout",
+        "60",
+    )
     assert time.monotonic() - start < 120
     assert code in (0, 1) and "Traceback" not in err
     inference = json.loads(out)["facts"]["inference"]

@@ -11,9 +11,9 @@ import sys
 import time
 
 import pytest
+from helpers_hw import ROOTS, fake_env, fake_libedgetpu  # noqa: F401  (pytest fixture)
 
 from edgedoctor.machine import workerproc
-from helpers_hw import ROOTS, fake_env, fake_libedgetpu  # noqa: F401  (pytest fixture)
 
 
 def fake_python(tmp_path, body, name="python"):
@@ -23,26 +23,32 @@ def fake_python(tmp_path, body, name="python"):
     return str(path)
 
 
-@pytest.mark.parametrize("body,sig", [
-    ("kill -KILL $$", "SIGKILL"),     # the OOM killer
-    ("kill -ABRT $$", "SIGABRT"),     # abort() in native code (a C++ exception nobody caught)
-    ("kill -BUS $$", "SIGBUS"),       # a model file on a flaky SD card, mmap'd
-    ("kill -ILL $$", "SIGILL"),       # a wheel built for a newer CPU (AVX on an old Atom)
-    ('echo \'{"ok": true, "result": {}}\'; kill -KILL $$', "SIGKILL"),  # answered, then died anyway
-])
+@pytest.mark.parametrize(
+    "body,sig",
+    [
+        ("kill -KILL $$", "SIGKILL"),  # the OOM killer
+        ("kill -ABRT $$", "SIGABRT"),  # abort() in native code (a C++ exception nobody caught)
+        ("kill -BUS $$", "SIGBUS"),  # a model file on a flaky SD card, mmap'd
+        ("kill -ILL $$", "SIGILL"),  # a wheel built for a newer CPU (AVX on an old Atom)
+        ('echo \'{"ok": true, "result": {}}\'; kill -KILL $$', "SIGKILL"),  # answered, then died anyway
+    ],
+)
 def test_other_signals_are_crashes_with_their_name(tmp_path, body, sig):
     outcome = workerproc.run_worker(fake_python(tmp_path, body), "env", {}, timeout=10)
     assert outcome.status == workerproc.CRASHED
     assert outcome.signal == sig and sig in outcome.error
 
 
-@pytest.mark.parametrize("body", [
-    "echo '[1, 2, 3]'",
-    "echo '{\"result\": {}}'",
-    "echo '{\"ok\": tru'",
-    "printf '\\377\\376\\000garbage'",
-    "echo 'Python 2.7.18'; echo '{\"ok\": true, \"result\": {}}'",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "echo '[1, 2, 3]'",
+        "echo '{\"result\": {}}'",
+        "echo '{\"ok\": tru'",
+        "printf '\\377\\376\\000garbage'",
+        "echo 'Python 2.7.18'; echo '{\"ok\": true, \"result\": {}}'",
+    ],
+)
 def test_answers_that_are_almost_ours_are_garbage(tmp_path, body):
     outcome = workerproc.run_worker(fake_python(tmp_path, body), "env", {}, timeout=10)
     assert outcome.status == workerproc.GARBAGE
@@ -72,7 +78,7 @@ def test_a_grandchild_holding_the_pipe_is_killed_with_the_worker(tmp_path):
     """A worker that answers but leaves a background process holding stdout open: edgedoctor gives up at the
     timeout and kills the whole process group, leaving nothing running."""
     pidfile = tmp_path / "grandchild.pid"
-    body = f"sleep 600 & echo $! > {pidfile}; echo '{{\"ok\": true, \"result\": {{}}}}'; exit 0"
+    body = f'sleep 600 & echo $! > {pidfile}; echo \'{{"ok": true, "result": {{}}}}\'; exit 0'
     start = time.monotonic()
     outcome = workerproc.run_worker(fake_python(tmp_path, body), "env", {}, timeout=2)
     assert time.monotonic() - start < 10
@@ -115,8 +121,7 @@ def test_retries_end_even_when_every_attempt_dies_somewhere_new(tmp_path):
     """Each attempt announces a new stage and segfaults: the resilient runner stops after max_retries."""
     counter = tmp_path / "count"
     counter.write_text("0")
-    body = (f"n=$(cat {counter}); n=$((n+1)); echo $n > {counter}; "
-            "echo \"@@edgedoctor-stage:stage-$n\" >&2; kill -SEGV $$")
+    body = f'n=$(cat {counter}); n=$((n+1)); echo $n > {counter}; echo "@@edgedoctor-stage:stage-$n" >&2; kill -SEGV $$'
     start = time.monotonic()
     attempts = workerproc.run_worker_resilient(fake_python(tmp_path, body), "env", {}, timeout=5, max_retries=3)
     assert len(attempts) == 4 and all(a.status == workerproc.CRASHED for a in attempts)
@@ -130,8 +135,7 @@ def test_a_huge_payload_reaches_the_worker(tmp_path):
 
 
 @pytest.mark.parametrize("mode,words", [("crash-load", "SIGSEGV"), ("crash", "SIGSEGV"), ("hang", "no answer within")])
-def test_check_survives_a_runtime_that_crashes_or_hangs_when_loaded(run_cli, monkeypatch, fake_libedgetpu, mode,
-                                                                    words):
+def test_check_survives_a_runtime_that_crashes_or_hangs_when_loaded(run_cli, monkeypatch, fake_libedgetpu, mode, words):
     for key, value in fake_env(fake_libedgetpu, mode=mode, base={}).items():
         monkeypatch.setenv(key, value)
     start = time.monotonic()
@@ -157,9 +161,26 @@ def test_check_survives_a_broken_numpy_in_its_own_environment(tmp_path):
     (broken / "__init__.py").write_text("raise ImportError('libopenblas.so.0: cannot open shared object file')\n")
     repo = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(repo)]))
-    done = subprocess.run([sys.executable, "-m", "edgedoctor", "check", "--offline", "--format", "json",
-                           "--timeout", "30", "--cache-dir", str(tmp_path / "cache")],
-                          capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgedoctor",
+            "check",
+            "--offline",
+            "--format",
+            "json",
+            "--timeout",
+            "30",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=120,
+    )
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
     assert done.returncode in (0, 1)
     report = json.loads(done.stdout)
@@ -179,8 +200,9 @@ def test_check_survives_a_probe_module_that_fails_to_import(run_cli, monkeypatch
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(collect.importlib, "import_module", import_module)
-    code, out, err = run_cli("check", "--root", ROOTS / "usb3-runtime", "--offline", "--format", "json",
-                             "--timeout", "30")
+    code, out, err = run_cli(
+        "check", "--root", ROOTS / "usb3-runtime", "--offline", "--format", "json", "--timeout", "30"
+    )
     assert code in (0, 1) and "Traceback" not in err, err
     usb = json.loads(out)["facts"]["usb"]
     assert "libusb-1.0.so.0" in usb["error"]

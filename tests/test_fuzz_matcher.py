@@ -13,8 +13,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from edgedoctor import matrix
-from edgedoctor.matrix import signatures
-from edgedoctor.matrix import wordindex
+from edgedoctor.matrix import signatures, wordindex
 
 REPO = Path(__file__).resolve().parent.parent
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -31,10 +30,19 @@ def _real_errors():
 
 REAL = _real_errors()
 TABLE = matrix.load()
-NOISE = ["INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", "usb 1-1: new high-speed USB device number 3",
-         "Traceback (most recent call last):", "ModuleNotFoundError: No module named 'cv2'", "error: failed",
-         "Bus 002 Device 001: ID 1d6b:0003 Linux Foundation 3.0 root hub", "", "   ", "apex 0000:01:00.0: ok",
-         "Loading new gasket-1.0 DKMS files...", "Node number 3 (CONV_2D) failed to prepare."]
+NOISE = [
+    "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
+    "usb 1-1: new high-speed USB device number 3",
+    "Traceback (most recent call last):",
+    "ModuleNotFoundError: No module named 'cv2'",
+    "error: failed",
+    "Bus 002 Device 001: ID 1d6b:0003 Linux Foundation 3.0 root hub",
+    "",
+    "   ",
+    "apex 0000:01:00.0: ok",
+    "Loading new gasket-1.0 DKMS files...",
+    "Node number 3 (CONV_2D) failed to prepare.",
+]
 # IGNORECASE makes these equal to ASCII letters: the prefilter must fold them too.
 SPECIAL = {"i": ["\u0130", "\u0131"], "s": ["\u017f"], "k": ["\u212a"]}
 
@@ -65,7 +73,7 @@ def log_texts(draw, max_pieces=8):
         elif kind == "cut":  # a piece of a real error: matches that almost happen
             text = draw(st.sampled_from(REAL))
             start = draw(st.integers(0, len(text)))
-            pieces.append(text[start:start + draw(st.integers(0, 120))])
+            pieces.append(text[start : start + draw(st.integers(0, 120))])
         else:
             pieces.append(draw(st.text(max_size=40)))
     newline = draw(st.sampled_from(["\n", "\r\n", "\n\n"]))
@@ -76,8 +84,11 @@ def brute_force(table, text):
     """The entries a plain re.search over the whole (normalised) text finds: what the scan must equal."""
     text = matrix._normalise(text)
     # Without facts, an entry that requires facts is never reported (Matrix._rank): mirror that.
-    return {entry.id for entry in table.entries if not (entry.require_facts and entry.when)
-            and any(sig.regex.search(text) for sig in entry.signatures)}
+    return {
+        entry.id
+        for entry in table.entries
+        if not (entry.require_facts and entry.when) and any(sig.regex.search(text) for sig in entry.signatures)
+    }
 
 
 @FUZZ
@@ -108,14 +119,23 @@ def test_the_word_index_changes_nothing_found(text):
     assert found == brute_force(TABLE, text)
 
 
-LITERALS = sorted({literal for entry in TABLE.entries for sig in entry.signatures for group in sig.groups
-                   for literal in group})
+LITERALS = sorted(
+    {literal for entry in TABLE.entries for sig in entry.signatures for group in sig.groups for literal in group}
+)
 
 
 @FUZZ
-@given(st.lists(st.one_of(st.sampled_from(LITERALS), st.text(max_size=8),
-                          st.sampled_from([" ", "\n", ".", "_", "-", "\u0130", "\u00e9", "\udc80"])), max_size=30),
-       st.lists(st.sampled_from(LITERALS), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(LITERALS),
+            st.text(max_size=8),
+            st.sampled_from([" ", "\n", ".", "_", "-", "\u0130", "\u00e9", "\udc80"]),
+        ),
+        max_size=30,
+    ),
+    st.lists(st.sampled_from(LITERALS), min_size=1, max_size=20),
+)
 def test_the_word_index_never_hides_a_literal(pieces, probes):
     lowered = matrix._fold("".join(pieces))
     with word_index_always():
@@ -124,14 +144,17 @@ def test_the_word_index_never_hides_a_literal(pieces, probes):
             assert present.has(literal) == (literal in lowered), literal
 
 
-@pytest.mark.parametrize("literal,keys", [
-    ("edgetpu", ("edgetpu",)),
-    ("libedgetpu.so.1", ("\nso\n", "libedgetpu\n")),  # "1": hex digits only, left out of the index
-    ("1a6e:089a", ()),
-    ("failed to load delegate from ", ("\ndelegate\n", "failed\n", "\nload\n", "\nfrom\n", "\nto\n")),
-    ('" [', ()),
-    (" see ", ("\nsee\n",)),
-])
+@pytest.mark.parametrize(
+    "literal,keys",
+    [
+        ("edgetpu", ("edgetpu",)),
+        ("libedgetpu.so.1", ("\nso\n", "libedgetpu\n")),  # "1": hex digits only, left out of the index
+        ("1a6e:089a", ()),
+        ("failed to load delegate from ", ("\ndelegate\n", "failed\n", "\nload\n", "\nfrom\n", "\nto\n")),
+        ('" [', ()),
+        (" see ", ("\nsee\n",)),
+    ],
+)
 def test_word_index_keys(literal, keys):
     assert sorted(wordindex.token_keys(literal)) == sorted(keys)
 
@@ -142,6 +165,7 @@ def test_the_word_index_is_used_on_big_blocks_only_when_it_is_small():
     assert not present.has("libedgetpu.so.1") and present.tokens and len(present.tokens) < 300
     assert present.has("xhci_hcd") and present.has("high-speed usb")
     import random
+
     rng = random.Random(1)
     hexdump = "".join(f"{rng.getrandbits(64):016x} {rng.getrandbits(32)} id\n" for _ in range(4000))
     present = wordindex.Presence(hexdump)  # every word new, but all hex: left out, the index stays small
@@ -198,8 +222,28 @@ def patterns(draw, depth=0):
         if choice <= 2:
             parts.append(re.escape(draw(st.sampled_from(WORDS))))
         elif choice == 3:
-            parts.append(draw(st.sampled_from([r"\d+", r"\s*", r"[^\n]*", r".", r"\w", r"[a-f0-9]{2}", r"\b",
-                                               r"[^a]", r"[^K]{3}", r"[^:]b", r"[ -]", r"[sS]", r"[:.]?", r"[iK]"])))
+            parts.append(
+                draw(
+                    st.sampled_from(
+                        [
+                            r"\d+",
+                            r"\s*",
+                            r"[^\n]*",
+                            r".",
+                            r"\w",
+                            r"[a-f0-9]{2}",
+                            r"\b",
+                            r"[^a]",
+                            r"[^K]{3}",
+                            r"[^:]b",
+                            r"[ -]",
+                            r"[sS]",
+                            r"[:.]?",
+                            r"[iK]",
+                        ]
+                    )
+                )
+            )
         elif choice == 4:
             parts.append(draw(st.sampled_from([r".*", r"[\s\S]{0,40}?", r"(?:\n|$)", "^", r"[^\n]{0,30}?", r".{0,8}"])))
         elif choice == 5:
@@ -219,8 +263,10 @@ def patterns(draw, depth=0):
 @st.composite
 def texts_for(draw, pattern):
     pieces = [draw(perturbed(w)) for w in draw(st.lists(st.sampled_from(WORDS), max_size=5))]
-    pieces += [draw(st.text(alphabet="abKSi:_- 0123456789\n\u0130\u0131\u017f\u212a", max_size=12))
-               for _ in range(draw(st.integers(0, 3)))]
+    pieces += [
+        draw(st.text(alphabet="abKSi:_- 0123456789\n\u0130\u0131\u017f\u212a", max_size=12))
+        for _ in range(draw(st.integers(0, 3)))
+    ]
     return "".join(draw(st.permutations(pieces)))
 
 
@@ -279,8 +325,15 @@ def test_a_generated_signature_is_found_as_a_plain_search_finds_it(data):
     except re.error:
         assume(False)
     text = data.draw(texts_for(pattern)) * data.draw(st.integers(1, 3))
-    entry = matrix.Entry(id="generated", cause="x", title="t", explanation="e", remedy={"all": "r"},
-                         references=["https://example.org"], signatures=[sig])
+    entry = matrix.Entry(
+        id="generated",
+        cause="x",
+        title="t",
+        explanation="e",
+        remedy={"all": "r"},
+        references=["https://example.org"],
+        signatures=[sig],
+    )
     table = matrix.Matrix([entry], [], Path("."))
     expected = sig.regex.search(matrix._normalise(text)) is not None
     assert bool(table.scan([text])) == expected
@@ -296,24 +349,26 @@ def test_literal_analysis_of_the_real_matrix():
             assert sig.groups, f"{entry.id}: no literal prefilter for {sig.pattern!r}"
         for example_text in entry.examples:
             folded = matrix._fold(matrix._normalise(example_text))
-            assert any(all(any(lit in folded for lit in g) for g in sig.groups) for sig in entry.signatures), \
-                entry.id
+            assert any(all(any(lit in folded for lit in g) for g in sig.groups) for sig in entry.signatures), entry.id
 
 
-@pytest.mark.parametrize("pattern,expected", [
-    (r"Failed to load delegate from libedgetpu\.so\.1", (("failed to load delegate from libedgetpu.so.1",),)),
-    (r"(?:abc|def)ghi", (("ghi",), ("abc", "def"))),
-    (r"ab", (("ab",),)),
-    (r"a", ()),
-    (r"(?:\bVM\b|virtual machine)", (("virtual machine", "vm"),)),
-    (r"(?:Windows|\b[A-Z]:\\)", ((":\\", "windows"),)),
-    (r"x(?!forbidden)y", ()),
-    (r"edgetpu[^a]", (("edgetpu",),)),
-    (r"(?:edgetpu)+x", (("edgetpu",),)),
-    (r"(?:edgetpu)?xyz", (("xyz",),)),
-    (r"apex_\d+/temp", (("apex_",), ("/temp",))),
-    (r"\u0130stanbul", (("stanbul",),)),
-])
+@pytest.mark.parametrize(
+    "pattern,expected",
+    [
+        (r"Failed to load delegate from libedgetpu\.so\.1", (("failed to load delegate from libedgetpu.so.1",),)),
+        (r"(?:abc|def)ghi", (("ghi",), ("abc", "def"))),
+        (r"ab", (("ab",),)),
+        (r"a", ()),
+        (r"(?:\bVM\b|virtual machine)", (("virtual machine", "vm"),)),
+        (r"(?:Windows|\b[A-Z]:\\)", ((":\\", "windows"),)),
+        (r"x(?!forbidden)y", ()),
+        (r"edgetpu[^a]", (("edgetpu",),)),
+        (r"(?:edgetpu)+x", (("edgetpu",),)),
+        (r"(?:edgetpu)?xyz", (("xyz",),)),
+        (r"apex_\d+/temp", (("apex_",), ("/temp",))),
+        (r"\u0130stanbul", (("stanbul",),)),
+    ],
+)
 def test_analyse_examples(pattern, expected):
     groups, _, _ = matrix.analyse(pattern)
     assert set(groups) == set(expected)
@@ -326,8 +381,15 @@ def test_string_edge_patterns_are_searched_over_the_whole_block():
 
 
 def _one_entry_table(pattern):
-    entry = matrix.Entry(id="only", cause="x", title="t", explanation="e", remedy={"all": "r"},
-                         references=["https://example.org"], signatures=[matrix.Signature.build(pattern)])
+    entry = matrix.Entry(
+        id="only",
+        cause="x",
+        title="t",
+        explanation="e",
+        remedy={"all": "r"},
+        references=["https://example.org"],
+        signatures=[matrix.Signature.build(pattern)],
+    )
     return matrix.Matrix([entry], [], Path("."))
 
 
@@ -357,13 +419,18 @@ def test_single_line_signatures_search_only_the_lines_that_can_match():
     pattern = r"(?:second|another) (?:process|container)[^\n]{0,60}?(?:can.?t|fail\w*)[^\n]{0,60}?(?:edge ?tpu|coral)"
     assert matrix._make_plan(pattern).single_line
     table = _one_entry_table(pattern)
-    noise = "".join(f"[INFO] detector.coral: another process {n} started; scan failed by coral? no\n" for n in range(6000))
+    noise = "".join(
+        f"[INFO] detector.coral: another process {n} started; scan failed by coral? no\n" for n in range(6000)
+    )
     split = "another process started\nand then it failed to open the Edge TPU\n"
     hit = "Nov 29 kernel: the second container can't open the Edge TPU: busy\n"
     assert len(noise) > 4 * signatures.SAMPLE
-    for text, expected in ((noise, True), (noise.replace("coral", "cam"), False),
-                           (noise.replace("coral", "cam") + split, False),
-                           (noise.replace("coral", "cam") + split + hit, True)):
+    for text, expected in (
+        (noise, True),
+        (noise.replace("coral", "cam"), False),
+        (noise.replace("coral", "cam") + split, False),
+        (noise.replace("coral", "cam") + split + hit, True),
+    ):
         assert bool(table.match(text)) == expected == bool(re.search(pattern, text, matrix.FLAGS))
         if expected:
             assert table.match(text)[0].matched_text == matrix._context(text, re.search(pattern, text, matrix.FLAGS))

@@ -34,8 +34,11 @@ def parsers():
     for info in pkgutil.iter_modules(edgedoctor.probes.__path__):
         module = importlib.import_module(f"edgedoctor.probes.{info.name}")
         for name, function in sorted(vars(module).items()):
-            if name.startswith(("parse_", "_parse_")) and inspect.isfunction(function) and \
-                    function.__module__ == module.__name__:
+            if (
+                name.startswith(("parse_", "_parse_"))
+                and inspect.isfunction(function)
+                and function.__module__ == module.__name__
+            ):
                 key = f"{info.name}.{name}"
                 marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[key])] if key in KNOWN_BUGS else []
                 found.append(pytest.param(function, id=key, marks=marks))
@@ -52,19 +55,71 @@ def _wants_bytes(function, parameter):
     return "bytes" in str(hint) or parameter.name in ("raw", "data", "blob")
 
 
-LINES = st.lists(st.one_of(
-    st.text(max_size=60),
-    st.text(alphabet="0123456789abcdefABCDEF:.=- \t/()[],_\"'", max_size=60),
-    st.sampled_from(["", "=", "==", "\x00", "ii ", "ID=", "ID=\"", "\"", "BuildLabel(", "RuntimeVersion(",
-                     "Coral", "1a6e:089a", "18d1:9302", "apex", "gasket", "5000", "480", "Up to 5 Gb/s",
-                     "_items", "{", "}", "[", "]", "null", "0x", "temp", "Secure Boot enabled", "DKMS"]),
-), max_size=12)
+LINES = st.lists(
+    st.one_of(
+        st.text(max_size=60),
+        st.text(alphabet="0123456789abcdefABCDEF:.=- \t/()[],_\"'", max_size=60),
+        st.sampled_from(
+            [
+                "",
+                "=",
+                "==",
+                "\x00",
+                "ii ",
+                "ID=",
+                'ID="',
+                '"',
+                "BuildLabel(",
+                "RuntimeVersion(",
+                "Coral",
+                "1a6e:089a",
+                "18d1:9302",
+                "apex",
+                "gasket",
+                "5000",
+                "480",
+                "Up to 5 Gb/s",
+                "_items",
+                "{",
+                "}",
+                "[",
+                "]",
+                "null",
+                "0x",
+                "temp",
+                "Secure Boot enabled",
+                "DKMS",
+            ]
+        ),
+    ),
+    max_size=12,
+)
 TEXT = st.one_of(st.text(max_size=400), LINES.map("\n".join), LINES.map("\r\n".join))
-JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
-                       lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-                           st.sampled_from(["_items", "_name", "vendor_id", "product_id", "speed", "location_id",
-                                            "SPUSBDataType", "Status", "InstanceId", "x"]), inner, max_size=4),
-                       max_leaves=20)
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "_items",
+                    "_name",
+                    "vendor_id",
+                    "product_id",
+                    "speed",
+                    "location_id",
+                    "SPUSBDataType",
+                    "Status",
+                    "InstanceId",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
 
 
 @pytest.mark.parametrize("function", parsers())
@@ -95,16 +150,24 @@ def test_no_parser_raises_on_any_input(function, data):
     json.dumps(result)
 
 
-@pytest.mark.parametrize("function", [p for p in parsers() if "Optional" in str(
-    inspect.signature(p.values[0]).parameters[next(iter(inspect.signature(p.values[0]).parameters))].annotation)])
+@pytest.mark.parametrize(
+    "function",
+    [
+        p
+        for p in parsers()
+        if "Optional"
+        in str(
+            inspect.signature(p.values[0]).parameters[next(iter(inspect.signature(p.values[0]).parameters))].annotation
+        )
+    ],
+)
 def test_parsers_of_optional_text_take_none(function):
     json.dumps(function(None))
 
 
 # --- round trips ---------------------------------------------------------------------------------------------------
 KEYS = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ_", min_size=1, max_size=12)
-VALUES = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\"\\$`'"),
-                 max_size=30)
+VALUES = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\"\\$`'"), max_size=30)
 
 
 @FUZZ
@@ -115,8 +178,9 @@ def test_os_release_round_trip(values, quote):
     if quote == "":
         values = {k: v.strip() for k, v in values.items() if v.strip() and " " not in v and "#" not in v}
     text = "\n".join(f"{key}={quote}{value}{quote}" for key, value in values.items())
-    assert parse_os_release("# a comment\n\n" + text + "\n") == {k: (v.strip() if quote == "" else v)
-                                                                 for k, v in values.items()}
+    assert parse_os_release("# a comment\n\n" + text + "\n") == {
+        k: (v.strip() if quote == "" else v) for k, v in values.items()
+    }
 
 
 PACKAGES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789+-.", min_size=1, max_size=20)
@@ -130,17 +194,19 @@ def test_dpkg_query_keeps_exactly_the_installed_packages(rows):
     from edgedoctor.probes.runtime import parse_dpkg_query
 
     text = "".join(f"{p} {v} {s}\n" for p, v, s in rows)
-    expected = [{"package": p, "version": v, "status": s.strip()} for p, v, s in rows
-                if s[:2] in ("ii", "hi", "iU", "iF")]
+    expected = [
+        {"package": p, "version": v, "status": s.strip()} for p, v, s in rows if s[:2] in ("ii", "hi", "iU", "iF")
+    ]
     assert parse_dpkg_query(text) == expected
 
 
 LABELS = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60).filter(
-    lambda s: "), RuntimeVersion(" not in s and ")" not in s[-1:])
+    lambda s: "), RuntimeVersion(" not in s and ")" not in s[-1:]
+)
 
 
 @FUZZ
-@given(LABELS, st.integers(0, 10 ** 6), st.sampled_from(["", "I runtime.cc:12] ", "junk\n"]))
+@given(LABELS, st.integers(0, 10**6), st.sampled_from(["", "I runtime.cc:12] ", "junk\n"]))
 @example("N/A", 13, "")
 @example("", 10, "")
 @example("COMPILER=6.3.0 20170516,DATE=redacted,TIME=redacted", 14, "")
@@ -166,8 +232,10 @@ def test_throttled_flags_are_the_bits(value, template):
 
 
 @FUZZ
-@given(st.sampled_from(["2.17", "2.31", "2.36", "2.39"]), st.sampled_from(["Debian GLIBC 2.36-9+deb12u4",
-                                                                         "Ubuntu GLIBC 2.35-0ubuntu3.8", "GNU libc"]))
+@given(
+    st.sampled_from(["2.17", "2.31", "2.36", "2.39"]),
+    st.sampled_from(["Debian GLIBC 2.36-9+deb12u4", "Ubuntu GLIBC 2.35-0ubuntu3.8", "GNU libc"]),
+)
 def test_ldd_version(version, vendor):
     from edgedoctor.probes.platform import parse_ldd_version
 

@@ -43,24 +43,25 @@ HOLDOUT = load_toml(FIXTURES / "holdout.toml")
 HOLDOUT2 = load_toml(FIXTURES / "holdout2.toml")
 HOLDOUT3 = load_toml(FIXTURES / "holdout3.toml")
 # name -> (data, minimum number of labelled errors, minimum number of unrelated errors)
-ROUNDS = {
-    "holdout": (HOLDOUT, 60, 15),
-    "holdout2": (HOLDOUT2, 50, 15),
-    "holdout3": (HOLDOUT3, 45, 15),
-}
+ROUNDS = {"holdout": (HOLDOUT, 60, 15), "holdout2": (HOLDOUT2, 50, 15), "holdout3": (HOLDOUT3, 45, 15)}
 TABLE = matrix.load()
 MIN_TOP1 = 0.9
 
 
 def _facts(case):
-    return factview.from_pairs([f"{k}={v}" for k, v in (case.get("facts") or {}).items()
-                                if k in factview.KEYS and not isinstance(v, list)])
+    return factview.from_pairs(
+        [f"{k}={v}" for k, v in (case.get("facts") or {}).items() if k in factview.KEYS and not isinstance(v, list)]
+    )
 
 
 def _unrelated_cases():
-    return [pytest.param(name, case,
-                         id=name + "-" + case["source"].rsplit("/", 3)[-3:][0] + "-" + case["source"].rsplit("/", 1)[-1])
-            for name, (data, _, _) in ROUNDS.items() for case in data.get("unrelated") or []]
+    return [
+        pytest.param(
+            name, case, id=name + "-" + case["source"].rsplit("/", 3)[-3:][0] + "-" + case["source"].rsplit("/", 1)[-1]
+        )
+        for name, (data, _, _) in ROUNDS.items()
+        for case in data.get("unrelated") or []
+    ]
 
 
 @pytest.mark.parametrize("name", list(ROUNDS))
@@ -98,18 +99,22 @@ def test_holdout_rounds_do_not_share_sources():
 @pytest.mark.parametrize("name", ["holdout4.toml", "holdout5.toml", "holdout6.toml"])
 def test_measurement_only_rounds_back_nothing(name):
     """Rounds 4, 5 and 6 measure unseen reports: no matrix entry or real-error fixture may cite their threads."""
-    cited = "\n".join(p.read_text(encoding="utf-8") for p in
-                      sorted((Path(__file__).parent.parent / "matrix").rglob("*.toml")) +
-                      sorted((FIXTURES / "real_errors").glob("*.toml")))
+    cited = "\n".join(
+        p.read_text(encoding="utf-8")
+        for p in sorted((Path(__file__).parent.parent / "matrix").rglob("*.toml"))
+        + sorted((FIXTURES / "real_errors").glob("*.toml"))
+    )
     for source in _sources(load_toml(FIXTURES / name)):
         assert not re.search(re.escape(source) + r"(?![0-9A-Za-z_-])", cited), source
 
 
 def test_holdout3_sources_back_no_matrix_entry():
     """Round 3 measures unseen reports, so no matrix entry or real-error fixture may cite one of its threads."""
-    cited = "\n".join(p.read_text(encoding="utf-8") for p in
-                      sorted((Path(__file__).parent.parent / "matrix").rglob("*.toml")) +
-                      sorted((FIXTURES / "real_errors").glob("*.toml")))
+    cited = "\n".join(
+        p.read_text(encoding="utf-8")
+        for p in sorted((Path(__file__).parent.parent / "matrix").rglob("*.toml"))
+        + sorted((FIXTURES / "real_errors").glob("*.toml"))
+    )
     for source in _sources(HOLDOUT3):
         assert not re.search(re.escape(source) + r"(?![0-9A-Za-z_-])", cited), source
 
@@ -121,8 +126,13 @@ def test_top1_cause_accuracy_on_holdout(name):
     for case in errors:
         found = TABLE.match(case["text"], _facts(case))
         if not found or found[0].entry.cause != case["cause"]:
-            misses.append((case["cause"], case["source"],
-                           [(m.entry.id, m.entry.cause, round(m.confidence, 2)) for m in found[:3]]))
+            misses.append(
+                (
+                    case["cause"],
+                    case["source"],
+                    [(m.entry.id, m.entry.cause, round(m.confidence, 2)) for m in found[:3]],
+                )
+            )
     accuracy = 1 - len(misses) / len(errors)
     print(f"\n{name} top-1 cause accuracy: {len(errors) - len(misses)}/{len(errors)} = {accuracy:.3f}")
     for expected, source, top in misses:
@@ -134,8 +144,7 @@ def test_top1_cause_accuracy_on_holdout(name):
 def test_unrelated_holdout_error_matches_nothing(name, case):
     found = TABLE.match(case["text"], {})
     if found:
-        print(f"\nFALSE POSITIVE in {name} from {case['source']}: "
-              f"{[(m.entry.id, m.matched_text) for m in found]}")
+        print(f"\nFALSE POSITIVE in {name} from {case['source']}: {[(m.entry.id, m.matched_text) for m in found]}")
     assert not found, [(m.entry.id, m.matched_text) for m in found]
 
 

@@ -3,18 +3,18 @@ Content-Length stops at the total deadline (it once ran past 1,000 s); no networ
 and said so; a mirror copy that fails its sha256 is reported as such; a stopped run leaves no .part file."""
 
 import hashlib
-import os
 import http.server
+import os
 import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from helpers_models import no_proxy, part_files  # noqa: F401  (pytest fixture)
 
 from edgedoctor import models
 from edgedoctor.machine import workerproc
-from helpers_models import no_proxy, part_files  # noqa: F401  (pytest fixture)
 
 
 class Drip:
@@ -70,8 +70,7 @@ def drip(no_proxy):
 
 
 def test_a_server_dripping_a_byte_at_a_time_stops_at_the_total_deadline(drip, tmp_path):
-    settings = models.DownloadSettings(connect_timeout=2, read_timeout=5, total_timeout=1.5, retries=1,
-                                       progress=False)
+    settings = models.DownloadSettings(connect_timeout=2, read_timeout=5, total_timeout=1.5, retries=1, progress=False)
     began = time.monotonic()
     result = models.download(drip.url, tmp_path / "file.bin", drip.spec(), settings)
     took = time.monotonic() - began
@@ -83,8 +82,9 @@ def test_a_server_dripping_a_byte_at_a_time_stops_at_the_total_deadline(drip, tm
 def test_a_slow_server_that_finishes_in_time_is_kept(no_proxy, tmp_path):
     server = Drip(size=20, every=0.02)
     try:
-        settings = models.DownloadSettings(connect_timeout=2, read_timeout=5, total_timeout=10, retries=1,
-                                           progress=False)
+        settings = models.DownloadSettings(
+            connect_timeout=2, read_timeout=5, total_timeout=10, retries=1, progress=False
+        )
         result = models.download(server.url, tmp_path / "file.bin", server.spec(), settings)
         assert result.ok, result.error
         assert (tmp_path / "file.bin").read_bytes() == server.body
@@ -93,8 +93,7 @@ def test_a_slow_server_that_finishes_in_time_is_kept(no_proxy, tmp_path):
 
 
 def test_a_stopped_run_ends_a_download_at_its_next_read_and_keeps_no_part_file(drip, tmp_path):
-    settings = models.DownloadSettings(connect_timeout=2, read_timeout=5, total_timeout=60, retries=3,
-                                       progress=False)
+    settings = models.DownloadSettings(connect_timeout=2, read_timeout=5, total_timeout=60, retries=3, progress=False)
     timer = threading.Timer(0.5, workerproc.STOPPING.set)
     timer.start()
     try:
@@ -118,8 +117,12 @@ def test_no_network_is_found_out_at_once_and_said(tmp_path, monkeypatch, no_prox
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     manifest = models.load_manifest()
-    resolver = models.Resolver(manifest, models_url="http://mirror.lab.invalid/models", cache_dir=str(tmp_path),
-                               settings=models.DownloadSettings(progress=False))
+    resolver = models.Resolver(
+        manifest,
+        models_url="http://mirror.lab.invalid/models",
+        cache_dir=str(tmp_path),
+        settings=models.DownloadSettings(progress=False),
+    )
     began = time.monotonic()
     result = resolver.resolve_set(manifest.get_set(manifest.default_set))
     assert time.monotonic() - began < 2.0
@@ -137,8 +140,12 @@ def test_the_first_contact_with_a_host_waits_seconds_not_a_connect_timeout(monke
 
     monkeypatch.setattr(models.store, "download", download)
     manifest = models.load_manifest()
-    resolver = models.Resolver(manifest, models_url="http://mirror.example/models", cache_dir=str(tmp_path),
-                               settings=models.DownloadSettings(connect_timeout=10, progress=False))
+    resolver = models.Resolver(
+        manifest,
+        models_url="http://mirror.example/models",
+        cache_dir=str(tmp_path),
+        settings=models.DownloadSettings(connect_timeout=10, progress=False),
+    )
     resolver.resolve_set(manifest.get_set(manifest.default_set))
     assert seen == [models.DISCOVERY_TIMEOUT]
 
@@ -161,7 +168,6 @@ def test_part_files_a_killed_run_left_are_removed_by_the_next_download(drip, tmp
     os.utime(old, (time.time() - 2 * models.STALE_PART,) * 2)
     fresh = tmp_path / ".file.bin.def456.part"  # another run's download going on now
     fresh.write_bytes(b"half")
-    settings = models.DownloadSettings(connect_timeout=2, read_timeout=5, total_timeout=0.5, retries=1,
-                                       progress=False)
+    settings = models.DownloadSettings(connect_timeout=2, read_timeout=5, total_timeout=0.5, retries=1, progress=False)
     models.download(drip.url, tmp_path / "file.bin", drip.spec(), settings)
     assert not old.exists() and fresh.exists()

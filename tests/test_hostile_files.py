@@ -26,9 +26,14 @@ def image(tmp_path):
 
 
 def _check(root, *extra, timeout=60):
-    proc = subprocess.run([sys.executable, "-m", "edgedoctor", "check", "--root", str(root), "--offline",
-                           "--format", "json", *extra], capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgedoctor", "check", "--root", str(root), "--offline", "--format", "json", *extra],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        cwd=str(REPO),
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -69,8 +74,7 @@ def test_a_fifo_inside_the_root_is_never_opened(image):
 
 
 @POSIX
-@pytest.mark.parametrize("name", [".edgedoctor/platform", ".edgedoctor/page_size", ".edgedoctor/env",
-                                  "etc/os-release"])
+@pytest.mark.parametrize("name", [".edgedoctor/platform", ".edgedoctor/page_size", ".edgedoctor/env", "etc/os-release"])
 def test_a_metadata_file_linking_to_dev_zero_is_not_read(image, name):
     """It ate 3.7 GB, then a MemoryError traceback."""
     target = image / name
@@ -88,13 +92,16 @@ def test_a_device_is_never_read():
     assert read_regular("/dev/null", 10) is None
 
 
-@pytest.mark.parametrize("name,content", [
-    (".edgedoctor/page_size", "four kilobytes"),
-    (".edgedoctor/page_size", "-1"),
-    (".edgedoctor/platform", "\x00\xff amiga"),
-    (".edgedoctor/env", "\x00=\x00\nNOEQUALS\n=\n"),
-    (".edgedoctor/commands/uname_-m.rc", "not a number"),
-])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        (".edgedoctor/page_size", "four kilobytes"),
+        (".edgedoctor/page_size", "-1"),
+        (".edgedoctor/platform", "\x00\xff amiga"),
+        (".edgedoctor/env", "\x00=\x00\nNOEQUALS\n=\n"),
+        (".edgedoctor/commands/uname_-m.rc", "not a number"),
+    ],
+)
 def test_malformed_root_metadata_is_no_traceback(image, name, content):
     target = image / name
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ def _scan_seconds(table, text):
 
 def test_the_issues_lockdown_megabyte_takes_well_under_a_second_per_entry():
     # Before: 223 s for the whole table on this text (the lockdown entry backtracked from every "apex").
-    text = (LOCKDOWN * 20000)[:1 << 20]
+    text = (LOCKDOWN * 20000)[: 1 << 20]
     entry = TABLE.get("secure-boot-lockdown-not-permitted")
     assert _scan_seconds(matrix.Matrix([entry], [], TABLE.folder), text) < 1.0
     assert _scan_seconds(TABLE, text) < 10.0  # the whole table, on a shared two-core machine (about 0.7 s here)
@@ -38,8 +38,9 @@ def test_the_issues_lockdown_megabyte_takes_well_under_a_second_per_entry():
 def test_the_worst_entry_on_a_megabyte_of_its_own_literals():
     """The entry slowest on 64 KB of crafted text is timed on 1 MB of it: linear, so at most ~16 times more (a
     quadratic search would take 256 times more; before this fix several took 10-20 s on 256 KB)."""
-    times = sorted(((seconds, entry.id) for entry, seconds in matrix.entry_times(TABLE, 1 << 16, screen=False)),
-                   reverse=True)
+    times = sorted(
+        ((seconds, entry.id) for entry, seconds in matrix.entry_times(TABLE, 1 << 16, screen=False)), reverse=True
+    )
     _, worst_id = times[0]
     entry = TABLE.get(worst_id)
     single = matrix.Matrix([entry], [], TABLE.folder)
@@ -55,13 +56,16 @@ def test_crafted_texts_are_made_of_the_patterns_own_literals():
     assert "apex gasket lockdown:  : unsigned" in texts[0]  # the issue's own text, near enough
 
 
-@pytest.mark.parametrize("pattern,split", [
-    (r"(?s)\b(?:apex|gasket)\b.*Lockdown: [\w.-]+: unsigned module loading is restricted", True),
-    (r"(?s)-d 1a6e:089a\b.{0,600}?No DFU capable USB device available", True),
-    (r"Invalid model: .*\n\s*Model not quantized", True),
-    (r"Failed to load delegate from libedgetpu\.so\.1", False),
-    (r"\AFailed.*x", False),  # \A: searched over the whole block as written
-])
+@pytest.mark.parametrize(
+    "pattern,split",
+    [
+        (r"(?s)\b(?:apex|gasket)\b.*Lockdown: [\w.-]+: unsigned module loading is restricted", True),
+        (r"(?s)-d 1a6e:089a\b.{0,600}?No DFU capable USB device available", True),
+        (r"Invalid model: .*\n\s*Model not quantized", True),
+        (r"Failed to load delegate from libedgetpu\.so\.1", False),
+        (r"\AFailed.*x", False),  # \A: searched over the whole block as written
+    ],
+)
 def test_runs_of_any_text_split_a_signature_into_pieces(pattern, split):
     assert (signatures.Signature.build(pattern).plan.chain is not None) == split
 
@@ -80,8 +84,18 @@ GAPS = [r".*", r".*?", r"[\s\S]*", r"[\s\S]{0,40}?", r"[^\n]{0,60}?", r".{2,50}"
 
 @st.composite
 def gapped_patterns(draw):
-    pieces = ["".join(draw(st.lists(st.one_of(st.sampled_from([re.escape(w) for w in WORDS]), st.sampled_from(BITS)),
-                                    min_size=1, max_size=3))) for _ in range(draw(st.integers(2, 4)))]
+    pieces = [
+        "".join(
+            draw(
+                st.lists(
+                    st.one_of(st.sampled_from([re.escape(w) for w in WORDS]), st.sampled_from(BITS)),
+                    min_size=1,
+                    max_size=3,
+                )
+            )
+        )
+        for _ in range(draw(st.integers(2, 4)))
+    ]
     pattern = pieces[0]
     for piece in pieces[1:]:
         pattern += draw(st.sampled_from(GAPS)) + piece
@@ -103,8 +117,12 @@ def test_the_pieced_search_finds_what_the_whole_regex_finds(pattern, words):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
-@given(gapped_patterns(), st.lists(st.sampled_from(WORDS + [" ", "\n", "1", "12", "x", ".", ":"]), max_size=120),
-       st.integers(1, 40), st.integers(0, 3))
+@given(
+    gapped_patterns(),
+    st.lists(st.sampled_from(WORDS + [" ", "\n", "1", "12", "x", ".", ":"]), max_size=120),
+    st.integers(1, 40),
+    st.integers(0, 3),
+)
 def test_the_pieced_search_with_tiny_windows_finds_what_the_whole_regex_finds(pattern, words, chunk, limited):
     """The same over longer texts with the windows of a piece without a literal start cut into tiny runs (the
     cut that keeps a piece's search bounded on a block dense with its literals), pieces searched within each
@@ -112,8 +130,11 @@ def test_the_pieced_search_with_tiny_windows_finds_what_the_whole_regex_finds(pa
     text = "".join(words)
     sig = signatures.Signature.build(pattern)
     lowered = signatures._fold(text)
-    with mock.patch.object(signatures, "SMALL_BLOCK", -1), mock.patch.object(signatures, "WINDOW_CHUNK", chunk), \
-            mock.patch.object(signatures, "WINDOWED_LIMITED", limited):
+    with (
+        mock.patch.object(signatures, "SMALL_BLOCK", -1),
+        mock.patch.object(signatures, "WINDOW_CHUNK", chunk),
+        mock.patch.object(signatures, "WINDOWED_LIMITED", limited),
+    ):
         found = signatures._search(sig, text, lowered, Presence(lowered))
     whole = sig.regex.search(text)
     assert (found is not None) == (whole is not None), (pattern, text)
@@ -126,8 +147,11 @@ def test_a_piece_without_a_literal_start_is_found_within_its_gap(filler):
     sig = signatures.Signature.build(r"edgetpu[\s\S]{0,100}?\b\d+ (?:of the )?ops\b[^\n]{0,30}?on the CPU")
     assert sig.plan.chain is not None
     near = "edgetpu delegate: 7 ops will run on the CPU\n"
-    for text, expected in ((filler * 300, False), (filler * 300 + near + filler * 50, True),
-                           ("edgetpu\n" + "z" * 200 + "\n3 ops on the CPU\n" + filler * 300, False)):
+    for text, expected in (
+        (filler * 300, False),
+        (filler * 300 + near + filler * 50, True),
+        ("edgetpu\n" + "z" * 200 + "\n3 ops on the CPU\n" + filler * 300, False),
+    ):
         lowered = signatures._fold(text)
         found = signatures._search(sig, text, lowered, Presence(lowered))
         assert (found is not None) == expected == (sig.regex.search(text) is not None)
@@ -150,11 +174,11 @@ def test_a_chained_match_reports_where_it_starts_and_ends():
     text = "noise " * 1000 + "1a6e:089a then\n" + "y" * 3000 + " 18d1:9302 done"
     lowered = signatures._fold(text)
     found = signatures._search(sig, text, lowered, Presence(lowered))
-    assert text[found.start():found.end()].startswith("1a6e:089a") and text[:found.end()].endswith("18d1:9302")
+    assert text[found.start() : found.end()].startswith("1a6e:089a") and text[: found.end()].endswith("18d1:9302")
 
 
 # --- matrix validate -------------------------------------------------------------------------------------------
-ENTRY = '''
+ENTRY = """
 [[entry]]
 id = "{id}"
 cause = "runtime-missing"
@@ -164,7 +188,7 @@ remedy = {{ all = "r" }}
 references = ["https://example.org"]
 verification = {{ status = "inferred", date = "2026-12-04", how = "a test entry" }}
 signatures = ['{pattern}']
-'''
+"""
 
 
 def _matrix_with(tmp_path, pattern, entry_id="slow-entry"):
@@ -202,7 +226,7 @@ def test_diagnose_of_a_report_carrying_crafted_text_is_fast(run_cli, tmp_path):
     import json
 
     report = json.loads((REPO / "tests" / "fixtures" / "scenarios" / "healthy-usb3.json").read_text())
-    report["facts"]["python_env"]["tflite"]["error"] = (LOCKDOWN * 5000)[:1 << 18]
+    report["facts"]["python_env"]["tflite"]["error"] = (LOCKDOWN * 5000)[: 1 << 18]
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report))
     began = time.perf_counter()

@@ -63,8 +63,13 @@ def test_standard_output_on_a_full_device_is_said_not_a_traceback(tmp_path):
     import sys
 
     with open("/dev/full", "w") as full:
-        proc = subprocess.run([sys.executable, "-m", "edgedoctor", "diagnose", str(SCENARIO)], stdout=full,
-                              stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+        proc = subprocess.run(
+            [sys.executable, "-m", "edgedoctor", "diagnose", str(SCENARIO)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+        )
     assert proc.returncode == exitcodes.USAGE_ERROR
     assert "No space left on device" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -68,8 +68,9 @@ def test_a_daemon_holding_the_pipes_does_not_hold_the_deadline(tmp_path):
 @POSIX
 def test_a_hanging_worker_and_its_children_die_at_the_deadline(tmp_path):
     pidfile = tmp_path / "pids"
-    interpreter = _script(tmp_path, "hang.sh", f"sleep 60 &\necho $! >> {pidfile}\necho $$ >> {pidfile}\n"
-                                                "exec sleep 61\n")
+    interpreter = _script(
+        tmp_path, "hang.sh", f"sleep 60 &\necho $! >> {pidfile}\necho $$ >> {pidfile}\nexec sleep 61\n"
+    )
     began = time.monotonic()
     outcome = workerproc.run_worker(str(interpreter), "env", {}, timeout=1)
     assert time.monotonic() - began < 3
@@ -91,8 +92,9 @@ def test_what_a_finished_worker_leaves_in_its_group_is_killed(tmp_path):
 @POSIX
 def test_a_flood_on_stderr_keeps_its_head_and_tail_only(tmp_path):
     # 40 MB: the 300 MB drove edgedoctor to 3.3 GB; what is kept is bounded whatever the size.
-    interpreter = _script(tmp_path, "flood.sh", "echo FIRST >&2\nhead -c 40000000 /dev/zero | tr '\\0' x >&2\n"
-                                                "echo LAST >&2\nexit 3\n")
+    interpreter = _script(
+        tmp_path, "flood.sh", "echo FIRST >&2\nhead -c 40000000 /dev/zero | tr '\\0' x >&2\necho LAST >&2\nexit 3\n"
+    )
     outcome = workerproc.run_worker(str(interpreter), "env", {}, timeout=60)
     assert outcome.status == workerproc.CRASHED
     assert len(outcome.stderr) <= workerproc.STDERR_HEAD + workerproc.STDERR_TAIL + 100
@@ -114,11 +116,16 @@ def test_kept_output_notes_what_it_left_out():
 @pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_during_a_probe_kills_the_workers_and_exits_at_once(tmp_path, signum, code):
     pidfile = tmp_path / "pids"
-    interpreter = _script(tmp_path, "hang.sh", f"sleep 60 &\necho $! >> {pidfile}\necho $$ >> {pidfile}\n"
-                                                "exec sleep 61\n")
-    proc = subprocess.Popen([sys.executable, "-m", "edgedoctor", "check", "--offline", "--timeout", "60",
-                             "--python", str(interpreter)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=str(tmp_path))
+    interpreter = _script(
+        tmp_path, "hang.sh", f"sleep 60 &\necho $! >> {pidfile}\necho $$ >> {pidfile}\nexec sleep 61\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgedoctor", "check", "--offline", "--timeout", "60", "--python", str(interpreter)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        cwd=str(tmp_path),
+    )
     try:
         deadline = time.monotonic() + 30
         while not pidfile.exists() and time.monotonic() < deadline:

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edgedoctor import exitcodes
-from edgedoctor.report import reading as reportio
 from edgedoctor.render import markdown, terminal
+from edgedoctor.report import reading as reportio
 from edgedoctor.util import safetext
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,19 +33,22 @@ def _scenario():
     return json.loads(SCENARIO.read_text())
 
 
-@pytest.mark.parametrize("content,words", [
-    ('{"schema_version": 1.0, "facts": {}}', "schema_version"),
-    ('{"schema_version": true, "facts": {}}', "schema_version"),
-    ('{"schema_version": 1, "facts": {"platform": {"os": NaN}}}', "not valid JSON"),
-    ('{"schema_version": 1, "facts": {"platform": {"os": Infinity}}}', "not valid JSON"),
-    ('{"schema_version": 1, "facts": {"platform": 5}}', "facts.platform"),
-    ('{"schema_version": 1, "facts": {"usb": {"devices": "none"}}}', "facts.usb.devices"),
-    ('{"schema_version": 1, "facts": {"usb": {"devices": [5]}}}', "facts.usb.devices[0]"),
-    ('{"schema_version": 1, "facts": {"runtime": {"runtime_version": "13"}}}', "facts.runtime.runtime_version"),
-    ('{"schema_version": 1, "facts": {"inference": {"tpu": {"latency_ms": "slow"}}}}', "latency_ms"),
-    ('{"schema_version": 1, "facts": {"python_env": {"tflite": "x"}}}', "facts.python_env.tflite"),
-    ('{"schema_version": 1, "facts": {}, "findings": [{"status": "bad"}]}', "findings[0].status"),
-])
+@pytest.mark.parametrize(
+    "content,words",
+    [
+        ('{"schema_version": 1.0, "facts": {}}', "schema_version"),
+        ('{"schema_version": true, "facts": {}}', "schema_version"),
+        ('{"schema_version": 1, "facts": {"platform": {"os": NaN}}}', "not valid JSON"),
+        ('{"schema_version": 1, "facts": {"platform": {"os": Infinity}}}', "not valid JSON"),
+        ('{"schema_version": 1, "facts": {"platform": 5}}', "facts.platform"),
+        ('{"schema_version": 1, "facts": {"usb": {"devices": "none"}}}', "facts.usb.devices"),
+        ('{"schema_version": 1, "facts": {"usb": {"devices": [5]}}}', "facts.usb.devices[0]"),
+        ('{"schema_version": 1, "facts": {"runtime": {"runtime_version": "13"}}}', "facts.runtime.runtime_version"),
+        ('{"schema_version": 1, "facts": {"inference": {"tpu": {"latency_ms": "slow"}}}}', "latency_ms"),
+        ('{"schema_version": 1, "facts": {"python_env": {"tflite": "x"}}}', "facts.python_env.tflite"),
+        ('{"schema_version": 1, "facts": {}, "findings": [{"status": "bad"}]}', "findings[0].status"),
+    ],
+)
 def test_a_malformed_report_is_exit_2_naming_the_place(run_cli, tmp_path, content, words):
     path = _saved(tmp_path, content)
     code, out, err = run_cli("diagnose", path)
@@ -81,22 +84,53 @@ def test_a_report_bigger_than_the_cap_is_named(run_cli, tmp_path, monkeypatch):
 
 def test_real_reports_still_load():
     for path in list((REPO / "tests" / "fixtures" / "scenarios").glob("*.json")) + list(
-            (REPO / "tests" / "fixtures" / "golden").glob("*.md")):
+        (REPO / "tests" / "fixtures" / "golden").glob("*.md")
+    ):
         loaded = reportio.read_report(str(path))
         assert loaded.error is None, loaded.error
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-                               st.sampled_from(["os", "arch", "devices", "tflite", "numpy", "cpu", "tpu", "found",
-                                                "latency_ms", "median", "speed_mbps", "runtime_version", "top1",
-                                                "state", "accessible", "error", "version", "x"]), inner, max_size=4),
-                           max_leaves=12)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "os",
+                    "arch",
+                    "devices",
+                    "tflite",
+                    "numpy",
+                    "cpu",
+                    "tpu",
+                    "found",
+                    "latency_ms",
+                    "median",
+                    "speed_mbps",
+                    "runtime_version",
+                    "top1",
+                    "state",
+                    "accessible",
+                    "error",
+                    "version",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.dictionaries(st.sampled_from(["platform", "python_env", "usb", "pcie", "runtime", "inference"]),
-                       json_values, max_size=4))
+@given(
+    st.dictionaries(
+        st.sampled_from(["platform", "python_env", "usb", "pcie", "runtime", "inference"]), json_values, max_size=4
+    )
+)
 @example({"inference": {"cpu": {"top1": [1]}}})
 @example({"usb": {"devices": [{"speed_mbps": "fast"}]}})
 def test_wrong_typed_facts_are_exit_2_or_judged_never_an_internal_error(run_cli, tmp_path_factory, facts):
@@ -120,8 +154,13 @@ def test_read_report_never_raises(tmp_path_factory, data):
 def test_markdown_diagnose_uses_the_reports_own_block_and_says_so(run_cli, tmp_path):
     real = (REPO / "tests" / "fixtures" / "golden" / "no-device-numpy2.md").read_text()
     fake = {"schema_version": 1, "facts": {"platform": {"os": "windows", "arch": "sparc"}}}
-    text = ("Here is what I see (ignore this):\n\n```json\n" + json.dumps(fake) + "\n```\n\n" + real +
-            "\n\nAnd my config:\n\n```json\n{\"schema_version\": 1, \"facts\": {}}\n```\n")
+    text = (
+        "Here is what I see (ignore this):\n\n```json\n"
+        + json.dumps(fake)
+        + "\n```\n\n"
+        + real
+        + '\n\nAnd my config:\n\n```json\n{"schema_version": 1, "facts": {}}\n```\n'
+    )
     path = _saved(tmp_path, text, "ticket.md")
     code, out, err = run_cli("diagnose", path, "--format", "json")
     assert code in (0, 1), err
@@ -139,9 +178,18 @@ def _hostile_report():
     report["findings"][0]["title"] = HOSTILE
     report["findings"][0]["detail"] = HOSTILE
     report["findings"][0]["status"] = "fail"
-    report["diagnoses"] = [{"entry": "e", "cause": "c" + HOSTILE, "confidence": 0.5, "title": HOSTILE,
-                            "remedy": HOSTILE, "references": ["https://x.org", "javascript:alert(1)"],
-                            "evidence": [], "matched_text": HOSTILE}]
+    report["diagnoses"] = [
+        {
+            "entry": "e",
+            "cause": "c" + HOSTILE,
+            "confidence": 0.5,
+            "title": HOSTILE,
+            "remedy": HOSTILE,
+            "references": ["https://x.org", "javascript:alert(1)"],
+            "evidence": [],
+            "matched_text": HOSTILE,
+        }
+    ]
     return report
 
 
@@ -163,8 +211,10 @@ def test_diagnose_of_a_hostile_report_prints_no_escape_sequence(run_cli, tmp_pat
 
 
 def test_explain_prints_no_escape_sequence_from_the_log(run_cli):
-    code, out, err = run_cli("explain", "\x1b]52;c;cm0gLXJmIH4=\x07ValueError: Failed to load delegate from "
-                                        "libedgetpu.so.1\x1b[2J\x1b]0;owned\x07")
+    code, out, err = run_cli(
+        "explain",
+        "\x1b]52;c;cm0gLXJmIH4=\x07ValueError: Failed to load delegate from libedgetpu.so.1\x1b[2J\x1b]0;owned\x07",
+    )
     assert "Failed to load delegate" in out
     assert "\x1b" not in out and "\x07" not in out
 
@@ -193,15 +243,18 @@ def test_junit_is_well_formed_with_control_characters():
     assert root.tag == "testsuites"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("plain", "plain"),
-    ("a\x1b[31mred\x1b[0m", "ared"),
-    ("t\x1b]0;title\x07x", "tx"),
-    ("c\x1b]52;c;aGk=\x1b\\d", "cd"),
-    ("tab\tnew\nline", "tab\tnew\nline"),
-    ("bidi\u202eevil", "bidievil"),
-    ("c1\x9b31mx", "c1x"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("plain", "plain"),
+        ("a\x1b[31mred\x1b[0m", "ared"),
+        ("t\x1b]0;title\x07x", "tx"),
+        ("c\x1b]52;c;aGk=\x1b\\d", "cd"),
+        ("tab\tnew\nline", "tab\tnew\nline"),
+        ("bidi\u202eevil", "bidievil"),
+        ("c1\x9b31mx", "c1x"),
+    ],
+)
 def test_terminal_text(text, expected):
     assert safetext.terminal(text) == expected
 

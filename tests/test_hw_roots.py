@@ -5,23 +5,41 @@ trees do not cover."""
 import json
 
 import pytest
+from helpers_hw import assert_actionable, by_id, causes_of, findings_for, ids, make_root, read_facts, root, root_names
 
 from edgedoctor.checks import device as device_check
 from edgedoctor.checks import runtime as runtime_check
-from helpers_hw import (assert_actionable, by_id, causes_of, findings_for, ids, make_root, read_facts, root,
-                        root_names)
 
 # root -> ({finding id: status}, causes of warn/fail findings, causes of info findings)
 EXPECTED = {
-    "usb3-runtime": ({"device.present": "pass", "device.usb": "pass", "device.usb-link": "pass",
-                      "runtime.found": "pass", "runtime.version": "pass", "runtime.devices": "pass"}, set(), set()),
-    "usb3-bootloader": ({"device.usb": "pass", "device.usb-state": "info", "runtime.devices": "pass"},
-                        set(), {"usb-firmware-state"}),
+    "usb3-runtime": (
+        {
+            "device.present": "pass",
+            "device.usb": "pass",
+            "device.usb-link": "pass",
+            "runtime.found": "pass",
+            "runtime.version": "pass",
+            "runtime.devices": "pass",
+        },
+        set(),
+        set(),
+    ),
+    "usb3-bootloader": (
+        {"device.usb": "pass", "device.usb-state": "info", "runtime.devices": "pass"},
+        set(),
+        {"usb-firmware-state"},
+    ),
     "usb2-runtime": ({"device.usb-link": "warn", "runtime.flavor": "info"}, {"usb2-link"}, {"thermal"}),
-    "no-device": ({"device.present": "fail", "device.usb-backend": "info", "runtime.found": "fail"},
-                  {"no-device", "runtime-missing"}, set()),
-    "usb-no-permission": ({"device.usb": "fail", "device.usb-link": "pass", "runtime.version": "pass"},
-                          {"usb-permissions"}, set()),
+    "no-device": (
+        {"device.present": "fail", "device.usb-backend": "info", "runtime.found": "fail"},
+        {"no-device", "runtime-missing"},
+        set(),
+    ),
+    "usb-no-permission": (
+        {"device.usb": "fail", "device.usb-link": "pass", "runtime.version": "pass"},
+        {"usb-permissions"},
+        set(),
+    ),
     "usb-no-permission-rule": ({"device.usb": "fail"}, {"usb-permissions"}, set()),
     "pcie-ok": ({"device.present": "pass", "device.pcie": "pass", "runtime.devices": "pass"}, set(), set()),
     "pcie-no-driver": ({"device.pcie": "fail"}, {"pcie-driver-missing"}, set()),
@@ -33,8 +51,11 @@ EXPECTED = {
     "secure-boot-on": ({"device.pcie": "fail"}, {"secure-boot"}, set()),
     "dkms-build-failed": ({"device.pcie": "fail"}, {"pcie-driver-build"}, set()),
     "darwin-usb3": ({"device.usb": "pass", "device.usb-link": "pass", "runtime.found": "pass"}, set(), set()),
-    "windows-usb": ({"device.usb": "pass", "runtime.version": "pass", "runtime.windows": "warn"},
-                    {"windows-runtime"}, set()),
+    "windows-usb": (
+        {"device.usb": "pass", "runtime.version": "pass", "runtime.windows": "warn"},
+        {"windows-runtime"},
+        set(),
+    ),
 }
 
 
@@ -60,14 +81,24 @@ def test_root_findings(name):
 
 # --- facts per root (the parts the checks lean on) -----------------------------------------------------------------
 
+
 def test_usb3_runtime_facts():
     facts = read_facts("usb3-runtime")
     [dev] = facts["usb"]["devices"]
     assert (dev["vendor_id"], dev["product_id"], dev["state"], dev["speed_mbps"], dev["accessible"]) == (
-        "18d1", "9302", "runtime", 5000, True)
+        "18d1",
+        "9302",
+        "runtime",
+        5000,
+        True,
+    )
     runtime = facts["runtime"]
     assert (runtime["runtime_version"], runtime["release"], runtime["flavor"], runtime["package"]) == (
-        14, "grouper", "std", "libedgetpu1-std")
+        14,
+        "grouper",
+        "std",
+        "libedgetpu1-std",
+    )
     assert facts["pcie"]["devices"] == []
 
 
@@ -148,9 +179,11 @@ def test_container_facts_and_remedy():
 
 # --- variations --------------------------------------------------------------------------------------------------
 
+
 def test_container_with_nothing_visible(tmp_path):
-    path = make_root(tmp_path, "container-no-device", files={"sys/bus/usb/devices/2-1": None,
-                                                             "sys/bus/usb/devices/2-1:1.0": None})
+    path = make_root(
+        tmp_path, "container-no-device", files={"sys/bus/usb/devices/2-1": None, "sys/bus/usb/devices/2-1:1.0": None}
+    )
     findings = findings_for(read_facts(path))
     failure = by_id(findings, "device.present")
     assert failure.status == "fail" and failure.causes == ["container-device"]
@@ -190,9 +223,15 @@ def test_hot_device_is_a_thermal_warning(tmp_path):
 
 
 def test_apex_permissions(tmp_path):
-    path = make_root(tmp_path, "pcie-ok", files={".edgedoctor/denied": "/dev/apex_0\n",
-                                                 "etc/udev/rules.d/65-apex.rules": None,
-                                                 "etc/group": "plugdev:x:46:alice\napex:x:998:\n"})
+    path = make_root(
+        tmp_path,
+        "pcie-ok",
+        files={
+            ".edgedoctor/denied": "/dev/apex_0\n",
+            "etc/udev/rules.d/65-apex.rules": None,
+            "etc/group": "plugdev:x:46:alice\napex:x:998:\n",
+        },
+    )
     failure = by_id(findings_for(read_facts(path)), "device.apex-node")
     assert failure.causes == ["apex-permissions"]
     assert "not in the apex group" in failure.detail and "No udev rule" in failure.detail
@@ -200,8 +239,9 @@ def test_apex_permissions(tmp_path):
 
 
 def test_dkms_built_for_another_kernel_only(tmp_path):
-    path = make_root(tmp_path, "pcie-no-driver", commands={
-        ("dkms", "status"): "gasket/1.0, 6.1.0-17-amd64, x86_64: installed\n"})
+    path = make_root(
+        tmp_path, "pcie-no-driver", commands={("dkms", "status"): "gasket/1.0, 6.1.0-17-amd64, x86_64: installed\n"}
+    )
     failure = by_id(findings_for(read_facts(path)), "device.pcie")
     assert failure.causes == ["pcie-driver-build"] and "6.1.0-18-amd64" in failure.detail
 
@@ -220,9 +260,12 @@ def test_pi5_with_4k_pages_is_fine(tmp_path):
 
 
 def test_16k_pages_do_not_matter_for_usb_only_pi5(tmp_path):
-    path = make_root(tmp_path, "pi5-16k-pages", files={"sys/bus/pci/devices/0001:01:00.0": None,
-                                                       "proc/modules": "snd 1 0 - Live 0x0\n"},
-                     commands={("dkms", "status"): None})
+    path = make_root(
+        tmp_path,
+        "pi5-16k-pages",
+        files={"sys/bus/pci/devices/0001:01:00.0": None, "proc/modules": "snd 1 0 - Live 0x0\n"},
+        commands={("dkms", "status"): None},
+    )
     assert "device.pcie-host" not in ids(findings_for(read_facts(path)))
 
 
@@ -239,25 +282,41 @@ def test_bootloader_on_usb2_says_check_again(tmp_path):
 
 
 def test_windows_pcie_without_driver_and_with_driver(tmp_path):
-    entry = ("Instance ID:                PCI\\VEN_1AC1&DEV_089A&SUBSYS_089A1AC1&REV_00\\4&2B1B5D0A&0&00E4\n"
-             "Device Description:         {desc}\n"
-             "Status:                     {status}\n\n")
-    broken = make_root(tmp_path, "windows-usb", name="broken", commands={("pnputil", "/enum-devices", "/connected"):
-                       entry.format(desc="Base System Device", status="Problem")})
+    entry = (
+        "Instance ID:                PCI\\VEN_1AC1&DEV_089A&SUBSYS_089A1AC1&REV_00\\4&2B1B5D0A&0&00E4\n"
+        "Device Description:         {desc}\n"
+        "Status:                     {status}\n\n"
+    )
+    broken = make_root(
+        tmp_path,
+        "windows-usb",
+        name="broken",
+        commands={
+            ("pnputil", "/enum-devices", "/connected"): entry.format(desc="Base System Device", status="Problem")
+        },
+    )
     failure = by_id(findings_for(read_facts(broken)), "device.pcie")
     assert failure.causes == ["windows-runtime"] and "install.bat" in failure.remedy
-    fine = make_root(tmp_path, "windows-usb", name="fine", commands={("pnputil", "/enum-devices", "/connected"):
-                     entry.format(desc="Coral PCIe Accelerator", status="Started")})
+    fine = make_root(
+        tmp_path,
+        "windows-usb",
+        name="fine",
+        commands={
+            ("pnputil", "/enum-devices", "/connected"): entry.format(desc="Coral PCIe Accelerator", status="Started")
+        },
+    )
     findings = findings_for(read_facts(fine))
     assert by_id(findings, "device.pcie").status == "pass"
     assert "device.apex-node" not in ids(findings)
 
 
 def test_windows_driver_problem(tmp_path):
-    listing = ("Instance ID:                USB\\VID_1A6E&PID_089A\\5&1&0&3\n"
-               "Device Description:         Unknown USB Device\n"
-               "Status:                     Problem\n"
-               "Problem Code:               28 (0x1C) [CM_PROB_FAILED_INSTALL]\n\n")
+    listing = (
+        "Instance ID:                USB\\VID_1A6E&PID_089A\\5&1&0&3\n"
+        "Device Description:         Unknown USB Device\n"
+        "Status:                     Problem\n"
+        "Problem Code:               28 (0x1C) [CM_PROB_FAILED_INSTALL]\n\n"
+    )
     path = make_root(tmp_path, "windows-usb", commands={("pnputil", "/enum-devices", "/connected"): listing})
     failure = by_id(findings_for(read_facts(path)), "device.usb")
     assert failure.causes == ["windows-runtime"] and "CM_PROB_FAILED_INSTALL" in failure.detail
@@ -265,11 +324,23 @@ def test_windows_driver_problem(tmp_path):
 
 # --- the checks on odd or partial facts --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("facts", [
-    {}, {"platform": None}, {"usb": {}}, {"pcie": {}}, {"runtime": {}},
-    {"usb": {"devices": [{}]}, "pcie": {"devices": [{}]}, "runtime": {"found": True, "loaded": True, "devices": []}},
-    {"usb": {"devices": None, "error": "boom"}, "pcie": None, "runtime": {"worker": {"status": "garbage"}}},
-])
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {},
+        {"platform": None},
+        {"usb": {}},
+        {"pcie": {}},
+        {"runtime": {}},
+        {
+            "usb": {"devices": [{}]},
+            "pcie": {"devices": [{}]},
+            "runtime": {"found": True, "loaded": True, "devices": []},
+        },
+        {"usb": {"devices": None, "error": "boom"}, "pcie": None, "runtime": {"worker": {"status": "garbage"}}},
+    ],
+)
 def test_checks_survive_partial_facts(facts):
     findings = device_check.check(facts) + runtime_check.check(facts)
     assert_actionable(findings)
@@ -281,29 +352,43 @@ def test_no_sections_at_all_is_a_skip():
 
 
 def test_worker_that_could_not_start_is_a_skip():
-    findings = runtime_check.check({"runtime": {"found": True, "loaded": False,
-                                                "worker": {"status": "not-started", "error": "cannot run /x"}}})
+    findings = runtime_check.check(
+        {"runtime": {"found": True, "loaded": False, "worker": {"status": "not-started", "error": "cannot run /x"}}}
+    )
     assert by_id(findings, "runtime.load").status == "skip"
 
 
-@pytest.mark.parametrize("error, cause", [
-    ("OSError: /lib/libedgetpu.so.1: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found", "glibc-too-old"),
-    ("OSError: /usr/lib/libedgetpu.so.1: wrong ELF class: ELFCLASS32", "runtime-broken"),
-    ("OSError: dlopen(/usr/local/lib/libedgetpu.1.dylib, 6): mach-o, but wrong architecture", "runtime-broken"),
-    ("OSError: libusb-1.0.so.0: cannot open shared object file: No such file or directory", "runtime-broken"),
-])
+@pytest.mark.parametrize(
+    "error, cause",
+    [
+        (
+            "OSError: /lib/libedgetpu.so.1: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found",
+            "glibc-too-old",
+        ),
+        ("OSError: /usr/lib/libedgetpu.so.1: wrong ELF class: ELFCLASS32", "runtime-broken"),
+        ("OSError: dlopen(/usr/local/lib/libedgetpu.1.dylib, 6): mach-o, but wrong architecture", "runtime-broken"),
+        ("OSError: libusb-1.0.so.0: cannot open shared object file: No such file or directory", "runtime-broken"),
+    ],
+)
 def test_load_error_causes(error, cause):
-    facts = {"platform": {"os": "linux"},
-             "runtime": {"found": True, "loaded": False, "path": "/usr/lib/libedgetpu.so.1", "load_error": error}}
+    facts = {
+        "platform": {"os": "linux"},
+        "runtime": {"found": True, "loaded": False, "path": "/usr/lib/libedgetpu.so.1", "load_error": error},
+    }
     failure = by_id(runtime_check.check(facts), "runtime.load")
     assert failure.causes == [cause]
 
 
 def test_windows_load_error_is_windows_runtime():
-    facts = {"platform": {"os": "windows"},
-             "runtime": {"found": True, "loaded": False, "path": "C:\\Windows\\System32\\edgetpu.dll",
-                         "load_error": "FileNotFoundError: Could not find module 'edgetpu.dll' (or one of its "
-                                       "dependencies)."}}
+    facts = {
+        "platform": {"os": "windows"},
+        "runtime": {
+            "found": True,
+            "loaded": False,
+            "path": "C:\\Windows\\System32\\edgetpu.dll",
+            "load_error": "FileNotFoundError: Could not find module 'edgetpu.dll' (or one of its dependencies).",
+        },
+    }
     assert by_id(runtime_check.check(facts), "runtime.load").causes == ["windows-runtime"]
 
 

@@ -4,24 +4,32 @@ how the checks judge them. The Edge TPU path with a fake libedgetpu is in test_i
 import json
 
 import pytest
+from helpers_models import (  # noqa: F401
+    SHARED_MODELS,
+    finding,
+    model_server,
+    no_proxy,
+    part_files,
+    require_shared_models,
+    run_probe,
+    tflite_venv,
+)
 
-from edgedoctor.machine import workerproc
 from edgedoctor.checks import inference as check_inference
+from edgedoctor.machine import workerproc
 from edgedoctor.probes import inference
-from helpers_models import (SHARED_MODELS, finding, model_server, no_proxy, part_files,  # noqa: F401
-                            require_shared_models, run_probe, tflite_venv)
 
 pytestmark = pytest.mark.venv
 
 
-@pytest.mark.parametrize("model_set,top_id,label", [
-    ("inat-bird", 923, "Ara macao (Scarlet Macaw)"),
-    ("mobilenet-v1-025", 89, "macaw"),
-    ("mnist-lstm", 9, "9"),
-])
+@pytest.mark.parametrize(
+    "model_set,top_id,label",
+    [("inat-bird", 923, "Ara macao (Scarlet Macaw)"), ("mobilenet-v1-025", 89, "macaw"), ("mnist-lstm", 9, "9")],
+)
 def test_known_good_sets_on_the_cpu(tflite_venv, tmp_path, model_set, top_id, label):
-    section, findings = run_probe(tflite_venv, tmp_path, models_dir=str(require_shared_models()),
-                                  model_set=model_set, offline=True)
+    section, findings = run_probe(
+        tflite_venv, tmp_path, models_dir=str(require_shared_models()), model_set=model_set, offline=True
+    )
     cpu = section["cpu"]
     assert cpu["status"] == "pass", cpu["error"]
     assert cpu["top1"]["id"] == top_id and cpu["top1"]["label"] == label
@@ -43,15 +51,21 @@ def test_known_good_sets_on_the_cpu(tflite_venv, tmp_path, model_set, top_id, la
 
 def test_edgetpu_model_without_the_delegate_is_delegate_not_loaded(tflite_venv):
     model = require_shared_models() / "mobilenet_v1_0.25_128_quant_edgetpu.tflite"
-    outcome = workerproc.run_worker(tflite_venv, "infer", {"module": "tflite_runtime", "model_path": str(model),
-                                                           "input": [0] * (128 * 128 * 3)}, timeout=60)
+    outcome = workerproc.run_worker(
+        tflite_venv,
+        "infer",
+        {"module": "tflite_runtime", "model_path": str(model), "input": [0] * (128 * 128 * 3)},
+        timeout=60,
+    )
     run = inference.apply_outcome(inference.empty_run(model.name, {"id": 89, "label": "macaw"}, "fail"), outcome, None)
     assert run["status"] == "fail"
     assert "Encountered unresolved custom op: edgetpu-custom-op" in run["error"]
     assert "Node number 0 (edgetpu-custom-op) failed to prepare" in run["error"]
     assert run["error"].startswith("RuntimeError: ")
-    facts = {"platform": {"os": "linux"}, "inference": {"set": "mobilenet-v1-025", "cpu": None, "tpu": run,
-                                                         "speedup": None}}
+    facts = {
+        "platform": {"os": "linux"},
+        "inference": {"set": "mobilenet-v1-025", "cpu": None, "tpu": run, "speedup": None},
+    }
     tpu = finding(check_inference.check(facts), "models.tpu")
     assert tpu.status == "fail"
     assert tpu.causes[0] == "delegate-not-loaded"
@@ -101,8 +115,9 @@ def test_offline_without_models_falls_back(tflite_venv, tmp_path):
 
 def test_no_tflite_interpreter_means_skip(tflite_venv, tmp_path):
     facts = {"python_env": {"tflite": {"module": None, "error": "tflite_runtime: ModuleNotFoundError: nope"}}}
-    section, findings = run_probe(tflite_venv, tmp_path, facts=facts, models_dir=str(require_shared_models()),
-                                  offline=True)
+    section, findings = run_probe(
+        tflite_venv, tmp_path, facts=facts, models_dir=str(require_shared_models()), offline=True
+    )
     assert section["cpu"]["status"] == "skip" and "ModuleNotFoundError" in section["cpu"]["error"]
     assert section["tpu"]["status"] == "skip"
     assert finding(findings, "models.cpu").status == "skip"
@@ -112,8 +127,9 @@ def test_numpy2_venv_fails_with_the_verbatim_text(tmp_path):
     from venvs import make_venv
 
     python = make_venv("3.11", ["tflite-runtime==2.14.0", "numpy>=2"], name="tflite214-np2")
-    section, findings = run_probe(python, tmp_path, models_dir=str(require_shared_models()), offline=True,
-                                  model_set="mnist-lstm")
+    section, findings = run_probe(
+        python, tmp_path, models_dir=str(require_shared_models()), offline=True, model_set="mnist-lstm"
+    )
     cpu = section["cpu"]
     assert cpu["status"] == "fail"
     assert "NumPy 1.x" in cpu["stderr"] or "_ARRAY_API" in cpu["stderr"]
@@ -123,8 +139,20 @@ def test_numpy2_venv_fails_with_the_verbatim_text(tmp_path):
 
 
 def test_check_command_runs_the_models(run_cli, tflite_venv, validate_report):
-    code, out, err = run_cli("check", "--python", tflite_venv, "--models-dir", require_shared_models(), "--offline",
-                             "--model-set", "mobilenet-v1-025", "--iterations", "3", "--format", "json")
+    code, out, err = run_cli(
+        "check",
+        "--python",
+        tflite_venv,
+        "--models-dir",
+        require_shared_models(),
+        "--offline",
+        "--model-set",
+        "mobilenet-v1-025",
+        "--iterations",
+        "3",
+        "--format",
+        "json",
+    )
     report = json.loads(out)
     validate_report(report)
     inference_facts = report["facts"]["inference"]
@@ -143,8 +171,9 @@ def test_worker_runs_on_python_37_with_its_tflite_runtime(tmp_path):
     from edgedoctor import models
 
     assert cpu["raw_output"] == models.load_manifest().embedded["expected_output"]
-    section, _ = run_probe(python, tmp_path, models_dir=str(require_shared_models()), offline=True,
-                           model_set="mobilenet-v1-025")
+    section, _ = run_probe(
+        python, tmp_path, models_dir=str(require_shared_models()), offline=True, model_set="mobilenet-v1-025"
+    )
     assert section["cpu"]["status"] == "pass" and section["cpu"]["top1"]["id"] == 89
 
 
@@ -152,8 +181,13 @@ def test_wk_infer_is_python_36_compatible(tmp_path):
     from venvs import require_python
 
     python = require_python("3.6")
-    outcome = workerproc.run_worker(python, "infer", {"model_path": "x.tflite", "input": [1]}, timeout=30,
-                                    env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"})
+    outcome = workerproc.run_worker(
+        python,
+        "infer",
+        {"model_path": "x.tflite", "input": [1]},
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"},
+    )
     assert outcome.ok, outcome.error + outcome.stderr
     assert outcome.result["status"] == "fail" and outcome.result["stage"] == "import"
 

@@ -6,10 +6,10 @@ runtime compatibility is checked on edited Facts."""
 import time
 
 import pytest
-
-from edgedoctor.checks import inference as check_inference
 from helpers_hw import fake_env, fake_libedgetpu  # noqa: F401  (pytest fixture)
 from helpers_models import finding, require_shared_models, run_probe, tflite_venv  # noqa: F401
+
+from edgedoctor.checks import inference as check_inference
 
 pytestmark = pytest.mark.venv
 
@@ -17,16 +17,26 @@ USB3_DEVICE = {"vendor_id": "18d1", "product_id": "9302", "state": "runtime", "s
 
 
 def tpu_facts(lib, runtime_version=14):
-    return {"usb": {"devices": [dict(USB3_DEVICE)]}, "pcie": {"devices": []},
-            "runtime": {"found": True, "path": str(lib), "runtime_version": runtime_version}}
+    return {
+        "usb": {"devices": [dict(USB3_DEVICE)]},
+        "pcie": {"devices": []},
+        "runtime": {"found": True, "path": str(lib), "runtime_version": runtime_version},
+    }
 
 
 def run_tpu(python, tmp_path, lib, timeout=20.0, runtime_version=14, **fake):
     env = fake_env(lib, devices="usb:/sys/bus/usb/devices/2-1", **fake)
     start = time.monotonic()
-    section, findings = run_probe(python, tmp_path, facts=tpu_facts(lib, runtime_version), env=env,
-                                  models_dir=str(require_shared_models()), offline=True, model_set="mnist-lstm",
-                                  timeout=timeout)
+    section, findings = run_probe(
+        python,
+        tmp_path,
+        facts=tpu_facts(lib, runtime_version),
+        env=env,
+        models_dir=str(require_shared_models()),
+        offline=True,
+        model_set="mnist-lstm",
+        timeout=timeout,
+    )
     return section, findings, time.monotonic() - start
 
 
@@ -80,8 +90,14 @@ def test_delegate_that_claims_no_node_leaves_the_custom_op_unresolved(tflite_ven
 
 def test_no_runtime_or_no_device_is_a_skip(tflite_venv, tmp_path):
     facts = {"usb": {"devices": [dict(USB3_DEVICE)]}, "runtime": {"found": False, "path": None}}
-    section, findings = run_probe(tflite_venv, tmp_path, facts=facts, models_dir=str(require_shared_models()),
-                                  offline=True, model_set="mnist-lstm")
+    section, findings = run_probe(
+        tflite_venv,
+        tmp_path,
+        facts=facts,
+        models_dir=str(require_shared_models()),
+        offline=True,
+        model_set="mnist-lstm",
+    )
     assert section["tpu"]["status"] == "skip" and "libedgetpu" in section["tpu"]["error"]
     assert finding(findings, "models.tpu").status == "skip"
 
@@ -92,17 +108,35 @@ def _passing_facts(median, link="usb3", speed=5000, flavor=None, set_name="inat-
 
     model_set = models.load_manifest().get_set(set_name)
     key = "rpi4" if board == "raspberry-pi-4" and link == "usb3" else link
-    run = {"model": model_set.tpu_model, "status": "pass", "top1": {"id": 923, "label": "Ara macao", "score": 0.76},
-           "expected": model_set.expected, "latency_ms": {"first": 1500.0, "median": median, "p90": median * 1.1,
-                                                          "min": median * 0.9}, "iterations": 10, "error": None}
-    return {"platform": {"os": "linux", "board": board}, "runtime": {"runtime_version": 14, "flavor": flavor},
-            "inference": {"set": set_name, "cpu": None, "tpu": run, "speedup": 25.0,
-                          "link": {"link": link, "speed_mbps": speed, "reference_key": key},
-                          "reference": {"tpu": model_set.reference_ms("tpu", key),
-                                        "tpu_usb3": model_set.reference_ms("tpu", "usb3"),
-                                        "slow_factor": 3.0, "python_overhead_ms": 1.0},
-                          "model_info": {"tpu": {"path": model_set.tpu_model, "min_runtime_version": 12,
-                                                 "edgetpu": {"fully_mapped": True}}}}}
+    run = {
+        "model": model_set.tpu_model,
+        "status": "pass",
+        "top1": {"id": 923, "label": "Ara macao", "score": 0.76},
+        "expected": model_set.expected,
+        "latency_ms": {"first": 1500.0, "median": median, "p90": median * 1.1, "min": median * 0.9},
+        "iterations": 10,
+        "error": None,
+    }
+    return {
+        "platform": {"os": "linux", "board": board},
+        "runtime": {"runtime_version": 14, "flavor": flavor},
+        "inference": {
+            "set": set_name,
+            "cpu": None,
+            "tpu": run,
+            "speedup": 25.0,
+            "link": {"link": link, "speed_mbps": speed, "reference_key": key},
+            "reference": {
+                "tpu": model_set.reference_ms("tpu", key),
+                "tpu_usb3": model_set.reference_ms("tpu", "usb3"),
+                "slow_factor": 3.0,
+                "python_overhead_ms": 1.0,
+            },
+            "model_info": {
+                "tpu": {"path": model_set.tpu_model, "min_runtime_version": 12, "edgetpu": {"fully_mapped": True}}
+            },
+        },
+    }
 
 
 def test_speed_as_published_on_usb3():
@@ -146,9 +180,14 @@ def test_model_needs_newer_runtime_from_model_info():
 
 def test_runtime_refusing_the_package_text():
     facts = _passing_facts(3.0)
-    facts["inference"]["tpu"].update(status="fail", latency_ms=None, error=(
-        "RuntimeError: Failed to prepare for TPU. Failed precondition: Package requires runtime version (14), "
-        "which is newer than this runtime version (13).Node number 0 (edgetpu-custom-op) failed to prepare."))
+    facts["inference"]["tpu"].update(
+        status="fail",
+        latency_ms=None,
+        error=(
+            "RuntimeError: Failed to prepare for TPU. Failed precondition: Package requires runtime version (14), "
+            "which is newer than this runtime version (13).Node number 0 (edgetpu-custom-op) failed to prepare."
+        ),
+    )
     found = finding(check_inference.check(facts), "models.tpu")
     assert found.status == "fail" and "model-needs-newer-runtime" in found.causes and found.remedy
 

@@ -19,16 +19,21 @@ def installed(tmp_path_factory):
     python = venv / "bin" / "python"
     build = tmp_path_factory.mktemp("build")
     # --no-deps: the dependencies come from the system site-packages; this checks what *we* package.
-    result = subprocess.run([str(python), "-m", "pip", "install", "--no-deps",
-                             "--disable-pip-version-check", "-q", str(REPO)],
-                            capture_output=True, text=True, timeout=600, cwd=build)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-deps", "--disable-pip-version-check", "-q", str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=build,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return venv
 
 
 def run(venv, *args, cwd):
-    return subprocess.run([str(venv / "bin" / "edgedoctor"), *args], capture_output=True, text=True, timeout=300,
-                          cwd=cwd)
+    return subprocess.run(
+        [str(venv / "bin" / "edgedoctor"), *args], capture_output=True, text=True, timeout=300, cwd=cwd
+    )
 
 
 def test_installed_package_runs_from_anywhere(installed, tmp_path):
@@ -43,7 +48,9 @@ def test_installed_package_runs_from_anywhere(installed, tmp_path):
     smoke = next(f for f in report["findings"] if f["id"] == "python.smoke")
     assert "missing from this installation" not in smoke["detail"]  # the embedded model and manifest are there
     assert report["facts"]["runtime"] is not None and report["facts"]["usb"] is not None
-    explain = run(installed, "explain", "--format", "json", "Failed to load delegate from libedgetpu.so.1", cwd=tmp_path)
+    explain = run(
+        installed, "explain", "--format", "json", "Failed to load delegate from libedgetpu.so.1", cwd=tmp_path
+    )
     assert json.loads(explain.stdout)["matches"]
 
 

@@ -50,8 +50,9 @@ def test_every_entry_is_backed_by_a_real_public_error_text():
 
 @pytest.mark.parametrize("case", real_errors())
 def test_real_error_ranks_its_entry_first(case):
-    facts = factview.from_pairs([f"{k}={v}" for k, v in (case.get("facts") or {}).items()
-                                 if k in factview.KEYS and not isinstance(v, list)])
+    facts = factview.from_pairs(
+        [f"{k}={v}" for k, v in (case.get("facts") or {}).items() if k in factview.KEYS and not isinstance(v, list)]
+    )
     entry = TABLE.get(case["entry"])
     assert entry is not None, f"unknown entry {case['entry']}"
     if entry.is_fact_entry:
@@ -69,8 +70,9 @@ def test_unrelated_errors_match_nothing(case):
 
 
 def test_the_seed_case():
-    text = ("RuntimeError: Internal: Unsupported data type: 0Node number 1 (EdgeTpuDelegateForCustomOp) "
-            "failed to prepare.")
+    text = (
+        "RuntimeError: Internal: Unsupported data type: 0Node number 1 (EdgeTpuDelegateForCustomOp) failed to prepare."
+    )
     facts = factview.from_pairs(["os=darwin", "tflite_runtime=2.1.0.post1", "runtime_version=13"])
     best = TABLE.match(text, facts)[0]
     assert best.entry.cause == "runtime-tflite-mismatch"
@@ -79,13 +81,15 @@ def test_the_seed_case():
     assert "2.5.0" in remedy
 
 
-@pytest.mark.parametrize("given", ["edgetpu_runtime_20201204", "edgetpu_runtime_20201204.zip", "20201204",
-                                   "zip-20201204"])
+@pytest.mark.parametrize(
+    "given", ["edgetpu_runtime_20201204", "edgetpu_runtime_20201204.zip", "20201204", "zip-20201204"]
+)
 def test_the_seed_case_with_the_runtime_named_as_users_name_it(given):
     """The user knows the zip's name; the matrix speaks of release ids. The fact must count for the Frogfish
     entry, not against it."""
-    text = ("RuntimeError: Internal: Unsupported data type: 0Node number 1 (EdgeTpuDelegateForCustomOp) "
-            "failed to prepare.")
+    text = (
+        "RuntimeError: Internal: Unsupported data type: 0Node number 1 (EdgeTpuDelegateForCustomOp) failed to prepare."
+    )
     facts = factview.from_pairs(["os=darwin", "tflite_runtime=2.1.0.post1", f"runtime_release={given}"])
     assert facts["runtime_release"] == "zip-20201204"
     found = {m.entry.id: m for m in TABLE.match(text, facts)}
@@ -96,12 +100,15 @@ def test_the_seed_case_with_the_runtime_named_as_users_name_it(given):
     assert factview.from_pairs(["runtime_release=my-own-build"])["runtime_release"] == "my-own-build"
 
 
-@pytest.mark.parametrize("facts,cause", [
-    (["device=none"], "no-device"),
-    (["device=inaccessible", "os=linux"], "usb-permissions"),
-    (["container=yes", "device=none"], "container-device"),
-    (["runtime_found=no"], "runtime-missing"),
-])
+@pytest.mark.parametrize(
+    "facts,cause",
+    [
+        (["device=none"], "no-device"),
+        (["device=inaccessible", "os=linux"], "usb-permissions"),
+        (["container=yes", "device=none"], "container-device"),
+        (["runtime_found=no"], "runtime-missing"),
+    ],
+)
 def test_one_ambiguous_text_is_ordered_by_facts(facts, cause):
     text = "ValueError: Failed to load delegate from libedgetpu.so.1"
     assert len({m.entry.cause for m in TABLE.match(text, {})}) >= 3  # several causes when nothing is known
@@ -119,14 +126,17 @@ def test_literal_prefilter_never_hides_a_match():
                     assert any(lit in normalised.lower() for lit in sig.literals), (entry.id, sig.pattern)
 
 
-@pytest.mark.parametrize("pattern,literals", [
-    (r"Unsupported data type.*EdgeTpuDelegateForCustomOp", ("edgetpudelegateforcustomop",)),
-    (r"Failed to load delegate from (libedgetpu\.so\.1|edgetpu\.dll)", ("failed to load delegate from ",)),
-    (r"(?:apex|gasket)\s*: error", (": error",)),  # the longer of the two requirements
-    (r"(?:apex_chip|gasket_core)\d", ("apex_chip", "gasket_core")),
-    (r"\d+", None),
-    (r"a|b", None),
-])
+@pytest.mark.parametrize(
+    "pattern,literals",
+    [
+        (r"Unsupported data type.*EdgeTpuDelegateForCustomOp", ("edgetpudelegateforcustomop",)),
+        (r"Failed to load delegate from (libedgetpu\.so\.1|edgetpu\.dll)", ("failed to load delegate from ",)),
+        (r"(?:apex|gasket)\s*: error", (": error",)),  # the longer of the two requirements
+        (r"(?:apex_chip|gasket_core)\d", ("apex_chip", "gasket_core")),
+        (r"\d+", None),
+        (r"a|b", None),
+    ],
+)
 def test_required_literals(pattern, literals):
     assert matrix.required_literals(pattern) == literals
 
@@ -141,7 +151,7 @@ def write_matrix(folder, entries_text):
     (folder / "entries" / "a.toml").write_text(textwrap.dedent(entries_text))
 
 
-GOOD = '''
+GOOD = """
 [[entry]]
 id = "good-one"
 cause = "numpy-abi"
@@ -152,11 +162,14 @@ references = ["https://example.org/1"]
 signatures = ['_ARRAY_API not found']
 examples = ["AttributeError: _ARRAY_API not found"]
 verification = { status = "verified", date = "2026-12-04", how = "measured: numpy 2 under a NumPy 1 build" }
-'''
+"""
 
 
 def test_malformed_entries_are_named_and_the_rest_still_loads(tmp_path):
-    write_matrix(tmp_path, GOOD + '''
+    write_matrix(
+        tmp_path,
+        GOOD
+        + """
 [[entry]]
 id = "bad-regex"
 cause = "no-device"
@@ -194,7 +207,8 @@ remedy = { all = "x" }
 references = ["https://example.org/4"]
 signatures = ['only this']
 examples = ["something else"]
-''')
+""",
+    )
     problems = matrix.validate(tmp_path)
     shown = [str(p) for p in problems]
     assert any("entries/a.toml [bad-regex] signatures[0]: does not compile" in s for s in shown), shown
@@ -274,8 +288,9 @@ def test_explain_stdin_and_files(run_cli, tmp_path, monkeypatch):
 
 def test_explain_with_facts_from_a_report(run_cli):
     report = FIXTURES / "scenarios" / "no-device-numpy2.json"
-    code, out, _ = run_cli("explain", "--report", report, "--format", "json",
-                           "ValueError: Failed to load delegate from libedgetpu.so.1")
+    code, out, _ = run_cli(
+        "explain", "--report", report, "--format", "json", "ValueError: Failed to load delegate from libedgetpu.so.1"
+    )
     result = json.loads(out)
     assert result["facts"]["device"] == "none"
     assert result["matches"][0]["cause"] in ("no-device", "runtime-missing")
@@ -290,11 +305,9 @@ def test_explain_bad_facts_are_usage_errors(run_cli, tmp_path):
     assert run_cli("explain", "--file", tmp_path / "missing.log")[0] == 2
 
 
-
-
 # --- how each entry is known: verification, as_of, matrix list --stale ------------------------------------
 
-UNSURE = '''
+UNSURE = """
 [[entry]]
 id = "unsure-one"
 cause = "no-device"
@@ -305,7 +318,7 @@ references = ["https://example.org/5"]
 signatures = ['zzz sleepy tpu']
 as_of = "2020-01-31"
 verification = { status = "inferred", date = "2026-12-04", how = "one forum post, never confirmed" }
-'''
+"""
 
 
 def test_every_real_entry_says_how_it_is_known():
@@ -315,7 +328,10 @@ def test_every_real_entry_says_how_it_is_known():
 
 
 def test_an_entry_without_verification_fails_validate_but_still_serves(tmp_path, run_cli):
-    write_matrix(tmp_path, GOOD.replace("verification = ", "# verification = ") + '''
+    write_matrix(
+        tmp_path,
+        GOOD.replace("verification = ", "# verification = ")
+        + """
 [[entry]]
 id = "bad-verification"
 cause = "no-device"
@@ -326,7 +342,8 @@ references = ["https://example.org/6"]
 signatures = ['x y z']
 as_of = "soon"
 verification = { status = "sure", date = "2026-13-01", how = "x" }
-''')
+""",
+    )
     shown = [str(p) for p in matrix.validate(tmp_path)]
     assert any("[good-one] verification: missing" in s for s in shown), shown
     assert any("[bad-verification] as_of: must be a date" in s for s in shown), shown
@@ -354,8 +371,13 @@ def test_an_inferred_entry_is_named_so_in_a_check_finding():
     from edgedoctor.report.findings import Finding
 
     # any inferred entry whose own example ranks it first (the audit keeps moving entries to verified)
-    pairs = [(e, x) for e in TABLE.entries if e.inferred for x in e.examples
-             if TABLE.match(x) and TABLE.match(x)[0].entry is e]
+    pairs = [
+        (e, x)
+        for e in TABLE.entries
+        if e.inferred
+        for x in e.examples
+        if TABLE.match(x) and TABLE.match(x)[0].entry is e
+    ]
     assert pairs, "no inferred entry left whose example ranks it first"
     entry, text = pairs[0]
     assert entry.inferred
@@ -380,8 +402,7 @@ def test_matrix_list_stale_names_remedies_older_than_a_year(tmp_path, run_cli):
 def test_remedies_that_depend_on_other_projects_carry_a_date():
     """A gasket source, a feranick release, Coral's apt keys and suites, the Windows runtime zips: the remedy
     says as of when it was checked."""
-    words = ("gasket-driver", "feranick", "apt-key.gpg", "coral-edgetpu-stable", "edgetpu_runtime_2", "COPR",
-             "py-repo")
+    words = ("gasket-driver", "feranick", "apt-key.gpg", "coral-edgetpu-stable", "edgetpu_runtime_2", "COPR", "py-repo")
     for entry in TABLE.entries:
         text = " ".join(entry.remedy.values())
         if any(w in text for w in words):

@@ -7,12 +7,13 @@ import socket
 import threading
 
 import pytest
-
-from edgedoctor import models
 from helpers_models import SHARED_MODELS, model_server, no_proxy, part_files, require_shared_models  # noqa: F401
 
-FAST = models.DownloadSettings(connect_timeout=2.0, read_timeout=0.5, total_timeout=20.0, retries=2, backoff=0.05,
-                               progress=False)
+from edgedoctor import models
+
+FAST = models.DownloadSettings(
+    connect_timeout=2.0, read_timeout=0.5, total_timeout=20.0, retries=2, backoff=0.05, progress=False
+)
 
 
 @pytest.fixture
@@ -100,14 +101,17 @@ def test_models_url_from_the_environment(manifest, tmp_path, model_server, monke
     assert resolver.resolve("mnist_nine.bmp").ok
 
 
-@pytest.mark.parametrize("mode,words", [
-    ("tamper", "sha256 mismatch"),
-    ("truncate", "closed after"),
-    ("404", "HTTP 404"),
-    ("500", "HTTP 500"),
-    ("stall", "stopped sending"),
-    ("html", "bytes"),
-])
+@pytest.mark.parametrize(
+    "mode,words",
+    [
+        ("tamper", "sha256 mismatch"),
+        ("truncate", "closed after"),
+        ("404", "HTTP 404"),
+        ("500", "HTTP 500"),
+        ("stall", "stopped sending"),
+        ("html", "bytes"),
+    ],
+)
 def test_bad_downloads_are_clear_and_never_kept(manifest, tmp_path, model_server, mode, words):
     name = "keras_lstm_mnist_ptq_edgetpu.tflite"
     model_server.behaviour[name] = mode
@@ -150,8 +154,13 @@ def test_two_runs_at_once(manifest, tmp_path, model_server):
         t.join(60)
     assert len(results) == 3 and all(r.ok for r in results)
     cache = tmp_path / "models"
-    assert models.check_file(cache / "mobilenet_v1_0.25_128_quant_edgetpu.tflite",
-                             manifest.files["mobilenet_v1_0.25_128_quant_edgetpu.tflite"]) is None
+    assert (
+        models.check_file(
+            cache / "mobilenet_v1_0.25_128_quant_edgetpu.tflite",
+            manifest.files["mobilenet_v1_0.25_128_quant_edgetpu.tflite"],
+        )
+        is None
+    )
     assert part_files(cache) == []
 
 
@@ -183,8 +192,9 @@ def test_connection_refused_is_clear(manifest, tmp_path, no_proxy):
 
 # --- edgedoctor models list | fetch | verify -------------------------------------------------------------------
 def test_models_list(run_cli, tmp_path):
-    code, out, _ = run_cli("models", "list", "--models-dir", require_shared_models(), "--cache-dir", tmp_path,
-                           "--format", "json")
+    code, out, _ = run_cli(
+        "models", "list", "--models-dir", require_shared_models(), "--cache-dir", tmp_path, "--format", "json"
+    )
     data = json.loads(out)
     assert code == 0 and data["default_set"] == "inat-bird"
     names = [s["name"] for s in data["sets"]]

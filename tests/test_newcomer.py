@@ -28,15 +28,25 @@ def make_venv_folder(root: Path, name: str) -> Path:
 
 
 def fake_identity(path: str) -> interpreter.Identity:
-    return interpreter.Identity(path=path, executable=path, version="3.11.7", implementation="cpython",
-                                in_venv=True, prefix=str(Path(path).parent.parent))
+    return interpreter.Identity(
+        path=path,
+        executable=path,
+        version="3.11.7",
+        implementation="cpython",
+        in_venv=True,
+        prefix=str(Path(path).parent.parent),
+    )
 
 
 def test_an_active_virtual_environment_comes_first(tmp_path):
     active = make_venv_folder(tmp_path, "proj-venv")
     make_venv_folder(tmp_path, ".venv")
-    choice, _, _ = interpreter.choose(env={"VIRTUAL_ENV": str(tmp_path / "proj-venv")}, cwd=str(tmp_path),
-                                      which=lambda name: "/usr/bin/python3", check=fake_identity)
+    choice, _, _ = interpreter.choose(
+        env={"VIRTUAL_ENV": str(tmp_path / "proj-venv")},
+        cwd=str(tmp_path),
+        which=lambda name: "/usr/bin/python3",
+        check=fake_identity,
+    )
     assert choice.path == str(active) and choice.source == "virtual_env"
     assert "$VIRTUAL_ENV" in choice.reason
 
@@ -45,8 +55,9 @@ def test_conda_then_the_venv_in_the_current_folder_then_python3_on_path(tmp_path
     conda = tmp_path / "conda"
     (conda / "bin").mkdir(parents=True)
     (conda / "bin" / "python").symlink_to(sys.executable)
-    choice, _, _ = interpreter.choose(env={"CONDA_PREFIX": str(conda)}, cwd=str(tmp_path),
-                                      which=lambda name: None, check=fake_identity)
+    choice, _, _ = interpreter.choose(
+        env={"CONDA_PREFIX": str(conda)}, cwd=str(tmp_path), which=lambda name: None, check=fake_identity
+    )
     assert choice.source == "conda"
     local = make_venv_folder(tmp_path, "venv")
     choice, _, _ = interpreter.choose(env={}, cwd=str(tmp_path), which=lambda name: None, check=fake_identity)
@@ -58,8 +69,7 @@ def test_conda_then_the_venv_in_the_current_folder_then_python3_on_path(tmp_path
 
 
 def test_edgedoctors_own_interpreter_only_when_nothing_else_exists(tmp_path):
-    choice, identity, _ = interpreter.choose(env={}, cwd=str(tmp_path), which=lambda name: None,
-                                             check=fake_identity)
+    choice, identity, _ = interpreter.choose(env={}, cwd=str(tmp_path), which=lambda name: None, check=fake_identity)
     assert choice.source == "own" and choice.is_own and identity is None
     assert "no other Python" in choice.reason
 
@@ -86,8 +96,7 @@ def test_the_report_says_which_interpreter_was_examined_and_why(run_cli, tmp_pat
     venv = tmp_path / "proj"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_cli("check", "--offline", "--no-models", "--format", "json",
-                             env={"VIRTUAL_ENV": str(venv)})
+    code, out, err = run_cli("check", "--offline", "--no-models", "--format", "json", env={"VIRTUAL_ENV": str(venv)})
     report = json.loads(out)
     selected = report["facts"]["python_env"]["selected"]
     assert selected["source"] == "virtual_env" and selected["path"] == str(venv / "bin" / "python")
@@ -98,14 +107,18 @@ def test_the_report_says_which_interpreter_was_examined_and_why(run_cli, tmp_pat
     assert "Examined because it is named with --python" in out
 
 
-@pytest.mark.parametrize("make", [
-    lambda tmp: "/bin/ls",
-    lambda tmp: _script(tmp, "#!/bin/sh\necho 'Python 3.11.7'\n"),
-    lambda tmp: _script(tmp, "#!/bin/sh\nsetsid sleep 40 &\nexit 0\n"),
-    lambda tmp: _script(tmp, "#!/bin/sh\nexec sleep 40\n"),
-    lambda tmp: str(tmp / "no-such-python"),
-    lambda tmp: str(tmp),  # a folder that is no venv
-], ids=["ls", "liar", "daemonising", "hangs", "missing", "plain-folder"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda tmp: "/bin/ls",
+        lambda tmp: _script(tmp, "#!/bin/sh\necho 'Python 3.11.7'\n"),
+        lambda tmp: _script(tmp, "#!/bin/sh\nsetsid sleep 40 &\nexit 0\n"),
+        lambda tmp: _script(tmp, "#!/bin/sh\nexec sleep 40\n"),
+        lambda tmp: str(tmp / "no-such-python"),
+        lambda tmp: str(tmp),  # a folder that is no venv
+    ],
+    ids=["ls", "liar", "daemonising", "hangs", "missing", "plain-folder"],
+)
 def test_python_must_name_a_real_python_interpreter(make, tmp_path, run_cli):
     target = make(tmp_path)
     start = time.monotonic()
@@ -140,8 +153,9 @@ def _script(tmp: Path, text: str) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("typed,suggested", [("chek", "check"), ("explian", "explain"), ("modles", "models"),
-                                             ("sumarize", "summarize")])
+@pytest.mark.parametrize(
+    "typed,suggested", [("chek", "check"), ("explian", "explain"), ("modles", "models"), ("sumarize", "summarize")]
+)
 def test_a_mistyped_command_gets_a_did_you_mean(typed, suggested, run_cli):
     code, out, err = run_cli(typed)
     assert code == exitcodes.USAGE_ERROR and f"did you mean '{suggested}'" in err and out == ""
@@ -193,7 +207,7 @@ def test_the_readme_set_up_commands_are_what_ci_runs():
 
     install, tests = setup_blocks(readme)
     assert "edgedoctor check" in install and "venv" in install
-    assert "pytest" in tests and "venv" in tests and '.[test]' in tests
+    assert "pytest" in tests and "venv" in tests and ".[test]" in tests
     assert "readme_blocks.py install" in ci and "readme_blocks.py tests" in ci
 
 
@@ -216,8 +230,11 @@ def test_the_progress_line_says_a_refused_open_takes_about_25_s():
 
     roots = Path(__file__).resolve().parent / "fixtures" / "roots"
     said = []
-    collect(System.from_root(roots / "no-device"), CheckOptions(timeout=30, run_models=False, offline=True),
-            progress=said.append)
+    collect(
+        System.from_root(roots / "no-device"),
+        CheckOptions(timeout=30, run_models=False, offline=True),
+        progress=said.append,
+    )
     runtime = [s for s in said if s.startswith("runtime")]
     assert runtime and "25 s" in runtime[0] and said[0] == "platform"
 

@@ -19,16 +19,18 @@ sys.stderr.write("\nIMPORTED=" + json.dumps(bad) + "\n")
 
 
 def imported_by(*argv, cwd):
-    result = subprocess.run([sys.executable, "-c", PROGRAM, *map(str, argv)], capture_output=True, text=True,
-                            timeout=600, cwd=cwd)
-    line = [l for l in result.stderr.splitlines() if l.startswith("IMPORTED=")]
+    result = subprocess.run(
+        [sys.executable, "-c", PROGRAM, *map(str, argv)], capture_output=True, text=True, timeout=600, cwd=cwd
+    )
+    line = [text for text in result.stderr.splitlines() if text.startswith("IMPORTED=")]
     assert line, result.stderr[-2000:]
-    return json.loads(line[-1][len("IMPORTED="):]), result
+    return json.loads(line[-1][len("IMPORTED=") :]), result
 
 
 def test_check_with_models_imports_none_of_the_patients_stack(tmp_path):
-    imported, result = imported_by("check", "--offline", "--models-dir", SHARED_MODELS, "--format", "json",
-                                   "--iterations", "1", cwd=REPO)
+    imported, result = imported_by(
+        "check", "--offline", "--models-dir", SHARED_MODELS, "--format", "json", "--iterations", "1", cwd=REPO
+    )
     assert imported == [], imported
     report = json.loads(result.stdout)
     assert report["facts"]["inference"]["model_info"]  # the models were inspected (flatbuffers) in-process

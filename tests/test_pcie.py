@@ -1,9 +1,9 @@
 """The PCIe reader: sysfs devices, apex nodes, modules, DKMS, Secure Boot, dmesg, lspci and Windows PnP."""
 
 import pytest
+from helpers_hw import make_root, root, root_context
 
 from edgedoctor.probes import pcie
-from helpers_hw import make_root, root, root_context
 
 
 def read(name_or_path):
@@ -15,14 +15,21 @@ def read(name_or_path):
 
 # --- parsers ------------------------------------------------------------------------------------------------------
 
+
 def test_parse_dkms_status_new_and_old_styles():
     entries = pcie.parse_dkms_status(
         "gasket/1.0, 6.1.0-18-amd64, x86_64: installed\n"
         "gasket, 1.0, 5.4.0-42-generic, x86_64: installed (WARNING! Diff between built and installed module!)\n"
         "gasket/1.0: added\n"
-        "nvidia/535.154.05, 6.1.0-18-amd64, x86_64: installed\n")
-    assert entries[0] == {"module": "gasket", "version": "1.0", "kernel": "6.1.0-18-amd64", "arch": "x86_64",
-                          "state": "installed"}
+        "nvidia/535.154.05, 6.1.0-18-amd64, x86_64: installed\n"
+    )
+    assert entries[0] == {
+        "module": "gasket",
+        "version": "1.0",
+        "kernel": "6.1.0-18-amd64",
+        "arch": "x86_64",
+        "state": "installed",
+    }
     assert entries[1]["kernel"] == "5.4.0-42-generic" and entries[1]["state"].startswith("installed (WARNING")
     assert entries[2] == {"module": "gasket", "version": "1.0", "kernel": None, "arch": None, "state": "added"}
     assert entries[3]["module"] == "nvidia"
@@ -35,10 +42,15 @@ def test_make_log_errors_keep_compiler_errors():
     assert all("CC [M]" not in line for line in errors)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("SecureBoot enabled\n", True), ("SecureBoot disabled\n", False),
-    ("This system doesn't support Secure Boot\n", False), ("EFI variables are not supported on this system\n", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("SecureBoot enabled\n", True),
+        ("SecureBoot disabled\n", False),
+        ("This system doesn't support Secure Boot\n", False),
+        ("EFI variables are not supported on this system\n", None),
+    ],
+)
 def test_parse_mokutil(text, expected):
     assert pcie.parse_mokutil(text) is expected
 
@@ -58,10 +70,13 @@ def test_parse_dmesg_msi_lines_come_from_edgetpu_122():
         "[ 1406.301020] apex 0000:01:00.0: enabling device (0000 -> 0002)\n"
         "[ 1406.314900] apex 0000:01:00.0: Couldn't initialize interrupts: -28\n"
         "[ 1406.322735] apex 0000:01:00.0: Not all interrupts were configured\n"
-        "[ 1407.000000] nvme 0000:02:00.0: MSI-X enabled\n")
+        "[ 1407.000000] nvme 0000:02:00.0: MSI-X enabled\n"
+    )
     assert len(apex) == 3
-    assert [line.split("] ")[1] for line in msi] == ["apex 0000:01:00.0: Couldn't initialize interrupts: -28",
-                                                     "apex 0000:01:00.0: Not all interrupts were configured"]
+    assert [line.split("] ")[1] for line in msi] == [
+        "apex 0000:01:00.0: Couldn't initialize interrupts: -28",
+        "apex 0000:01:00.0: Not all interrupts were configured",
+    ]
 
 
 def test_parse_lspci():
@@ -69,18 +84,29 @@ def test_parse_lspci():
         "03:00.0 System peripheral [0880]: Global Unichip Corp. Coral Edge TPU [1ac1:089a]\n"
         "\tSubsystem: Global Unichip Corp. Coral Edge TPU [1ac1:089a]\n"
         "\tKernel driver in use: apex\n"
-        "\tKernel modules: apex\n")
+        "\tKernel modules: apex\n"
+    )
     assert devices == [{"address": "0000:03:00.0", "vendor_id": "1ac1", "device_id": "089a", "driver": "apex"}]
 
 
 # --- roots --------------------------------------------------------------------------------------------------------
 
+
 def test_pcie_ok():
     facts = read("pcie-ok")
     [dev] = facts["devices"]
-    assert dev == {"address": "0000:03:00.0", "vendor_id": "1ac1", "device_id": "089a", "driver": "apex",
-                   "apex": "apex_0", "dev_node": "/dev/apex_0", "dev_node_exists": True, "accessible": True,
-                   "status": "ALIVE", "temp_c": 47.9}
+    assert dev == {
+        "address": "0000:03:00.0",
+        "vendor_id": "1ac1",
+        "device_id": "089a",
+        "driver": "apex",
+        "apex": "apex_0",
+        "dev_node": "/dev/apex_0",
+        "dev_node_exists": True,
+        "accessible": True,
+        "status": "ALIVE",
+        "temp_c": 47.9,
+    }
     assert facts["modules"] == {"apex": True, "gasket": True}
     assert facts["dkms"]["built_for_running_kernel"] is True
     assert facts["secure_boot"] is False and facts["secure_boot_source"] == "mokutil"
@@ -149,8 +175,11 @@ def test_msi_errors():
 
 
 def test_dmesg_not_permitted_is_recorded(tmp_path):
-    path = make_root(tmp_path, "pcie-ok", commands={
-        ("dmesg",): ("", "dmesg: read kernel buffer failed: Operation not permitted\n", 1)})
+    path = make_root(
+        tmp_path,
+        "pcie-ok",
+        commands={("dmesg",): ("", "dmesg: read kernel buffer failed: Operation not permitted\n", 1)},
+    )
     facts = read(path)
     assert facts["msi_errors"] is None and "Operation not permitted" in facts["dmesg_error"]
 
@@ -161,9 +190,15 @@ def test_no_pci_bus_is_not_an_error():
 
 
 def test_lspci_fallback_when_sysfs_pci_is_missing(tmp_path):
-    path = make_root(tmp_path, "pcie-ok", files={"sys": None}, commands={
-        ("lspci", "-nnk", "-d", "1ac1:089a"): "03:00.0 System peripheral [0880]: Device [1ac1:089a]\n"
-                                             "\tKernel driver in use: apex\n"})
+    path = make_root(
+        tmp_path,
+        "pcie-ok",
+        files={"sys": None},
+        commands={
+            ("lspci", "-nnk", "-d", "1ac1:089a"): "03:00.0 System peripheral [0880]: Device [1ac1:089a]\n"
+            "\tKernel driver in use: apex\n"
+        },
+    )
     [dev] = read(path)["devices"]
     assert dev["address"] == "0000:03:00.0" and dev["driver"] == "apex"
 
@@ -182,8 +217,9 @@ def test_apex_node_denied(tmp_path):
 
 def test_apex_node_paired_without_pci_address(tmp_path):
     """Flattened sysfs (no `device` link, no pci_address): the one apex node goes to the one device."""
-    path = make_root(tmp_path, "pcie-ok", files={"sys/class/apex/apex_0/device": None,
-                                                 "sys/class/apex/apex_0/pci_address": None})
+    path = make_root(
+        tmp_path, "pcie-ok", files={"sys/class/apex/apex_0/device": None, "sys/class/apex/apex_0/pci_address": None}
+    )
     [dev] = read(path)["devices"]
     assert dev["apex"] == "apex_0" and dev["temp_c"] == 47.9
 
@@ -194,12 +230,14 @@ def test_blacklisted_modules(tmp_path):
 
 
 def test_windows_pcie_from_pnputil(tmp_path):
-    listing = ("Microsoft PnP Utility\n\n"
-               "Instance ID:                PCI\\VEN_1AC1&DEV_089A&SUBSYS_089A1AC1&REV_00\\4&2B1B5D0A&0&00E4\n"
-               "Device Description:         Base System Device\n"
-               "Class Name:                 Unknown\n"
-               "Status:                     Problem\n"
-               "Problem Code:               28 (0x1C) [CM_PROB_FAILED_INSTALL]\n\n")
+    listing = (
+        "Microsoft PnP Utility\n\n"
+        "Instance ID:                PCI\\VEN_1AC1&DEV_089A&SUBSYS_089A1AC1&REV_00\\4&2B1B5D0A&0&00E4\n"
+        "Device Description:         Base System Device\n"
+        "Class Name:                 Unknown\n"
+        "Status:                     Problem\n"
+        "Problem Code:               28 (0x1C) [CM_PROB_FAILED_INSTALL]\n\n"
+    )
     path = make_root(tmp_path, "windows-usb", commands={("pnputil", "/enum-devices", "/connected"): listing})
     [dev] = read(path)["devices"]
     assert dev["vendor_id"] == "1ac1" and dev["driver"] is None

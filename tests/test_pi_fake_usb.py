@@ -16,11 +16,20 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 import helpers_fakeusb
-from pi_userland import (EDGEDOCTOR_DEPENDENCIES, REPO, add_file, build_userland, finding, private_root,
-                         record_time, require, run_edgedoctor, wheels)
+import pytest
+from pi_userland import (
+    EDGEDOCTOR_DEPENDENCIES,
+    REPO,
+    add_file,
+    build_userland,
+    finding,
+    private_root,
+    record_time,
+    require,
+    run_edgedoctor,
+    wheels,
+)
 
 pytestmark = pytest.mark.pi_tier
 
@@ -35,13 +44,17 @@ def pi(tmp_path_factory):
     if not RUNTIME.exists():
         pytest.skip("../shared/runtimes/linux-aarch64 is absent")
     if not shutil.which(CROSS_CC):
-        pytest.skip(f"{CROSS_CC} is not installed (tests/tiers/setup_pi.sh: apt-get install gcc-aarch64-linux-gnu "
-                    f"libc6-dev-arm64-cross)")
+        pytest.skip(
+            f"{CROSS_CC} is not installed (tests/tiers/setup_pi.sh: apt-get install gcc-aarch64-linux-gnu "
+            f"libc6-dev-arm64-cross)"
+        )
     require(build_userland, "bookworm-arm64")
     add_file("bookworm-arm64", "usr/lib/aarch64-linux-gnu/libedgetpu.so.1", RUNTIME)
     # The same site folders as tests/test_pi_tier.py's real-runtime scenario (cached, built once).
-    sites = [require(wheels, "bookworm-arm64", list(EDGEDOCTOR_DEPENDENCIES) + ["Pillow"], "deps"),
-             require(wheels, "bookworm-arm64", ("tflite-runtime==2.14.0", "numpy<2"), "tflite214")]
+    sites = [
+        require(wheels, "bookworm-arm64", list(EDGEDOCTOR_DEPENDENCIES) + ["Pillow"], "deps"),
+        require(wheels, "bookworm-arm64", ("tflite-runtime==2.14.0", "numpy<2"), "tflite214"),
+    ]
     folder = tmp_path_factory.mktemp("pifakeusb")
     try:
         helpers_fakeusb.build(folder, cc=CROSS_CC)
@@ -57,19 +70,35 @@ def _with_sysfs_device(pi, speed):
     root = require(private_root, "bookworm-arm64", pi["folder"] / f"sysfs-{speed}")
     device = root / DEVICE_PATH.lstrip("/")
     device.mkdir(parents=True, exist_ok=True)
-    for name, text in (("idVendor", "18d1"), ("idProduct", "9302"), ("busnum", "2"), ("devnum", "3"),
-                       ("speed", str(speed)), ("manufacturer", "Google Inc.")):
+    for name, text in (
+        ("idVendor", "18d1"),
+        ("idProduct", "9302"),
+        ("busnum", "2"),
+        ("devnum", "3"),
+        ("speed", str(speed)),
+        ("manufacturer", "Google Inc."),
+    ):
         (device / name).write_text(text + "\n")
     return root
 
 
 def _check(pi, scenario, what, root=None, **extra):
     folder = pi["folder"]
-    env = {"LD_LIBRARY_PATH": str(folder / "usb"), "LD_PRELOAD": str(folder / "fast_sleep.so"),
-           "FAKE_USB_SCENARIO": scenario, "FAKE_USB_LOG": str(folder / f"{scenario}.log")}
+    env = {
+        "LD_LIBRARY_PATH": str(folder / "usb"),
+        "LD_PRELOAD": str(folder / "fast_sleep.so"),
+        "FAKE_USB_SCENARIO": scenario,
+        "FAKE_USB_LOG": str(folder / f"{scenario}.log"),
+    }
     env.update({key: str(value) for key, value in extra.items()})
-    run = run_edgedoctor("bookworm-arm64", pi["sites"], ["--offline", "--no-models", "--timeout", "600"],
-                         timeout=900, extra_env=env, root=root)
+    run = run_edgedoctor(
+        "bookworm-arm64",
+        pi["sites"],
+        ["--offline", "--no-models", "--timeout", "600"],
+        timeout=900,
+        extra_env=env,
+        root=root,
+    )
     record_time(what, run.seconds)
     assert run.report is not None, f"no JSON report (exit {run.returncode}):\n{run.stderr[-3000:]}"
     log = folder / f"{scenario}.log"
@@ -107,11 +136,16 @@ def test_permission_denied_on_open_is_usb_permissions_and_the_device_section_agr
 
 
 def test_permission_denied_with_the_device_in_sysfs_is_the_device_sections_verdict_too(pi):
-    report = _check(pi, "denied", "aarch64 real runtime eel2, fake device in sysfs: permission denied",
-                    root=_with_sysfs_device(pi, 5000))
+    report = _check(
+        pi,
+        "denied",
+        "aarch64 real runtime eel2, fake device in sysfs: permission denied",
+        root=_with_sysfs_device(pi, 5000),
+    )
     usb = report["facts"]["usb"]["devices"]
-    assert [(d["vendor_id"], d["product_id"], d["bus"], d["port"], d["speed_mbps"]) for d in usb] == \
-        [("18d1", "9302", 2, "1", 5000)], usb
+    assert [(d["vendor_id"], d["product_id"], d["bus"], d["port"], d["speed_mbps"]) for d in usb] == [
+        ("18d1", "9302", 2, "1", 5000)
+    ], usb
     assert finding(report, "runtime.open")["causes"] == ["usb-permissions"]
     access = finding(report, "device.usb")
     assert access["status"] == "fail" and access["causes"] == ["usb-permissions"], access
@@ -136,8 +170,12 @@ def test_a_device_on_a_usb2_port_is_opened_by_the_runtime_and_named_usb2_link(pi
 def test_a_usb2_port_refused_by_the_runtime_is_usb2_link(pi):
     """USB_FAIL_IF_SLOWER_THAN_SUPERSPEED=1 (the runtime's own switch): the runtime refuses the USB 2 link with its
     own words, and the report names usb2-link."""
-    report = _check(pi, "usb2", "aarch64 real runtime eel2, fake device on USB 2, superspeed required",
-                    USB_FAIL_IF_SLOWER_THAN_SUPERSPEED=1)
+    report = _check(
+        pi,
+        "usb2",
+        "aarch64 real runtime eel2, fake device on USB 2, superspeed required",
+        USB_FAIL_IF_SLOWER_THAN_SUPERSPEED=1,
+    )
     runtime = report["facts"]["runtime"]
     _runtime_identified(runtime)
     assert runtime["open"]["ok"] is False

@@ -18,9 +18,20 @@ import time
 from pathlib import Path
 
 import pytest
-
-from pi_userland import (REPO, USERLANDS, EDGEDOCTOR_DEPENDENCIES, add_file, build_userland, finding, pip_finds,
-                         record_time, require, run_edgedoctor, userland_info, wheels)
+from pi_userland import (
+    EDGEDOCTOR_DEPENDENCIES,
+    REPO,
+    USERLANDS,
+    add_file,
+    build_userland,
+    finding,
+    pip_finds,
+    record_time,
+    require,
+    run_edgedoctor,
+    userland_info,
+    wheels,
+)
 
 pytestmark = pytest.mark.pi_tier
 
@@ -38,7 +49,9 @@ def _userland(name: str) -> Path:
 
 
 def _deps(name: str, with_pillow: bool = True) -> Path:
-    extra = (["Pillow"] if with_pillow else []) + (["tomli"] if USERLANDS[name].python in ("python3.9", "python3.10") else [])
+    extra = (["Pillow"] if with_pillow else []) + (
+        ["tomli"] if USERLANDS[name].python in ("python3.9", "python3.10") else []
+    )
     return require(wheels, name, list(EDGEDOCTOR_DEPENDENCIES) + extra, "deps")
 
 
@@ -60,8 +73,17 @@ def test_aarch64_bookworm_known_good_cpu_model():
         pytest.skip("../shared/models is absent")
     _userland("bookworm-arm64")
     sites = [_deps("bookworm-arm64"), require(wheels, "bookworm-arm64", TFLITE_GOOD, "tflite214")]
-    report = _check("bookworm-arm64", sites, "--models-dir", str(MODELS), "--model-set", "inat-bird",
-                    "--iterations", "2", what="aarch64 tflite 2.14 + numpy<2, bird model on the CPU")
+    report = _check(
+        "bookworm-arm64",
+        sites,
+        "--models-dir",
+        str(MODELS),
+        "--model-set",
+        "inat-bird",
+        "--iterations",
+        "2",
+        what="aarch64 tflite 2.14 + numpy<2, bird model on the CPU",
+    )
     platform = report["facts"]["platform"]
     assert platform["arch"] == "aarch64"
     assert (platform["libc"], platform["libc_version"]) == ("glibc", "2.36")
@@ -79,8 +101,10 @@ def test_aarch64_bookworm_known_good_cpu_model():
 
 def test_aarch64_numpy2_is_numpy_abi():
     _userland("bookworm-arm64")
-    sites = [_deps("bookworm-arm64"), require(wheels, "bookworm-arm64", ("tflite-runtime==2.14.0", "numpy>=2"),
-                                             "numpy2")]
+    sites = [
+        _deps("bookworm-arm64"),
+        require(wheels, "bookworm-arm64", ("tflite-runtime==2.14.0", "numpy>=2"), "numpy2"),
+    ]
     report = _check("bookworm-arm64", sites, "--no-models", what="aarch64 numpy 2")
     assert report["facts"]["python_env"]["numpy"]["version"].startswith("2.")
     assert report["facts"]["python_env"]["worker"]["status"] == "ok"
@@ -105,8 +129,12 @@ def test_armhf_pypi_has_tflite_runtime_but_no_numpy_and_the_remedy_says_what_exi
     assert require(pip_finds, "bookworm-armhf", "tflite-runtime==2.14.0")[0]
     found, said = require(pip_finds, "bookworm-armhf", "numpy<2")
     assert not found and "from versions: none" in said
-    report = _check("bookworm-armhf", [_deps("bookworm-armhf", with_pillow=False)], "--no-models",
-                    what="armhf without tflite-runtime")
+    report = _check(
+        "bookworm-armhf",
+        [_deps("bookworm-armhf", with_pillow=False)],
+        "--no-models",
+        what="armhf without tflite-runtime",
+    )
     python = report["facts"]["python_env"]["python"]
     assert python["machine"] == "armv7l" and python["bits"] == 32
     assert report["facts"]["platform"]["board"] == "raspberry-pi-4"
@@ -124,8 +152,10 @@ def test_armhf_remedy_followed_debian_numpy_and_pypi_tflite_runtime_run_the_mode
     """The armhf remedy, followed: Debian's python3-numpy (apt) and PyPI's armv7l tflite-runtime 2.14.0 (pip,
     which sees numpy 1.24 and installs nothing else) run the embedded model on the emulated 32-bit Pi."""
     _userland("bookworm-armhf-numpy")
-    sites = [_deps("bookworm-armhf-numpy", with_pillow=False),
-             require(wheels, "bookworm-armhf-numpy", ["--no-deps", "tflite-runtime==2.14.0"], "tflite214")]
+    sites = [
+        _deps("bookworm-armhf-numpy", with_pillow=False),
+        require(wheels, "bookworm-armhf-numpy", ["--no-deps", "tflite-runtime==2.14.0"], "tflite214"),
+    ]
     report = _check("bookworm-armhf-numpy", sites, "--no-models", what="armhf Debian numpy + tflite 2.14 armv7l")
     env = report["facts"]["python_env"]
     assert env["numpy"]["version"] == "1.24.2" and "/usr/lib/python3/dist-packages/" in env["numpy"]["path"]
@@ -139,8 +169,12 @@ def test_bullseye_glibc_231_pip_takes_tflite_runtime_213_and_it_runs():
     _userland("bullseye-arm64")
     assert not require(pip_finds, "bullseye-arm64", "tflite-runtime==2.14.0")[0]
     site = require(wheels, "bullseye-arm64", ("tflite-runtime", "numpy<2"), "tflite")
-    report = _check("bullseye-arm64", [_deps("bullseye-arm64"), site], "--no-models",
-                    what="bullseye glibc 2.31, pip's choice (tflite 2.13)")
+    report = _check(
+        "bullseye-arm64",
+        [_deps("bullseye-arm64"), site],
+        "--no-models",
+        what="bullseye glibc 2.31, pip's choice (tflite 2.13)",
+    )
     assert (report["facts"]["platform"]["libc"], report["facts"]["platform"]["libc_version"]) == ("glibc", "2.31")
     assert report["facts"]["python_env"]["tflite"]["version"] == "2.13.0"
     assert finding(report, "python.smoke")["status"] == "pass"
@@ -152,9 +186,16 @@ def test_bullseye_glibc_231_runs_the_manylinux_2_34_wheel_without_a_false_glibc_
     asks only for GLIBC_2.27 symbols, so the loader takes it and it runs. edgedoctor must not claim
     glibc-too-old on the tag alone."""
     _userland("bullseye-arm64")
-    sites = [_deps("bullseye-arm64"),
-             require(wheels, "bullseye-arm64", TFLITE_GOOD, "tflite214-2_34",
-                     platforms=["manylinux_2_34_aarch64", "manylinux2014_aarch64"])]
+    sites = [
+        _deps("bullseye-arm64"),
+        require(
+            wheels,
+            "bullseye-arm64",
+            TFLITE_GOOD,
+            "tflite214-2_34",
+            platforms=["manylinux_2_34_aarch64", "manylinux2014_aarch64"],
+        ),
+    ]
     report = _check("bullseye-arm64", sites, "--no-models", what="bullseye glibc 2.31 + manylinux_2_34 wheel")
     assert report["facts"]["platform"]["libc_version"] == "2.31"
     assert report["facts"]["python_env"]["tflite"]["version"] == "2.14.0"
@@ -169,8 +210,9 @@ def test_bullseye_glibc_231_with_an_interpreter_built_for_bookworm_is_refused_wi
     bookworm = _userland("bookworm-arm64")
     _userland("bullseye-arm64")
     python = bookworm / "usr" / "bin" / "python3.11"
-    run = run_edgedoctor("bullseye-arm64", [_deps("bullseye-arm64")],
-                         ["--offline", "--no-models", "--python", str(python)], timeout=900)
+    run = run_edgedoctor(
+        "bullseye-arm64", [_deps("bullseye-arm64")], ["--offline", "--no-models", "--python", str(python)], timeout=900
+    )
     record_time("bullseye glibc 2.31 --python bookworm python3.11", run.seconds)
     assert run.returncode == 2, run.stderr
     assert re.search(r"libc\.so\.6: version `GLIBC_2\.3[2-5]' not found", run.stderr), run.stderr
@@ -184,10 +226,28 @@ def test_an_aarch64_interpreter_examined_from_this_pc_runs_under_qemu():
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "QEMU_"))}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(site)])
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "edgedoctor", "check", "--offline", "--no-models", "--quiet",
-                             "--format", "json", "--timeout", "600", "--python",
-                             str(root / "usr" / "bin" / "python3.11")],
-                            capture_output=True, text=True, timeout=900, env=env, cwd=str(REPO))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgedoctor",
+            "check",
+            "--offline",
+            "--no-models",
+            "--quiet",
+            "--format",
+            "json",
+            "--timeout",
+            "600",
+            "--python",
+            str(root / "usr" / "bin" / "python3.11"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=str(REPO),
+    )
     record_time("x86_64 edgedoctor, --python aarch64 python3.11", time.monotonic() - started)
     report = json.loads(result.stdout)
     assert report["facts"]["platform"]["emulator"] is None
@@ -204,9 +264,12 @@ def test_real_aarch64_runtime_with_debian_libusb_and_no_device():
         pytest.skip("../shared/runtimes/linux-aarch64 is absent")
     _userland("bookworm-arm64")
     add_file("bookworm-arm64", "usr/lib/aarch64-linux-gnu/libedgetpu.so.1", library)
-    report = _check("bookworm-arm64", [_deps("bookworm-arm64"),
-                                       require(wheels, "bookworm-arm64", TFLITE_GOOD, "tflite214")],
-                    "--no-models", what="aarch64 real runtime eel2, no device")
+    report = _check(
+        "bookworm-arm64",
+        [_deps("bookworm-arm64"), require(wheels, "bookworm-arm64", TFLITE_GOOD, "tflite214")],
+        "--no-models",
+        what="aarch64 real runtime eel2, no device",
+    )
     runtime = report["facts"]["runtime"]
     assert runtime["found"], runtime
     assert runtime["runtime_version"] == 13, runtime

@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers_hw import read_facts, root_names
 
 from edgedoctor.diagnosis import plan as planner
 from edgedoctor.diagnosis.judge import judge
-from helpers_hw import read_facts, root_names
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
 PLATFORMS = Path(__file__).parent / "fixtures" / "platform"
@@ -24,34 +24,66 @@ GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "plans"
 SCOPE = ("python", "runtime", "combination")
 
 
-def env(version, executable, *, venv=True, tflite=None, litert=None, tensorflow=None, numpy=None,
-        numpy_found=None, pycoral="absent", pycoral_version=None, packages=None, managed=None):
+def env(
+    version,
+    executable,
+    *,
+    venv=True,
+    tflite=None,
+    litert=None,
+    tensorflow=None,
+    numpy=None,
+    numpy_found=None,
+    pycoral="absent",
+    pycoral_version=None,
+    packages=None,
+    managed=None,
+):
     """A python_env section as the worker reports it."""
     candidates = {}
     for module, value in (("tflite_runtime", tflite), ("ai_edge_litert", litert), ("tensorflow", tensorflow)):
-        candidates[module] = ({"found": True, "version": value, "dist_version": value, "imported": True,
-                               "shadowed": False} if value else {"found": False})
+        candidates[module] = (
+            {"found": True, "version": value, "dist_version": value, "imported": True, "shadowed": False}
+            if value
+            else {"found": False}
+        )
     chosen = next((m for m in ("tflite_runtime", "ai_edge_litert", "tensorflow") if candidates[m]["found"]), None)
     broken = bool(chosen == "tflite_runtime" and numpy and numpy.startswith("2."))
     python = {"version": version, "implementation": "CPython", "executable": executable, "in_venv": venv}
     if managed is not None:
         python["externally_managed"] = managed
     dists = dict(packages or {})
-    for name, value in (("tflite-runtime", tflite), ("ai-edge-litert", litert), ("tensorflow", tensorflow),
-                        ("numpy", numpy)):
+    for name, value in (
+        ("tflite-runtime", tflite),
+        ("ai-edge-litert", litert),
+        ("tensorflow", tensorflow),
+        ("numpy", numpy),
+    ):
         if value:
             dists[name] = value
     return {
         "python": python,
-        "tflite": {"module": chosen, "version": candidates[chosen]["version"] if chosen else None,
-                   "error": None if chosen else "no TFLite interpreter is installed", "candidates": candidates},
+        "tflite": {
+            "module": chosen,
+            "version": candidates[chosen]["version"] if chosen else None,
+            "error": None if chosen else "no TFLite interpreter is installed",
+            "candidates": candidates,
+        },
         "numpy": {"version": numpy, "found": bool(numpy) if numpy_found is None else numpy_found, "error": None},
         "pycoral": {"identity": pycoral, "version": pycoral_version, "error": None, "shadowed": False},
-        "smoke": ({"status": "fail", "error": "SystemError: <built-in method CreateWrapperFromFile of PyCapsule "
-                   "object> returned a result with an exception set", "stderr": "A module that was compiled using "
-                   "NumPy 1.x cannot be run in\nNumPy 2.1.3 as it may crash.\nAttributeError: _ARRAY_API not found"}
-                  if broken else {"status": "pass"} if chosen and numpy else
-                  {"status": "skip", "error": "no TFLite interpreter could be imported"}),
+        "smoke": (
+            {
+                "status": "fail",
+                "error": "SystemError: <built-in method CreateWrapperFromFile of PyCapsule "
+                "object> returned a result with an exception set",
+                "stderr": "A module that was compiled using "
+                "NumPy 1.x cannot be run in\nNumPy 2.1.3 as it may crash.\nAttributeError: _ARRAY_API not found",
+            }
+            if broken
+            else {"status": "pass"}
+            if chosen and numpy
+            else {"status": "skip", "error": "no TFLite interpreter could be imported"}
+        ),
         "worker": {"status": "ok", "error": None, "crashes": []},
         "packages": dists,
         "cwd": "/home/me/project",
@@ -66,24 +98,33 @@ LINUX_ENVS = {
     "tflite214-numpy1": env("3.11.2", VENV, tflite="2.14.0", numpy="1.26.4"),
     "tflite214-numpy-missing": env("3.11.2", VENV, tflite="2.14.0", numpy_found=False),
     "pypi-pycoral": env("3.11.2", VENV, pycoral="pypi-impostor", pycoral_version="0.2.0"),
-    "tflite214-tensorflow-numpy2": env("3.11.2", VENV, tflite="2.14.0", tensorflow="2.21.0", numpy="2.4.6",
-                                       packages={"ml-dtypes": "0.5.4"}),
+    "tflite214-tensorflow-numpy2": env(
+        "3.11.2", VENV, tflite="2.14.0", tensorflow="2.21.0", numpy="2.4.6", packages={"ml-dtypes": "0.5.4"}
+    ),
     "py312-nothing": env("3.12.1", VENV),
     "py312-litert": env("3.12.1", VENV, litert="2.1.0", numpy="2.2.6"),
     "system-python-3.11": env("3.11.2", "/usr/bin/python3", venv=False),
-    "system-python-3.9-pycoral": env("3.9.2", "/usr/bin/python3", venv=False, tflite="2.5.0.post1",
-                                     numpy="1.19.5", pycoral="google", pycoral_version="2.0.0", managed=False),
+    "system-python-3.9-pycoral": env(
+        "3.9.2",
+        "/usr/bin/python3",
+        venv=False,
+        tflite="2.5.0.post1",
+        numpy="1.19.5",
+        pycoral="google",
+        pycoral_version="2.0.0",
+        managed=False,
+    ),
     "venv-3.9-tflite21": env("3.9.18", VENV, tflite="2.1.0.post1", numpy="1.19.5"),
 }
 MAC_ENVS = {
     "mac-nothing-3.11": env("3.11.7", "/Users/me/proj/.venv/bin/python"),
-    "mac-tflite250post1-3.9": env("3.9.18", "/Users/me/proj/.venv/bin/python", tflite="2.5.0.post1",
-                                  numpy="1.26.4"),
+    "mac-tflite250post1-3.9": env("3.9.18", "/Users/me/proj/.venv/bin/python", tflite="2.5.0.post1", numpy="1.26.4"),
 }
 WINDOWS_ENVS = {
     "win-nothing-3.11": env("3.11.7", "C:\\Users\\me\\proj\\.venv\\Scripts\\python.exe"),
-    "win-tflite250post1-3.9": env("3.9.13", "C:\\Users\\me\\proj\\.venv\\Scripts\\python.exe",
-                                  tflite="2.5.0.post1", numpy="1.26.4"),
+    "win-tflite250post1-3.9": env(
+        "3.9.13", "C:\\Users\\me\\proj\\.venv\\Scripts\\python.exe", tflite="2.5.0.post1", numpy="1.26.4"
+    ),
 }
 
 
@@ -92,11 +133,13 @@ def with_env(facts, python_env):
     facts["python_env"] = copy.deepcopy(python_env)
     python = python_env["python"]
     platform = facts.setdefault("platform", {})
-    platform.update({"python_version": python["version"], "python_executable": python["executable"],
-                     "in_venv": python["in_venv"]})
+    platform.update(
+        {"python_version": python["version"], "python_executable": python["executable"], "in_venv": python["in_venv"]}
+    )
     # as collect does: the worker's machine names the architecture when the root does not
-    platform["arch"] = platform.get("arch") or {"windows": "x86_64", "darwin": "arm64"}.get(platform.get("os"),
-                                                                                          "x86_64")
+    platform["arch"] = platform.get("arch") or {"windows": "x86_64", "darwin": "arm64"}.get(
+        platform.get("os"), "x86_64"
+    )
     python["machine"] = platform["arch"]
     return facts
 
@@ -106,8 +149,9 @@ def envs_for(os_name):
 
 
 def failing_in_scope(report):
-    return [(f["id"], f["title"]) for f in report["findings"] if f["status"] == "fail" and f["id"].split(".")[0]
-            in SCOPE]
+    return [
+        (f["id"], f["title"]) for f in report["findings"] if f["status"] == "fail" and f["id"].split(".")[0] in SCOPE
+    ]
 
 
 def assert_plan_holds(facts, where):
@@ -129,15 +173,21 @@ def assert_commands_are_for_the_examined_interpreter(facts, plan, where):
         assert "--break-system-packages" not in command, where
         if " -m pip " in command:
             interpreter = command.split(" -m pip ", 1)[0]
-            assert interpreter in (executable, "~/coral-venv/bin/python",
-                                   "%USERPROFILE%\\coral-venv\\Scripts\\python"), (where, command)
+            assert interpreter in (
+                executable,
+                "~/coral-venv/bin/python",
+                "%USERPROFILE%\\coral-venv\\Scripts\\python",
+            ), (where, command)
             assert interpreter != executable or not created, (where, command)
         assert not re.match(r"^(python3?|pip3?|py) ", command) or " -m venv " in command, (where, command)
         if "python3-pycoral" in command:
             assert executable.startswith("/usr/bin/python3") and not python["in_venv"], (where, command)
             assert tuple(map(int, python["version"].split(".")[:2])) < (3, 10), (where, command)
-    if python.get("externally_managed") or (executable == "/usr/bin/python3" and python.get("externally_managed")
-                                            is not False and python["version"].startswith(("3.11", "3.12"))):
+    if python.get("externally_managed") or (
+        executable == "/usr/bin/python3"
+        and python.get("externally_managed") is not False
+        and python["version"].startswith(("3.11", "3.12"))
+    ):
         assert created, (where, "PEP 668: the plan must create a venv")
 
 
@@ -257,8 +307,10 @@ def test_python312_changes_python_and_says_so():
 def test_apt_pycoral_only_for_the_system_python3_below_310():
     system = with_env(read_facts("no-device"), LINUX_ENVS["system-python-3.9-pycoral"])
     commands = [c for s in judge(system)["plan"]["steps"] for c in s["commands"]]
-    venv = with_env(read_facts("no-device"), env("3.9.18", VENV, tflite="2.5.0.post1", numpy="1.19.5",
-                                                 pycoral="pypi-impostor", pycoral_version="0.2.0"))
+    venv = with_env(
+        read_facts("no-device"),
+        env("3.9.18", VENV, tflite="2.5.0.post1", numpy="1.19.5", pycoral="pypi-impostor", pycoral_version="0.2.0"),
+    )
     venv_commands = [c for s in judge(venv)["plan"]["steps"] for c in s["commands"]]
     assert not any("python3-pycoral" in c for c in venv_commands)
     assert any("pycoral==2.0.0" in c and c.startswith(VENV) for c in venv_commands)
@@ -283,11 +335,12 @@ def test_self_diagnosis_is_gone():
 
 # --- golden plans for recorded machines ------------------------------------------------------------------------
 
+
 def platform_facts(name):
     from edgedoctor.machine.options import CheckOptions
+    from edgedoctor.machine.system import System
     from edgedoctor.probes import ProbeContext
     from edgedoctor.probes import platform as probe
-    from edgedoctor.machine.system import System
 
     return probe.read(ProbeContext(System.from_root(PLATFORMS / name), CheckOptions()))
 
@@ -296,8 +349,13 @@ def machine(name):
     """Recorded machines: (facts) from the platform and hardware fixture roots with a Python stack."""
     if name == "debian-12-numpy2":
         facts = read_facts("no-device")
-        facts["platform"].update({k: v for k, v in platform_facts("debian-12-docker").items()
-                                  if k in ("os_release", "distro", "distro_version", "libc", "libc_version")})
+        facts["platform"].update(
+            {
+                k: v
+                for k, v in platform_facts("debian-12-docker").items()
+                if k in ("os_release", "distro", "distro_version", "libc", "libc_version")
+            }
+        )
         return with_env(facts, LINUX_ENVS["tflite214-numpy2"])
     if name == "debian-12-system-python":
         return with_env(read_facts("usb3-runtime"), LINUX_ENVS["system-python-3.11"])
@@ -314,8 +372,14 @@ def machine(name):
     raise KeyError(name)
 
 
-MACHINES = ("debian-12-numpy2", "debian-12-system-python", "ubuntu-24.04-numpy2", "raspios-bookworm-aarch64",
-            "macos-arm64", "windows")
+MACHINES = (
+    "debian-12-numpy2",
+    "debian-12-system-python",
+    "ubuntu-24.04-numpy2",
+    "raspios-bookworm-aarch64",
+    "macos-arm64",
+    "windows",
+)
 
 
 @pytest.mark.parametrize("name", MACHINES)
@@ -324,8 +388,12 @@ def test_golden_plan(name):
 
     facts = machine(name)
     report = assert_plan_holds(facts, name)
-    text = render(report["plan"], "text", facts["platform"]["python_executable"]) + "\n" + json.dumps(
-        report["plan"], indent=2) + "\n"
+    text = (
+        render(report["plan"], "text", facts["platform"]["python_executable"])
+        + "\n"
+        + json.dumps(report["plan"], indent=2)
+        + "\n"
+    )
     golden = GOLDEN / f"{name}.txt"
     if os.environ.get("EDGEDOCTOR_REGEN_GOLDEN"):
         golden.parent.mkdir(parents=True, exist_ok=True)
@@ -353,8 +421,9 @@ def test_finding_remedies_never_pip_into_a_pep668_interpreter():
     from edgedoctor.checks import python_env as check_python_env
 
     facts = with_env(read_facts("no-device"), LINUX_ENVS["tflite214-numpy-missing"])
-    facts["python_env"]["python"].update({"executable": "/usr/bin/python3", "in_venv": False,
-                                          "externally_managed": True})
+    facts["python_env"]["python"].update(
+        {"executable": "/usr/bin/python3", "in_venv": False, "externally_managed": True}
+    )
     facts["platform"].update({"python_executable": "/usr/bin/python3", "in_venv": False})
     numpy = next(f for f in check_python_env.check(facts) if f.id == "python.numpy")
     assert "/usr/bin/python3 -m pip" not in numpy.remedy
@@ -366,8 +435,10 @@ def test_finding_remedies_never_pip_into_a_pep668_interpreter():
 def test_pycoral_remedy_apt_only_for_the_system_python(executable, venv, apt):
     from edgedoctor.checks import python_env as check_python_env
 
-    facts = with_env(read_facts("no-device"), env("3.9.2", executable, venv=venv, tflite="2.5.0.post1",
-                                                  numpy="1.19.5", managed=False))
+    facts = with_env(
+        read_facts("no-device"),
+        env("3.9.2", executable, venv=venv, tflite="2.5.0.post1", numpy="1.19.5", managed=False),
+    )
     pycoral = next(f for f in check_python_env.check(facts) if f.id == "python.pycoral")
     assert ("sudo apt-get install python3-pycoral" in pycoral.remedy) is apt
     if not apt:
@@ -398,9 +469,14 @@ def test_every_installed_interpreter_is_examined():
     from edgedoctor.checks import python_env as check_python_env
 
     python_env = env("3.11.2", VENV, tflite="2.14.0", numpy="1.26.4", tensorflow="2.21.0")
-    python_env["tflite"]["candidates"]["tensorflow"].update({
-        "imported": False, "version": None, "error": "ImportError: numpy.core.umath failed to import",
-        "stderr": "A module that was compiled using NumPy 2.x cannot be run in NumPy 1.26.4"})
+    python_env["tflite"]["candidates"]["tensorflow"].update(
+        {
+            "imported": False,
+            "version": None,
+            "error": "ImportError: numpy.core.umath failed to import",
+            "stderr": "A module that was compiled using NumPy 2.x cannot be run in NumPy 1.26.4",
+        }
+    )
     facts = with_env(read_facts("no-device"), python_env)
     by_id = {f.id: f for f in check_python_env.check(facts)}
     assert by_id["python.tflite"].status == "pass"

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from venvs import make_venv, require_python
 
 from edgedoctor.diagnosis import plan as planner
 from edgedoctor.matrix import install
-from venvs import make_venv, require_python
 
 # Real pip installs (about 70 s of CPU warm, minutes on a loaded machine): a slow tier of its own, not the
 # README's fast command. Run with: python3 -m pytest -m plan_tier  (setup: tests/tiers/setup_plan.sh)
@@ -30,8 +30,10 @@ NOT_RUN = ("curl", "sudo", "unzip", "tar", "cd ", "edgedoctor ")
 
 def imports(python):
     """The modules of MODULES that import under `python`."""
-    code = ("import importlib, json\nok = []\nfor m in %r:\n    try:\n        importlib.import_module(m)\n"
-            "        ok.append(m)\n    except BaseException:\n        pass\nprint(json.dumps(ok))" % (MODULES,))
+    code = (
+        "import importlib, json\nok = []\nfor m in %r:\n    try:\n        importlib.import_module(m)\n"
+        "        ok.append(m)\n    except BaseException:\n        pass\nprint(json.dumps(ok))" % (MODULES,)
+    )
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=300)
     return set(json.loads(out.stdout.strip().splitlines()[-1])) if out.stdout.strip() else set()
 
@@ -44,8 +46,9 @@ def throwaway_copy(python, tmp_path):
 
 
 def check_json(run_cli, python):
-    code, out, _ = run_cli("check", "--python", python, "--no-models", "--format", "json", "--timeout", "180",
-                           "--no-redact", "-q")
+    code, out, _ = run_cli(
+        "check", "--python", python, "--no-models", "--format", "json", "--timeout", "180", "--no-redact", "-q"
+    )
     return json.loads(out)
 
 
@@ -57,8 +60,9 @@ def follow(plan, home):
             if command.startswith(NOT_RUN):
                 continue
             assert " -m pip " in command or " -m venv " in command, command
-            result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=900,
-                                    env=dict(os.environ, HOME=str(home)))
+            result = subprocess.run(
+                ["sh", "-c", command], capture_output=True, text=True, timeout=900, env=dict(os.environ, HOME=str(home))
+            )
             assert result.returncode == 0, (command, result.stdout[-1500:], result.stderr[-2500:])
             ran.append(command)
     return ran
@@ -97,7 +101,7 @@ def pips_into(plan, python):
 def test_following_the_plan_fixes_the_python_stack(case, run_cli, tmp_path):
     version, requirements, pip_args = CASES[case]
     python = make_venv(version, requirements, pip_args=pip_args, name=f"plan-{case}")
-    if venv_size(python) < 300 * 2 ** 20:
+    if venv_size(python) < 300 * 2**20:
         python = throwaway_copy(python, tmp_path)  # the plan may change the examined venv: never the cached one
         report = check_json(run_cli, python)
     else:  # tensorflow's venv is big to copy: the plan must not touch it, and that is asserted
@@ -113,8 +117,11 @@ def test_following_the_plan_fixes_the_python_stack(case, run_cli, tmp_path):
     target = plan["target"]["python_executable"]
     target = str(home) + target[1:] if target.startswith("~/") else target
     after = check_json(run_cli, target)
-    failing = [(f["id"], f["title"]) for f in after["findings"] if f["status"] == "fail"
-               and f["id"].split(".")[0] in ("python", "combination")]
+    failing = [
+        (f["id"], f["title"])
+        for f in after["findings"]
+        if f["status"] == "fail" and f["id"].split(".")[0] in ("python", "combination")
+    ]
     assert not failing, (case, failing, plan)
     assert next(f for f in after["findings"] if f["id"] == "python.smoke")["status"] == "pass"
     removed = {"pycoral"} if case == "pypi-pycoral" else set()
@@ -126,8 +133,11 @@ def test_following_the_plan_fixes_the_python_stack(case, run_cli, tmp_path):
 
 def _dry_run_cases():
     # a Debian 12 / Raspberry Pi OS bookworm machine (glibc 2.36) takes manylinux_2_34 and manylinux2014 wheels
-    platforms = {"x86_64": "manylinux2014_x86_64", "aarch64": "manylinux_2_34_aarch64,manylinux2014_aarch64",
-                 "armv7l": "manylinux2014_armv7l"}
+    platforms = {
+        "x86_64": "manylinux2014_x86_64",
+        "aarch64": "manylinux_2_34_aarch64,manylinux2014_aarch64",
+        "armv7l": "manylinux2014_armv7l",
+    }
     for row in install.data().get("wheel") or []:
         if row.get("index") or "linux" not in row.get("os", []):
             continue  # Coral's own index is not reached from tests (network: PyPI only)
@@ -142,10 +152,27 @@ def _dry_run_cases():
 def test_every_pypi_wheel_the_plan_names_resolves(package, version, python, platform, numpy, tmp_path):
     items = [f"{package}=={version}"] + ([f"numpy{numpy}"] if numpy else [])
     platform_args = [arg for tag in platform.split(",") for arg in ("--platform", tag)]
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
-                             "--only-binary=:all:", "--python-version", python, *platform_args,
-                             "--target", str(tmp_path / "t"), "--disable-pip-version-check", *items],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--only-binary=:all:",
+            "--python-version",
+            python,
+            *platform_args,
+            "--target",
+            str(tmp_path / "t"),
+            "--disable-pip-version-check",
+            *items,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, (items, python, platform, result.stderr[-2000:])
     assert f"{package}-{version}" in result.stdout
     if numpy == "<2":

@@ -6,9 +6,9 @@ import pytest
 
 from edgedoctor.checks import platform as platform_checks
 from edgedoctor.machine.options import CheckOptions
+from edgedoctor.machine.system import System
 from edgedoctor.probes import ProbeContext
 from edgedoctor.probes import platform as probe
-from edgedoctor.machine.system import System
 
 ROOTS = Path(__file__).parent / "fixtures" / "platform"
 
@@ -88,35 +88,46 @@ def test_musl_is_named():
     assert "wheel-mismatch" in causes(platform_checks.check({"platform": facts}))
 
 
-@pytest.mark.parametrize("text,expected", [
-    ('ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n',
-     {"ID": "debian", "VERSION_ID": "12", "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)"}),
-    ("# comment\n\nNAME='Alpine Linux'\nBROKEN LINE\n", {"NAME": "Alpine Linux"}),
-    ('X="a \\"quoted\\" word"\n', {"X": 'a "quoted" word'}),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n',
+            {"ID": "debian", "VERSION_ID": "12", "PRETTY_NAME": "Debian GNU/Linux 12 (bookworm)"},
+        ),
+        ("# comment\n\nNAME='Alpine Linux'\nBROKEN LINE\n", {"NAME": "Alpine Linux"}),
+        ('X="a \\"quoted\\" word"\n', {"X": 'a "quoted" word'}),
+    ],
+)
 def test_parse_os_release(text, expected):
     assert probe.parse_os_release(text) == expected
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("ldd (Debian GLIBC 2.36-9+deb12u4) 2.36\nCopyright", ("glibc", "2.36")),
-    ("ldd (GNU libc) 2.39\n", ("glibc", "2.39")),
-    ("musl libc (aarch64)\nVersion 1.2.3\n", ("musl", "1.2.3")),
-    ("", None),
-    ("something else", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("ldd (Debian GLIBC 2.36-9+deb12u4) 2.36\nCopyright", ("glibc", "2.36")),
+        ("ldd (GNU libc) 2.39\n", ("glibc", "2.39")),
+        ("musl libc (aarch64)\nVersion 1.2.3\n", ("musl", "1.2.3")),
+        ("", None),
+        ("something else", None),
+    ],
+)
 def test_parse_ldd_version(text, expected):
     assert probe.parse_ldd_version(text) == expected
 
 
-@pytest.mark.parametrize("text,board", [
-    ("Raspberry Pi 3 Model B Plus Rev 1.3\x00", "raspberry-pi-3"),
-    ("Raspberry Pi Zero 2 W Rev 1.0\x00", "raspberry-pi-zero-2-w"),
-    ("Raspberry Pi Compute Module 4 Rev 1.0\x00", "raspberry-pi-compute-module-4"),
-    ("Freescale i.MX8MQ Phanbell\x00", "coral-dev-board"),
-    ("NVIDIA Jetson Nano Developer Kit\x00", "nvidia-jetson"),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text,board",
+    [
+        ("Raspberry Pi 3 Model B Plus Rev 1.3\x00", "raspberry-pi-3"),
+        ("Raspberry Pi Zero 2 W Rev 1.0\x00", "raspberry-pi-zero-2-w"),
+        ("Raspberry Pi Compute Module 4 Rev 1.0\x00", "raspberry-pi-compute-module-4"),
+        ("Freescale i.MX8MQ Phanbell\x00", "coral-dev-board"),
+        ("NVIDIA Jetson Nano Developer Kit\x00", "nvidia-jetson"),
+        ("", None),
+    ],
+)
 def test_parse_device_tree_model(text, board):
     assert probe.parse_device_tree_model(text)["board"] == board
 

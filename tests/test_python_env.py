@@ -4,7 +4,6 @@
 import json
 
 import pytest
-
 from venvs import make_venv, require_python
 
 pytestmark = pytest.mark.venv
@@ -14,8 +13,7 @@ TFLITE_NUMPY1 = ["tflite-runtime==2.14.0", "numpy<2"]
 
 
 def check_json(run_cli, python, *extra):
-    code, out, err = run_cli("check", "--python", python, "--no-models", "--format", "json", "--timeout", "120",
-                             *extra)
+    code, out, err = run_cli("check", "--python", python, "--no-models", "--format", "json", "--timeout", "120", *extra)
     report = json.loads(out)
     return code, report
 
@@ -36,7 +34,7 @@ def test_numpy2_with_tflite_runtime_built_for_numpy1_is_numpy_abi(run_cli, valid
     # numpy is the cause, so numpy fails (never [ OK ]); the model run it breaks refers to it
     numpy = finding(report, "python.numpy")
     assert numpy["status"] == "fail" and numpy["causes"] == ["numpy-abi"]
-    assert 'numpy<2' in numpy["remedy"] and numpy["remedy"].startswith(python)
+    assert "numpy<2" in numpy["remedy"] and numpy["remedy"].startswith(python)
     smoke = finding(report, "python.smoke")
     assert smoke["status"] == "info" and "python.numpy" in smoke["title"]
     # the verbatim text the interpreter printed is kept in Facts, and the matrix names it too
@@ -134,41 +132,58 @@ def test_python312_with_litert_runs_the_embedded_model(run_cli):
     assert finding(report, "python.version")["causes"] == ["python-unsupported"]
 
 
-@pytest.mark.parametrize("python,module,package,numpy", [
-    ("3.11.7", "tflite_runtime", 'tflite-runtime "numpy<2"', '"numpy<2"'),
-    ("3.9.18", None, 'tflite-runtime "numpy<2"', '"numpy<2"'),
-    ("3.12.1", None, "ai-edge-litert", "numpy"),
-    ("3.12.1", "ai_edge_litert", "ai-edge-litert", "numpy"),
-    ("3.11.7", "ai_edge_litert", "ai-edge-litert", "numpy"),
-])
+@pytest.mark.parametrize(
+    "python,module,package,numpy",
+    [
+        ("3.11.7", "tflite_runtime", 'tflite-runtime "numpy<2"', '"numpy<2"'),
+        ("3.9.18", None, 'tflite-runtime "numpy<2"', '"numpy<2"'),
+        ("3.12.1", None, "ai-edge-litert", "numpy"),
+        ("3.12.1", "ai_edge_litert", "ai-edge-litert", "numpy"),
+        ("3.11.7", "ai_edge_litert", "ai-edge-litert", "numpy"),
+    ],
+)
 def test_remedies_install_what_exists_for_this_python(python, module, package, numpy):
     """numpy<2 belongs to tflite-runtime (built against NumPy 1.x); Python 3.12+ has no tflite-runtime, so its
     remedies name LiteRT and a plain numpy."""
     from edgedoctor.checks import python_env as check_python_env
 
-    env = {"python": {"version": python, "executable": "/usr/bin/python3"},
-           "tflite": {"module": module, "version": "2.14.0" if module else None,
-                      "candidates": {"tflite_runtime": {"found": module == "tflite_runtime"}}},
-           "numpy": {"found": False, "error": None},
-           "smoke": {"status": "fail", "error": "RuntimeError: something nobody has seen before"},
-           "pycoral": {"identity": "absent"}}
+    env = {
+        "python": {"version": python, "executable": "/usr/bin/python3"},
+        "tflite": {
+            "module": module,
+            "version": "2.14.0" if module else None,
+            "candidates": {"tflite_runtime": {"found": module == "tflite_runtime"}},
+        },
+        "numpy": {"found": False, "error": None},
+        "smoke": {"status": "fail", "error": "RuntimeError: something nobody has seen before"},
+        "pycoral": {"identity": "absent"},
+    }
     findings = {f.id: f for f in check_python_env.check({"python_env": env, "platform": {"os": "linux"}})}
     assert findings["python.numpy"].remedy.endswith(f"install {numpy}")
     if module:
         assert findings["python.smoke"].remedy.endswith(f"install --force-reinstall {package}")
 
 
-@pytest.mark.parametrize("os_name,library,venv", [
-    ("linux", "libedgetpu.so.1", "python3.9 -m venv ~/coral-venv"),
-    ("darwin", "libedgetpu.1.dylib", "python3.9 -m venv ~/coral-venv"),
-    ("windows", "edgetpu.dll", "py -3.9 -m venv %USERPROFILE%\\coral-venv"),
-])
+@pytest.mark.parametrize(
+    "os_name,library,venv",
+    [
+        ("linux", "libedgetpu.so.1", "python3.9 -m venv ~/coral-venv"),
+        ("darwin", "libedgetpu.1.dylib", "python3.9 -m venv ~/coral-venv"),
+        ("windows", "edgetpu.dll", "py -3.9 -m venv %USERPROFILE%\\coral-venv"),
+    ],
+)
 def test_python_remedies_speak_the_examined_os(os_name, library, venv):
     from edgedoctor.checks import python_env as check_python_env
 
-    env = {"python": {"version": "3.11.7", "executable": "python"}, "tflite": {"module": None, "candidates": {}},
-           "numpy": {"found": True, "version": "1.26.4"}, "smoke": None, "pycoral": {"identity": "absent"}}
-    findings = {f.id: f for f in check_python_env.check({"python_env": env,
-                                                           "platform": {"os": os_name, "arch": "x86_64"}})}
+    env = {
+        "python": {"version": "3.11.7", "executable": "python"},
+        "tflite": {"module": None, "candidates": {}},
+        "numpy": {"found": True, "version": "1.26.4"},
+        "smoke": None,
+        "pycoral": {"identity": "absent"},
+    }
+    findings = {
+        f.id: f for f in check_python_env.check({"python_env": env, "platform": {"os": os_name, "arch": "x86_64"}})
+    }
     assert f"load_delegate('{library}')" in findings["python.version"].remedy
     assert venv in findings["python.version"].remedy and venv in findings["python.pycoral"].remedy

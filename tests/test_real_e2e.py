@@ -16,9 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import helpers_fakeusb
+import pytest
 from venvs import make_venv
 
 pytestmark = pytest.mark.runtime_tier
@@ -42,8 +41,9 @@ def parts(tmp_path_factory):
     helpers_fakeusb.build(folder)
     for release in ("diploria2", "eel2"):
         (folder / release).mkdir()
-        (folder / release / "libedgetpu.so.1").symlink_to(RUNTIMES / "linux-x86_64" / release / "max" /
-                                                          "libedgetpu.so.1.0")
+        (folder / release / "libedgetpu.so.1").symlink_to(
+            RUNTIMES / "linux-x86_64" / release / "max" / "libedgetpu.so.1.0"
+        )
     for name, top in (("right", SCARLET_MACAW), ("wrong", 17)):
         data = bytearray(OUTPUT_SIZE)
         data[top] = 209
@@ -58,12 +58,37 @@ def tf21():
 
 def check(parts, python, release, answer="right", timeout=600, scenario="ok"):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FAKE_", "LD_", "PYTHON"))}
-    env.update(LD_LIBRARY_PATH=f"{parts / release}:{parts / 'usb'}", LD_PRELOAD=str(parts / "fast_sleep.so"),
-               FAKE_USB_SCENARIO=scenario, FAKE_USB_OUTPUT=str(parts / f"{answer}.bin"),
-               FAKE_USB_OUTPUT_SIZE=str(OUTPUT_SIZE), PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-m", "edgedoctor", "check", "--python", python, "--models-dir",
-                           str(MODELS), "--offline", "--iterations", "3", "--format", "json", "--quiet"],
-                          capture_output=True, text=True, timeout=timeout, env=env, cwd=str(parts))
+    env.update(
+        LD_LIBRARY_PATH=f"{parts / release}:{parts / 'usb'}",
+        LD_PRELOAD=str(parts / "fast_sleep.so"),
+        FAKE_USB_SCENARIO=scenario,
+        FAKE_USB_OUTPUT=str(parts / f"{answer}.bin"),
+        FAKE_USB_OUTPUT_SIZE=str(OUTPUT_SIZE),
+        PYTHONPATH=str(REPO),
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgedoctor",
+            "check",
+            "--python",
+            python,
+            "--models-dir",
+            str(MODELS),
+            "--offline",
+            "--iterations",
+            "3",
+            "--format",
+            "json",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=str(parts),
+    )
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
@@ -113,8 +138,9 @@ def test_eel2_with_tf21_gives_the_seeds_error_with_the_seeds_cause_and_remedy(pa
     report = check(parts, tf21, "eel2", "right")
     tpu = report["facts"]["inference"]["tpu"]
     assert tpu["status"] == "fail"
-    assert ("Unsupported data type in custom op handler: 0Node number 1 (EdgeTpuDelegateForCustomOp) failed to "
-            "prepare.") in tpu["error"]
+    assert (
+        "Unsupported data type in custom op handler: 0Node number 1 (EdgeTpuDelegateForCustomOp) failed to prepare."
+    ) in tpu["error"]
     failure = tpu_finding(report)
     assert failure["causes"] == ["runtime-tflite-mismatch"]
     combination = finding(report, "combination.release")

@@ -12,13 +12,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import helpers_fakeusb
 import pytest
+from helpers_hw import by_id, host_context
 
 from edgedoctor.checks import device as device_check
 from edgedoctor.checks import runtime as runtime_check
 from edgedoctor.probes import runtime
-import helpers_fakeusb
-from helpers_hw import by_id, host_context
 
 pytestmark = pytest.mark.runtime_tier
 
@@ -50,8 +50,12 @@ def runtime_dir(built, rel, name="libedgetpu.so.1"):
 def env_for(built, scenario="ok", rel="linux-x86_64/eel2/max/libedgetpu.so.1.0", libusb=True, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FAKE_", "LD_"))}
     path = [str(runtime_dir(built, rel))] + ([str(built["libusb"])] if libusb else [])
-    env.update(LD_LIBRARY_PATH=":".join(path), LD_PRELOAD=str(built["shim"]), FAKE_USB_SCENARIO=scenario,
-               FAKE_USB_LOG=str(built["folder"] / f"{scenario}.log"))
+    env.update(
+        LD_LIBRARY_PATH=":".join(path),
+        LD_PRELOAD=str(built["shim"]),
+        FAKE_USB_SCENARIO=scenario,
+        FAKE_USB_LOG=str(built["folder"] / f"{scenario}.log"),
+    )
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -63,12 +67,17 @@ def probe(env, timeout=60.0):
 
 
 def judged(facts, usb=None, **platform):
-    full = {"platform": dict({"os": "linux", "arch": "x86_64"}, **platform), "runtime": facts,
-            "usb": usb if usb is not None else {"devices": [], "dev_bus_usb": True}, "pcie": {"devices": []}}
+    full = {
+        "platform": dict({"os": "linux", "arch": "x86_64"}, **platform),
+        "runtime": facts,
+        "usb": usb if usb is not None else {"devices": [], "dev_bus_usb": True},
+        "pcie": {"devices": []},
+    }
     return device_check.check(full) + runtime_check.check(full)
 
 
 # --- identification when loaded -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("release", sorted(X86))
 @pytest.mark.parametrize("flavor", ["max", "std"])
@@ -83,6 +92,7 @@ def test_real_x86_runtime_loads_and_is_identified(built, release, flavor):
 
 
 # --- a runtime that will not load -------------------------------------------------------------------------------
+
 
 def test_without_libusb_it_is_runtime_broken(built):
     if ctypes.util.find_library("usb-1.0"):
@@ -112,8 +122,12 @@ REASONS = [
     ("denied", {}, "Permission denied: USB error -3 [OpenDevice]", "usb-permissions"),
     ("busy-open", {}, "Deadline exceeded: USB error -6 [OpenDevice]", "device-busy"),
     ("busy-claim", {}, "Deadline exceeded: USB error -6 [ClaimInterface]", "device-busy"),
-    ("usb2", {"USB_FAIL_IF_SLOWER_THAN_SUPERSPEED": 1}, "Failed precondition: Connection speed is too slow, fail.",
-     "usb2-link"),
+    (
+        "usb2",
+        {"USB_FAIL_IF_SLOWER_THAN_SUPERSPEED": 1},
+        "Failed precondition: Connection speed is too slow, fail.",
+        "usb2-link",
+    ),
     ("low", {}, "USB Low speed is not supported", "usb2-link"),
     ("stuck-bootloader", {}, "Unknown: USB error -9 [ReadRegister32]", "usb-firmware-state"),
     ("no-reenumerate", {}, "Not found: OpenDevice", "usb-firmware-state"),
@@ -152,7 +166,7 @@ def test_the_runtime_opens_a_working_device(built, scenario, extra):
     if scenario == "bootloader":
         log = (built["folder"] / "bootloader.log").read_text()
         assert "dfu downloaded 10783 bytes" in log  # the runtime's built-in firmware, flashed by DFU
-        assert "(1a6e:089a -> 18d1:9302)" in log    # reset, re-enumerated as the runtime device
+        assert "(1a6e:089a -> 18d1:9302)" in log  # reset, re-enumerated as the runtime device
 
 
 def test_a_hub_port_chain_is_the_runtime_path(built):
@@ -179,6 +193,7 @@ def test_no_device_is_left_to_the_device_section(built):
 
 # --- the device section never contradicts the runtime -----------------------------------------------------------
 
+
 def test_a_listed_device_is_present_even_when_the_container_listing_shows_none(built):
     """The issue's report: 'The runtime sees 1 Edge TPU' beside 'No Edge TPU is visible inside this container'."""
     facts = probe(env_for(built, "denied"))
@@ -191,9 +206,24 @@ def test_a_listed_device_is_present_even_when_the_container_listing_shows_none(b
 
 def test_permission_denied_by_the_runtime_is_the_device_sections_verdict_too(built):
     facts = probe(env_for(built, "denied"))
-    usb = {"devices": [{"vendor_id": "18d1", "product_id": "9302", "state": "runtime", "bus": 2, "port": "1",
-                        "speed_mbps": 5000, "accessible": None, "dev_node": "/dev/bus/usb/002/003"}],
-           "dev_bus_usb": True, "udev_rules": [], "user_groups": ["users"], "user": "me"}
+    usb = {
+        "devices": [
+            {
+                "vendor_id": "18d1",
+                "product_id": "9302",
+                "state": "runtime",
+                "bus": 2,
+                "port": "1",
+                "speed_mbps": 5000,
+                "accessible": None,
+                "dev_node": "/dev/bus/usb/002/003",
+            }
+        ],
+        "dev_bus_usb": True,
+        "udev_rules": [],
+        "user_groups": ["users"],
+        "user": "me",
+    }
     access = by_id(judged(facts, usb=usb), "device.usb")
     assert access.status == "fail" and access.causes == ["usb-permissions"]
     assert "USB error -3 [OpenDevice]" in access.detail and "plugdev" in access.remedy
@@ -201,25 +231,42 @@ def test_permission_denied_by_the_runtime_is_the_device_sections_verdict_too(bui
 
 def test_a_device_the_runtime_opened_is_not_called_inaccessible(built):
     facts = probe(env_for(built, "ok"))
-    usb = {"devices": [{"vendor_id": "18d1", "product_id": "9302", "state": "runtime", "bus": 2, "port": "1",
-                        "speed_mbps": 5000, "accessible": False, "dev_node": "/dev/bus/usb/002/003"}],
-           "dev_bus_usb": True}
+    usb = {
+        "devices": [
+            {
+                "vendor_id": "18d1",
+                "product_id": "9302",
+                "state": "runtime",
+                "bus": 2,
+                "port": "1",
+                "speed_mbps": 5000,
+                "accessible": False,
+                "dev_node": "/dev/bus/usb/002/003",
+            }
+        ],
+        "dev_bus_usb": True,
+    }
     assert by_id(judged(facts, usb=usb), "device.usb").status == "pass"
 
 
 # --- the stand-in's runtime-side texts, checked against the real runtime ---------------------------------------
 
+
 def test_the_stand_ins_apex_message_is_what_the_real_runtime_prints(built):
     """tests/fake_libedgetpu.c prints the runtime's 'no /sys/class/apex' line; the real one prints the same."""
     import re
 
-    stand_in = re.search(r'fprintf\(stderr, "(I :31\] Failed to open /sys/class/apex[^"\\]*)',
-                         (HERE / "fake_libedgetpu.c").read_text()).group(1)
-    script = ("import ctypes; lib = ctypes.CDLL('libedgetpu.so.1'); lib.edgetpu_verbosity(10); "
-              "lib.edgetpu_create_delegate.restype = ctypes.c_void_p; "
-              "lib.edgetpu_create_delegate.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]; "
-              "lib.edgetpu_create_delegate(1, None, None, 0)")
-    proc = subprocess.run(["python3", "-c", script], env=env_for(built, "none"), capture_output=True, text=True,
-                          timeout=60)
+    stand_in = re.search(
+        r'fprintf\(stderr, "(I :31\] Failed to open /sys/class/apex[^"\\]*)', (HERE / "fake_libedgetpu.c").read_text()
+    ).group(1)
+    script = (
+        "import ctypes; lib = ctypes.CDLL('libedgetpu.so.1'); lib.edgetpu_verbosity(10); "
+        "lib.edgetpu_create_delegate.restype = ctypes.c_void_p; "
+        "lib.edgetpu_create_delegate.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]; "
+        "lib.edgetpu_create_delegate(1, None, None, 0)"
+    )
+    proc = subprocess.run(
+        ["python3", "-c", script], env=env_for(built, "none"), capture_output=True, text=True, timeout=60
+    )
     assert stand_in in proc.stderr, proc.stderr[-2000:]
     assert "Failed allocating Edge TPU device for shared ownership." in proc.stderr

@@ -5,11 +5,11 @@ a `--root` image of a Raspberry Pi or a Mac (the seed's machine: the 20200331 ru
 from pathlib import Path
 
 import pytest
-
-from edgedoctor.matrix import releases
-from edgedoctor.checks import runtime as runtime_check
-from edgedoctor.probes import libfile, runtime
 from helpers_hw import by_id, make_root, root_context
+
+from edgedoctor.checks import runtime as runtime_check
+from edgedoctor.matrix import releases
+from edgedoctor.probes import libfile, runtime
 
 RUNTIMES = Path(__file__).resolve().parents[1].parent / "shared" / "runtimes"
 
@@ -40,8 +40,11 @@ needs_runtimes = pytest.mark.skipif(not RUNTIMES.is_dir(), reason=f"no real runt
 
 @needs_runtimes
 def test_every_file_in_the_folder_is_expected():
-    present = {str(p.relative_to(RUNTIMES)) for p in RUNTIMES.rglob("*") if p.is_file()
-               and ("libedgetpu" in p.name or p.name == "edgetpu.dll")}
+    present = {
+        str(p.relative_to(RUNTIMES))
+        for p in RUNTIMES.rglob("*")
+        if p.is_file() and ("libedgetpu" in p.name or p.name == "edgetpu.dll")
+    }
     assert present == set(EXPECTED)
 
 
@@ -65,22 +68,34 @@ def test_identified_from_bytes_alone(rel):
 def test_a_raspberry_pi_image_examined_from_another_machine(tmp_path):
     """An aarch64 eel2 runtime inside a --root of a Pi's SD card: release, RuntimeVersion, flavour."""
     data = (RUNTIMES / "linux-aarch64/eel2/std/libedgetpu.so.1.0").read_bytes()
-    path = make_root(tmp_path, "usb3-runtime", files={
-        ".edgedoctor/runtime.json": None, ".edgedoctor/arch": "aarch64\n",
-        "/usr/lib/x86_64-linux-gnu/libedgetpu.so.1.0": None, "/usr/lib/x86_64-linux-gnu/libedgetpu.so.1": None,
-        "/usr/lib/aarch64-linux-gnu/libedgetpu.so.1": data,
-        ".edgedoctor/commands/ldconfig_-p.out": "\tlibedgetpu.so.1 (libc6,AArch64) => "
-                                                "/usr/lib/aarch64-linux-gnu/libedgetpu.so.1\n"})
+    path = make_root(
+        tmp_path,
+        "usb3-runtime",
+        files={
+            ".edgedoctor/runtime.json": None,
+            ".edgedoctor/arch": "aarch64\n",
+            "/usr/lib/x86_64-linux-gnu/libedgetpu.so.1.0": None,
+            "/usr/lib/x86_64-linux-gnu/libedgetpu.so.1": None,
+            "/usr/lib/aarch64-linux-gnu/libedgetpu.so.1": data,
+            ".edgedoctor/commands/ldconfig_-p.out": "\tlibedgetpu.so.1 (libc6,AArch64) => "
+            "/usr/lib/aarch64-linux-gnu/libedgetpu.so.1\n",
+        },
+    )
     for name in (path / ".edgedoctor" / "commands").glob("dpkg-query*.out"):
         name.write_text("")
     facts = runtime.read(root_context(path))
     assert facts["path"] == "/usr/lib/aarch64-linux-gnu/libedgetpu.so.1", facts["candidates"]
     assert facts["loaded"] is None and facts["binary"]["arch"] == "aarch64"
-    assert (facts["release"], facts["release_by"], facts["runtime_version"], facts["flavor"]) == \
-        ("eel2", "sha256", 13, "std")
+    assert (facts["release"], facts["release_by"], facts["runtime_version"], facts["flavor"]) == (
+        "eel2",
+        "sha256",
+        13,
+        "std",
+    )
     assert "CL_NUMBER=317268237" in facts["build_label"]
-    version = by_id(runtime_check.check({"platform": {"os": "linux", "arch": "aarch64"}, "runtime": facts}),
-                    "runtime.version")
+    version = by_id(
+        runtime_check.check({"platform": {"os": "linux", "arch": "aarch64"}, "runtime": facts}), "runtime.version"
+    )
     assert version.status == "pass" and "(eel2)" in version.title
 
 
@@ -95,11 +110,17 @@ def test_the_seed_mac_has_the_20200331_runtime(tmp_path):
 
 
 def test_wrong_architecture_is_runtime_broken():
-    facts = {"platform": {"os": "linux", "arch": "x86_64"},
-             "runtime": {"found": True, "loaded": False, "path": "/usr/lib/libedgetpu.so.1",
-                         "binary": {"format": "elf", "arch": "aarch64"},
-                         "load_error": "OSError: /usr/lib/libedgetpu.so.1: cannot open shared object file: "
-                                       "No such file or directory"}}
+    facts = {
+        "platform": {"os": "linux", "arch": "x86_64"},
+        "runtime": {
+            "found": True,
+            "loaded": False,
+            "path": "/usr/lib/libedgetpu.so.1",
+            "binary": {"format": "elf", "arch": "aarch64"},
+            "load_error": "OSError: /usr/lib/libedgetpu.so.1: cannot open shared object file: "
+            "No such file or directory",
+        },
+    }
     failure = by_id(runtime_check.check(facts), "runtime.load")
     assert failure.causes == ["runtime-broken"]
     assert "built for aarch64, this machine is x86_64" in failure.detail

@@ -50,8 +50,11 @@ def _remedy_lines():
 
 def _pip_lines():
     """(entry, platform, the command without its comment, the line before and the line itself)."""
-    return [(e, p, line.split("#", 1)[0].strip(), before + "\n" + line) for e, p, line, before in _remedy_lines()
-            if re.search(r"\bpip install\b", line)]
+    return [
+        (e, p, line.split("#", 1)[0].strip(), before + "\n" + line)
+        for e, p, line, before in _remedy_lines()
+        if re.search(r"\bpip install\b", line)
+    ]
 
 
 def _requirements(line):
@@ -79,8 +82,9 @@ def test_pip_lines_of_numpy1_builds_pin_numpy_below_2():
 
 
 def test_the_pip_line_reader_reads_what_it_must():
-    assert _requirements('python3 -m pip install --extra-index-url https://x/ "tflite_runtime==2.5.0.post1" '
-                         'pycoral~=2.0 "numpy<2"') == ["tflite_runtime==2.5.0.post1", "pycoral~=2.0", "numpy<2"]
+    assert _requirements(
+        'python3 -m pip install --extra-index-url https://x/ "tflite_runtime==2.5.0.post1" pycoral~=2.0 "numpy<2"'
+    ) == ["tflite_runtime==2.5.0.post1", "pycoral~=2.0", "numpy<2"]
     assert _needs_numpy1("pycoral~=2.0") and _needs_numpy1("tflite_runtime==2.5.0.post1")
     assert not _needs_numpy1("tflite-runtime==2.17.1") and not _needs_numpy1("ai-edge-litert")
 
@@ -113,8 +117,11 @@ def _pypi_only_lines():
             continue
         reqs = [r for r in _requirements(line) if r not in ("pip",)]
         if reqs:
-            cases.append(pytest.param(entry.id, _python_for(entry, line, context), reqs,
-                                      id=f"{entry.id}-{platform}-{'+'.join(reqs)}"))
+            cases.append(
+                pytest.param(
+                    entry.id, _python_for(entry, line, context), reqs, id=f"{entry.id}-{platform}-{'+'.join(reqs)}"
+                )
+            )
     return cases
 
 
@@ -125,12 +132,31 @@ def test_pypi_only_pip_lines_resolve(entry_id, python, requirements, tmp_path):
     cache = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
     if key not in cache:
         done = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-input", "--disable-pip-version-check",
-             "--only-binary=:all:", "--python-version", python,
-             "--target", str(tmp_path / "t"), *requirements],
-            capture_output=True, text=True, timeout=600)
-        if done.returncode and re.search(r"NewConnectionError|Temporary failure in name resolution|"
-                                         r"Network is unreachable|Max retries exceeded", done.stderr):
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--quiet",
+                "--no-input",
+                "--disable-pip-version-check",
+                "--only-binary=:all:",
+                "--python-version",
+                python,
+                "--target",
+                str(tmp_path / "t"),
+                *requirements,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if done.returncode and re.search(
+            r"NewConnectionError|Temporary failure in name resolution|"
+            r"Network is unreachable|Max retries exceeded",
+            done.stderr,
+        ):
             pytest.skip(f"PyPI cannot be reached from here: {done.stderr.strip().splitlines()[-1]}")
         cache[key] = {"ok": done.returncode == 0, "error": done.stderr.strip()[-800:]}
         CACHE.parent.mkdir(parents=True, exist_ok=True)
@@ -140,7 +166,7 @@ def test_pypi_only_pip_lines_resolve(entry_id, python, requirements, tmp_path):
 
 def test_apt_lines_name_packages_that_exist():
     named = set()
-    for entry, platform, line, _ in _remedy_lines():
+    for _entry, _platform, line, _ in _remedy_lines():
         for found in re.finditer(r"\bapt(?:-get)? install ([^\n`;&|#()]*)", line):
             for word in found.group(1).split():
                 if word.startswith("-") or "=" in word or "$" in word or word == "install":
@@ -153,6 +179,9 @@ def test_apt_lines_name_packages_that_exist():
     listed = subprocess.run(["apt-cache", "policy", *debian], capture_output=True, text=True).stdout
     if "Candidate:" not in listed:
         pytest.skip("this machine has no Debian package lists (run apt-get update)")
-    missing = [name for name in debian
-               if not re.search(rf"^{re.escape(name)}:\n\s+Installed: .*\n\s+Candidate: (?!\(none\))", listed, re.M)]
+    missing = [
+        name
+        for name in debian
+        if not re.search(rf"^{re.escape(name)}:\n\s+Installed: .*\n\s+Candidate: (?!\(none\))", listed, re.M)
+    ]
     assert not missing, f"not in Debian's package lists here (and not a known Coral/Pi/Proxmox package): {missing}"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from edgedoctor.report import redact
 from edgedoctor.diagnosis.judge import judge
 from edgedoctor.render import render
+from edgedoctor.report import redact
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
@@ -86,8 +86,14 @@ def test_markdown_carries_the_json_for_diagnose(tmp_path, run_cli):
     assert {d["entry"] for d in rejudged["diagnoses"]} == {d["entry"] for d in report["diagnoses"]}
 
 
-PLANTED = {"user": "zelda", "home": "/home/zelda", "host": "zelda-workstation-42", "serial": "5E0C1A2B9F77",
-           "ip": "192.168.41.17", "mac": "3c:22:fb:9a:10:07"}
+PLANTED = {
+    "user": "zelda",
+    "home": "/home/zelda",
+    "host": "zelda-workstation-42",
+    "serial": "5E0C1A2B9F77",
+    "ip": "192.168.41.17",
+    "mac": "3c:22:fb:9a:10:07",
+}
 
 
 def planted_report():
@@ -96,8 +102,10 @@ def planted_report():
     facts = json.loads(text)
     facts["usb"]["devices"][0]["serial"] = PLANTED["serial"]
     # A failing finding whose detail every format shows, carrying all the private values.
-    planted_error = (f"ImportError: {PLANTED['home']}/coral/.venv/lib/_x.so: fetched from {PLANTED['ip']} "
-                     f"({PLANTED['mac']}) by {PLANTED['user']} on {PLANTED['host']}, serial {PLANTED['serial']}")
+    planted_error = (
+        f"ImportError: {PLANTED['home']}/coral/.venv/lib/_x.so: fetched from {PLANTED['ip']} "
+        f"({PLANTED['mac']}) by {PLANTED['user']} on {PLANTED['host']}, serial {PLANTED['serial']}"
+    )
     facts["python_env"]["tflite"].update({"module": None, "version": None, "error": planted_error})
     facts["python_env"]["tflite"]["candidates"]["tflite_runtime"].update({"imported": False, "error": planted_error})
     return judge(facts, created=CREATED)
@@ -141,8 +149,9 @@ def status_of(report, finding_id):
 
 
 def test_requirements_met_on_a_healthy_lab_machine():
-    report = judged("healthy-usb3", requirements=["device", "usb3", "runtime", "tpu-inference", "speedup=10",
-                                                  "max-tpu-ms=5"])
+    report = judged(
+        "healthy-usb3", requirements=["device", "usb3", "runtime", "tpu-inference", "speedup=10", "max-tpu-ms=5"]
+    )
     for name in ("device", "usb3", "runtime", "tpu-inference", "speedup", "max-tpu-ms"):
         assert status_of(report, f"require.{name}") == "pass", name
     assert report["exit_code"] == 0
@@ -240,7 +249,8 @@ def test_pytest_plugin_skips_or_fails_edgetpu_tests(pytester):
     saved.write_text(json.dumps(judged("no-device-numpy2")))
     healthy = pytester.path / "healthy.json"
     healthy.write_text(json.dumps(judged("healthy-usb3")))
-    pytester.makepyfile(test_hw="""
+    pytester.makepyfile(
+        test_hw="""
         import pytest
 
         @pytest.mark.edgetpu
@@ -249,7 +259,8 @@ def test_pytest_plugin_skips_or_fails_edgetpu_tests(pytester):
 
         def test_cpu_only(edgedoctor_report):
             assert "facts" in edgedoctor_report
-    """)
+    """
+    )
     from importlib.metadata import entry_points
 
     installed = any(ep.name == "edgedoctor" for ep in entry_points(group="pytest11"))

@@ -12,14 +12,27 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers_hw import (  # noqa: F401
+    FROGFISH_VERSION,
+    GROUPER_VERSION,
+    by_id,
+    compile_fake_libedgetpu,
+    fake_env,
+    fake_libedgetpu,
+    fake_libedgetpu_max,
+    fake_libedgetpu_plain,
+    findings_for,
+    host_context,
+    make_root,
+    read_facts,
+    root,
+    root_context,
+)
 
-from edgedoctor.matrix import releases
 from edgedoctor.checks import runtime as runtime_check
+from edgedoctor.matrix import releases
 from edgedoctor.probes import runtime
 from edgedoctor.worker import WORKER_DIR
-from helpers_hw import (FROGFISH_VERSION, GROUPER_VERSION, by_id, compile_fake_libedgetpu, fake_env,  # noqa: F401
-                        fake_libedgetpu, fake_libedgetpu_max, fake_libedgetpu_plain, findings_for, host_context,
-                        make_root, read_facts, root, root_context)
 
 
 def probe(env, timeout=10.0):
@@ -44,16 +57,29 @@ def wk_runtime():
 
 # --- the fake library itself -------------------------------------------------------------------------------------
 
+
 def test_fake_library_exports_the_real_names(fake_libedgetpu):
     lib = ctypes.CDLL(str(fake_libedgetpu))
-    for name in ("edgetpu_version", "edgetpu_list_devices", "edgetpu_free_devices", "edgetpu_create_delegate",
-                 "edgetpu_free_delegate", "edgetpu_verbosity", "tflite_plugin_create_delegate",
-                 "tflite_plugin_destroy_delegate"):
+    for name in (
+        "edgetpu_version",
+        "edgetpu_list_devices",
+        "edgetpu_free_devices",
+        "edgetpu_create_delegate",
+        "edgetpu_free_delegate",
+        "edgetpu_verbosity",
+        "tflite_plugin_create_delegate",
+        "tflite_plugin_destroy_delegate",
+    ):
         assert hasattr(lib, name), name
     assert b"PERFORMANCE=THROTTLED" in fake_libedgetpu.read_bytes()
     head = Path(__file__).with_name("fake_libedgetpu.c").read_text()[:4000]
-    for var in ("FAKE_EDGETPU_VERSION", "FAKE_EDGETPU_DEVICES", "FAKE_EDGETPU_MODE", "FAKE_EDGETPU_DELEGATE",
-                "FAKE_EDGETPU_ERROR"):
+    for var in (
+        "FAKE_EDGETPU_VERSION",
+        "FAKE_EDGETPU_DEVICES",
+        "FAKE_EDGETPU_MODE",
+        "FAKE_EDGETPU_DELEGATE",
+        "FAKE_EDGETPU_ERROR",
+    ):
         assert var in head  # documented at the top of the C file
 
 
@@ -79,8 +105,7 @@ def test_fake_delegate_reports_errors_through_the_callback(fake_libedgetpu, monk
 
 
 def test_fake_delegate_crash_is_a_real_segfault(fake_libedgetpu):
-    code = ("import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); "
-            "lib.tflite_plugin_create_delegate(None, None, 0, None)")
+    code = "import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); lib.tflite_plugin_create_delegate(None, None, 0, None)"
     env = fake_env(fake_libedgetpu, delegate="crash")
     proc = subprocess.run([sys.executable, "-c", code, str(fake_libedgetpu)], env=env, capture_output=True)
     assert proc.returncode == -11  # SIGSEGV
@@ -88,18 +113,26 @@ def test_fake_delegate_crash_is_a_real_segfault(fake_libedgetpu):
 
 # --- through the worker ------------------------------------------------------------------------------------------
 
+
 def test_reports_version_devices_flavour_and_release(fake_libedgetpu):
-    facts = probe(fake_env(fake_libedgetpu, version=GROUPER_VERSION,
-                           devices="usb:/sys/bus/usb/devices/2-1,pci:/dev/apex_0"))
+    facts = probe(
+        fake_env(fake_libedgetpu, version=GROUPER_VERSION, devices="usb:/sys/bus/usb/devices/2-1,pci:/dev/apex_0")
+    )
     assert facts["found"] is True and facts["loaded"] is True
     assert facts["path"] == str(fake_libedgetpu)
-    assert facts["candidates"][0] == {"path": str(fake_libedgetpu), "source": "LD_LIBRARY_PATH", "exists": True,
-                                      "realpath": str(fake_libedgetpu.resolve())}
+    assert facts["candidates"][0] == {
+        "path": str(fake_libedgetpu),
+        "source": "LD_LIBRARY_PATH",
+        "exists": True,
+        "realpath": str(fake_libedgetpu.resolve()),
+    }
     assert facts["version"] == GROUPER_VERSION
     assert facts["runtime_version"] == 14
     assert facts["build_label"] == "COMPILER=6.3.0 20170516,DATE=redacted,TIME=redacted"
-    assert facts["devices"] == [{"type": "usb", "path": "/sys/bus/usb/devices/2-1"},
-                                {"type": "pci", "path": "/dev/apex_0"}]
+    assert facts["devices"] == [
+        {"type": "usb", "path": "/sys/bus/usb/devices/2-1"},
+        {"type": "pci", "path": "/dev/apex_0"},
+    ]
     assert facts["performance"] == "THROTTLED" and facts["flavor"] == "std"
     assert facts["cl_number"] == "385816442"
     assert facts["release"] == "grouper" and facts["release_by"] == "build_label"
@@ -194,12 +227,22 @@ def test_missing_libusb_dependency(tmp_path):
     stub_src = tmp_path / "stub.c"
     stub_src.write_text("int libusb_init(void *ctx) { return 0; }\n")
     stub = compile_fake_libedgetpu(tmp_path / "stub", []).with_name(soname)  # skips without gcc
-    subprocess.run(["gcc", "-shared", "-fPIC", f"-Wl,-soname,{soname}", "-o", str(stub), str(stub_src)],
-                   check=True)
+    subprocess.run(["gcc", "-shared", "-fPIC", f"-Wl,-soname,{soname}", "-o", str(stub), str(stub_src)], check=True)
     lib = tmp_path / "lib" / "libedgetpu.so.1"
     lib.parent.mkdir()
-    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(Path(__file__).with_name("fake_libedgetpu.c")),
-                    "-Wl,--no-as-needed", str(stub)], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            "-shared",
+            "-fPIC",
+            "-o",
+            str(lib),
+            str(Path(__file__).with_name("fake_libedgetpu.c")),
+            "-Wl,--no-as-needed",
+            str(stub),
+        ],
+        check=True,
+    )
     stub.unlink()
     facts = probe(fake_env(lib))
     assert facts["found"] is True and facts["loaded"] is False
@@ -223,8 +266,13 @@ def test_not_installed_on_this_machine():
 def test_worker_directly(fake_libedgetpu):
     from edgedoctor.machine.workerproc import run_worker
 
-    outcome = run_worker(sys.executable, "runtime", {"library": None, "names": [str(fake_libedgetpu)]},
-                         timeout=10, env=fake_env(fake_libedgetpu, devices="usb:/sys/bus/usb/devices/20-8"))
+    outcome = run_worker(
+        sys.executable,
+        "runtime",
+        {"library": None, "names": [str(fake_libedgetpu)]},
+        timeout=10,
+        env=fake_env(fake_libedgetpu, devices="usb:/sys/bus/usb/devices/20-8"),
+    )
     assert outcome.ok, outcome.error
     assert outcome.result["devices"] == [{"type": "usb", "path": "/sys/bus/usb/devices/20-8"}]
     assert outcome.result["stages_done"] == ["load-libedgetpu", "edgetpu_version", "edgetpu_list_devices"]
@@ -238,21 +286,28 @@ def test_worker_parse_version(wk_runtime):
 
 # --- locating and parsing (no worker) -----------------------------------------------------------------------------
 
+
 def test_parse_ldconfig_and_dpkg():
-    text = ("812 libs found in cache `/etc/ld.so.cache'\n"
-            "\tlibedgetpu.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libedgetpu.so.1\n"
-            "\tlibedgetpu.so.1 (libc6) => /usr/lib/i386-linux-gnu/libedgetpu.so.1\n"
-            "\tlibusb-1.0.so.0 (libc6,x86-64) => /lib/x86_64-linux-gnu/libusb-1.0.so.0\n")
+    text = (
+        "812 libs found in cache `/etc/ld.so.cache'\n"
+        "\tlibedgetpu.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libedgetpu.so.1\n"
+        "\tlibedgetpu.so.1 (libc6) => /usr/lib/i386-linux-gnu/libedgetpu.so.1\n"
+        "\tlibusb-1.0.so.0 (libc6,x86-64) => /lib/x86_64-linux-gnu/libusb-1.0.so.0\n"
+    )
     assert runtime.parse_ldconfig(text, "libedgetpu.so.1") == [
         {"path": "/usr/lib/x86_64-linux-gnu/libedgetpu.so.1", "abi": "libc6,x86-64"},
-        {"path": "/usr/lib/i386-linux-gnu/libedgetpu.so.1", "abi": "libc6"}]
+        {"path": "/usr/lib/i386-linux-gnu/libedgetpu.so.1", "abi": "libc6"},
+    ]
     assert runtime.parse_dpkg_query("libedgetpu1-max 16.0 ii \nlibedgetpu1-std 15.0 rc \n") == [
-        {"package": "libedgetpu1-max", "version": "16.0", "status": "ii"}]
+        {"package": "libedgetpu1-max", "version": "16.0", "status": "ii"}
+    ]
     assert runtime.flavor_of(None, "libedgetpu1-legacy-max") == "max"
     assert runtime.flavor_of("THROTTLED", "libedgetpu1-max") == "std"  # the binary wins
     assert runtime.flavor_of(None, None) is None
     assert runtime.scan_bytes(b"xx\x00PERFORMANCE=DIRECT\x00CL_NUMBER=339933739\x00") == {
-        "performance": "DIRECT", "cl_number": "339933739"}
+        "performance": "DIRECT",
+        "cl_number": "339933739",
+    }
 
 
 def test_roots_package_release_and_flavour():
@@ -293,9 +348,11 @@ def test_not_installed_root():
 def test_darwin_and_windows_locations():
     mac = runtime.read(root_context(root("darwin-usb3")))
     assert mac["path"] == "/usr/local/lib/libedgetpu.1.dylib" and mac["flavor"] == "std"
-    assert [c["path"] for c in mac["candidates"]] == ["/usr/local/lib/libedgetpu.1.dylib",
-                                                       "/opt/homebrew/lib/libedgetpu.1.dylib",
-                                                       "/usr/lib/libedgetpu.1.dylib"]
+    assert [c["path"] for c in mac["candidates"]] == [
+        "/usr/local/lib/libedgetpu.1.dylib",
+        "/opt/homebrew/lib/libedgetpu.1.dylib",
+        "/usr/lib/libedgetpu.1.dylib",
+    ]
     win = runtime.read(root_context(root("windows-usb")))
     assert win["path"] == "C:\\Windows\\System32\\edgetpu.dll"
     assert win["candidates"][0]["source"] == "System32"
@@ -306,9 +363,15 @@ def test_darwin_and_windows_locations():
 def test_runtime_missing_remedy_per_platform(tmp_path):
     mac = make_root(tmp_path, "darwin-usb3", files={"usr/local/lib/libedgetpu.1.dylib": None}, name="mac")
     finding = by_id(findings_for(read_facts(mac)), "runtime.found")
-    assert finding.status == "fail" and "edgetpu_runtime_20221024.zip" in finding.remedy and "install.sh" in finding.remedy
-    win = make_root(tmp_path, "windows-usb", files={"C:/Windows/System32/edgetpu.dll": None,
-                                                    ".edgedoctor/runtime.json": None}, name="win")
+    assert (
+        finding.status == "fail" and "edgetpu_runtime_20221024.zip" in finding.remedy and "install.sh" in finding.remedy
+    )
+    win = make_root(
+        tmp_path,
+        "windows-usb",
+        files={"C:/Windows/System32/edgetpu.dll": None, ".edgedoctor/runtime.json": None},
+        name="win",
+    )
     finding = by_id(findings_for(read_facts(win)), "runtime.found")
     assert "edgetpu_runtime_20210119.zip" in finding.remedy and "install.bat" in finding.remedy
     fedora = make_root(tmp_path, "no-device", files={"etc/os-release": 'ID=fedora\nVERSION_ID="40"\n'}, name="fedora")
@@ -318,6 +381,7 @@ def test_runtime_missing_remedy_per_platform(tmp_path):
 
 # --- the release table ----------------------------------------------------------------------------------------------
 
+
 def test_release_table_is_there():
     table = releases.load()
     assert table, "matrix/releases.toml is missing or empty"
@@ -326,38 +390,66 @@ def test_release_table_is_there():
     assert releases.load(Path("/nonexistent/releases.toml")) == []
 
 
-@pytest.mark.parametrize("runtime_facts, expected", [
-    ({"package_version": "16.0"}, "grouper"),
-    ({"package_version": "15.0"}, "frogfish"),
-    ({"package_version": "14.1"}, "eel2"),
-    ({"package_version": "16.0tf2.17.0-1"}, "feranick-tf2.17.0"),
-    ({"build_label": "COMPILER=6.3.0 20170516,DATE=redacted,TIME=redacted", "runtime_version": 14}, "grouper"),
-    ({"version": GROUPER_VERSION}, "grouper"),
-    ({"build_label": "COMPILER=5.4.0 20160609,DATE=redacted,TIME=redacted", "runtime_version": 13}, "frogfish"),
-    ({"build_label": "COMPILER=6.3.0 20170516,DATE=redacted,TIME=redacted,CL_NUMBER=317268237",
-      "runtime_version": 13}, "eel2"),
-    ({"build_label": "COMPILER=5.4.0 20160609,DATE=redacted,TIME=redacted,CL_NUMBER=267685300",
-      "runtime_version": 12}, "diploria2"),
-    ({"build_label": "COMPILER=MSVC 192528612,DATE=Jul 20 2021,TIME=14:30:22", "runtime_version": 14}, "zip-20210726"),
-    ({"path": "C:\\Users\\me\\edgetpu_runtime_20210119\\edgetpu.dll"}, "zip-20210119"),
-    ({"zip": "edgetpu_runtime_20221024.zip"}, "zip-20221024"),
-    ({"build_label": "COMPILER=5.4.0 20160609,DATE=redacted,TIME=redacted,CL_NUMBER=291256449",
-      "runtime_version": 13}, None),  # diploria3 and eel ship the same binary
-    ({}, None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "runtime_facts, expected",
+    [
+        ({"package_version": "16.0"}, "grouper"),
+        ({"package_version": "15.0"}, "frogfish"),
+        ({"package_version": "14.1"}, "eel2"),
+        ({"package_version": "16.0tf2.17.0-1"}, "feranick-tf2.17.0"),
+        ({"build_label": "COMPILER=6.3.0 20170516,DATE=redacted,TIME=redacted", "runtime_version": 14}, "grouper"),
+        ({"version": GROUPER_VERSION}, "grouper"),
+        ({"build_label": "COMPILER=5.4.0 20160609,DATE=redacted,TIME=redacted", "runtime_version": 13}, "frogfish"),
+        (
+            {
+                "build_label": "COMPILER=6.3.0 20170516,DATE=redacted,TIME=redacted,CL_NUMBER=317268237",
+                "runtime_version": 13,
+            },
+            "eel2",
+        ),
+        (
+            {
+                "build_label": "COMPILER=5.4.0 20160609,DATE=redacted,TIME=redacted,CL_NUMBER=267685300",
+                "runtime_version": 12,
+            },
+            "diploria2",
+        ),
+        (
+            {"build_label": "COMPILER=MSVC 192528612,DATE=Jul 20 2021,TIME=14:30:22", "runtime_version": 14},
+            "zip-20210726",
+        ),
+        ({"path": "C:\\Users\\me\\edgetpu_runtime_20210119\\edgetpu.dll"}, "zip-20210119"),
+        ({"zip": "edgetpu_runtime_20221024.zip"}, "zip-20221024"),
+        (
+            {
+                "build_label": "COMPILER=5.4.0 20160609,DATE=redacted,TIME=redacted,CL_NUMBER=291256449",
+                "runtime_version": 13,
+            },
+            None,
+        ),  # diploria3 and eel ship the same binary
+        ({}, None),
+        (None, None),
+    ],
+)
 def test_identify(runtime_facts, expected):
     assert releases.identify(runtime_facts) == expected
 
 
 def test_identify_detail_explains_an_ambiguous_answer():
-    detail = releases.identify_detail({"build_label": "COMPILER=5.4.0 20160609,DATE=redacted,TIME=redacted,"
-                                                      "CL_NUMBER=291256449", "runtime_version": 13})
+    detail = releases.identify_detail(
+        {
+            "build_label": "COMPILER=5.4.0 20160609,DATE=redacted,TIME=redacted,CL_NUMBER=291256449",
+            "runtime_version": 13,
+        }
+    )
     assert detail["release"] is None and detail["by"] == "build_label"
     assert set(detail["candidates"]) == {"diploria3", "eel"}
 
 
 def test_debian_version_wins_over_the_label():
-    facts = {"package_version": "16.0", "build_label": "COMPILER=5.4.0 20160609,DATE=redacted,TIME=redacted",
-             "runtime_version": 13}
+    facts = {
+        "package_version": "16.0",
+        "build_label": "COMPILER=5.4.0 20160609,DATE=redacted,TIME=redacted",
+        "runtime_version": 13,
+    }
     assert releases.identify_detail(facts)["by"] == "debian_version"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from edgedoctor import exitcodes
-from edgedoctor.report import redact
-from edgedoctor.render import fleet as render_fleet
-from edgedoctor.report import fleet as summarize
 from edgedoctor.diagnosis.judge import judge
+from edgedoctor.render import fleet as render_fleet
 from edgedoctor.render import render
+from edgedoctor.report import fleet as summarize
+from edgedoctor.report import redact
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
 CREATED = "2026-11-29T12:00:00Z"
@@ -32,8 +32,7 @@ def save(folder, stem, report, formats=("json",)):
     folder.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
         ext = {"json": "json", "markdown": "md", "junit": "xml"}[fmt]
-        (folder / f"{stem}.{ext}").write_text(render(report, fmt, fancy=False) if fmt != "json"
-                                              else json.dumps(report))
+        (folder / f"{stem}.{ext}").write_text(render(report, fmt, fancy=False) if fmt != "json" else json.dumps(report))
 
 
 @pytest.fixture

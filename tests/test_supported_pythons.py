@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from venvs import make_venv
 
 from edgedoctor.util.tomlcompat import load_toml
-from venvs import make_venv
 
 pytestmark = pytest.mark.venv
 
@@ -20,7 +20,7 @@ DEPENDENCIES = load_toml(REPO / "pyproject.toml")["project"]["dependencies"]
 
 # Run inside the examined interpreter: every real error text and a big log, scanned as explain scans them,
 # against a plain re.search over the whole text.
-SAME_ANSWERS = r'''
+SAME_ANSWERS = r"""
 import json, re, sys
 from pathlib import Path
 from edgedoctor import matrix
@@ -42,7 +42,7 @@ for text in texts:
     if found != expected:
         wrong.append([text[:80], sorted(found ^ expected)])
 print(json.dumps({"texts": len(texts), "wrong": wrong}))
-'''
+"""
 
 
 @pytest.fixture(scope="module", params=["3.9", "3.13"])
@@ -51,22 +51,30 @@ def python(request):
 
 
 def run(python, *args, input=None):
-    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(REPO / "tests" / ".cache"),
-           "NO_COLOR": "1", "EDGEDOCTOR_NO_MATRIX_CACHE": "1"}
+    env = {
+        "PYTHONPATH": str(REPO),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(REPO / "tests" / ".cache"),
+        "NO_COLOR": "1",
+        "EDGEDOCTOR_NO_MATRIX_CACHE": "1",
+    }
     return subprocess.run([python, *args], capture_output=True, text=True, timeout=600, env=env, input=input)
 
 
 def test_the_cli_runs(python, tmp_path):
     assert run(python, "-m", "edgedoctor", "--version").stdout.startswith("edgedoctor ")
-    explained = run(python, "-m", "edgedoctor", "explain", "--format", "json",
-                    "Failed to load delegate from libedgetpu.so.1")
+    explained = run(
+        python, "-m", "edgedoctor", "explain", "--format", "json", "Failed to load delegate from libedgetpu.so.1"
+    )
     assert json.loads(explained.stdout)["matches"][0]["cause"] == "runtime-missing", explained.stderr
     check = run(python, "-m", "edgedoctor", "check", "--python", python, "--offline", "--no-models", "--format", "json")
     assert "Traceback" not in check.stderr and check.returncode in (0, 1), check.stderr
     report = json.loads(check.stdout)
     assert report["facts"]["python_env"]["python"]["version"].startswith(
-        subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True,
-                       text=True).stdout.strip())
+        subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True
+        ).stdout.strip()
+    )
 
 
 def test_the_search_engine_answers_as_a_plain_search_does(python):

@@ -4,11 +4,11 @@ that only pretend to be models (an HTML page, a cut download)."""
 import json
 
 import pytest
+from helpers_models import CPU_MODELS, EDGETPU_MODELS, REPO, require_shared_models
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgedoctor.models import tflite_inspect
-from helpers_models import CPU_MODELS, EDGETPU_MODELS, REPO, require_shared_models
 
 EXPECTED_IO = {
     "mobilenet_v2_1.0_224_inat_bird_quant": ([1, 224, 224, 3], 0.0078125, 128, [1, 965]),
@@ -64,16 +64,19 @@ def test_embedded_model():
     assert info["inputs"][0]["shape"] == [1, 16] and info["outputs"][0]["shape"] == [1, 4]
 
 
-@pytest.mark.parametrize("content,kind", [
-    (b"<!DOCTYPE html>\n<html lang='en'><head><title>test_data/parrot.tflite at master</title>", "html"),
-    (b"\n\n  <html><body>404</body></html>", "html"),
-    (b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n", "git-lfs-pointer"),
-    (b"PK\x03\x04" + b"\0" * 40, "zip"),
-    (b"", "empty"),
-    (b"\x1c\x00\x00\x00", "truncated"),
-    (b'{"message": "API rate limit exceeded"}', "json"),
-    (b"\x00" * 64, "unknown"),
-])
+@pytest.mark.parametrize(
+    "content,kind",
+    [
+        (b"<!DOCTYPE html>\n<html lang='en'><head><title>test_data/parrot.tflite at master</title>", "html"),
+        (b"\n\n  <html><body>404</body></html>", "html"),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n", "git-lfs-pointer"),
+        (b"PK\x03\x04" + b"\0" * 40, "zip"),
+        (b"", "empty"),
+        (b"\x1c\x00\x00\x00", "truncated"),
+        (b'{"message": "API rate limit exceeded"}', "json"),
+        (b"\x00" * 64, "unknown"),
+    ],
+)
 def test_files_that_are_not_tflite(content, kind):
     info = tflite_inspect.inspect_bytes(content, "model.tflite")
     assert not info["is_tflite"]
@@ -154,8 +157,12 @@ def test_model_info_runtime_too_old(run_cli):
     path = require_shared_models() / EDGETPU_MODELS[0]
     code, out, _ = run_cli("model-info", path, "--runtime-version", "11", "--format", "json")
     verdict = json.loads(out)["model"]["runtime_check"]
-    assert code == 1 and verdict == {"runtime_version": 11, "min_runtime_version": 12, "loads": False,
-                                     "cause": "model-needs-newer-runtime"}
+    assert code == 1 and verdict == {
+        "runtime_version": 11,
+        "min_runtime_version": 12,
+        "loads": False,
+        "cause": "model-needs-newer-runtime",
+    }
     code, out, _ = run_cli("model-info", path, "--runtime-version", "13")
     assert code == 0 and "Runtime 13: can load this model" in out
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from helpers_models import REPO, tflite_venv  # noqa: F401  (pytest fixture)
 
 from edgedoctor import models
 from edgedoctor.machine import workerproc
-from helpers_models import REPO, tflite_venv  # noqa: F401  (pytest fixture)
 
 pytestmark = pytest.mark.venv
 SCRIPT = REPO / "models" / "build_tiny_model.py"
@@ -32,8 +32,9 @@ def _builder_python():
 
 def test_rebuild_is_byte_identical_and_matches_the_manifest(tmp_path):
     python = _builder_python()
-    proc = subprocess.run([python, str(SCRIPT), "--out-dir", str(tmp_path)], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [python, str(SCRIPT), "--out-dir", str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     manifest = models.load_manifest()
     embedded = manifest.embedded
@@ -51,8 +52,9 @@ def test_real_tflite_runtime_gives_the_expected_output(tflite_venv):
     manifest = models.load_manifest()
     embedded = manifest.embedded
     # The payload the python-env probe sends: {"model_path", "input"}; it compares raw_output.
-    outcome = workerproc.run_worker(tflite_venv, "infer", {"model_path": str(manifest.embedded_path()),
-                                                           "input": embedded["input"]}, timeout=60)
+    outcome = workerproc.run_worker(
+        tflite_venv, "infer", {"model_path": str(manifest.embedded_path()), "input": embedded["input"]}, timeout=60
+    )
     assert outcome.ok, outcome.error
     result = outcome.result
     assert result["status"] == "pass", result.get("error")

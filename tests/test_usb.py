@@ -4,20 +4,42 @@ udev rules, and the missing-libusb fact."""
 import json
 
 import pytest
+from helpers_hw import (
+    SPEED_HIGH,
+    SPEED_LOW,
+    SPEED_SUPER,
+    SPEED_SUPER_PLUS,
+    FakeUsbDevice,
+    fake_backend,
+    make_root,
+    root,
+    root_context,
+)
 
 from edgedoctor.probes import usb as usb_probe
-from helpers_hw import (SPEED_HIGH, SPEED_LOW, SPEED_SUPER, SPEED_SUPER_PLUS, FakeUsbDevice, fake_backend,
-                        make_root, root, root_context)
 
 CORAL_RUNTIME = (0x18D1, 0x9302)
 CORAL_BOOT = (0x1A6E, 0x089A)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("5000\n", 5000), ("480", 480), ("1.5", 1.5), ("12", 12), ("10000", 10000),
-    ("Up to 5 Gb/s", 5000), ("Up to 480 Mb/sec", 480), ("super_speed", 5000), ("high_speed", 480),
-    ("super_speed_plus", 10000), ("", None), (None, None), ("fast", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("5000\n", 5000),
+        ("480", 480),
+        ("1.5", 1.5),
+        ("12", 12),
+        ("10000", 10000),
+        ("Up to 5 Gb/s", 5000),
+        ("Up to 480 Mb/sec", 480),
+        ("super_speed", 5000),
+        ("high_speed", 480),
+        ("super_speed_plus", 10000),
+        ("", None),
+        (None, None),
+        ("fast", None),
+    ],
+)
 def test_parse_speed(text, expected):
     assert usb_probe.parse_speed(text) == expected
 
@@ -91,13 +113,16 @@ def test_no_sysfs_at_all_is_reported(tmp_path):
 
 # --- pyusb through a fake backend ------------------------------------------------------------------------------
 
+
 def test_fake_backend_both_ids_and_speeds(tmp_path):
-    backend = fake_backend([
-        FakeUsbDevice(*CORAL_RUNTIME, bus=3, address=7, speed=SPEED_SUPER, port_numbers=(2,)),
-        FakeUsbDevice(*CORAL_BOOT, bus=1, address=9, speed=SPEED_HIGH, port_numbers=(1, 4)),
-        FakeUsbDevice(0x046D, 0xC31C, bus=1, address=2, speed=SPEED_LOW),
-        FakeUsbDevice(*CORAL_RUNTIME, bus=4, address=2, speed=SPEED_SUPER_PLUS),
-    ])
+    backend = fake_backend(
+        [
+            FakeUsbDevice(*CORAL_RUNTIME, bus=3, address=7, speed=SPEED_SUPER, port_numbers=(2,)),
+            FakeUsbDevice(*CORAL_BOOT, bus=1, address=9, speed=SPEED_HIGH, port_numbers=(1, 4)),
+            FakeUsbDevice(0x046D, 0xC31C, bus=1, address=2, speed=SPEED_LOW),
+            FakeUsbDevice(*CORAL_RUNTIME, bus=4, address=2, speed=SPEED_SUPER_PLUS),
+        ]
+    )
     path = make_root(tmp_path, files={".edgedoctor/platform": "linux\n"})  # no sysfs: pyusb only
     devices, info = usb_probe.read_pyusb(root_context(path, usb_backend=backend).system)
     assert info["available"] is True and info["error"] is None
@@ -153,6 +178,7 @@ def test_no_libusb_on_the_host_gives_no_backend_error(monkeypatch):
 
 # --- macOS ---------------------------------------------------------------------------------------------------------
 
+
 def test_darwin_system_profiler_json_from_root():
     facts = usb_probe.read(root_context(root("darwin-usb3")))
     [dev] = facts["devices"]
@@ -162,9 +188,25 @@ def test_darwin_system_profiler_json_from_root():
 
 
 def test_system_profiler_host_data_type_and_text():
-    host_json = json.dumps({"SPUSBHostDataType": [{"_name": "USB 3.1 Bus", "USBKeyLocationID": "0x02000000", "_items": [
-        {"_name": "USB Accelerator", "USBDeviceKeyVendorID": "0x1a6e", "USBDeviceKeyProductID": "0x089a",
-         "USBDeviceKeyLinkSpeed": "480 Mb/s", "USBKeyLocationID": "0x02100000"}]}]})
+    host_json = json.dumps(
+        {
+            "SPUSBHostDataType": [
+                {
+                    "_name": "USB 3.1 Bus",
+                    "USBKeyLocationID": "0x02000000",
+                    "_items": [
+                        {
+                            "_name": "USB Accelerator",
+                            "USBDeviceKeyVendorID": "0x1a6e",
+                            "USBDeviceKeyProductID": "0x089a",
+                            "USBDeviceKeyLinkSpeed": "480 Mb/s",
+                            "USBKeyLocationID": "0x02100000",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     [dev] = usb_probe.parse_system_profiler_json(host_json)
     assert (dev["state"], dev["speed_mbps"], dev["bus"], dev["port"]) == ("bootloader", 480, 2, "1")
     text = """USB:
@@ -188,15 +230,32 @@ def test_system_profiler_host_data_type_and_text():
 
 def test_darwin_empty_profiler_falls_back_to_host_data_type(tmp_path):
     empty = json.dumps({"SPUSBDataType": []})
-    host = json.dumps({"SPUSBHostDataType": [{"_name": "x", "USBDeviceKeyVendorID": "0x18d1",
-                                              "USBDeviceKeyProductID": "0x9302", "USBDeviceKeyLinkSpeed": "5 Gb/s"}]})
-    path = make_root(tmp_path, "darwin-usb3", commands={
-        ("system_profiler", "SPUSBDataType", "-json"): empty, ("system_profiler", "SPUSBHostDataType", "-json"): host})
+    host = json.dumps(
+        {
+            "SPUSBHostDataType": [
+                {
+                    "_name": "x",
+                    "USBDeviceKeyVendorID": "0x18d1",
+                    "USBDeviceKeyProductID": "0x9302",
+                    "USBDeviceKeyLinkSpeed": "5 Gb/s",
+                }
+            ]
+        }
+    )
+    path = make_root(
+        tmp_path,
+        "darwin-usb3",
+        commands={
+            ("system_profiler", "SPUSBDataType", "-json"): empty,
+            ("system_profiler", "SPUSBHostDataType", "-json"): host,
+        },
+    )
     [dev] = usb_probe.read(root_context(path))["devices"]
     assert dev["speed_mbps"] == 5000
 
 
 # --- Windows -------------------------------------------------------------------------------------------------------
+
 
 def test_windows_pnputil_from_root():
     facts = usb_probe.read(root_context(root("windows-usb")))
@@ -206,12 +265,25 @@ def test_windows_pnputil_from_root():
 
 
 def test_windows_powershell_fallback_and_problem(tmp_path):
-    ps = json.dumps([{"InstanceId": "USB\\VID_1A6E&PID_089A\\5&1&0&3", "FriendlyName": "USB Accelerator",
-                      "Status": "Error", "Problem": "CM_PROB_FAILED_INSTALL"}])
-    path = make_root(tmp_path, "windows-usb", commands={("pnputil", "/enum-devices", "/connected"): None,
-                                                        tuple(usb_probe.PNP_POWERSHELL): ps})
+    ps = json.dumps(
+        [
+            {
+                "InstanceId": "USB\\VID_1A6E&PID_089A\\5&1&0&3",
+                "FriendlyName": "USB Accelerator",
+                "Status": "Error",
+                "Problem": "CM_PROB_FAILED_INSTALL",
+            }
+        ]
+    )
+    path = make_root(
+        tmp_path,
+        "windows-usb",
+        commands={("pnputil", "/enum-devices", "/connected"): None, tuple(usb_probe.PNP_POWERSHELL): ps},
+    )
     [dev] = usb_probe.read(root_context(path))["devices"]
-    assert dev["state"] == "bootloader" and dev["pnp_status"] == "Error" and dev["pnp_problem"] == "CM_PROB_FAILED_INSTALL"
+    assert (
+        dev["state"] == "bootloader" and dev["pnp_status"] == "Error" and dev["pnp_problem"] == "CM_PROB_FAILED_INSTALL"
+    )
 
 
 def test_windows_without_any_pnp_tool_reports_why(tmp_path):
@@ -228,11 +300,16 @@ def test_pnp_ids():
 
 # --- udev rules ------------------------------------------------------------------------------------------------------
 
+
 def test_udev_rules_match_coral_ids_and_ignore_comments(tmp_path):
-    path = make_root(tmp_path, "usb3-runtime", files={
-        "/etc/udev/rules.d/99-edgetpu-accelerator.rules": 'SUBSYSTEM=="usb",ATTRS{idVendor}=="1a6e",GROUP="plugdev"\n',
-        "/etc/udev/rules.d/10-commented.rules": '# SUBSYSTEM=="usb",ATTRS{idVendor}=="18d1",GROUP="plugdev"\n',
-        "/etc/udev/rules.d/70-other.rules": 'SUBSYSTEM=="usb",ATTRS{idVendor}=="046d",MODE="0666"\n',
-    })
+    path = make_root(
+        tmp_path,
+        "usb3-runtime",
+        files={
+            "/etc/udev/rules.d/99-edgetpu-accelerator.rules": 'SUBSYSTEM=="usb",ATTRS{idVendor}=="1a6e",GROUP="plugdev"\n',
+            "/etc/udev/rules.d/10-commented.rules": '# SUBSYSTEM=="usb",ATTRS{idVendor}=="18d1",GROUP="plugdev"\n',
+            "/etc/udev/rules.d/70-other.rules": 'SUBSYSTEM=="usb",ATTRS{idVendor}=="046d",MODE="0666"\n',
+        },
+    )
     rules = usb_probe.read(root_context(path))["udev_rules"]
     assert rules == ["/etc/udev/rules.d/99-edgetpu-accelerator.rules", "/lib/udev/rules.d/60-libedgetpu1-std.rules"]

@@ -6,8 +6,8 @@ import pytest
 
 from edgedoctor.checks import device as device_checks
 from edgedoctor.machine.options import CheckOptions
-from edgedoctor.probes import ProbeContext, usb
 from edgedoctor.machine.system import System
+from edgedoctor.probes import ProbeContext, usb
 
 
 def _read(backend):

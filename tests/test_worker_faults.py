@@ -19,12 +19,15 @@ def fake_python(tmp_path, name, body):
     return str(path)
 
 
-@pytest.mark.parametrize("body,status", [
-    ("kill -SEGV $$", workerproc.CRASHED),
-    ("echo 'Welcome to not-python 1.0'", workerproc.GARBAGE),
-    ("exit 0", workerproc.GARBAGE),
-    ("echo 'Traceback: boom' >&2; exit 1", workerproc.CRASHED),
-])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ("kill -SEGV $$", workerproc.CRASHED),
+        ("echo 'Welcome to not-python 1.0'", workerproc.GARBAGE),
+        ("exit 0", workerproc.GARBAGE),
+        ("echo 'Traceback: boom' >&2; exit 1", workerproc.CRASHED),
+    ],
+)
 def test_worker_outcomes(tmp_path, body, status):
     outcome = workerproc.run_worker(fake_python(tmp_path, "python", body), "env", {}, timeout=10)
     assert outcome.status == status
@@ -81,8 +84,8 @@ def test_an_import_that_segfaults_is_attributed_and_the_rest_still_examined(tmp_
     site = _fake_package(tmp_path, "tflite_runtime", "import ctypes\nctypes.string_at(0)\n")
     monkeypatch.setenv("PYTHONPATH", site)
     from edgedoctor.machine.options import CheckOptions
-    from edgedoctor.probes import ProbeContext, python_env
     from edgedoctor.machine.system import System
+    from edgedoctor.probes import ProbeContext, python_env
 
     facts = python_env.read(ProbeContext(System.host(), CheckOptions(python=sys.executable, timeout=30)))
     candidate = facts["tflite"]["candidates"]["tflite_runtime"]
@@ -93,7 +96,6 @@ def test_an_import_that_segfaults_is_attributed_and_the_rest_still_examined(tmp_
     assert facts["python"]["version"]
 
 
-
 def test_an_import_killed_by_an_illegal_instruction_is_named_as_a_shell_names_it(tmp_path, monkeypatch):
     """A tflite_runtime built for a newer CPU dies with SIGILL on import. The crash is told in the shell's words
     ("Illegal instruction"), which the matrix knows: the finding names wheel-mismatch and the CPU remedy."""
@@ -101,23 +103,25 @@ def test_an_import_killed_by_an_illegal_instruction_is_named_as_a_shell_names_it
     monkeypatch.setenv("PYTHONPATH", site)
     from edgedoctor.checks import python_env as check_python_env
     from edgedoctor.machine.options import CheckOptions
-    from edgedoctor.probes import ProbeContext, python_env
     from edgedoctor.machine.system import System
+    from edgedoctor.probes import ProbeContext, python_env
 
     facts = python_env.read(ProbeContext(System.host(), CheckOptions(python=sys.executable, timeout=30)))
     candidate = facts["tflite"]["candidates"]["tflite_runtime"]
     assert "killed by SIGILL (Illegal instruction)" in candidate["error"]
-    finding = next(f for f in check_python_env.check({"python_env": facts, "platform": {"os": "linux"}})
-                   if f.id == "python.tflite")
+    finding = next(
+        f for f in check_python_env.check({"python_env": facts, "platform": {"os": "linux"}}) if f.id == "python.tflite"
+    )
     assert finding.status == "fail" and finding.causes == ["wheel-mismatch"]
     assert "/proc/cpuinfo" in finding.remedy
+
 
 def test_an_import_that_hangs_is_cut_and_skipped(tmp_path, monkeypatch):
     site = _fake_package(tmp_path, "tflite_runtime", "import time\ntime.sleep(600)\n")
     monkeypatch.setenv("PYTHONPATH", site)
     from edgedoctor.machine.options import CheckOptions
-    from edgedoctor.probes import ProbeContext, python_env
     from edgedoctor.machine.system import System
+    from edgedoctor.probes import ProbeContext, python_env
 
     start = time.monotonic()
     facts = python_env.read(ProbeContext(System.host(), CheckOptions(python=sys.executable, timeout=3)))
@@ -128,12 +132,15 @@ def test_an_import_that_hangs_is_cut_and_skipped(tmp_path, monkeypatch):
 
 
 def test_import_error_text_is_kept_verbatim(tmp_path, monkeypatch):
-    site = _fake_package(tmp_path, "tflite_runtime",
-                         "raise ImportError('libedgetpu.so.1: cannot open shared object file: No such file or directory')\n")
+    site = _fake_package(
+        tmp_path,
+        "tflite_runtime",
+        "raise ImportError('libedgetpu.so.1: cannot open shared object file: No such file or directory')\n",
+    )
     monkeypatch.setenv("PYTHONPATH", site)
     from edgedoctor.machine.options import CheckOptions
-    from edgedoctor.probes import ProbeContext, python_env
     from edgedoctor.machine.system import System
+    from edgedoctor.probes import ProbeContext, python_env
 
     facts = python_env.read(ProbeContext(System.host(), CheckOptions(python=sys.executable, timeout=30)))
     assert facts["tflite"]["module"] is None or facts["tflite"]["module"] != "tflite_runtime"

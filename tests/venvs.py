@@ -44,8 +44,9 @@ def find_python(version: str) -> Optional[str]:
         return sys.executable
     root = _pyenv_root()
     if root:
-        for candidate in sorted(glob.glob(str(root / "versions" / f"{version}.*" / "bin" / f"python{version}")),
-                                reverse=True):
+        for candidate in sorted(
+            glob.glob(str(root / "versions" / f"{version}.*" / "bin" / f"python{version}")), reverse=True
+        ):
             if os.access(candidate, os.X_OK):
                 return candidate
     found = shutil.which(f"python{version}")
@@ -60,8 +61,9 @@ def require_python(version: str) -> str:
 
 
 def _key(python: str, requirements: Sequence[str], pip_args: Sequence[str]) -> str:
-    version = subprocess.run([python, "-c", "import sys; print(sys.version)"], capture_output=True, text=True,
-                             timeout=60).stdout.strip()
+    version = subprocess.run(
+        [python, "-c", "import sys; print(sys.version)"], capture_output=True, text=True, timeout=60
+    ).stdout.strip()
     blob = json.dumps([version, sorted(requirements), list(pip_args)])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -70,8 +72,7 @@ def _venv_python(folder: Path) -> Path:
     return folder / "bin" / "python"
 
 
-def make_venv(version: str, requirements: Sequence[str] = (), pip_args: Sequence[str] = (),
-              name: str = "venv") -> str:
+def make_venv(version: str, requirements: Sequence[str] = (), pip_args: Sequence[str] = (), name: str = "venv") -> str:
     """Build (or reuse) a venv of Python `version` with `requirements` installed; returns its python.
 
     Fails the test (not skips) when pip cannot install: that would be a change in the real world worth seeing.
@@ -90,18 +91,33 @@ def make_venv(version: str, requirements: Sequence[str] = (), pip_args: Sequence
         if result.returncode != 0:
             pytest.fail(f"venv for Python {version} failed: {result.stderr[-2000:]}")
         if requirements:
-            cmd = [str(_venv_python(folder)), "-m", "pip", "install", "--disable-pip-version-check",
-                   "--no-input", "--only-binary=:all:", *pip_args, *requirements]
+            cmd = [
+                str(_venv_python(folder)),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--only-binary=:all:",
+                *pip_args,
+                *requirements,
+            ]
             result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
             if result.returncode != 0:
                 shutil.rmtree(folder, ignore_errors=True)
-                pytest.fail(f"pip install {' '.join(requirements)} on Python {version} failed:\n"
-                            f"{result.stdout[-1500:]}\n{result.stderr[-2500:]}")
+                pytest.fail(
+                    f"pip install {' '.join(requirements)} on Python {version} failed:\n"
+                    f"{result.stdout[-1500:]}\n{result.stderr[-2500:]}"
+                )
         ready.write_text(json.dumps({"python": python, "requirements": list(requirements)}))
     return str(_venv_python(folder))
 
 
 def installed(python: str) -> List[str]:
-    out = subprocess.run([python, "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [python, "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return out.stdout.split()

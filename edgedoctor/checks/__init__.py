@@ -44,9 +44,15 @@ def run_checks(facts: Dict[str, Any]) -> List[Finding]:
         try:
             produced = module.check(facts)
         except Exception as exc:  # a check's own bug must not hide the others
-            produced = [Finding(f"edgedoctor.check-{name}", FAIL, f"edgedoctor's {name} check failed",
-                                detail=f"{type(exc).__name__}: {exc}",
-                                remedy="This is a bug in edgedoctor; please report it with this report attached.")]
+            produced = [
+                Finding(
+                    f"edgedoctor.check-{name}",
+                    FAIL,
+                    f"edgedoctor's {name} check failed",
+                    detail=f"{type(exc).__name__}: {exc}",
+                    remedy="This is a bug in edgedoctor; please report it with this report attached.",
+                )
+            ]
         elapsed = (time.perf_counter() - start) * 1000
         for finding in produced:
             if finding.duration_ms is None:

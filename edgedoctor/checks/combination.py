@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from edgedoctor import matrix
+from edgedoctor.checks.python_env import for_interpreter
 from edgedoctor.facts import factview
 from edgedoctor.matrix import releases
-from edgedoctor.checks.python_env import for_interpreter
 from edgedoctor.report.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
 VERSION_KEYS = ("tflite_runtime", "tensorflow", "pycoral", "python", "numpy")
@@ -45,9 +45,14 @@ def describe_row(row: Dict[str, Any]) -> str:
 
 def _combination_text(view: Dict[str, Any], release: Dict[str, Any]) -> str:
     parts = [f"{release.get('name') or release.get('id')} (RuntimeVersion {release.get('runtime_version')})"]
-    for key, label in (("tflite_runtime", "tflite_runtime"), ("ai_edge_litert", "LiteRT"),
-                       ("tensorflow", "tensorflow"), ("pycoral", "pycoral"), ("numpy", "numpy"),
-                       ("python", "Python")):
+    for key, label in (
+        ("tflite_runtime", "tflite_runtime"),
+        ("ai_edge_litert", "LiteRT"),
+        ("tensorflow", "tensorflow"),
+        ("pycoral", "pycoral"),
+        ("numpy", "numpy"),
+        ("python", "Python"),
+    ):
         if view.get(key):
             parts.append(f"{label} {view[key]}")
     if view.get("os"):
@@ -62,32 +67,59 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
         return [Finding("combination.release", SKIP, "Version combination not judged: no Edge TPU runtime found")]
     release = releases.get(runtime.get("release"))
     if release is None:
-        return [Finding("combination.release", INFO, "Version combination not judged: the runtime is not a release "
-                        "edgedoctor knows", detail=f"build label: {runtime.get('build_label') or 'unknown'}",
-                        remedy="Run `edgedoctor matrix list` to see the known releases.")]
+        return [
+            Finding(
+                "combination.release",
+                INFO,
+                "Version combination not judged: the runtime is not a release edgedoctor knows",
+                detail=f"build label: {runtime.get('build_label') or 'unknown'}",
+                remedy="Run `edgedoctor matrix list` to see the known releases.",
+            )
+        ]
     table = matrix.load()
     # Only entries about the runtime together with the Python stack judge the combination (a USB 2 link or a
     # permission is a finding of its own, never the text of this one).
-    bad = [m for m in table.combination_matches(view) + table.fact_matches(view)
-           if m.entry.severity in (FAIL, WARN) and set(m.entry.when) & matrix.RUNTIME_KEYS
-           and set(m.entry.when) & COMBINATION_KEYS]
+    bad = [
+        m
+        for m in table.combination_matches(view) + table.fact_matches(view)
+        if m.entry.severity in (FAIL, WARN)
+        and set(m.entry.when) & matrix.RUNTIME_KEYS
+        and set(m.entry.when) & COMBINATION_KEYS
+    ]
     bad.sort(key=lambda m: (m.entry.severity != FAIL, -m.confidence))
     text = _combination_text(view, release)
     if bad:
         worst = bad[0]  # the heading names this entry, and the text and remedy are its own
-        return [Finding("combination.release", worst.entry.severity,
-                        f"Known-bad combination: {worst.entry.title}",
-                        detail=f"{text}. {worst.entry.shown_explanation} (matrix entry {worst.entry.id})",
-                        remedy=for_interpreter(worst.entry.remedy_for(view.get("os")), facts),
-                        causes=[worst.entry.cause])]
+        return [
+            Finding(
+                "combination.release",
+                worst.entry.severity,
+                f"Known-bad combination: {worst.entry.title}",
+                detail=f"{text}. {worst.entry.shown_explanation} (matrix entry {worst.entry.id})",
+                remedy=for_interpreter(worst.entry.remedy_for(view.get("os")), facts),
+                causes=[worst.entry.cause],
+            )
+        ]
     rows = release.get("compatible") or []
     verdicts = [(row_holds(row, view), row) for row in rows]
     good = [row for verdict, row in verdicts if verdict]
     if good:
-        return [Finding("combination.release", PASS, f"Known-good combination: {text}",
-                        detail="Listed in the release table: " + describe_row(good[0]))]
+        return [
+            Finding(
+                "combination.release",
+                PASS,
+                f"Known-good combination: {text}",
+                detail="Listed in the release table: " + describe_row(good[0]),
+            )
+        ]
     known = "\n".join(f"- {describe_row(row)}" for row in rows) or "(none recorded)"
-    return [Finding("combination.release", WARN, f"Untested combination: {text}",
-                    detail="No known-good or known-bad record matches this combination; it may work. If it fails, "
-                           "the combinations known to work with this runtime are the safest change.",
-                    remedy=f"Known-good with {release.get('name') or release.get('id')}:\n{known}")]
+    return [
+        Finding(
+            "combination.release",
+            WARN,
+            f"Untested combination: {text}",
+            detail="No known-good or known-bad record matches this combination; it may work. If it fails, "
+            "the combinations known to work with this runtime are the safest change.",
+            remedy=f"Known-good with {release.get('name') or release.get('id')}:\n{known}",
+        )
+    ]

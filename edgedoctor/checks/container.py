@@ -26,8 +26,11 @@ def _list(value: Any) -> List[Any]:
 
 
 def _host_usb(facts: Dict[str, Any]) -> List[Dict[str, Any]]:
-    return [d for d in _list(_obj(facts.get("usb")).get("devices")) if isinstance(d, dict)
-            and (str(d.get("vendor_id")).lower(), str(d.get("product_id")).lower()) in USB_VENDORS]
+    return [
+        d
+        for d in _list(_obj(facts.get("usb")).get("devices"))
+        if isinstance(d, dict) and (str(d.get("vendor_id")).lower(), str(d.get("product_id")).lower()) in USB_VENDORS
+    ]
 
 
 def _host_apex(facts: Dict[str, Any]) -> List[str]:
@@ -37,8 +40,9 @@ def _host_apex(facts: Dict[str, Any]) -> List[str]:
 
 
 def _where(dev: Dict[str, Any]) -> str:
-    state = {"runtime": "18d1:9302", "bootloader": "1a6e:089a"}.get(str(dev.get("state")),
-                                                                   f"{dev.get('vendor_id')}:{dev.get('product_id')}")
+    state = {"runtime": "18d1:9302", "bootloader": "1a6e:089a"}.get(
+        str(dev.get("state")), f"{dev.get('vendor_id')}:{dev.get('product_id')}"
+    )
     where = f"at {state}"
     if dev.get("bus") is not None:
         where += f" on bus {int(dev['bus']) if str(dev['bus']).isdigit() else dev['bus']}"
@@ -56,8 +60,7 @@ def _node(dev: Dict[str, Any]) -> Optional[str]:
         return None
 
 
-def remedy_forms(container: Dict[str, Any], facts: Dict[str, Any], nodes: List[str],
-                 cgroup_majors: List[int]) -> str:
+def remedy_forms(container: Dict[str, Any], facts: Dict[str, Any], nodes: List[str], cgroup_majors: List[int]) -> str:
     """The same device mapping as a compose file, a `docker run` / `podman run`, and a Proxmox LXC config."""
     engine = str(container.get("engine") or "docker")
     name = str(container.get("name") or "NAME")
@@ -66,20 +69,26 @@ def remedy_forms(container: Dict[str, Any], facts: Dict[str, Any], nodes: List[s
     lines = []
     if compose.get("service"):
         files = str(compose.get("config_files") or "docker-compose.yml").split(",")[0]
-        lines += [f"# {files}, service '{compose['service']}':",
-                  "services:",
-                  f"  {compose['service']}:",
-                  "    devices:"]
+        lines += [
+            f"# {files}, service '{compose['service']}':",
+            "services:",
+            f"  {compose['service']}:",
+            "    devices:",
+        ]
         lines += [f"      - {n}:{n}" for n in nodes]
         up = "docker compose" if engine == "docker" else "podman compose"
         where = f"cd {compose['working_dir']} && " if compose.get("working_dir") else ""
         lines += [f"# then recreate it: {where}{up} up -d {compose['service']}", ""]
     devices = " ".join(f"--device {n}:{n}" for n in nodes)
-    lines += [f"# {engine} run: add {devices} to the command that starts '{name}' ({image}), before the image",
-              f"# name, then replace the container: `{engine} rm -f {name}` and run that command again."]
-    lines += ["",
-              "# If the engine runs inside a Proxmox LXC container, pass the devices into the LXC first: on the",
-              "# Proxmox host, add to /etc/pve/lxc/<CTID>.conf, then `pct reboot <CTID>`:"]
+    lines += [
+        f"# {engine} run: add {devices} to the command that starts '{name}' ({image}), before the image",
+        f"# name, then replace the container: `{engine} rm -f {name}` and run that command again.",
+    ]
+    lines += [
+        "",
+        "# If the engine runs inside a Proxmox LXC container, pass the devices into the LXC first: on the",
+        "# Proxmox host, add to /etc/pve/lxc/<CTID>.conf, then `pct reboot <CTID>`:",
+    ]
     for major in cgroup_majors:
         lines.append(f"lxc.cgroup2.devices.allow: c {major}:* rwm")
     for node in nodes:
@@ -109,22 +118,32 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     if container.get("privileged"):
         started.append("privileged")
     if container.get("devices"):
-        started.append("devices " + ", ".join(f"{d.get('host')}:{d.get('container')}"
-                                               for d in _list(container.get("devices"))))
+        started.append(
+            "devices " + ", ".join(f"{d.get('host')}:{d.get('container')}" for d in _list(container.get("devices")))
+        )
     if container.get("dev_mounts"):
-        started.append("bind mounts " + ", ".join(f"{m.get('host')}:{m.get('container')}"
-                                                  for m in _list(container.get("dev_mounts"))))
+        started.append(
+            "bind mounts "
+            + ", ".join(f"{m.get('host')}:{m.get('container')}" for m in _list(container.get("dev_mounts")))
+        )
     if container.get("device_cgroup_rules"):
         started.append("device cgroup rules " + ", ".join(container["device_cgroup_rules"]))
-    findings.append(Finding(
-        "container.examined", INFO,
-        f"Examined the {engine} container '{name}' ({container.get('image') or 'image unknown'})",
-        detail=(f"{os_release.get('PRETTY_NAME') or 'OS unknown'}; "
+    findings.append(
+        Finding(
+            "container.examined",
+            INFO,
+            f"Examined the {engine} container '{name}' ({container.get('image') or 'image unknown'})",
+            detail=(
+                f"{os_release.get('PRETTY_NAME') or 'OS unknown'}; "
                 + (f"Python {python.get('version')} at {python.get('executable')}" if python else "no python3")
-                + "; started with " + ("; ".join(started) if started else "no devices passed in and not privileged")
+                + "; started with "
+                + ("; ".join(started) if started else "no devices passed in and not privileged")
                 + ". The platform, USB and PCIe findings are the host's; the Python stack, runtime and models are "
-                  f"the container's: their remedies are for inside it (a RUN line in its image's Dockerfile, or "
-                  f"`{engine} exec -it {name} sh` to try them first).")))
+                f"the container's: their remedies are for inside it (a RUN line in its image's Dockerfile, or "
+                f"`{engine} exec -it {name} sh` to try them first)."
+            ),
+        )
+    )
 
     host_usb = _host_usb(facts)
     host_apex = _host_apex(facts)
@@ -137,71 +156,140 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
         where = "; ".join(_where(d) for d in host_usb)
         missing = [d for d in host_usb if _node(d) and _node(d) not in seen_paths]
         if not has_bus:
-            findings.append(Finding(
-                "container.usb", FAIL, f"The container '{name}' cannot see the USB Accelerator", causes=["container-device"],
-                detail=(f"The host sees the accelerator {where}; the container '{name}' has no /dev/bus/usb, so "
+            findings.append(
+                Finding(
+                    "container.usb",
+                    FAIL,
+                    f"The container '{name}' cannot see the USB Accelerator",
+                    causes=["container-device"],
+                    detail=(
+                        f"The host sees the accelerator {where}; the container '{name}' has no /dev/bus/usb, so "
                         f"nothing in it can open the Edge TPU. Pass the whole bus, not one device node: the "
                         f"accelerator changes id (1a6e:089a -> 18d1:9302) and device number when the runtime "
-                        f"loads its firmware."),
-                remedy=remedy_forms(container, facts, ["/dev/bus/usb"], [USB_MAJOR])))
+                        f"loads its firmware."
+                    ),
+                    remedy=remedy_forms(container, facts, ["/dev/bus/usb"], [USB_MAJOR]),
+                )
+            )
         elif missing:
-            findings.append(Finding(
-                "container.usb", FAIL, f"The container '{name}' has /dev/bus/usb, but not the accelerator's node",
-                causes=["container-device"],
-                detail=(f"The host sees the accelerator {where} at {', '.join(_node(d) for d in missing)}; inside "
+            findings.append(
+                Finding(
+                    "container.usb",
+                    FAIL,
+                    f"The container '{name}' has /dev/bus/usb, but not the accelerator's node",
+                    causes=["container-device"],
+                    detail=(
+                        f"The host sees the accelerator {where} at {', '.join(_node(d) for d in missing)}; inside "
                         f"'{name}' /dev/bus/usb holds only {', '.join(sorted(seen_paths)) or 'nothing'}. A single "
                         f"device node was passed, or the accelerator re-enumerated after the container started "
-                        f"(it does on first use). Pass the whole bus."),
-                remedy=remedy_forms(container, facts, ["/dev/bus/usb"], [USB_MAJOR])))
+                        f"(it does on first use). Pass the whole bus."
+                    ),
+                    remedy=remedy_forms(container, facts, ["/dev/bus/usb"], [USB_MAJOR]),
+                )
+            )
         else:
             bind_only = any(str(m.get("container", "")).startswith("/dev") for m in _list(container.get("dev_mounts")))
-            passed_as_device = any(str(d.get("container", "")).startswith("/dev/bus/usb")
-                                   for d in _list(container.get("devices")))
+            passed_as_device = any(
+                str(d.get("container", "")).startswith("/dev/bus/usb") for d in _list(container.get("devices"))
+            )
             rules = " ".join(_list(container.get("device_cgroup_rules")))
             if bind_only and not passed_as_device and not container.get("privileged") and "189:" not in rules:
-                findings.append(Finding(
-                    "container.usb", WARN, f"The container '{name}' sees the accelerator but may not open it",
-                    causes=["container-device"],
-                    detail=(f"/dev/bus/usb is bind-mounted (-v), not passed with --device, and the container is not "
-                            f"privileged: the device cgroup denies opening USB devices (LIBUSB_ERROR_ACCESS / "
-                            f"'Failed to load delegate')."),
-                    remedy=(f"# allow USB character devices (major {USB_MAJOR}) for the bind mount:\n"
+                findings.append(
+                    Finding(
+                        "container.usb",
+                        WARN,
+                        f"The container '{name}' sees the accelerator but may not open it",
+                        causes=["container-device"],
+                        detail=(
+                            "/dev/bus/usb is bind-mounted (-v), not passed with --device, and the container is not "
+                            "privileged: the device cgroup denies opening USB devices (LIBUSB_ERROR_ACCESS / "
+                            "'Failed to load delegate')."
+                        ),
+                        remedy=(
+                            f"# allow USB character devices (major {USB_MAJOR}) for the bind mount:\n"
                             f"{engine} run --device-cgroup-rule='c {USB_MAJOR}:* rmw' -v /dev/bus/usb:/dev/bus/usb ...\n"
-                            f"# or pass it as a device instead:\n{engine} run --device /dev/bus/usb:/dev/bus/usb ...")))
+                            f"# or pass it as a device instead:\n{engine} run --device /dev/bus/usb:/dev/bus/usb ..."
+                        ),
+                    )
+                )
             else:
-                findings.append(Finding(
-                    "container.usb", PASS, f"The container '{name}' sees the USB Accelerator",
-                    detail=f"The host sees the accelerator {where}; the container has "
-                           f"{', '.join(_node(d) for d in host_usb)}."))
+                findings.append(
+                    Finding(
+                        "container.usb",
+                        PASS,
+                        f"The container '{name}' sees the USB Accelerator",
+                        detail=f"The host sees the accelerator {where}; the container has "
+                        f"{', '.join(_node(d) for d in host_usb)}.",
+                    )
+                )
     if host_apex:
         missing = [n for n in host_apex if n not in seen_apex]
         major = _apex_major(facts)
         if missing:
-            findings.append(Finding(
-                "container.pcie", FAIL, f"The container '{name}' cannot see the PCIe Edge TPU", causes=["container-device"],
-                detail=(f"The host has {', '.join(host_apex)}; the container '{name}' has "
-                        f"{', '.join(sorted(seen_apex)) or 'no /dev/apex_N'}."),
-                remedy=remedy_forms(container, facts, missing, [major] if major else [120])
-                + ("" if major else "\n# (120 is an example: the apex major is given by `ls -l /dev/apex_0` on the "
-                                    "host, the number before the comma)")))
+            findings.append(
+                Finding(
+                    "container.pcie",
+                    FAIL,
+                    f"The container '{name}' cannot see the PCIe Edge TPU",
+                    causes=["container-device"],
+                    detail=(
+                        f"The host has {', '.join(host_apex)}; the container '{name}' has "
+                        f"{', '.join(sorted(seen_apex)) or 'no /dev/apex_N'}."
+                    ),
+                    remedy=remedy_forms(container, facts, missing, [major] if major else [120])
+                    + (
+                        ""
+                        if major
+                        else "\n# (120 is an example: the apex major is given by `ls -l /dev/apex_0` on the "
+                        "host, the number before the comma)"
+                    ),
+                )
+            )
         else:
             findings.append(Finding("container.pcie", PASS, f"The container '{name}' sees {', '.join(host_apex)}"))
     if not host_usb and not host_apex:
-        findings.append(Finding(
-            "container.device", INFO, "The host sees no Edge TPU to pass into the container",
-            detail=(f"Inside '{name}': " + (", ".join(sorted(seen_paths)) if seen_paths else
-                                             ("/dev/bus/usb with no devices" if has_bus else "no /dev/bus/usb"))
+        findings.append(
+            Finding(
+                "container.device",
+                INFO,
+                "The host sees no Edge TPU to pass into the container",
+                detail=(
+                    f"Inside '{name}': "
+                    + (
+                        ", ".join(sorted(seen_paths))
+                        if seen_paths
+                        else ("/dev/bus/usb with no devices" if has_bus else "no /dev/bus/usb")
+                    )
                     + (f"; {', '.join(sorted(seen_apex))}" if seen_apex else "")
-                    + ". See the host's device findings.")))
+                    + ". See the host's device findings."
+                ),
+            )
+        )
 
     not_seen = [str(x) for x in _list(container.get("not_seen"))]
     if not_seen:
         libs = _list(container.get("libedgetpu"))
-        findings.append(Finding(
-            "container.python", WARN, f"The container '{name}' has no python3: examined from outside only",
-            detail=("Could not be seen: " + "; ".join(not_seen) + ". Seen with `" + f"{engine} exec {name} ls/cat`: "
-                    + ("libedgetpu at " + ", ".join(str(x) for x in libs) if libs else "no libedgetpu in the usual "
-                       "library folders") + ", the device nodes and the OS release."),
-            remedy=(f"Run the image's own application and pipe its log in: `{engine} logs {name} 2>&1 | edgedoctor "
-                    f"explain -`; or examine an image that has python3 (the worker needs Python 3.6+).")))
+        findings.append(
+            Finding(
+                "container.python",
+                WARN,
+                f"The container '{name}' has no python3: examined from outside only",
+                detail=(
+                    "Could not be seen: "
+                    + "; ".join(not_seen)
+                    + ". Seen with `"
+                    + f"{engine} exec {name} ls/cat`: "
+                    + (
+                        "libedgetpu at " + ", ".join(str(x) for x in libs)
+                        if libs
+                        else "no libedgetpu in the usual library folders"
+                    )
+                    + ", the device nodes and the OS release."
+                ),
+                remedy=(
+                    f"Run the image's own application and pipe its log in: `{engine} logs {name} 2>&1 | edgedoctor "
+                    f"explain -`; or examine an image that has python3 (the worker needs Python 3.6+)."
+                ),
+            )
+        )
     return findings

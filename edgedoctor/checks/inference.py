@@ -17,15 +17,28 @@ from edgedoctor.report.findings import FAIL, INFO, PASS, SKIP, WARN, Finding
 
 CRASH_STAGES = ("load-delegate", "load-model", "invoke")
 UNRESOLVED_RE = re.compile(r"unresolved custom op:\s*edgetpu-custom-op", re.IGNORECASE)
-NEEDS_RUNTIME_RE = re.compile(r"Package requires runtime version \((\d+)\), which is newer than this runtime "
-                              r"version \((\d+)\)", re.IGNORECASE)
-LINK_NAMES = {"usb3": "USB 3", "usb2": "USB 2", "pcie": "PCIe", "usb": "USB (speed unknown)", "rpi4": "USB 3 on a Raspberry Pi 4"}
-USB3_REMEDY = ("Plug the USB Accelerator into a USB 3 port (blue, or marked SS) with the USB 3 cable that came with "
-               "it, directly on the computer or through a powered USB 3 hub; avoid USB 2 hubs and extension cables. "
-               "Then run edgedoctor again (lsusb -t shows 5000M for a USB 3 link).")
-FETCH_REMEDY = ("Fetch the known-good models once (they are cached): edgedoctor models fetch\n"
-                "Without internet access: copy the files listed by `edgedoctor models list` into a folder and run "
-                "edgedoctor check --models-dir FOLDER, or serve them and set EDGEDOCTOR_MODELS_URL.")
+NEEDS_RUNTIME_RE = re.compile(
+    r"Package requires runtime version \((\d+)\), which is newer than this runtime "
+    r"version \((\d+)\)",
+    re.IGNORECASE,
+)
+LINK_NAMES = {
+    "usb3": "USB 3",
+    "usb2": "USB 2",
+    "pcie": "PCIe",
+    "usb": "USB (speed unknown)",
+    "rpi4": "USB 3 on a Raspberry Pi 4",
+}
+USB3_REMEDY = (
+    "Plug the USB Accelerator into a USB 3 port (blue, or marked SS) with the USB 3 cable that came with "
+    "it, directly on the computer or through a powered USB 3 hub; avoid USB 2 hubs and extension cables. "
+    "Then run edgedoctor again (lsusb -t shows 5000M for a USB 3 link)."
+)
+FETCH_REMEDY = (
+    "Fetch the known-good models once (they are cached): edgedoctor models fetch\n"
+    "Without internet access: copy the files listed by `edgedoctor models list` into a folder and run "
+    "edgedoctor check --models-dir FOLDER, or serve them and set EDGEDOCTOR_MODELS_URL."
+)
 
 
 def _ms(value: Optional[float]) -> str:
@@ -83,31 +96,49 @@ def _source(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
     if fallback.get("used") or bad or source.get("ok") is False:
         lines = [f"{f['name']}: {f.get('error')}" for f in bad]
         tampered = [f["name"] for f in bad if "sha256" in (f.get("error") or "")]
-        cut = [f["name"] for f in bad if "truncated" in (f.get("error") or "") or "closed after" in (f.get("error") or "")]
+        cut = [
+            f["name"] for f in bad if "truncated" in (f.get("error") or "") or "closed after" in (f.get("error") or "")
+        ]
         detail = "\n".join(lines)
         if fallback.get("used"):
-            detail += ("\nThe embedded tiny model ran on the CPU instead, so these were not verified: "
-                       + ", ".join(fallback.get("unverified") or []) + ".")
+            detail += (
+                "\nThe embedded tiny model ran on the CPU instead, so these were not verified: "
+                + ", ".join(fallback.get("unverified") or [])
+                + "."
+            )
         if tampered:
-            detail += (f"\n{', '.join(tampered)}: the downloaded bytes do not match the manifest's sha256 (a changed "
-                       "or tampered copy, or a proxy's error page); nothing was kept.")
+            detail += (
+                f"\n{', '.join(tampered)}: the downloaded bytes do not match the manifest's sha256 (a changed "
+                "or tampered copy, or a proxy's error page); nothing was kept."
+            )
         if cut:
             detail += f"\n{', '.join(cut)}: the download was cut short; nothing was kept."
         remedy = FETCH_REMEDY
         if (source.get("where") or {}).get("offline"):
             remedy = "Run once without --offline, or give --models-dir FOLDER with the files.\n" + FETCH_REMEDY
         title = f"The known-good model set '{name}' could not be obtained"
-        return [Finding("models.source", WARN,
-                        title + ("; only the embedded model was run" if fallback.get("used") else ""),
-                        detail=detail.strip(), remedy=remedy)]
+        return [
+            Finding(
+                "models.source",
+                WARN,
+                title + ("; only the embedded model was run" if fallback.get("used") else ""),
+                detail=detail.strip(),
+                remedy=remedy,
+            )
+        ]
     if not files:
         return []
     origins = sorted({f.get("origin") for f in files.values() if f.get("origin")})
     words = {"mirror": "the mirror folder", "cache": "the cache", "download": "a download"}
     detail = "\n".join(f"{f['name']}: {f.get('origin')} {f.get('path')}" for f in files.values())
-    return [Finding("models.source", PASS,
-                    f"Known-good set '{name}' verified by sha256 (from {', '.join(words.get(o, o) for o in origins)})",
-                    detail=detail)]
+    return [
+        Finding(
+            "models.source",
+            PASS,
+            f"Known-good set '{name}' verified by sha256 (from {', '.join(words.get(o, o) for o in origins)})",
+            detail=detail,
+        )
+    ]
 
 
 def _timing_detail(run: Dict[str, Any], what: str, loads, first_name: str) -> str:
@@ -116,29 +147,41 @@ def _timing_detail(run: Dict[str, Any], what: str, loads, first_name: str) -> st
     if latency.get("first") is not None:
         parts.append(f"{first_name} {_ms(latency['first'])}")
     if latency.get("median") is not None:
-        parts.append(f"{run.get('iterations') or '?'} timed runs: median {_ms(latency['median'])}, "
-                     f"p90 {_ms(latency.get('p90'))}, min {_ms(latency.get('min'))}")
+        parts.append(
+            f"{run.get('iterations') or '?'} timed runs: median {_ms(latency['median'])}, "
+            f"p90 {_ms(latency.get('p90'))}, min {_ms(latency.get('min'))}"
+        )
     module = " ".join(str(x) for x in (run.get("module"), run.get("module_version")) if x)
     return f"{what}" + (f" with {module}" if module else "") + (": " + ", ".join(parts) if parts else "") + "."
 
 
 def _numpy_abi(facts: Dict[str, Any], text: str) -> bool:
     numpy = ((facts.get("python_env") or {}).get("numpy") or {}).get("version") or ""
-    return bool(re.search(r"compiled using NumPy 1\.x|_ARRAY_API not found|numpy\.core\.multiarray failed to import",
-                          text)) or (str(numpy).startswith("2") and "CreateWrapperFromFile" in text)
+    return bool(
+        re.search(r"compiled using NumPy 1\.x|_ARRAY_API not found|numpy\.core\.multiarray failed to import", text)
+    ) or (str(numpy).startswith("2") and "CreateWrapperFromFile" in text)
 
 
 # --- models.cpu ---------------------------------------------------------------------------------------------
-def _failure(finding_id: str, title: str, run: Dict[str, Any], facts: Dict[str, Any],
-             extra_causes: Optional[List[str]] = None, remedy: str = "",
-             default_remedy: str = "edgedoctor explain 'ERROR TEXT' names the known causes of an error text.") -> Finding:
+def _failure(
+    finding_id: str,
+    title: str,
+    run: Dict[str, Any],
+    facts: Dict[str, Any],
+    extra_causes: Optional[List[str]] = None,
+    remedy: str = "",
+    default_remedy: str = "edgedoctor explain 'ERROR TEXT' names the known causes of an error text.",
+) -> Finding:
     text = _run_text(run)
     detail = _verbatim(run)
     worker = run.get("worker") or {}
     if worker.get("status") in ("crashed", "timeout") and worker.get("error") != run.get("error"):
         detail = (detail + "\n" if detail else "") + (
-            f"Worker outcome: {worker.get('status')}" + (f", {worker.get('signal')}" if worker.get("signal") else "")
-            + (f", during {worker.get('stage')}" if worker.get("stage") else "") + ".")
+            f"Worker outcome: {worker.get('status')}"
+            + (f", {worker.get('signal')}" if worker.get("signal") else "")
+            + (f", during {worker.get('stage')}" if worker.get("stage") else "")
+            + "."
+        )
     causes = list(extra_causes or [])
     match = matched_entry(text, facts)
     if match and match.entry.cause not in causes:
@@ -165,16 +208,24 @@ def _cpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
             detail = f"output {run.get('raw_output')} with {run.get('module')} {run.get('module_version')}"
         else:
             top1 = run.get("top1") or {}
-            title = (f"CPU: {inference.get('set')} top-1 is {top1.get('id')} '{top1.get('label')}' "
-                     f"({top1.get('score', 0):.3f}), median {_ms(median)}")
-            detail = _timing_detail(run, run.get("model"), [("model load", run.get("load_ms"))],
-                                    "first inference")
+            title = (
+                f"CPU: {inference.get('set')} top-1 is {top1.get('id')} '{top1.get('label')}' "
+                f"({top1.get('score', 0):.3f}), median {_ms(median)}"
+            )
+            detail = _timing_detail(run, run.get("model"), [("model load", run.get("load_ms"))], "first inference")
         return [Finding("models.cpu", PASS, title, detail=detail)]
     if run.get("wrong_answer"):
-        return [Finding("models.cpu", FAIL, f"CPU: {what} gives a wrong answer", detail=run.get("error") or "",
-                        remedy="The TFLite interpreter computes wrong results: reinstall it in a clean virtual "
-                               "environment (python3 -m venv .venv && .venv/bin/pip install tflite-runtime 'numpy<2') "
-                               "and run edgedoctor check --python .venv/bin/python.")]
+        return [
+            Finding(
+                "models.cpu",
+                FAIL,
+                f"CPU: {what} gives a wrong answer",
+                detail=run.get("error") or "",
+                remedy="The TFLite interpreter computes wrong results: reinstall it in a clean virtual "
+                "environment (python3 -m venv .venv && .venv/bin/pip install tflite-runtime 'numpy<2') "
+                "and run edgedoctor check --python .venv/bin/python.",
+            )
+        ]
     causes = []
     remedy = ""
     if run.get("cause"):
@@ -182,7 +233,7 @@ def _cpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
     if _numpy_abi(facts, _run_text(run)):
         causes.append("numpy-abi")
         python = (facts.get("platform") or {}).get("python_executable") or "python3"
-        remedy = (f"tflite-runtime 2.14 and older are built against NumPy 1.x: {python} -m pip install 'numpy<2'")
+        remedy = f"tflite-runtime 2.14 and older are built against NumPy 1.x: {python} -m pip install 'numpy<2'"
     return [_failure("models.cpu", f"CPU: {what} fails to run", run, facts, causes, remedy=remedy)]
 
 
@@ -203,16 +254,26 @@ def _compat(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
         return []
     model = info.get("path") or (inference.get("tpu") or {}).get("model")
     if needed > have:
-        return [Finding("models.runtime-version", FAIL,
-                        f"The Edge TPU model needs runtime version {needed}; the installed runtime is {have}",
-                        detail=f"{model}: min_runtime_version {needed} (DarwiNN package); libedgetpu reports "
-                               f"RuntimeVersion({have}). libedgetpu refuses it: 'Package requires runtime version "
-                               f"({needed}), which is newer than this runtime version ({have})'.",
-                        remedy="Upgrade the Edge TPU runtime to 16.0 (RuntimeVersion 14), or recompile the model "
-                               f"for the installed runtime: edgetpu_compiler -s -m {have} model.tflite",
-                        causes=["model-needs-newer-runtime"])]
-    return [Finding("models.runtime-version", PASS,
-                    f"The Edge TPU model needs runtime version {needed}; the installed runtime is {have}")]
+        return [
+            Finding(
+                "models.runtime-version",
+                FAIL,
+                f"The Edge TPU model needs runtime version {needed}; the installed runtime is {have}",
+                detail=f"{model}: min_runtime_version {needed} (DarwiNN package); libedgetpu reports "
+                f"RuntimeVersion({have}). libedgetpu refuses it: 'Package requires runtime version "
+                f"({needed}), which is newer than this runtime version ({have})'.",
+                remedy="Upgrade the Edge TPU runtime to 16.0 (RuntimeVersion 14), or recompile the model "
+                f"for the installed runtime: edgetpu_compiler -s -m {have} model.tflite",
+                causes=["model-needs-newer-runtime"],
+            )
+        ]
+    return [
+        Finding(
+            "models.runtime-version",
+            PASS,
+            f"The Edge TPU model needs runtime version {needed}; the installed runtime is {have}",
+        )
+    ]
 
 
 def _tpu_crash_causes(facts: Dict[str, Any], run: Dict[str, Any]) -> List[str]:
@@ -239,19 +300,29 @@ def _tpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
     if run.get("status") == "pass":
         top1 = run.get("top1") or {}
         speedup = inference.get("speedup")
-        title = (f"Edge TPU: {inference.get('set')} top-1 is {top1.get('id')} '{top1.get('label')}' "
-                 f"({top1.get('score', 0):.3f}), median {_ms(median)}"
-                 + (f", {speedup:g}x the CPU" if speedup else ""))
+        title = (
+            f"Edge TPU: {inference.get('set')} top-1 is {top1.get('id')} '{top1.get('label')}' "
+            f"({top1.get('score', 0):.3f}), median {_ms(median)}" + (f", {speedup:g}x the CPU" if speedup else "")
+        )
         library = (run.get("delegate") or {}).get("library")
-        detail = _timing_detail(run, f"{run.get('model')}" + (f" through {library}" if library else ""),
-                                [("delegate load", run.get("delegate_load_ms")), ("interpreter", run.get("load_ms"))],
-                                "first inference (loads the model onto the Edge TPU)")
+        detail = _timing_detail(
+            run,
+            f"{run.get('model')}" + (f" through {library}" if library else ""),
+            [("delegate load", run.get("delegate_load_ms")), ("interpreter", run.get("load_ms"))],
+            "first inference (loads the model onto the Edge TPU)",
+        )
         return [Finding("models.tpu", PASS, title, detail=detail)]
     if run.get("wrong_answer"):
-        return [Finding("models.tpu", FAIL, "Edge TPU: the known-good model gives a wrong answer",
-                        detail=run.get("error") or "",
-                        remedy="Use matching runtime and interpreter versions (see the runtime and Python findings); "
-                               "if they match, try another USB port and cable, and re-seat a PCIe card.")]
+        return [
+            Finding(
+                "models.tpu",
+                FAIL,
+                "Edge TPU: the known-good model gives a wrong answer",
+                detail=run.get("error") or "",
+                remedy="Use matching runtime and interpreter versions (see the runtime and Python findings); "
+                "if they match, try another USB port and cable, and re-seat a PCIe card.",
+            )
+        ]
     worker = run.get("worker") or {}
     causes = _tpu_crash_causes(facts, run)
     text = _run_text(run)
@@ -263,35 +334,48 @@ def _tpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
     stage = worker.get("stage") or run.get("stage")
     if worker.get("status") == "timeout":
         title = f"Edge TPU: the known-good model hung ({'while ' + stage if stage else 'no answer'})"
-        remedy = ("Unplug the Edge TPU and plug it in again (a USB 3 port, a powered hub), make sure no other program "
-                  "uses it, then run edgedoctor again; a runtime that hangs while loading the delegate may not match "
-                  "this system.")
+        remedy = (
+            "Unplug the Edge TPU and plug it in again (a USB 3 port, a powered hub), make sure no other program "
+            "uses it, then run edgedoctor again; a runtime that hangs while loading the delegate may not match "
+            "this system."
+        )
     elif worker.get("status") == "crashed":
-        title = (f"Edge TPU: the run crashed ({worker.get('signal') or 'exit ' + str(worker.get('returncode'))}"
-                 + (f" while {stage}" if stage else "") + ")")
+        title = (
+            f"Edge TPU: the run crashed ({worker.get('signal') or 'exit ' + str(worker.get('returncode'))}"
+            + (f" while {stage}" if stage else "")
+            + ")"
+        )
         version = _tflite_version(facts)
         remedy = ""
         if "tflite-too-new" in causes:
-            remedy = (f"The TFLite interpreter ({version or 'unknown version'}) is newer than the official libedgetpu "
-                      "(built against TensorFlow 2.5) supports. Use a matching pair: tflite-runtime 2.5.0.post1 with "
-                      "libedgetpu 16.0 on Python 3.6-3.9, or feranick's libedgetpu and tflite_runtime builds of the "
-                      "same TensorFlow version on newer Python.")
+            remedy = (
+                f"The TFLite interpreter ({version or 'unknown version'}) is newer than the official libedgetpu "
+                "(built against TensorFlow 2.5) supports. Use a matching pair: tflite-runtime 2.5.0.post1 with "
+                "libedgetpu 16.0 on Python 3.6-3.9, or feranick's libedgetpu and tflite_runtime builds of the "
+                "same TensorFlow version on newer Python."
+            )
     elif run.get("stage") == "delegate" or stage == "load-delegate":
         title = "Edge TPU: the delegate could not be loaded"
-        remedy = ("load_delegate() could not open the Edge TPU. Check the device and runtime findings above (the "
-                  "device listed and accessible to this user: the udev rule and group plugdev, or apex for PCIe; the "
-                  "runtime installed), unplug the accelerator and plug it into a USB 3 port again, make sure no other "
-                  "process holds it, then run edgedoctor again.")
+        remedy = (
+            "load_delegate() could not open the Edge TPU. Check the device and runtime findings above (the "
+            "device listed and accessible to this user: the udev rule and group plugdev, or apex for PCIe; the "
+            "runtime installed), unplug the accelerator and plug it into a USB 3 port again, make sure no other "
+            "process holds it, then run edgedoctor again."
+        )
     else:
         title = "Edge TPU: the known-good model fails"
         remedy = ""
     if "delegate-not-loaded" in causes and not remedy:
-        remedy = ("The Edge TPU delegate was not applied, so the edgetpu-custom-op has no kernel. Load it: "
-                  f"tflite.Interpreter(model_path, experimental_delegates=[tflite.load_delegate('{library_name(_os(facts))}')]) "
-                  "(pycoral.utils.edgetpu.make_interpreter does this), or run the CPU twin of the model.")
+        remedy = (
+            "The Edge TPU delegate was not applied, so the edgetpu-custom-op has no kernel. Load it: "
+            f"tflite.Interpreter(model_path, experimental_delegates=[tflite.load_delegate('{library_name(_os(facts))}')]) "
+            "(pycoral.utils.edgetpu.make_interpreter does this), or run the CPU twin of the model."
+        )
     if "model-needs-newer-runtime" in causes and not remedy:
-        remedy = ("Upgrade the Edge TPU runtime to 16.0 (RuntimeVersion 14), or recompile the model with "
-                  "edgetpu_compiler -s -m <installed runtime version> model.tflite")
+        remedy = (
+            "Upgrade the Edge TPU runtime to 16.0 (RuntimeVersion 14), or recompile the model with "
+            "edgetpu_compiler -s -m <installed runtime version> model.tflite"
+        )
     return [_failure("models.tpu", title, run, facts, causes, remedy=remedy)]
 
 
@@ -300,13 +384,18 @@ def _mapping(inference: Dict[str, Any]) -> List[Finding]:
     tpu = info.get("edgetpu") or {}
     if not tpu or tpu.get("fully_mapped", True):
         return []
-    return [Finding("models.mapping", WARN,
-                    f"{tpu.get('cpu_ops')} operations of the Edge TPU model run on the CPU",
-                    detail=f"{info.get('path')}: {tpu.get('tpu_ops')} edgetpu-custom-op, CPU ops: "
-                           f"{', '.join(tpu.get('cpu_op_names') or [])}.",
-                    remedy="Quantize the whole model to int8/uint8 and use only Edge TPU-supported operations, then "
-                           "recompile with edgetpu_compiler -s (it lists the ops that stay on the CPU).",
-                    causes=["model-cpu-fallback"])]
+    return [
+        Finding(
+            "models.mapping",
+            WARN,
+            f"{tpu.get('cpu_ops')} operations of the Edge TPU model run on the CPU",
+            detail=f"{info.get('path')}: {tpu.get('tpu_ops')} edgetpu-custom-op, CPU ops: "
+            f"{', '.join(tpu.get('cpu_op_names') or [])}.",
+            remedy="Quantize the whole model to int8/uint8 and use only Edge TPU-supported operations, then "
+            "recompile with edgetpu_compiler -s (it lists the ops that stay on the CPU).",
+            causes=["model-cpu-fallback"],
+        )
+    ]
 
 
 # --- models.speed ---------------------------------------------------------------------------------------------
@@ -337,20 +426,35 @@ def _speed(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
             detail += f" On USB 3: {cited(usb3)}."
         if ref:
             detail += f" On USB 2: {cited(ref)}."
-        return [Finding("models.speed", WARN, f"Edge TPU on USB 2: median {_ms(median)}"
-                        + (f" vs {usb3['ms']:g} ms on USB 3" if usb3 else ""),
-                        detail=detail, remedy=USB3_REMEDY, causes=["usb2-link"])]
+        return [
+            Finding(
+                "models.speed",
+                WARN,
+                f"Edge TPU on USB 2: median {_ms(median)}" + (f" vs {usb3['ms']:g} ms on USB 3" if usb3 else ""),
+                detail=detail,
+                remedy=USB3_REMEDY,
+                causes=["usb2-link"],
+            )
+        ]
     if not ref and not usb3:
         return [Finding("models.speed", INFO, f"Edge TPU median {_ms(median)} (no published reference for this model)")]
     ref = ref or usb3
     limit = factor * float(ref["ms"]) + overhead
     if median <= limit:
-        return [Finding("models.speed", PASS, f"Edge TPU speed as expected: median {_ms(median)} on {where}",
-                        detail=f"Reference: {cited(ref)}; judged slow above {limit:.1f} ms.")]
+        return [
+            Finding(
+                "models.speed",
+                PASS,
+                f"Edge TPU speed as expected: median {_ms(median)} on {where}",
+                detail=f"Reference: {cited(ref)}; judged slow above {limit:.1f} ms.",
+            )
+        ]
     causes: List[str] = []
     detail = f"Median {_ms(median)} on {where}; reference: {cited(ref)}; judged slow above {limit:.1f} ms."
-    remedy = ("Check for a USB 2 link (lsusb -t), throttling (the libedgetpu1-std runtime runs USB Accelerators at "
-              "reduced clock; libedgetpu1-max is faster but hotter), other load on the CPU, and the device temperature.")
+    remedy = (
+        "Check for a USB 2 link (lsusb -t), throttling (the libedgetpu1-std runtime runs USB Accelerators at "
+        "reduced clock; libedgetpu1-max is faster but hotter), other load on the CPU, and the device temperature."
+    )
     if kind in ("usb", "usb3", None) and usb3:
         causes.append("usb2-link")
         detail += " This is what a USB 2 link gives."
@@ -358,8 +462,16 @@ def _speed(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
     flavor = (facts.get("runtime") or {}).get("flavor")
     if flavor == "std":
         detail += " The installed runtime is the throttled libedgetpu1-std build."
-    return [Finding("models.speed", WARN, f"Edge TPU slower than published: median {_ms(median)} on {where}",
-                    detail=detail, remedy=remedy, causes=causes)]
+    return [
+        Finding(
+            "models.speed",
+            WARN,
+            f"Edge TPU slower than published: median {_ms(median)} on {where}",
+            detail=detail,
+            remedy=remedy,
+            causes=causes,
+        )
+    ]
 
 
 def _rederive(facts: Dict[str, Any], inference: Dict[str, Any], link: Optional[Dict[str, Any]]):
@@ -376,10 +488,12 @@ def _rederive(facts: Dict[str, Any], inference: Dict[str, Any], link: Optional[D
     except (OSError, ValueError, KeyError):
         return link, reference
     key = link.get("reference_key")
-    reference = {"tpu": model_set.reference_ms("tpu", key) if key else None,
-                 "tpu_usb3": model_set.reference_ms("tpu", "usb3"),
-                 "slow_factor": float(manifest.judging.get("slow_factor", 3.0)),
-                 "python_overhead_ms": float(manifest.judging.get("python_overhead_ms", 1.0))}
+    reference = {
+        "tpu": model_set.reference_ms("tpu", key) if key else None,
+        "tpu_usb3": model_set.reference_ms("tpu", "usb3"),
+        "slow_factor": float(manifest.judging.get("slow_factor", 3.0)),
+        "python_overhead_ms": float(manifest.judging.get("python_overhead_ms", 1.0)),
+    }
     return link, reference
 
 
@@ -391,10 +505,17 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
         return [Finding("models.run", SKIP, f"Known-good models not run ({inference['skipped']})")]
     cpu = inference.get("cpu") or {}
     if inference.get("error") and not inference.get("set"):
-        return [Finding("models.run", FAIL if "manifest" in inference["error"] else SKIP,
-                        "The known-good models could not be run", detail=inference["error"],
-                        remedy="Reinstall edgedoctor (its models/manifest.toml is missing or damaged)."
-                        if "manifest" in inference["error"] else "edgedoctor models list shows the known sets.")]
+        return [
+            Finding(
+                "models.run",
+                FAIL if "manifest" in inference["error"] else SKIP,
+                "The known-good models could not be run",
+                detail=inference["error"],
+                remedy="Reinstall edgedoctor (its models/manifest.toml is missing or damaged)."
+                if "manifest" in inference["error"]
+                else "edgedoctor models list shows the known sets.",
+            )
+        ]
     if isinstance(cpu, dict) and str(cpu.get("error") or "").startswith("skipped: --no-models"):
         return [Finding("models.run", SKIP, "Known-good models not run (--no-models)")]
     findings: List[Finding] = []

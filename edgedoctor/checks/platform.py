@@ -16,12 +16,16 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     platform = facts.get("platform") or {}
     findings: List[Finding] = []
     if platform.get("error"):
-        findings.append(Finding("platform.probe", WARN, "Some platform facts could not be read",
-                                detail=platform["error"]))
-    parts = [platform.get("pretty_name") or platform.get("os"), platform.get("arch"),
-             f"kernel {platform['kernel']}" if platform.get("kernel") else None,
-             f"{platform.get('libc')} {platform.get('libc_version')}" if platform.get("libc") else None,
-             f"Python {platform['python_version']}" if platform.get("python_version") else None]
+        findings.append(
+            Finding("platform.probe", WARN, "Some platform facts could not be read", detail=platform["error"])
+        )
+    parts = [
+        platform.get("pretty_name") or platform.get("os"),
+        platform.get("arch"),
+        f"kernel {platform['kernel']}" if platform.get("kernel") else None,
+        f"{platform.get('libc')} {platform.get('libc_version')}" if platform.get("libc") else None,
+        f"Python {platform['python_version']}" if platform.get("python_version") else None,
+    ]
     board = platform.get("board_model") or platform.get("board")
     if board:
         parts.append(board)
@@ -30,45 +34,72 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     minimum = support.glibc_minimum()
     if platform.get("libc") == "glibc" and platform.get("libc_version") and minimum:
         if _version_tuple(platform["libc_version"]) < _version_tuple(minimum):
-            findings.append(Finding(
-                "platform.glibc", WARN, f"glibc {platform['libc_version']} is older than {minimum}",
-                detail=("Current TFLite/LiteRT and Coral wheels are built for glibc "
+            findings.append(
+                Finding(
+                    "platform.glibc",
+                    WARN,
+                    f"glibc {platform['libc_version']} is older than {minimum}",
+                    detail=(
+                        "Current TFLite/LiteRT and Coral wheels are built for glibc "
                         f"{minimum} or newer; pip will find no wheel, or an installed one fails with "
-                        "'GLIBC_2.xx not found'."),
-                remedy="Upgrade the OS (e.g. Debian 10+/Ubuntu 18.04+/Raspberry Pi OS Buster+), or use a "
-                       "container with a newer distribution.",
-                causes=["glibc-too-old"]))
+                        "'GLIBC_2.xx not found'."
+                    ),
+                    remedy="Upgrade the OS (e.g. Debian 10+/Ubuntu 18.04+/Raspberry Pi OS Buster+), or use a "
+                    "container with a newer distribution.",
+                    causes=["glibc-too-old"],
+                )
+            )
         else:
             findings.append(Finding("platform.glibc", PASS, f"glibc {platform['libc_version']}"))
     elif platform.get("libc") == "musl":
-        findings.append(Finding(
-            "platform.libc", WARN, "musl libc (e.g. Alpine): no Coral or TFLite wheels are built for it",
-            detail="tflite-runtime, LiteRT, pycoral and libedgetpu are built for glibc only.",
-            remedy="Use a glibc-based image such as debian:bookworm-slim.", causes=["wheel-mismatch"]))
+        findings.append(
+            Finding(
+                "platform.libc",
+                WARN,
+                "musl libc (e.g. Alpine): no Coral or TFLite wheels are built for it",
+                detail="tflite-runtime, LiteRT, pycoral and libedgetpu are built for glibc only.",
+                remedy="Use a glibc-based image such as debian:bookworm-slim.",
+                causes=["wheel-mismatch"],
+            )
+        )
 
     if platform.get("in_container"):
-        findings.append(Finding(
-            "platform.container", INFO, f"Running inside a container ({platform.get('container')})",
-            detail="The Edge TPU must be passed into the container; the device checks below say whether it was."))
+        findings.append(
+            Finding(
+                "platform.container",
+                INFO,
+                f"Running inside a container ({platform.get('container')})",
+                detail="The Edge TPU must be passed into the container; the device checks below say whether it was.",
+            )
+        )
 
     throttled = platform.get("pi_throttled")
     if throttled:
         if throttled.get("under_voltage"):
-            findings.append(Finding(
-                "platform.power", FAIL if "under-voltage now" in throttled["flags"] else WARN,
-                "The Raspberry Pi firmware reports under-voltage",
-                detail=f"get_throttled={throttled['value']}: {', '.join(throttled['flags'])}. A USB Accelerator "
-                       "draws up to about 900 mA; an under-powered Pi drops it off the bus mid-inference.",
-                remedy="Use the official power supply (5.1 V, 3 A for Pi 4; 5 A for Pi 5), or a powered USB 3 "
-                       "hub for the accelerator.",
-                causes=["board-power"]))
+            findings.append(
+                Finding(
+                    "platform.power",
+                    FAIL if "under-voltage now" in throttled["flags"] else WARN,
+                    "The Raspberry Pi firmware reports under-voltage",
+                    detail=f"get_throttled={throttled['value']}: {', '.join(throttled['flags'])}. A USB Accelerator "
+                    "draws up to about 900 mA; an under-powered Pi drops it off the bus mid-inference.",
+                    remedy="Use the official power supply (5.1 V, 3 A for Pi 4; 5 A for Pi 5), or a powered USB 3 "
+                    "hub for the accelerator.",
+                    causes=["board-power"],
+                )
+            )
         if throttled.get("thermal"):
-            findings.append(Finding(
-                "platform.thermal", WARN, "The Raspberry Pi firmware reports thermal throttling",
-                detail=f"get_throttled={throttled['value']}: {', '.join(throttled['flags'])}.",
-                remedy="Add a heatsink or fan; with the Edge TPU's max-frequency runtime, keep the device cool "
-                       "or install libedgetpu1-std.",
-                causes=["thermal"]))
+            findings.append(
+                Finding(
+                    "platform.thermal",
+                    WARN,
+                    "The Raspberry Pi firmware reports thermal throttling",
+                    detail=f"get_throttled={throttled['value']}: {', '.join(throttled['flags'])}.",
+                    remedy="Add a heatsink or fan; with the Edge TPU's max-frequency runtime, keep the device cool "
+                    "or install libedgetpu1-std.",
+                    causes=["thermal"],
+                )
+            )
         if not throttled.get("flags"):
             findings.append(Finding("platform.power", PASS, "No under-voltage or throttling reported"))
     return findings

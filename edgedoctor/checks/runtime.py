@@ -30,8 +30,10 @@ WINDOWS_INSTALL = (
     "tar -xf edgetpu_runtime_20210119.zip\n"
     "cd edgetpu_runtime && .\\install.bat   # in an Administrator prompt"
 )
-OTHER_LINUX = ("# Coral publishes packages for Debian, Ubuntu and Raspberry Pi OS only; elsewhere build "
-               "https://github.com/google-coral/libedgetpu (or feranick/libedgetpu)")
+OTHER_LINUX = (
+    "# Coral publishes packages for Debian, Ubuntu and Raspberry Pi OS only; elsewhere build "
+    "https://github.com/google-coral/libedgetpu (or feranick/libedgetpu)"
+)
 DEBIAN_FAMILY = ("debian", "ubuntu", "raspbian", "linuxmint", "pop", "mendel", "elementary", "kali", "zorin")
 LIBRARY = {"linux": "libedgetpu.so.1", "darwin": "libedgetpu.1.dylib", "windows": "edgetpu.dll"}
 
@@ -80,8 +82,16 @@ def _found(facts, runtime) -> List[Finding]:
             detail += f" (looked in {len(looked)} places: {', '.join(looked[:4])}{', ...' if len(looked) > 4 else ''})"
         if runtime.get("load_error"):
             detail += f"; loading it by name failed: {runtime['load_error']}"
-        return [Finding("runtime.found", FAIL, "The Edge TPU runtime (libedgetpu) is not installed",
-                        causes=["runtime-missing"], detail=detail + ".", remedy=install_remedy(facts))]
+        return [
+            Finding(
+                "runtime.found",
+                FAIL,
+                "The Edge TPU runtime (libedgetpu) is not installed",
+                causes=["runtime-missing"],
+                detail=detail + ".",
+                remedy=install_remedy(facts),
+            )
+        ]
     package = runtime.get("package")
     owner = f" ({package} {runtime.get('package_version')})" if package else ""
     return [Finding("runtime.found", PASS, "Edge TPU runtime found", detail=f"{runtime.get('path')}{owner}.")]
@@ -99,9 +109,12 @@ def _load_error_causes(text: str, os_name: str) -> List[str]:
     return ["runtime-broken"]
 
 
-_WRONG_ARCH = re.compile(r"wrong ELF class|invalid ELF header|mach-o, but wrong architecture|incompatible "
-                         r"architecture|Exec format error|not a valid Win32 application|WinError 193|"
-                         r"built for another architecture", re.IGNORECASE)
+_WRONG_ARCH = re.compile(
+    r"wrong ELF class|invalid ELF header|mach-o, but wrong architecture|incompatible "
+    r"architecture|Exec format error|not a valid Win32 application|WinError 193|"
+    r"built for another architecture",
+    re.IGNORECASE,
+)
 LIBUSB_FIX = {"linux": "sudo apt-get install libusb-1.0-0", "darwin": "brew install libusb"}
 
 
@@ -118,7 +131,8 @@ def _arch_mismatch(facts, runtime) -> Optional[str]:
 
 def _reinstall(facts) -> str:
     return "# reinstall the runtime:\n" + install_remedy(facts).replace(
-        "sudo apt-get install libedgetpu1-std", "sudo apt-get install --reinstall libedgetpu1-std")
+        "sudo apt-get install libedgetpu1-std", "sudo apt-get install --reinstall libedgetpu1-std"
+    )
 
 
 def _broken_remedy(facts, runtime, text: str) -> str:
@@ -126,8 +140,10 @@ def _broken_remedy(facts, runtime, text: str) -> str:
     if "libusb" in text and os_name in LIBUSB_FIX:
         return LIBUSB_FIX[os_name]
     if _arch_mismatch(facts, runtime) or _WRONG_ARCH.search(text):
-        return ("# install the runtime built for this CPU (check: uname -m; file "
-                f"{runtime.get('path')}):\n" + _reinstall(facts))
+        return (
+            "# install the runtime built for this CPU (check: uname -m; file "
+            f"{runtime.get('path')}):\n" + _reinstall(facts)
+        )
     return _reinstall(facts)
 
 
@@ -145,15 +161,23 @@ def _load(facts, runtime) -> List[Finding]:
             what = f"crashed with {worker.get('signal') or 'exit code %s' % worker.get('returncode')}"
         listing = stage in ("edgetpu_list_devices", "edgetpu_free_devices")
         illegal = worker.get("signal") == "SIGILL"
-        causes = ["usb-power", "vm-passthrough"] if listing else ["wheel-mismatch"] if illegal else (
-            ["windows-runtime"] if os_name == "windows" else ["runtime-broken"])
-        detail = (f"Loading {runtime.get('path') or LIBRARY.get(os_name)} in a separate process {what} during "
-                  f"{stage}.")
+        causes = (
+            ["usb-power", "vm-passthrough"]
+            if listing
+            else ["wheel-mismatch"]
+            if illegal
+            else (["windows-runtime"] if os_name == "windows" else ["runtime-broken"])
+        )
+        detail = f"Loading {runtime.get('path') or LIBRARY.get(os_name)} in a separate process {what} during {stage}."
         if listing:
-            detail += (" The runtime got stuck enumerating Edge TPUs: typically a USB link that resets "
-                       "(power, cable, hub) or a VM/container passthrough that drops the device.")
-            remedy = ("Unplug the accelerator, plug it into a USB 3 port on the computer itself (or a powered hub), "
-                      "then run edgedoctor again.")
+            detail += (
+                " The runtime got stuck enumerating Edge TPUs: typically a USB link that resets "
+                "(power, cable, hub) or a VM/container passthrough that drops the device."
+            )
+            remedy = (
+                "Unplug the accelerator, plug it into a USB 3 port on the computer itself (or a powered hub), "
+                "then run edgedoctor again."
+            )
         elif illegal:
             # Named by the signal, not by matching the crash text: the matrix's crash signatures speak of a
             # TFLite stack in use (a segfault there is tflite-too-new), and here libedgetpu was loaded alone.
@@ -161,10 +185,17 @@ def _load(facts, runtime) -> List[Finding]:
             from edgedoctor import matrix
 
             entry = matrix.load().get(ILLEGAL_INSTRUCTION_ENTRY)
-            detail += " " + (entry.shown_explanation if entry else "The CPU met an instruction it does not implement: "
-                             "the library was built for a newer CPU than this one.")
-            remedy = entry.remedy_for(os_name) if entry else "# install a runtime built for this CPU:\n" + \
-                install_remedy(facts)
+            detail += " " + (
+                entry.shown_explanation
+                if entry
+                else "The CPU met an instruction it does not implement: "
+                "the library was built for a newer CPU than this one."
+            )
+            remedy = (
+                entry.remedy_for(os_name)
+                if entry
+                else "# install a runtime built for this CPU:\n" + install_remedy(facts)
+            )
         else:
             detail += " The installed runtime library is broken or does not match this system."
             mismatch = _arch_mismatch(facts, runtime)
@@ -174,32 +205,68 @@ def _load(facts, runtime) -> List[Finding]:
         tail = (worker.get("stderr") or "").strip().splitlines()[-3:]
         if tail:
             detail += " Last output: " + " | ".join(tail)
-        return [Finding("runtime.load", FAIL, f"The Edge TPU runtime {status} when loaded", causes=causes,
-                        detail=detail, remedy=remedy)]
+        return [
+            Finding(
+                "runtime.load",
+                FAIL,
+                f"The Edge TPU runtime {status} when loaded",
+                causes=causes,
+                detail=detail,
+                remedy=remedy,
+            )
+        ]
     if status in ("not-started",):
-        return [Finding("runtime.load", SKIP, "The examined Python interpreter could not be run",
-                        detail=worker.get("error") or "")]
+        return [
+            Finding(
+                "runtime.load",
+                SKIP,
+                "The examined Python interpreter could not be run",
+                detail=worker.get("error") or "",
+            )
+        ]
     if status in ("garbage", "worker-error"):
-        return [Finding("runtime.load", SKIP, "edgedoctor's runtime probe gave no answer",
-                        detail=worker.get("error") or "",
-                        remedy="This may be a bug in edgedoctor; please report it with this report attached.")]
+        return [
+            Finding(
+                "runtime.load",
+                SKIP,
+                "edgedoctor's runtime probe gave no answer",
+                detail=worker.get("error") or "",
+                remedy="This may be a bug in edgedoctor; please report it with this report attached.",
+            )
+        ]
     if runtime.get("loaded") is False and runtime.get("found"):
         text = runtime.get("load_error") or ""
         mismatch = _arch_mismatch(facts, runtime)
         causes = _load_error_causes(text + (" built for another architecture" if mismatch else ""), os_name)
-        remedy = {"glibc-too-old": "Install a runtime built for this OS release (Coral's packages need Debian 10 / "
-                                   "Ubuntu 18.04 or newer), or upgrade the OS.",
-                  "windows-runtime": WINDOWS_INSTALL}.get(causes[0]) or _broken_remedy(facts, runtime, text)
+        remedy = {
+            "glibc-too-old": "Install a runtime built for this OS release (Coral's packages need Debian 10 / "
+            "Ubuntu 18.04 or newer), or upgrade the OS.",
+            "windows-runtime": WINDOWS_INSTALL,
+        }.get(causes[0]) or _broken_remedy(facts, runtime, text)
         detail = f"{runtime.get('path')}: {text}"
         if mismatch:
             detail += f" ({mismatch})"
-        return [Finding("runtime.load", FAIL, "The Edge TPU runtime is installed but does not load", causes=causes,
-                        detail=detail, remedy=remedy)]
+        return [
+            Finding(
+                "runtime.load",
+                FAIL,
+                "The Edge TPU runtime is installed but does not load",
+                causes=causes,
+                detail=detail,
+                remedy=remedy,
+            )
+        ]
     if runtime.get("loaded") and runtime.get("runtime_version") is None:
-        return [Finding("runtime.load", WARN, "The Edge TPU runtime loads but does not report its version",
-                        causes=["runtime-broken"],
-                        detail=f"{runtime.get('path')}: {runtime.get('error') or 'edgetpu_version() gave no version'}.",
-                        remedy=_reinstall(facts))]
+        return [
+            Finding(
+                "runtime.load",
+                WARN,
+                "The Edge TPU runtime loads but does not report its version",
+                causes=["runtime-broken"],
+                detail=f"{runtime.get('path')}: {runtime.get('error') or 'edgetpu_version() gave no version'}.",
+                remedy=_reinstall(facts),
+            )
+        ]
     return []
 
 
@@ -221,16 +288,29 @@ def _version(facts, runtime) -> List[Finding]:
     else:
         candidates = runtime.get("release_candidates") or []
         detail += "; the release could not be identified" + (
-            f" (one of: {', '.join(candidates)})" if candidates else "")
-    findings = [Finding("runtime.version", PASS, f"Edge TPU runtime version {number}"
-                        + (f" ({release_id})" if release_id else ""), detail=detail + ".")]
+            f" (one of: {', '.join(candidates)})" if candidates else ""
+        )
+    findings = [
+        Finding(
+            "runtime.version",
+            PASS,
+            f"Edge TPU runtime version {number}" + (f" ({release_id})" if release_id else ""),
+            detail=detail + ".",
+        )
+    ]
     if _os(facts) == "windows" and number >= 14:
-        findings.append(Finding(
-            "runtime.windows", WARN, "Runtime 14 builds are reported broken on Windows", causes=["windows-runtime"],
-            detail="On Windows, edgetpu_runtime_20210726 and later (RuntimeVersion 14) make make_interpreter exit "
-                   "silently (github.com/google-coral/libedgetpu/issues/29, google-coral/pycoral#91); Coral's advice "
-                   "is the 20210119 runtime with models compiled by `edgetpu_compiler -m 13`.",
-            remedy=WINDOWS_INSTALL))
+        findings.append(
+            Finding(
+                "runtime.windows",
+                WARN,
+                "Runtime 14 builds are reported broken on Windows",
+                causes=["windows-runtime"],
+                detail="On Windows, edgetpu_runtime_20210726 and later (RuntimeVersion 14) make make_interpreter exit "
+                "silently (github.com/google-coral/libedgetpu/issues/29, google-coral/pycoral#91); Coral's advice "
+                "is the 20210119 runtime with models compiled by `edgetpu_compiler -m 13`.",
+                remedy=WINDOWS_INSTALL,
+            )
+        )
     return findings
 
 
@@ -238,13 +318,19 @@ def _flavor(facts, runtime) -> List[Finding]:
     if runtime.get("flavor") != "max":
         return []
     usb = facts.get("usb") or {}
-    return [Finding(
-        "runtime.flavor", INFO, "The maximum-frequency runtime (libedgetpu1-max) is installed", causes=["thermal"],
-        detail="This build runs the USB Accelerator at full clock: faster, but it gets hot; Coral rates it for "
-               "25 °C ambient at maximum frequency against 35 °C at the reduced one (libedgetpu1-max's install "
-               "notice). PCIe devices are not throttled either way."
-               + (" A USB Accelerator is attached." if usb.get("devices") else ""),
-        remedy="sudo apt-get install libedgetpu1-std   # the reduced-frequency runtime (replaces -max)")]
+    return [
+        Finding(
+            "runtime.flavor",
+            INFO,
+            "The maximum-frequency runtime (libedgetpu1-max) is installed",
+            causes=["thermal"],
+            detail="This build runs the USB Accelerator at full clock: faster, but it gets hot; Coral rates it for "
+            "25 °C ambient at maximum frequency against 35 °C at the reduced one (libedgetpu1-max's install "
+            "notice). PCIe devices are not throttled either way."
+            + (" A USB Accelerator is attached." if usb.get("devices") else ""),
+            remedy="sudo apt-get install libedgetpu1-std   # the reduced-frequency runtime (replaces -max)",
+        )
+    ]
 
 
 def _devices(facts, runtime) -> List[Finding]:
@@ -252,29 +338,50 @@ def _devices(facts, runtime) -> List[Finding]:
     if listed is None or runtime.get("loaded") is False:
         return []
     if listed:
-        return [Finding("runtime.devices", PASS, f"The runtime sees {len(listed)} Edge TPU{'s' if len(listed) > 1 else ''}",
-                        detail="; ".join(f"{d.get('type')}: {d.get('path')}" for d in listed) + ".")]
+        return [
+            Finding(
+                "runtime.devices",
+                PASS,
+                f"The runtime sees {len(listed)} Edge TPU{'s' if len(listed) > 1 else ''}",
+                detail="; ".join(f"{d.get('type')}: {d.get('path')}" for d in listed) + ".",
+            )
+        ]
     usb = facts.get("usb") or {}
     pcie = facts.get("pcie") or {}
     in_container = _platform(facts).get("in_container")
     # Only devices the device checks found usable: otherwise those findings already explain the empty list.
-    usable_usb = [d for d in usb.get("devices") or [] if d.get("accessible") is not False
-                  and not (in_container and usb.get("dev_bus_usb") is False)]
-    usable_pci = [d for d in pcie.get("devices") or [] if d.get("driver") == "apex" and d.get("dev_node_exists")
-                  and d.get("accessible") is not False]
+    usable_usb = [
+        d
+        for d in usb.get("devices") or []
+        if d.get("accessible") is not False and not (in_container and usb.get("dev_bus_usb") is False)
+    ]
+    usable_pci = [
+        d
+        for d in pcie.get("devices") or []
+        if d.get("driver") == "apex" and d.get("dev_node_exists") and d.get("accessible") is not False
+    ]
     if not usable_usb and not usable_pci:
         return []
     causes = (["container-device"] if in_container else []) + (
-        ["usb-power", "vm-passthrough"] if usable_usb else ["pcie-driver-missing"])
-    return [Finding(
-        "runtime.devices", WARN, "The runtime lists no Edge TPU although one is attached", causes=causes,
-        detail="edgetpu_list_devices() returned nothing while the system shows "
-               + ", ".join([f"USB {d.get('vendor_id')}:{d.get('product_id')}" for d in usable_usb]
-                           + [f"PCIe {d.get('address')} ({d.get('dev_node')})" for d in usable_pci])
-               + ". The runtime enumerates USB devices through libusb and PCIe devices through /sys/class/apex; "
-                 "a device that resets or is passed through half-way is seen by the system but not by the runtime.",
-        remedy="Unplug and replug the accelerator (or reboot), then run edgedoctor again; in a VM or container, "
-               "pass through the whole USB controller or /dev/bus/usb.")]
+        ["usb-power", "vm-passthrough"] if usable_usb else ["pcie-driver-missing"]
+    )
+    return [
+        Finding(
+            "runtime.devices",
+            WARN,
+            "The runtime lists no Edge TPU although one is attached",
+            causes=causes,
+            detail="edgetpu_list_devices() returned nothing while the system shows "
+            + ", ".join(
+                [f"USB {d.get('vendor_id')}:{d.get('product_id')}" for d in usable_usb]
+                + [f"PCIe {d.get('address')} ({d.get('dev_node')})" for d in usable_pci]
+            )
+            + ". The runtime enumerates USB devices through libusb and PCIe devices through /sys/class/apex; "
+            "a device that resets or is passed through half-way is seen by the system but not by the runtime.",
+            remedy="Unplug and replug the accelerator (or reboot), then run edgedoctor again; in a VM or container, "
+            "pass through the whole USB controller or /dev/bus/usb.",
+        )
+    ]
 
 
 def _open(facts, runtime) -> List[Finding]:
@@ -286,8 +393,14 @@ def _open(facts, runtime) -> List[Finding]:
     attempts = opened.get("attempts") or []
     if opened.get("ok"):
         where = ", ".join(f"{a.get('type')}: {a.get('path')}" for a in attempts if a.get("ok"))
-        return [Finding("runtime.open", PASS, "The runtime opens the Edge TPU",
-                        detail=f"edgetpu_create_delegate() succeeded ({where}).")]
+        return [
+            Finding(
+                "runtime.open",
+                PASS,
+                "The runtime opens the Edge TPU",
+                detail=f"edgetpu_create_delegate() succeeded ({where}).",
+            )
+        ]
     reason = opened.get("reason")
     if not runtime.get("devices"):
         return []  # nothing listed: the device checks say why (no device, container, permissions)
@@ -297,25 +410,47 @@ def _open(facts, runtime) -> List[Finding]:
     # upload is named in an earlier line, `Could not find device on bus 2 and port 1.`).
     match = matched_entry(reason, facts) or matched_entry(opened.get("stderr"), facts)
     seconds = sum(a.get("seconds") or 0 for a in attempts)
-    detail = (f"The runtime lists {', '.join(str(d.get('path')) for d in runtime.get('devices') or [])} but "
-              f"cannot open it. Its own reason (edgetpu_verbosity(1)): {reason or 'none printed'}"
-              + (f" (after {seconds:.0f} s of retries)" if seconds >= 5 else "") + ".")
+    detail = (
+        f"The runtime lists {', '.join(str(d.get('path')) for d in runtime.get('devices') or [])} but "
+        f"cannot open it. Its own reason (edgetpu_verbosity(1)): {reason or 'none printed'}"
+        + (f" (after {seconds:.0f} s of retries)" if seconds >= 5 else "")
+        + "."
+    )
     if match:
         detail += " " + match.entry.explanation
         remedy = match.entry.remedy_for(_os(facts))
         causes = [match.entry.cause]
     else:
-        causes, remedy = ["usb-power"], ("Unplug the accelerator, plug it into a USB 3 port on the computer itself "
-                                          "(or a powered hub), then run edgedoctor again.")
-    return [Finding("runtime.open", FAIL, "The runtime sees the Edge TPU but cannot open it", causes=causes,
-                    detail=detail, remedy=remedy)]
+        causes, remedy = (
+            ["usb-power"],
+            (
+                "Unplug the accelerator, plug it into a USB 3 port on the computer itself "
+                "(or a powered hub), then run edgedoctor again."
+            ),
+        )
+    return [
+        Finding(
+            "runtime.open",
+            FAIL,
+            "The runtime sees the Edge TPU but cannot open it",
+            causes=causes,
+            detail=detail,
+            remedy=remedy,
+        )
+    ]
 
 
 def check(facts: Dict[str, Any]) -> List[Finding]:
     runtime = facts.get("runtime")
     if not runtime:
-        return [Finding("runtime.found", SKIP, "The Edge TPU runtime was not examined",
-                        detail="The facts hold no runtime section.")]
+        return [
+            Finding(
+                "runtime.found",
+                SKIP,
+                "The Edge TPU runtime was not examined",
+                detail="The facts hold no runtime section.",
+            )
+        ]
     findings = _found(facts, runtime)
     findings += _load(facts, runtime)
     findings += _version(facts, runtime)

@@ -21,32 +21,70 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_examine_arguments(parser: argparse.ArgumentParser) -> None:
     """What to examine and how (shared with `edgedoctor plan`)."""
-    parser.add_argument("--python", metavar="PATH", default=None,
-                        help="examine this interpreter or venv (a venv folder or its python); default: the active "
-                             "venv or conda env, else ./.venv or ./venv, else the python3 on PATH")
-    parser.add_argument("--root", metavar="DIR",
-                        help="read /sys, /dev, /etc, /proc from this folder instead of the machine (a fixture tree "
-                             "or a mounted SD-card image); commands are answered from DIR/.edgedoctor/commands")
-    parser.add_argument("--offline", action="store_true",
-                        help="never open a network connection (models come only from the cache or --models-dir)")
-    parser.add_argument("--timeout", type=common.positive_float, default=60.0, metavar="SECONDS",
-                        help="time limit for each child-process probe (default: 60)")
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        default=None,
+        help="examine this interpreter or venv (a venv folder or its python); default: the active "
+        "venv or conda env, else ./.venv or ./venv, else the python3 on PATH",
+    )
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        help="read /sys, /dev, /etc, /proc from this folder instead of the machine (a fixture tree "
+        "or a mounted SD-card image); commands are answered from DIR/.edgedoctor/commands",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="never open a network connection (models come only from the cache or --models-dir)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=common.positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="time limit for each child-process probe (default: 60)",
+    )
     parser.add_argument("--no-models", action="store_true", help="do not run the known-good models")
     parser.add_argument("--models-dir", metavar="DIR", help="read the known-good model files from this mirror folder")
-    parser.add_argument("--models-url", metavar="URL",
-                        help="download the known-good files from this mirror base URL (env: EDGEDOCTOR_MODELS_URL)")
-    parser.add_argument("--model-set", metavar="NAME", help="which known-good set to run (see `edgedoctor models list`)")
-    parser.add_argument("--iterations", type=common.positive_int, default=10, metavar="N",
-                        help="timed inferences per model run (default: 10)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="where downloads are cached (default: the user cache folder)")
-    parser.add_argument("--require", action="append", default=[], metavar="NAME[,NAME...]",
-                        help="fail unless these hold: device, usb3, pcie, runtime, tpu-inference, speedup=N, "
-                             "max-tpu-ms=X (repeatable; also read from edgedoctor.toml / [tool.edgedoctor])")
-    parser.add_argument("--container", metavar="NAME",
-                        help="examine this running Docker or Podman container (its Python stack, runtime and models, "
-                             "with the host's devices); nothing is installed into it")
-    parser.add_argument("--engine", choices=["docker", "podman"],
-                        help="the engine that runs --container (default: whichever knows the name)")
+    parser.add_argument(
+        "--models-url",
+        metavar="URL",
+        help="download the known-good files from this mirror base URL (env: EDGEDOCTOR_MODELS_URL)",
+    )
+    parser.add_argument(
+        "--model-set", metavar="NAME", help="which known-good set to run (see `edgedoctor models list`)"
+    )
+    parser.add_argument(
+        "--iterations",
+        type=common.positive_int,
+        default=10,
+        metavar="N",
+        help="timed inferences per model run (default: 10)",
+    )
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="where downloads are cached (default: the user cache folder)"
+    )
+    parser.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME...]",
+        help="fail unless these hold: device, usb3, pcie, runtime, tpu-inference, speedup=N, "
+        "max-tpu-ms=X (repeatable; also read from edgedoctor.toml / [tool.edgedoctor])",
+    )
+    parser.add_argument(
+        "--container",
+        metavar="NAME",
+        help="examine this running Docker or Podman container (its Python stack, runtime and models, "
+        "with the host's devices); nothing is installed into it",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["docker", "podman"],
+        help="the engine that runs --container (default: whichever knows the name)",
+    )
     parser.add_argument("--config", metavar="FILE", help="read requirements and defaults from this TOML file")
 
 
@@ -60,9 +98,9 @@ def run(args: argparse.Namespace) -> int:
 def examine(args: argparse.Namespace):
     """Probe and judge as the options say: the report, or a usage-error exit code."""
     from edgedoctor import matrix
-    from edgedoctor.machine import interpreter
-    from edgedoctor.facts.collect import collect
     from edgedoctor.diagnosis.judge import judge
+    from edgedoctor.facts.collect import collect
+    from edgedoctor.machine import interpreter
     from edgedoctor.machine.options import CheckOptions
     from edgedoctor.machine.system import System
 
@@ -93,10 +131,16 @@ def examine(args: argparse.Namespace):
             return exitcodes.USAGE_ERROR
     system = System.from_root(Path(args.root)) if args.root else System.host()
     options = CheckOptions(
-        python=choice.path, python_choice=interpreter.describe(choice), timeout=args.timeout,
-        offline=args.offline, models_dir=args.models_dir,
-        models_url=args.models_url or os.environ.get("EDGEDOCTOR_MODELS_URL"), model_set=args.model_set,
-        iterations=args.iterations, cache_dir=args.cache_dir, run_models=not args.no_models,
+        python=choice.path,
+        python_choice=interpreter.describe(choice),
+        timeout=args.timeout,
+        offline=args.offline,
+        models_dir=args.models_dir,
+        models_url=args.models_url or os.environ.get("EDGEDOCTOR_MODELS_URL"),
+        model_set=args.model_set,
+        iterations=args.iterations,
+        cache_dir=args.cache_dir,
+        run_models=not args.no_models,
         requirements=requirements,
     )
     # The matrix is loaded while the probes wait for their child processes; judge finds it ready.
@@ -110,8 +154,10 @@ def examine(args: argparse.Namespace):
             from edgedoctor.probes.container import ContainerError
 
             if args.root:
-                print("edgedoctor: --container examines a running container on this machine; not with --root",
-                      file=sys.stderr)
+                print(
+                    "edgedoctor: --container examines a running container on this machine; not with --root",
+                    file=sys.stderr,
+                )
                 return exitcodes.USAGE_ERROR
             try:
                 facts = collect_container.collect(system, options, args.container, args.engine, progress=say)

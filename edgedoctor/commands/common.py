@@ -41,13 +41,26 @@ def positive_int(text: str) -> int:
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=["terminal", "text", "json", "markdown", "junit"], default=None,
-                        help="report format on stdout (default: terminal; with --output, from the file's extension)")
-    parser.add_argument("--output", "-o", action="append", default=[], metavar="FILE",
-                        help="also write the report to FILE (format from --format or the extension; repeatable)")
+    parser.add_argument(
+        "--format",
+        choices=["terminal", "text", "json", "markdown", "junit"],
+        default=None,
+        help="report format on stdout (default: terminal; with --output, from the file's extension)",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also write the report to FILE (format from --format or the extension; repeatable)",
+    )
     parser.add_argument("--strict", action="store_true", help="warnings count as failures for the exit code")
-    parser.add_argument("--no-redact", action="store_true",
-                        help="keep user name, home, host name, serial numbers and addresses in the report")
+    parser.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="keep user name, home, host name, serial numbers and addresses in the report",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
 
 
@@ -138,8 +151,8 @@ def write_stdout(text: str) -> bool:
 
 
 def emit_report(report: Dict[str, Any], args: argparse.Namespace) -> int:
-    from edgedoctor.report import redact
     from edgedoctor.render import render
+    from edgedoctor.report import redact
 
     shown = report if args.no_redact else redact.redact_report(report)
     outputs = list(args.output)

@@ -12,8 +12,12 @@ NAME = "diagnose"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("report", metavar="REPORT.json", help="a report from `edgedoctor check --format json` "
-                        "(a Markdown report with the JSON in its <details> block works too)")
+    parser.add_argument(
+        "report",
+        metavar="REPORT.json",
+        help="a report from `edgedoctor check --format json` "
+        "(a Markdown report with the JSON in its <details> block works too)",
+    )
     parser.add_argument("--require", action="append", default=[], metavar="NAME[,NAME...]")
     parser.add_argument("--config", metavar="FILE", help=argparse.SUPPRESS)
     common.add_report_arguments(parser)

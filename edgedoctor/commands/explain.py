@@ -14,14 +14,25 @@ NAME = "explain"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="*", help="the error text; '-' reads standard input")
-    parser.add_argument("--file", "-f", action="append", default=[], metavar="LOG",
-                        help="read a log file (any size, gzip too; repeatable)")
+    parser.add_argument(
+        "--file",
+        "-f",
+        action="append",
+        default=[],
+        metavar="LOG",
+        help="read a log file (any size, gzip too; repeatable)",
+    )
     parser.add_argument("--report", metavar="REPORT.json", help="facts from a saved edgedoctor report")
-    parser.add_argument("--fact", action="append", default=[], metavar="KEY=VALUE",
-                        help="a fact that helps rank causes: os, arch, python, tflite_runtime, tensorflow, pycoral, "
-                             "numpy, runtime_version, runtime_release (e.g. edgetpu_runtime_20201204 or frogfish), "
-                             "runtime_package, kernel, link (usb2/usb3/pcie), "
-                             "container (yes/no), device (none/present/inaccessible) ...")
+    parser.add_argument(
+        "--fact",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a fact that helps rank causes: os, arch, python, tflite_runtime, tensorflow, pycoral, "
+        "numpy, runtime_version, runtime_release (e.g. edgetpu_runtime_20201204 or frogfish), "
+        "runtime_package, kernel, link (usb2/usb3/pcie), "
+        "container (yes/no), device (none/present/inaccessible) ...",
+    )
     parser.add_argument("--format", choices=["terminal", "json"], default="terminal")
     parser.add_argument("--limit", type=int, default=10, help="at most this many matches (default 10)")
 
@@ -48,11 +59,11 @@ def run(args: argparse.Namespace) -> int:
             result = explain.explain_files(args.file, facts, limit=max(1, args.limit), problems=problems)
         elif args.text == ["-"] and not isinstance(getattr(sys.stdin, "buffer", sys.stdin), io.TextIOBase):
             # bytes: read once, a long stream scanned in segments side by side
-            result = explain.explain_stream(getattr(sys.stdin, "buffer", sys.stdin), facts, limit=max(1, args.limit),
-                                            problems=problems)
+            result = explain.explain_stream(
+                getattr(sys.stdin, "buffer", sys.stdin), facts, limit=max(1, args.limit), problems=problems
+            )
         else:
-            blocks = (explain.blocks_from_stream(sys.stdin) if args.text == ["-"]
-                      else iter([" ".join(args.text)]))
+            blocks = explain.blocks_from_stream(sys.stdin) if args.text == ["-"] else iter([" ".join(args.text)])
             result = explain.explain_blocks(blocks, facts, limit=max(1, args.limit))
     except OSError as exc:
         where = getattr(exc, "filename", None)

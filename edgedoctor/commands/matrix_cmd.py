@@ -16,8 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing = sub.add_parser("list", help="one line per entry")
     listing.add_argument("--cause", help="only entries with this cause code")
     listing.add_argument("--format", choices=["terminal", "json"], default="terminal")
-    listing.add_argument("--stale", action="store_true",
-                         help="only entries whose remedy depends on another project's state (as_of) older than a year")
+    listing.add_argument(
+        "--stale",
+        action="store_true",
+        help="only entries whose remedy depends on another project's state (as_of) older than a year",
+    )
     show = sub.add_parser("show", help="an entry in full")
     show.add_argument("id")
     show.add_argument("--format", choices=["terminal", "json"], default="terminal")
@@ -28,11 +31,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _entry_dict(entry):
-    return {"id": entry.id, "cause": entry.cause, "title": entry.title, "severity": entry.severity,
-            "confidence": entry.confidence, "signatures": [s.pattern for s in entry.signatures],
-            "when": entry.when, "explanation": entry.explanation, "remedy": entry.remedy,
-            "references": entry.references, "examples": entry.examples, "file": entry.file,
-            "verification": entry.verification, "as_of": entry.as_of}
+    return {
+        "id": entry.id,
+        "cause": entry.cause,
+        "title": entry.title,
+        "severity": entry.severity,
+        "confidence": entry.confidence,
+        "signatures": [s.pattern for s in entry.signatures],
+        "when": entry.when,
+        "explanation": entry.explanation,
+        "remedy": entry.remedy,
+        "references": entry.references,
+        "examples": entry.examples,
+        "file": entry.file,
+        "verification": entry.verification,
+        "as_of": entry.as_of,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
         covered = {e.cause for e in table.entries}
         missing = sorted(set(matrix.known_causes(folder)) - covered)
         total = len(problems) + len(releases_problems)
-        print(f"{len(table.entries)} valid entries, {total} problem{'s' if total != 1 else ''}; "
-              f"{len(covered)} cause codes covered" + (f", not covered: {', '.join(missing)}" if missing else ""))
+        print(
+            f"{len(table.entries)} valid entries, {total} problem{'s' if total != 1 else ''}; "
+            f"{len(covered)} cause codes covered" + (f", not covered: {', '.join(missing)}" if missing else "")
+        )
         return exitcodes.FAILURE if total else exitcodes.SUCCESS
     table = matrix.load(folder)
     if args.action == "show":
@@ -78,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
         print("remedy:\n" + "\n".join(f"  {k}: {v}" for k, v in entry.remedy.items()))
         print("references:\n" + "\n".join(f"  {r}" for r in entry.references))
         if entry.verification:
-            print(f"verification: {entry.verification.get('status')} {entry.verification.get('date')}: "
-                  f"{entry.verification.get('how')}")
+            print(
+                f"verification: {entry.verification.get('status')} {entry.verification.get('date')}: "
+                f"{entry.verification.get('how')}"
+            )
         if entry.as_of:
             print(f"remedy as of: {entry.as_of}")
         return exitcodes.SUCCESS
@@ -92,8 +110,10 @@ def run(args: argparse.Namespace) -> int:
         elif args.stale:
             for entry in entries:
                 print(f"{entry.id:45} as of {entry.as_of}  {entry.title}")
-            print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} with a remedy last checked more than "
-                  "a year ago (recheck the project it depends on, then update as_of)")
+            print(
+                f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} with a remedy last checked more than "
+                "a year ago (recheck the project it depends on, then update as_of)"
+            )
         else:
             for entry in entries:
                 kind = "facts" if entry.is_fact_entry else "text "

@@ -15,8 +15,12 @@ NAME = "model-info"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="the .tflite model to inspect")
     parser.add_argument("--format", choices=["terminal", "text", "json"], default="terminal")
-    parser.add_argument("--runtime-version", type=_runtime_version, metavar="N",
-                        help="also say whether an Edge TPU runtime with RuntimeVersion(N) can load the model")
+    parser.add_argument(
+        "--runtime-version",
+        type=_runtime_version,
+        metavar="N",
+        help="also say whether an Edge TPU runtime with RuntimeVersion(N) can load the model",
+    )
 
 
 def _runtime_version(text: str) -> int:
@@ -70,13 +74,20 @@ def judge_runtime(info: Dict[str, Any], runtime_version: Optional[int]) -> Optio
     if runtime_version is None or needed is None:
         return None
     ok = needed <= runtime_version
-    return {"runtime_version": runtime_version, "min_runtime_version": needed, "loads": ok,
-            "cause": None if ok else "model-needs-newer-runtime"}
+    return {
+        "runtime_version": runtime_version,
+        "min_runtime_version": needed,
+        "loads": ok,
+        "cause": None if ok else "model-needs-newer-runtime",
+    }
 
 
 def render_text(info: Dict[str, Any]) -> str:
-    lines = [f"{info.get('path')}: {info.get('size'):,} bytes, sha256 {info.get('sha256')}"
-             if info.get("size") is not None else f"{info.get('path')}"]
+    lines = [
+        f"{info.get('path')}: {info.get('size'):,} bytes, sha256 {info.get('sha256')}"
+        if info.get("size") is not None
+        else f"{info.get('path')}"
+    ]
     known = info.get("known_as")
     if known and known.startswith("embedded:"):
         lines.append("This is edgedoctor's embedded tiny model (sha256 matches the manifest).")
@@ -86,34 +97,50 @@ def render_text(info: Dict[str, Any]) -> str:
         lines.append(f"NOT USABLE: {info.get('error')}")
         if info.get("cause"):
             lines.append(f"cause: {info['cause']}")
-            lines.append("Download the model again from its raw URL (on GitHub: the 'Raw' / '?raw=true' link, not "
-                         "the page), and compare its size and sha256 with the publisher's.")
+            lines.append(
+                "Download the model again from its raw URL (on GitHub: the 'Raw' / '?raw=true' link, not "
+                "the page), and compare its size and sha256 with the publisher's."
+            )
         return "\n".join(lines) + "\n"
     subgraphs = info.get("subgraphs") or []
-    lines.append(f"TFLite model, schema version {info.get('schema_version')}, {len(subgraphs)} subgraph(s), "
-                 f"{info.get('buffers')} buffers" + (f": {info['description']}" if info.get("description") else ""))
+    lines.append(
+        f"TFLite model, schema version {info.get('schema_version')}, {len(subgraphs)} subgraph(s), "
+        f"{info.get('buffers')} buffers" + (f": {info['description']}" if info.get("description") else "")
+    )
     counts = info.get("operators") or {}
     listed = ", ".join(f"{name} x{count}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1]))
     lines.append(f"Operators ({info.get('operator_count')}): {listed}")
     tpu = info.get("edgetpu")
     if tpu:
-        mapped = ("fully mapped to the Edge TPU" if tpu.get("fully_mapped") else
-                  f"{tpu.get('cpu_ops')} operations run on the CPU ({', '.join(tpu.get('cpu_op_names') or [])}); "
-                  "cause: model-cpu-fallback")
+        mapped = (
+            "fully mapped to the Edge TPU"
+            if tpu.get("fully_mapped")
+            else f"{tpu.get('cpu_ops')} operations run on the CPU ({', '.join(tpu.get('cpu_op_names') or [])}); "
+            "cause: model-cpu-fallback"
+        )
         lines.append(f"Edge TPU model: {tpu.get('tpu_ops')} edgetpu-custom-op, {mapped}")
         # Coral's public compilers write "cl/" with the changelist number left out: nothing to tell then.
         compilers = [v for v in tpu.get("compiler_versions") or [] if v.strip().rstrip("/") not in ("", "cl")]
-        lines.append(f"  needs Edge TPU runtime version >= {tpu.get('min_runtime_version')}"
-                     + (f" (compiler version {', '.join(compilers)})" if compilers else
-                        " (the compiler left no version in the model)"))
+        lines.append(
+            f"  needs Edge TPU runtime version >= {tpu.get('min_runtime_version')}"
+            + (
+                f" (compiler version {', '.join(compilers)})"
+                if compilers
+                else " (the compiler left no version in the model)"
+            )
+        )
         for number, package in enumerate(tpu.get("packages") or []):
             if package.get("error"):
                 lines.append(f"  package {number}: {package['error']}")
                 continue
-            exes = ", ".join(f"{e.get('type')} on {e.get('chip')} ({e.get('parameters_bytes'):,} bytes of parameters)"
-                             for e in package.get("executables") or [])
-            lines.append(f"  package {number}: min_runtime_version {package.get('min_runtime_version')}, "
-                         f"virtual chip {package.get('virtual_chip_id')}; {exes}")
+            exes = ", ".join(
+                f"{e.get('type')} on {e.get('chip')} ({e.get('parameters_bytes'):,} bytes of parameters)"
+                for e in package.get("executables") or []
+            )
+            lines.append(
+                f"  package {number}: min_runtime_version {package.get('min_runtime_version')}, "
+                f"virtual chip {package.get('virtual_chip_id')}; {exes}"
+            )
     else:
         lines.append("Not compiled for the Edge TPU (no edgetpu-custom-op): it runs on the CPU only.")
     custom = [c for c in info.get("custom_ops") or [] if c != "edgetpu-custom-op"]
@@ -123,10 +150,15 @@ def render_text(info: Dict[str, Any]) -> str:
     lines += _tensors("Outputs", info.get("outputs") or [])
     verdict = info.get("runtime_check")
     if verdict:
-        lines.append(f"Runtime {verdict['runtime_version']}: " + (
-            "can load this model" if verdict["loads"] else
-            f"CANNOT load it (needs {verdict['min_runtime_version']}; cause: model-needs-newer-runtime; "
-            f"recompile with edgetpu_compiler -m {verdict['runtime_version']} or upgrade the runtime)"))
+        lines.append(
+            f"Runtime {verdict['runtime_version']}: "
+            + (
+                "can load this model"
+                if verdict["loads"]
+                else f"CANNOT load it (needs {verdict['min_runtime_version']}; cause: model-needs-newer-runtime; "
+                f"recompile with edgetpu_compiler -m {verdict['runtime_version']} or upgrade the runtime)"
+            )
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -17,14 +17,27 @@ NAME = "models"
 
 def _common(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: an option left out keeps whatever the main parser put in the namespace.
-    parser.add_argument("--models-dir", metavar="DIR", default=argparse.SUPPRESS,
-                        help="a mirror folder with the known-good files (used before the cache)")
-    parser.add_argument("--models-url", metavar="URL", default=argparse.SUPPRESS,
-                        help="download from this mirror base URL + '/' + file name (env: EDGEDOCTOR_MODELS_URL)")
-    parser.add_argument("--cache-dir", metavar="DIR", default=argparse.SUPPRESS,
-                        help="the cache folder (default: the user cache folder)")
-    parser.add_argument("--offline", action="store_true", default=argparse.SUPPRESS,
-                        help="never open a network connection")
+    parser.add_argument(
+        "--models-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="a mirror folder with the known-good files (used before the cache)",
+    )
+    parser.add_argument(
+        "--models-url",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="download from this mirror base URL + '/' + file name (env: EDGEDOCTOR_MODELS_URL)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="the cache folder (default: the user cache folder)",
+    )
+    parser.add_argument(
+        "--offline", action="store_true", default=argparse.SUPPRESS, help="never open a network connection"
+    )
     parser.add_argument("--format", choices=["terminal", "text", "json"], default=argparse.SUPPRESS)
 
 
@@ -32,13 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="models_action", metavar="ACTION")
     listing = actions.add_parser("list", help="the known-good sets, their files and where each is available")
     _common(listing)
-    fetch = actions.add_parser("fetch", help="download the files of the named sets into the cache (default: the "
-                                             "default set)")
+    fetch = actions.add_parser(
+        "fetch", help="download the files of the named sets into the cache (default: the default set)"
+    )
     fetch.add_argument("sets", nargs="*", metavar="SET")
     fetch.add_argument("--all", action="store_true", help="every set")
     _common(fetch)
-    verify = actions.add_parser("verify", help="check the sha256 of the files in the cache and the mirror folder "
-                                               "(no network)")
+    verify = actions.add_parser(
+        "verify", help="check the sha256 of the files in the cache and the mirror folder (no network)"
+    )
     verify.add_argument("sets", nargs="*", metavar="SET")
     _common(verify)
     _common(parser)
@@ -53,17 +68,24 @@ def _resolver(args, manifest, network_progress=None):
 
     settings = models.DownloadSettings.from_env(os.environ)
     settings.progress = network_progress
-    return models.Resolver(manifest, models_dir=_opt(args, "models_dir"),
-                           models_url=_opt(args, "models_url") or os.environ.get(models.MODELS_URL_ENV),
-                           cache_dir=_opt(args, "cache_dir"), offline=bool(_opt(args, "offline", False)),
-                           settings=settings)
+    return models.Resolver(
+        manifest,
+        models_dir=_opt(args, "models_dir"),
+        models_url=_opt(args, "models_url") or os.environ.get(models.MODELS_URL_ENV),
+        cache_dir=_opt(args, "cache_dir"),
+        offline=bool(_opt(args, "offline", False)),
+        settings=settings,
+    )
 
 
 def _availability(resolver, name: str) -> Dict[str, Any]:
     result = resolver.resolve(name, network=False)
-    return {"available": result.ok, "origin": result.origin, "path": result.path,
-            "problem": None if result.ok else next((a for a in result.attempts if "sha256" in a or "bytes" in a),
-                                                   None)}
+    return {
+        "available": result.ok,
+        "origin": result.origin,
+        "path": result.path,
+        "problem": None if result.ok else next((a for a in result.attempts if "sha256" in a or "bytes" in a), None),
+    }
 
 
 def do_list(args, manifest) -> int:
@@ -73,14 +95,31 @@ def do_list(args, manifest) -> int:
         files = []
         for name in model_set.files:
             spec = manifest.files[name]
-            files.append(dict({"name": name, "size": spec.size, "sha256": spec.sha256, "url": resolver.url_for(spec)},
-                              **_availability(resolver, name)))
-        rows.append({"name": model_set.name, "title": model_set.title, "default": model_set.name == manifest.default_set,
-                     "expected": model_set.expected, "cpu_model": model_set.cpu_model, "tpu_model": model_set.tpu_model,
-                     "files": files})
+            files.append(
+                dict(
+                    {"name": name, "size": spec.size, "sha256": spec.sha256, "url": resolver.url_for(spec)},
+                    **_availability(resolver, name),
+                )
+            )
+        rows.append(
+            {
+                "name": model_set.name,
+                "title": model_set.title,
+                "default": model_set.name == manifest.default_set,
+                "expected": model_set.expected,
+                "cpu_model": model_set.cpu_model,
+                "tpu_model": model_set.tpu_model,
+                "files": files,
+            }
+        )
     if _opt(args, "format") == "json":
-        sys.stdout.write(json.dumps({"schema_version": 1, "default_set": manifest.default_set,
-                                     "where": resolver.describe(), "sets": rows}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"schema_version": 1, "default_set": manifest.default_set, "where": resolver.describe(), "sets": rows},
+                indent=2,
+            )
+            + "\n"
+        )
         return exitcodes.SUCCESS
     out = [f"Cache: {resolver.cache}" + (f"   mirror: {resolver.models_dir}" if resolver.models_dir else "")]
     for row in rows:
@@ -111,8 +150,12 @@ def do_fetch(args, manifest) -> int:
             results.append(_into_cache(resolver, manifest, resolver.resolve(name).to_fact()))
     failed = [r for r in results if not r["ok"]]
     if _opt(args, "format") == "json":
-        sys.stdout.write(json.dumps({"schema_version": 1, "where": resolver.describe(), "files": results,
-                                     "ok": not failed}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"schema_version": 1, "where": resolver.describe(), "files": results, "ok": not failed}, indent=2
+            )
+            + "\n"
+        )
     else:
         for r in results:
             state = f"ok ({r['origin']}: {r['path']})" if r["ok"] else f"FAILED: {r['error']}"
@@ -122,8 +165,10 @@ def do_fetch(args, manifest) -> int:
                 state += f", {r['cache_error']}"
             sys.stdout.write(f"{r['name']}: {state}\n")
         if failed:
-            sys.stdout.write(f"{len(failed)} of {len(results)} files could not be fetched and verified; nothing bad "
-                             "was kept in the cache.\n")
+            sys.stdout.write(
+                f"{len(failed)} of {len(results)} files could not be fetched and verified; nothing bad "
+                "was kept in the cache.\n"
+            )
     return exitcodes.FAILURE if failed else exitcodes.SUCCESS
 
 
@@ -168,13 +213,18 @@ def do_verify(args, manifest) -> int:
         wanted = set()
         for name in args.sets:
             wanted.update(manifest.get_set(name).files)
-    rows = [r for r in models.verify_cache(manifest, _opt(args, "cache_dir"), _opt(args, "models_dir"))
-            if wanted is None or r["name"] in wanted]
+    rows = [
+        r
+        for r in models.verify_cache(manifest, _opt(args, "cache_dir"), _opt(args, "models_dir"))
+        if wanted is None or r["name"] in wanted
+    ]
     damaged = [r for r in rows if r["origin"] and not r["ok"]]
     missing = [r for r in rows if not r["origin"]]
     if _opt(args, "format") == "json":
-        sys.stdout.write(json.dumps({"schema_version": 1, "files": rows, "damaged": len(damaged),
-                                     "missing": len(missing)}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps({"schema_version": 1, "files": rows, "damaged": len(damaged), "missing": len(missing)}, indent=2)
+            + "\n"
+        )
     else:
         for r in rows:
             state = "ok" if r["ok"] else ("not present" if not r["origin"] else f"DAMAGED: {r['error']}")

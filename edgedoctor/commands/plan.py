@@ -15,10 +15,13 @@ NAME = "plan"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_examine_arguments(parser)
-    parser.add_argument("--format", choices=["text", "json", "sh"], default="text",
-                        help="text (default), json (the report's `plan` key) or sh (a commented script with set -e)")
-    parser.add_argument("--no-redact", action="store_true",
-                        help="keep user name, home and host name in the commands")
+    parser.add_argument(
+        "--format",
+        choices=["text", "json", "sh"],
+        default="text",
+        help="text (default), json (the report's `plan` key) or sh (a commented script with set -e)",
+    )
+    parser.add_argument("--no-redact", action="store_true", help="keep user name, home and host name in the commands")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress messages on stderr")
 
 
@@ -40,7 +43,13 @@ def run(args: argparse.Namespace) -> int:
         return report
     shown = report if args.no_redact else redact.redact_report(report)
     platform = (shown.get("facts") or {}).get("platform") or {}
-    sys.stdout.write(render(shown.get("plan") or {"target": {}, "steps": []}, args.format,
-                            platform.get("python_executable") or "", platform.get("os") or ""))
+    sys.stdout.write(
+        render(
+            shown.get("plan") or {"target": {}, "steps": []},
+            args.format,
+            platform.get("python_executable") or "",
+            platform.get("os") or "",
+        )
+    )
     sys.stdout.flush()
     return exitcodes.SUCCESS

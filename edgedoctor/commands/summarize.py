@@ -18,8 +18,12 @@ NAME = "summarize"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="REPORT|FOLDER", help="saved reports, or folders of them")
-    parser.add_argument("--format", choices=["terminal", "markdown", "json", "junit"], default="terminal",
-                        help="junit: one test suite per machine, its findings as test cases")
+    parser.add_argument(
+        "--format",
+        choices=["terminal", "markdown", "json", "junit"],
+        default="terminal",
+        help="junit: one test suite per machine, its findings as test cases",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,8 +40,11 @@ def run(args: argparse.Namespace) -> int:
         print("edgedoctor summarize: no reports found (.json or .md) in " + ", ".join(args.paths), file=sys.stderr)
         return exitcodes.USAGE_ERROR
     for error in result["errors"]:
-        print(f"edgedoctor summarize: could not read {render_fleet.clean(error['file'])}: "
-              f"{render_fleet.clean(error['error'])}", file=sys.stderr)
+        print(
+            f"edgedoctor summarize: could not read {render_fleet.clean(error['file'])}: "
+            f"{render_fleet.clean(error['error'])}",
+            file=sys.stderr,
+        )
     if args.format == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     elif args.format == "markdown":

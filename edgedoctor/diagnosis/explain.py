@@ -35,8 +35,10 @@ def facts_view(report_path: Optional[str] = None, pairs: Iterable[str] = ()) -> 
         except (AttributeError, TypeError, ValueError) as exc:
             raise ValueError(f"--report {report_path}: malformed facts ({type(exc).__name__}: {exc})") from None
         # A fact view holds plain values; a list or an object where one belongs is as good as unknown.
-        base = {key: value if value is None or isinstance(value, (str, int, float, bool)) else None
-                for key, value in base.items()}
+        base = {
+            key: value if value is None or isinstance(value, (str, int, float, bool)) else None
+            for key, value in base.items()
+        }
     return factview.from_pairs(pairs, base)
 
 
@@ -108,9 +110,14 @@ MAX_PIECES = 4
 _OVERLAP_BYTES = 4 * matrix.CARRY
 
 
-def explain_files(paths: Iterable[str], facts: Optional[Dict[str, Any]] = None, limit: int = 10,
-                  problems: Optional[List[str]] = None, table: Optional[matrix.Matrix] = None,
-                  pieces: Optional[int] = None) -> Dict[str, Any]:
+def explain_files(
+    paths: Iterable[str],
+    facts: Optional[Dict[str, Any]] = None,
+    limit: int = 10,
+    problems: Optional[List[str]] = None,
+    table: Optional[matrix.Matrix] = None,
+    pieces: Optional[int] = None,
+) -> Dict[str, Any]:
     """explain over log files: like explain_blocks(blocks_from_files(paths)), faster on big plain logs.
     Raises OSError when a file cannot be opened."""
     table = table or matrix.load()
@@ -145,8 +152,10 @@ def _merge(parts: List[tuple]) -> List[tuple]:
     best: Dict[str, tuple] = {}
     for prefix, details in parts:
         candidates = list(details["definite"].items()) + [
-            (entry_id, hit) for (entry_id, index), hit in details["tentative"].items()
-            if (entry_id, index) not in vetoed]
+            (entry_id, hit)
+            for (entry_id, index), hit in details["tentative"].items()
+            if (entry_id, index) not in vetoed
+        ]
         for entry_id, (entry, context, span, where) in candidates:
             key = prefix + tuple(where)
             if entry_id not in best or key < best[entry_id][3]:
@@ -161,8 +170,9 @@ def _pieces_for(path: str, requested: Optional[int]) -> int:
     if requested is not None:
         wanted = requested
     else:
-        wanted = min(MAX_PIECES, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                     else (os.cpu_count() or 1))
+        wanted = min(
+            MAX_PIECES, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        )
     if wanted <= 1 or not sys.platform.startswith("linux") or os.environ.get("EDGEDOCTOR_NO_PARALLEL"):
         return 1
     import stat
@@ -209,6 +219,7 @@ def _scan_in_pieces(table: matrix.Matrix, path: str, workers: int, skip) -> Opti
 
 def _entries_back(table: matrix.Matrix, piece: Dict[str, Any]) -> Dict[str, Any]:
     """A piece's details as they came from the child (entry ids), with the entries put back."""
+
     def full(hit):
         context, span, where = hit
         return None, context, span, where
@@ -247,9 +258,11 @@ def _scan_range(path: str, start: int, end: int, skip) -> Optional[Dict[str, tup
 def _portable(details: Dict[str, Any]) -> Dict[str, Any]:
     """A child's details as they cross back: entries stay in the parent, only their ids, the matched text and
     where (`_entries_back` puts the entries back)."""
-    return {"definite": {entry_id: hit[1:] for entry_id, hit in details["definite"].items()},
-            "tentative": {key: hit[1:] for key, hit in details["tentative"].items()},
-            "vetoed": details["vetoed"]}
+    return {
+        "definite": {entry_id: hit[1:] for entry_id, hit in details["definite"].items()},
+        "tentative": {key: hit[1:] for key, hit in details["tentative"].items()},
+        "vetoed": details["vetoed"],
+    }
 
 
 class _Limited:
@@ -277,9 +290,15 @@ class _Limited:
 SEGMENT_BYTES = 1 << 20
 
 
-def explain_stream(raw, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
-                   table: Optional[matrix.Matrix] = None, workers: Optional[int] = None,
-                   segment_bytes: int = SEGMENT_BYTES, problems: Optional[List[str]] = None) -> Dict[str, Any]:
+def explain_stream(
+    raw,
+    facts: Optional[Dict[str, Any]] = None,
+    limit: int = 10,
+    table: Optional[matrix.Matrix] = None,
+    workers: Optional[int] = None,
+    segment_bytes: int = SEGMENT_BYTES,
+    problems: Optional[List[str]] = None,
+) -> Dict[str, Any]:
     """explain over a binary stream read once (`explain -`): the same answer as explain_blocks over the whole
     stream, faster on a long one where there are cores to spare."""
     table = table or matrix.load()
@@ -368,7 +387,7 @@ def _segments(raw, size: int, problems: Optional[List[str]] = None) -> Iterator[
         yield tail + data
         tail = data[-_OVERLAP_BYTES:]
         newline = tail.find(b"\n")
-        tail = tail[newline + 1:] if 0 <= newline < len(tail) - 1 else tail
+        tail = tail[newline + 1 :] if 0 <= newline < len(tail) - 1 else tail
 
 
 def _stream_pool(table: matrix.Matrix, workers: Optional[int]):
@@ -379,8 +398,13 @@ def _stream_pool(table: matrix.Matrix, workers: Optional[int]):
     from concurrent.futures import ProcessPoolExecutor
 
     global _SHARED_TABLE
-    count = workers if workers is not None else min(
-        MAX_PIECES, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    count = (
+        workers
+        if workers is not None
+        else min(
+            MAX_PIECES, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        )
+    )
     if count <= 1 or not sys.platform.startswith("linux") or os.environ.get("EDGEDOCTOR_NO_PARALLEL"):
         return None, 0
     try:
@@ -399,13 +423,19 @@ def _scan_bytes(data: bytes, skip) -> Optional[Dict[str, Any]]:
 
 
 def _result(matches: List[matrix.Match], facts: Dict[str, Any]) -> Dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION,
-            "matches": [m.to_dict(facts.get("os")) for m in matches],
-            "facts": {k: v for k, v in facts.items() if v is not None}}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "matches": [m.to_dict(facts.get("os")) for m in matches],
+        "facts": {k: v for k, v in facts.items() if v is not None},
+    }
 
 
-def explain_blocks(blocks: Iterable[str], facts: Optional[Dict[str, Any]] = None, limit: int = 10,
-                   table: Optional[matrix.Matrix] = None) -> Dict[str, Any]:
+def explain_blocks(
+    blocks: Iterable[str],
+    facts: Optional[Dict[str, Any]] = None,
+    limit: int = 10,
+    table: Optional[matrix.Matrix] = None,
+) -> Dict[str, Any]:
     table = table or matrix.load()
     facts = facts or {}
     return _result(table.scan(blocks, facts, limit, guess=True), facts)
@@ -421,8 +451,10 @@ def render_terminal(result: Dict[str, Any]) -> str:
     result = safetext.deep(result, safetext.terminal)  # the matched text is the log's: no escape sequences
     matches: List[Dict[str, Any]] = result["matches"]
     if not matches:
-        return ("No known Coral Edge TPU cause matches this text. edgedoctor only names causes it has seen "
-                "in real reports; run `edgedoctor check` to examine the setup itself.\n")
+        return (
+            "No known Coral Edge TPU cause matches this text. edgedoctor only names causes it has seen "
+            "in real reports; run `edgedoctor check` to examine the setup itself.\n"
+        )
     out = []
     for rank, match in enumerate(matches, 1):
         out.append(f"{rank}. {match['title']}")

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
+from edgedoctor.checks import run_checks
 from edgedoctor.diagnosis import diagnose
 from edgedoctor.report import document as report
-from edgedoctor.checks import run_checks
 from edgedoctor.report.findings import Finding
 
 
-def judge(facts: Dict[str, Any], strict: bool = False, requirements: Sequence[str] = (),
-          created: Optional[str] = None, with_plan: bool = True) -> Dict[str, Any]:
+def judge(
+    facts: Dict[str, Any],
+    strict: bool = False,
+    requirements: Sequence[str] = (),
+    created: Optional[str] = None,
+    with_plan: bool = True,
+) -> Dict[str, Any]:
     findings: List[Finding] = run_checks(facts)
     diagnoses = diagnose.diagnose(facts)
     findings.extend(_from_diagnoses(findings, diagnoses))
@@ -50,9 +55,16 @@ def _from_diagnoses(findings: List[Finding], diagnoses: List[Dict[str, Any]]) ->
         if diagnosis["cause"] in named:
             continue
         named.add(diagnosis["cause"])
-        extra.append(Finding(f"combination.{diagnosis['entry']}", diagnosis.get("severity") or "warn",
-                             diagnosis["title"], detail=diagnosis.get("explanation") or "",
-                             remedy=diagnosis["remedy"], causes=[diagnosis["cause"]]))
+        extra.append(
+            Finding(
+                f"combination.{diagnosis['entry']}",
+                diagnosis.get("severity") or "warn",
+                diagnosis["title"],
+                detail=diagnosis.get("explanation") or "",
+                remedy=diagnosis["remedy"],
+                causes=[diagnosis["cause"]],
+            )
+        )
     return extra
 
 
@@ -77,8 +89,9 @@ def _one_verdict_per_cause(findings: List[Finding]) -> None:
             owner = owners[0]
             finding.status = "info"
             finding.title += f" (same cause as {owner.id})"
-            finding.detail = (f"Same cause as {owner.id} ({owner.title}); its remedy applies."
-                              + (f"\n{finding.detail}" if finding.detail else ""))
+            finding.detail = f"Same cause as {owner.id} ({owner.title}); its remedy applies." + (
+                f"\n{finding.detail}" if finding.detail else ""
+            )
             finding.remedy = ""
             continue
         for cause in finding.causes:
@@ -96,7 +109,11 @@ def _runtime_remedies_follow_the_plan(built: Dict[str, Any]) -> None:
         for finding in built["findings"]:
             # A build this CPU cannot run (wheel-mismatch, SIGILL) keeps its own remedy: another build of the
             # runtime is no answer for a processor that lacks the instructions.
-            if (finding["id"] in step.get("fixes", []) and finding["id"].startswith("runtime.")
-                    and "wheel-mismatch" not in (finding.get("causes") or [])):
-                finding["remedy"] = "\n".join([f"# step {number} of Next steps: {step['title']}"]
-                                              + list(step.get("commands") or []))
+            if (
+                finding["id"] in step.get("fixes", [])
+                and finding["id"].startswith("runtime.")
+                and "wheel-mismatch" not in (finding.get("causes") or [])
+            ):
+                finding["remedy"] = "\n".join(
+                    [f"# step {number} of Next steps: {step['title']}"] + list(step.get("commands") or [])
+                )

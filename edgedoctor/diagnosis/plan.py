@@ -29,8 +29,20 @@ INTERPRETERS = ("tflite_runtime", "ai_edge_litert", "tensorflow")
 PIP_NAMES = {"tflite_runtime": "tflite-runtime", "ai_edge_litert": "ai-edge-litert", "tensorflow": "tensorflow"}
 DEBARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf"}
 FALLBACK_PYTHONS = ("3.11", "3.10", "3.9", "3.8")
-PLAN_KEYS = ("python", "python_executable", "tflite_runtime", "ai_edge_litert", "tensorflow", "numpy", "pycoral",
-             "pycoral_identity", "runtime_found", "runtime_release", "runtime_package", "runtime_version")
+PLAN_KEYS = (
+    "python",
+    "python_executable",
+    "tflite_runtime",
+    "ai_edge_litert",
+    "tensorflow",
+    "numpy",
+    "pycoral",
+    "pycoral_identity",
+    "runtime_found",
+    "runtime_release",
+    "runtime_package",
+    "runtime_version",
+)
 
 # Facts in, the findings (as dicts) a judgement of them gives out.
 Rejudge = Callable[[Dict[str, Any]], List[Dict[str, Any]]]
@@ -46,6 +58,7 @@ def _version_key(version: str):
 
 
 # --- what exists -----------------------------------------------------------------------------------------------
+
 
 def _arch_in(arch: Optional[str], wanted: List[str]) -> bool:
     if not wanted:
@@ -88,18 +101,24 @@ def runtime_recipe(release_id: str, sit: Situation) -> Optional[Dict[str, Any]]:
                 continue
             url = row["url"].format(dist=sit.dist, debarch=debarch)
             commands = [c.format(url=url, file=url.rsplit("/", 1)[1]) for c in commands]
-        return {"release": release_id, "package": row.get("package"), "commands": commands,
-                "note": row.get("note"), "references": list(row.get("references") or [])}
+        return {
+            "release": release_id,
+            "package": row.get("package"),
+            "commands": commands,
+            "note": row.get("note"),
+            "references": list(row.get("references") or []),
+        }
     return None
 
 
 # --- targets ---------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Target:
     release: Dict[str, Any]
     row: Dict[str, Any]
-    python: str                   # X.Y (or the examined X.Y.Z when it stays)
+    python: str  # X.Y (or the examined X.Y.Z when it stays)
     new_env: bool
     env_reason: str
     interpreter: str
@@ -109,7 +128,7 @@ class Target:
     numpy_spec: str
     pycoral: Optional[str]
     pycoral_index: Optional[str]
-    recipe: Optional[Dict[str, Any]]    # None: the installed runtime stays
+    recipe: Optional[Dict[str, Any]]  # None: the installed runtime stays
     kept_package: Optional[str] = None
     cost: int = 0
 
@@ -119,8 +138,10 @@ class Target:
 
     def facts(self) -> Dict[str, Any]:
         return {
-            "python": self.python, "tflite_runtime": self.interpreter_version if self.interpreter == "tflite_runtime"
-            else None, "numpy": self.numpy, "pycoral": self.pycoral,
+            "python": self.python,
+            "tflite_runtime": self.interpreter_version if self.interpreter == "tflite_runtime" else None,
+            "numpy": self.numpy,
+            "pycoral": self.pycoral,
             "pycoral_identity": "google" if self.pycoral else "absent",
             "runtime_release": self.release["id"],
             "runtime_package": (self.recipe or {}).get("package") if self.recipe else self.kept_package,
@@ -133,16 +154,18 @@ def _other_interpreters(sit: Situation, keep: str) -> List[str]:
 
 
 def candidates(sit: Situation) -> List[Target]:
-    from edgedoctor.checks.combination import row_holds
     from edgedoctor import matrix
+    from edgedoctor.checks.combination import row_holds
 
     view = sit.view
     if not sit.mm:
         return []
     table = matrix.load()
     stack_keys = matrix.STACK_KEYS | matrix.RUNTIME_KEYS | {"pycoral_identity", "runtime_found"}
-    pythons = [sit.mm] + sorted((p for p in FALLBACK_PYTHONS if p != sit.mm),
-                                key=lambda p: (abs(_version_key(p).minor - _version_key(sit.mm).minor), p))
+    pythons = [sit.mm] + sorted(
+        (p for p in FALLBACK_PYTHONS if p != sit.mm),
+        key=lambda p: (abs(_version_key(p).minor - _version_key(sit.mm).minor), p),
+    )
     identity = view.get("pycoral_identity")
     wants_pycoral = identity in ("google", "pypi-impostor", "unknown")
     found: List[Target] = []
@@ -165,8 +188,11 @@ def candidates(sit: Situation) -> List[Target]:
                     for other in INTERPRETERS:
                         if other != target.interpreter and target.new_env:
                             planned[other] = None
-                    bad = [m for m in table.fact_matches(planned) + table.combination_matches(planned)
-                           if m.entry.severity in ("fail", "warn") and set(m.entry.when) & stack_keys]
+                    bad = [
+                        m
+                        for m in table.fact_matches(planned) + table.combination_matches(planned)
+                        if m.entry.severity in ("fail", "warn") and set(m.entry.when) & stack_keys
+                    ]
                     if bad or not row_holds(row, planned):
                         continue
                     target.cost = _cost(sit, target)
@@ -196,20 +222,30 @@ def _targets_for(sit, release, row, python, recipe, wants_pycoral) -> List[Targe
         env_reasons = list(reasons)
         users = install.numpy2_users(sit.packages, sit.view)
         if same_python and numpy_spec == "<2" and users and not spec_holds("<2", view.get("numpy") or "2"):
-            env_reasons.append(f"{', '.join(users)} in this environment need numpy 2, and tflite_runtime needs "
-                               "numpy<2: the two get separate environments")
+            env_reasons.append(
+                f"{', '.join(users)} in this environment need numpy 2, and tflite_runtime needs "
+                "numpy<2: the two get separate environments"
+            )
         others = _other_interpreters(sit, "tflite_runtime")
         if same_python and others and not env_reasons:
-            env_reasons.append(f"{', '.join(others)} stays untouched in this environment; the Edge TPU stack "
-                               "gets its own")
+            env_reasons.append(
+                f"{', '.join(others)} stays untouched in this environment; the Edge TPU stack gets its own"
+            )
         new_env = bool(env_reasons) or not same_python
         keep_numpy = not new_env and view.get("numpy") and spec_holds(numpy_spec, view.get("numpy"))
-        numpy = view.get("numpy") if keep_numpy else (numpy_below_2(python) if numpy_spec == "<2" else
-                                                       view.get("numpy") or numpy_below_2(python))
+        numpy = (
+            view.get("numpy")
+            if keep_numpy
+            else (numpy_below_2(python) if numpy_spec == "<2" else view.get("numpy") or numpy_below_2(python))
+        )
         pycoral, pycoral_index = None, None
         if wants_pycoral:
-            if (not new_env and view.get("pycoral_identity") == "google" and view.get("pycoral")
-                    and spec_holds(row.get("pycoral"), view.get("pycoral"))):
+            if (
+                not new_env
+                and view.get("pycoral_identity") == "google"
+                and view.get("pycoral")
+                and spec_holds(row.get("pycoral"), view.get("pycoral"))
+            ):
                 pycoral = view.get("pycoral")
             else:
                 for wheel in wheels("pycoral", python, sit):
@@ -221,11 +257,24 @@ def _targets_for(sit, release, row, python, recipe, wants_pycoral) -> List[Targe
             target_python = sit.python
         else:
             target_python = sit.python if same_python else python
-        targets.append(Target(release=release, row=row, python=target_python, new_env=new_env,
-                              env_reason="; ".join(env_reasons), interpreter="tflite_runtime",
-                              interpreter_version=version, interpreter_index=index, numpy=numpy,
-                              numpy_spec=numpy_spec, pycoral=pycoral, pycoral_index=pycoral_index, recipe=recipe,
-                              kept_package=view.get("runtime_package")))
+        targets.append(
+            Target(
+                release=release,
+                row=row,
+                python=target_python,
+                new_env=new_env,
+                env_reason="; ".join(env_reasons),
+                interpreter="tflite_runtime",
+                interpreter_version=version,
+                interpreter_index=index,
+                numpy=numpy,
+                numpy_spec=numpy_spec,
+                pycoral=pycoral,
+                pycoral_index=pycoral_index,
+                recipe=recipe,
+                kept_package=view.get("runtime_package"),
+            )
+        )
     return targets
 
 
@@ -254,12 +303,19 @@ def choose(sit: Situation) -> Optional[Target]:
     found = candidates(sit)
     if not found:
         return None
-    return min(found, key=lambda t: (
-        t.cost, abs(_version_key(major_minor(t.python) or "3.0").minor - _version_key(sit.mm or "3.0").minor), t.community,
-        [-x for x in _version_key(t.interpreter_version).release]))
+    return min(
+        found,
+        key=lambda t: (
+            t.cost,
+            abs(_version_key(major_minor(t.python) or "3.0").minor - _version_key(sit.mm or "3.0").minor),
+            t.community,
+            [-x for x in _version_key(t.interpreter_version).release],
+        ),
+    )
 
 
 # --- commands ----------------------------------------------------------------------------------------------------
+
 
 def _quote(path: str, os_name: str) -> str:
     if os_name == "windows":
@@ -288,11 +344,19 @@ def _steps(sit: Situation, target: Target) -> List[Dict[str, Any]]:
             creator = f"py -{target.python}" if sit.os == "windows" else f"python{target.python}"
         title = f"Create a Python {major_minor(target.python)} environment for the Edge TPU stack: {target.env_reason}"
         if not same:
-            where = ("from python.org" if sit.os in ("windows", "darwin") else
-                     f"e.g. `pyenv install {target.python}` or `uv python install {target.python}`")
+            where = (
+                "from python.org"
+                if sit.os in ("windows", "darwin")
+                else f"e.g. `pyenv install {target.python}` or `uv python install {target.python}`"
+            )
             title += f" (install Python {target.python} first, {where})"
-        changes = {"python_executable": new_python, "python": target.python, "numpy": None, "pycoral": None,
-                   "pycoral_identity": "absent"}
+        changes = {
+            "python_executable": new_python,
+            "python": target.python,
+            "numpy": None,
+            "pycoral": None,
+            "pycoral_identity": "absent",
+        }
         changes.update({m: None for m in INTERPRETERS})
         commands = [f"{creator} -m venv {folder}"]
         if same and sit.system_python and sit.debian_family:
@@ -302,21 +366,34 @@ def _steps(sit: Situation, target: Target) -> List[Dict[str, Any]]:
         python = new_python
         view = dict(view, **changes)
     has_pycoral = view.get("pycoral") if view.get("pycoral_identity") == "google" else None
-    apt_pycoral = bool(target.pycoral and target.pycoral != has_pycoral and not target.new_env
-                       and sit.system_python and sit.debian_family and spec_holds("<3.10", sit.python)
-                       and target.interpreter_version == "2.5.0.post1")
+    apt_pycoral = bool(
+        target.pycoral
+        and target.pycoral != has_pycoral
+        and not target.new_env
+        and sit.system_python
+        and sit.debian_family
+        and spec_holds("<3.10", sit.python)
+        and target.interpreter_version == "2.5.0.post1"
+    )
     runtime_step = None
     if target.recipe is not None:
         old = view.get("runtime_release") if view.get("runtime_found") else None
         name = target.release.get("name") or target.release["id"]
-        title = (f"Replace the Edge TPU runtime ({old}) with {name}" if old else f"Install the Edge TPU runtime {name}")
+        title = f"Replace the Edge TPU runtime ({old}) with {name}" if old else f"Install the Edge TPU runtime {name}"
         title += f", built for {target.interpreter} {target.interpreter_version}" if target.community else ""
         commands = list(target.recipe["commands"])
         if target.recipe.get("note"):
             title += f" ({target.recipe['note']})"
-        runtime_step = {"title": title, "commands": commands, "changes": {
-            "runtime_found": True, "runtime_release": target.release["id"],
-            "runtime_package": target.recipe.get("package"), "runtime_version": target.release.get("runtime_version")}}
+        runtime_step = {
+            "title": title,
+            "commands": commands,
+            "changes": {
+                "runtime_found": True,
+                "runtime_release": target.release["id"],
+                "runtime_package": target.recipe.get("package"),
+                "runtime_version": target.release.get("runtime_version"),
+            },
+        }
     python_step = _python_step(sit, target, view, python, apt_pycoral)
     ordered = [runtime_step, python_step] if apt_pycoral else [python_step, runtime_step]
     steps.extend(s for s in ordered if s)
@@ -333,8 +410,14 @@ def _python_step(sit, target, view, python, apt_pycoral) -> Optional[Dict[str, A
         said.append("remove the PyPI 'pycoral' (not Google's)")
     if apt_pycoral:
         commands.append("sudo apt-get install python3-pycoral")
-        changes.update({"pycoral": target.pycoral, "pycoral_identity": "google", "tflite_runtime": "2.5.0.post1",
-                        "numpy": view.get("numpy") or target.numpy})
+        changes.update(
+            {
+                "pycoral": target.pycoral,
+                "pycoral_identity": "google",
+                "tflite_runtime": "2.5.0.post1",
+                "numpy": view.get("numpy") or target.numpy,
+            }
+        )
         said.append(f"install Google's pycoral {target.pycoral} from Coral's apt repository")
         return {"title": "Python stack: " + ", ".join(said), "commands": commands, "changes": changes}
     items, indexes = [], []
@@ -350,17 +433,23 @@ def _python_step(sit, target, view, python, apt_pycoral) -> Optional[Dict[str, A
         if view.get("numpy") != target.numpy:
             changes["numpy"] = target.numpy
             said.append(f"numpy {target.numpy}" + (f" (numpy{target.numpy_spec})" if target.numpy_spec else ""))
-    wanted_pycoral = target.pycoral if target.pycoral != (view.get("pycoral") if view.get(
-        "pycoral_identity") == "google" else None) else None
+    wanted_pycoral = (
+        target.pycoral
+        if target.pycoral != (view.get("pycoral") if view.get("pycoral_identity") == "google" else None)
+        else None
+    )
     if wanted_pycoral:
         items.append(f"pycoral=={wanted_pycoral}")
         indexes.append(target.pycoral_index)
         changes.update({"pycoral": wanted_pycoral, "pycoral_identity": "google"})
         said.append(f"Google's pycoral {wanted_pycoral}")
     elif view.get("pycoral_identity") == "pypi-impostor" or (
-            sit.view.get("pycoral_identity") == "pypi-impostor" and target.new_env):
-        said.append(f"Google's pycoral has no build for Python {target.python}: use the TFLite interpreter's "
-                    "load_delegate() directly")
+        sit.view.get("pycoral_identity") == "pypi-impostor" and target.new_env
+    ):
+        said.append(
+            f"Google's pycoral has no build for Python {target.python}: use the TFLite interpreter's "
+            "load_delegate() directly"
+        )
     if items:
         commands.append(_pip_install(python, items, indexes))
     if not commands:
@@ -369,6 +458,7 @@ def _python_step(sit, target, view, python, apt_pycoral) -> Optional[Dict[str, A
 
 
 # --- the plan ------------------------------------------------------------------------------------------------------
+
 
 def build(facts: Dict[str, Any], rejudge: Rejudge, findings: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
     """The plan for these facts. Each step says which findings it fixes: `rejudge` judges the facts as they will
@@ -381,17 +471,24 @@ def build(facts: Dict[str, Any], rejudge: Rejudge, findings: Optional[List[Dict[
         if not sit.mm:
             notes.append("The examined Python could not be run, so no plan for its stack can be made.")
         else:
-            notes.append(f"No known-good Edge TPU stack is recorded for {sit.os} {sit.arch or ''} with an install "
-                         "edgedoctor knows; see `edgedoctor matrix list`.".replace("  ", " "))
+            notes.append(
+                f"No known-good Edge TPU stack is recorded for {sit.os} {sit.arch or ''} with an install "
+                "edgedoctor knows; see `edgedoctor matrix list`.".replace("  ", " ")
+            )
         return {"target": {}, "steps": [], "notes": notes}
     steps = _steps(sit, target)
     if major_minor(target.python) != sit.mm:
-        notes.append(f"A change of Python is unavoidable: no known-good Edge TPU stack exists for Python {sit.mm} "
-                     f"on {sit.os} {sit.arch or ''}".rstrip() + f"; Python {target.python} has one.")
+        notes.append(
+            f"A change of Python is unavoidable: no known-good Edge TPU stack exists for Python {sit.mm} "
+            f"on {sit.os} {sit.arch or ''}".rstrip()
+            + f"; Python {target.python} has one."
+        )
     if target.community:
-        notes.append(f"{target.release.get('name')} is a community build (feranick), the maintained way to pair "
-                     "libedgetpu with tflite_runtime newer than 2.11; Google's last runtime (Grouper, TF 2.5) "
-                     "segfaults with those.")
+        notes.append(
+            f"{target.release.get('name')} is a community build (feranick), the maintained way to pair "
+            "libedgetpu with tflite_runtime newer than 2.11; Google's last runtime (Grouper, TF 2.5) "
+            "segfaults with those."
+        )
     _attach_fixes(facts, steps, findings, rejudge)
     target_facts = {k: v for k, v in _merged_changes(steps).items()}
     for key in ("python", "tflite_runtime", "numpy", "pycoral", "runtime_release", "runtime_package"):
@@ -407,8 +504,9 @@ def _merged_changes(steps: List[Dict[str, Any]]) -> Dict[str, Any]:
     return merged
 
 
-def _attach_fixes(facts: Dict[str, Any], steps: List[Dict[str, Any]],
-                  findings: Optional[List[Dict[str, Any]]], rejudge: Rejudge) -> None:
+def _attach_fixes(
+    facts: Dict[str, Any], steps: List[Dict[str, Any]], findings: Optional[List[Dict[str, Any]]], rejudge: Rejudge
+) -> None:
     """Each step fixes the warnings and failures that are gone once its changes (and those before it) hold."""
 
     def open_ids(report_findings) -> List[str]:
@@ -437,6 +535,7 @@ def changes_of(plan: Dict[str, Any]) -> Dict[str, Any]:
 
 # --- the facts after the plan ----------------------------------------------------------------------------------
 
+
 def apply_changes(facts: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any]:
     """The facts as they will be once `changes` ({fact: value}, the keys of PLAN_KEYS) hold. What the plan
     cannot know before it is followed (the smoke run, the runtime's device list) becomes unknown, not pass."""
@@ -462,8 +561,11 @@ def apply_changes(facts: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, A
     for module in INTERPRETERS:
         if module in changes:
             version = changes[module]
-            candidates[module] = ({"found": True, "version": version, "dist_version": version, "imported": True,
-                                   "shadowed": False} if version else {"found": False})
+            candidates[module] = (
+                {"found": True, "version": version, "dist_version": version, "imported": True, "shadowed": False}
+                if version
+                else {"found": False}
+            )
             stack = True
     if "numpy" in changes:
         version = changes["numpy"]
@@ -471,13 +573,25 @@ def apply_changes(facts: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, A
         stack = True
     if "pycoral_identity" in changes or "pycoral" in changes:
         identity = changes.get("pycoral_identity") or ("google" if changes.get("pycoral") else "absent")
-        env["pycoral"] = {"identity": identity, "version": changes.get("pycoral"), "error": None,
-                          "shadowed": False, "imported": True if identity == "google" else None, "stderr": ""}
+        env["pycoral"] = {
+            "identity": identity,
+            "version": changes.get("pycoral"),
+            "error": None,
+            "shadowed": False,
+            "imported": True if identity == "google" else None,
+            "stderr": "",
+        }
         stack = True
     if stack:
         chosen = next((m for m in INTERPRETERS if (candidates.get(m) or {}).get("found")), None)
-        tflite.update({"module": chosen, "version": (candidates.get(chosen) or {}).get("version") if chosen else None,
-                       "error": None if chosen else "no TFLite interpreter is installed", "stderr": ""})
+        tflite.update(
+            {
+                "module": chosen,
+                "version": (candidates.get(chosen) or {}).get("version") if chosen else None,
+                "error": None if chosen else "no TFLite interpreter is installed",
+                "stderr": "",
+            }
+        )
         if not chosen:
             tflite["error_source"] = "edgedoctor"
         env["smoke"] = {"status": "skip", "planned": True}
@@ -502,12 +616,23 @@ def apply_changes(facts: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, A
     if any(k.startswith("runtime_") for k in changes):
         runtime = facts.setdefault("runtime", {})
         release = releases.get(changes.get("runtime_release"))
-        runtime.update({"found": changes.get("runtime_found", True), "loaded": True,
-                        "release": changes.get("runtime_release"), "package": changes.get("runtime_package"),
-                        "runtime_version": changes.get("runtime_version"), "error": None, "load_error": None,
-                        "worker": {"status": "ok"}, "devices": None, "planned": True,
-                        "package_version": ((release or {}).get("debian_versions") or [None])[-1]})
+        runtime.update(
+            {
+                "found": changes.get("runtime_found", True),
+                "loaded": True,
+                "release": changes.get("runtime_release"),
+                "package": changes.get("runtime_package"),
+                "runtime_version": changes.get("runtime_version"),
+                "error": None,
+                "load_error": None,
+                "worker": {"status": "ok"},
+                "devices": None,
+                "planned": True,
+                "package_version": ((release or {}).get("debian_versions") or [None])[-1],
+            }
+        )
         runtime.setdefault("path", None)
         runtime["path"] = runtime["path"] or {"windows": "edgetpu.dll", "darwin": "libedgetpu.1.dylib"}.get(
-            platform.get("os"), "libedgetpu.so.1")
+            platform.get("os"), "libedgetpu.so.1"
+        )
     return facts

@@ -4,7 +4,6 @@ finding `require.<name>` that fails with what was found. Pure functions of Facts
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -140,10 +139,15 @@ def evaluate(texts: Sequence[str], facts: Dict[str, Any], findings: Sequence[Fin
         seen.add(requirement.label)
         _, rule, title = RULES[requirement.name]
         met, detail = rule(facts, requirement.value)
-        results.append(Finding(f"require.{requirement.name}", PASS if met else FAIL,
-                               f"{title} ({requirement.label})" if requirement.value is not None else title,
-                               detail=detail,
-                               remedy="" if met else "See the failing device, runtime or model findings above."))
+        results.append(
+            Finding(
+                f"require.{requirement.name}",
+                PASS if met else FAIL,
+                f"{title} ({requirement.label})" if requirement.value is not None else title,
+                detail=detail,
+                remedy="" if met else "See the failing device, runtime or model findings above.",
+            )
+        )
     return results
 
 
@@ -162,13 +166,14 @@ def load_config(path: Optional[str], cwd: Path) -> Dict[str, Any]:
             if implicit_pyproject:  # some other project's broken pyproject.toml is not ours to judge
                 continue
             raise ValueError(f"{candidate}: {exc}") from None
-        if implicit_pyproject or ("tool" in data and isinstance(data.get("tool"), dict)
-                                  and "edgedoctor" in data["tool"]):
+        if implicit_pyproject or (
+            "tool" in data and isinstance(data.get("tool"), dict) and "edgedoctor" in data["tool"]
+        ):
             data = (data.get("tool") or {}).get("edgedoctor") or {}
         require = data.get("require", []) if isinstance(data, dict) else []
         if isinstance(require, str):
             require = [x.strip() for x in require.split(",") if x.strip()]
         if not isinstance(require, list) or not all(isinstance(x, str) for x in require):
-            raise ValueError(f"{candidate}: `require` must be a list of names such as [\"device\", \"usb3\"]")
+            raise ValueError(f'{candidate}: `require` must be a list of names such as ["device", "usb3"]')
         return {"require": list(require), "source": str(candidate)}
     return {"require": []}

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Optional
 
 from edgedoctor.machine.options import CheckOptions
-from edgedoctor.probes import ProbeContext
 from edgedoctor.machine.system import System
+from edgedoctor.probes import ProbeContext
 
 # Readers that do not depend on each other, run side by side (the worker ones spend their time in a child).
 INDEPENDENT = ("python_env", "usb", "pcie", "runtime")
@@ -37,16 +37,22 @@ def _read(name: str, ctx: ProbeContext) -> Dict[str, Any]:
     except ModuleNotFoundError as exc:
         if exc.name == f"edgedoctor.probes.{name}":
             return {"error": "not examined by this version of edgedoctor", "not_implemented": True}
-        return {"error": f"edgedoctor's {name} probe could not be loaded: {type(exc).__name__}: {exc}",
-                "internal_error": traceback.format_exc(limit=6)}
+        return {
+            "error": f"edgedoctor's {name} probe could not be loaded: {type(exc).__name__}: {exc}",
+            "internal_error": traceback.format_exc(limit=6),
+        }
     except Exception as exc:  # a broken installation of edgedoctor itself: the rest of the check goes on
-        return {"error": f"edgedoctor's {name} probe could not be loaded: {type(exc).__name__}: {exc}",
-                "internal_error": traceback.format_exc(limit=6)}
+        return {
+            "error": f"edgedoctor's {name} probe could not be loaded: {type(exc).__name__}: {exc}",
+            "internal_error": traceback.format_exc(limit=6),
+        }
     try:
         section = module.read(ctx)
     except Exception as exc:  # a reader's bug: a finding, never a traceback
-        section = {"error": f"edgedoctor's {name} probe failed: {type(exc).__name__}: {exc}",
-                   "internal_error": traceback.format_exc(limit=6)}
+        section = {
+            "error": f"edgedoctor's {name} probe failed: {type(exc).__name__}: {exc}",
+            "internal_error": traceback.format_exc(limit=6),
+        }
     if isinstance(section, dict):
         section.setdefault("probe_ms", round((time.perf_counter() - start) * 1000, 1))
     return section
@@ -80,7 +86,8 @@ def _merge_python_into_platform(facts: Dict[str, Any]) -> None:
     platform["python_version"] = python.get("version")
     platform["python_implementation"] = python.get("implementation")
     platform["python_executable"] = python.get("executable") or (facts.get("python_env") or {}).get(
-        "python_executable_requested")
+        "python_executable_requested"
+    )
     platform["in_venv"] = python.get("in_venv")
     if not platform.get("libc") and python.get("libc") and platform.get("os") in (None, "linux"):
         # (glibc is a Linux fact: a worker's answer is not taken for a macOS or Windows root examined from Linux)

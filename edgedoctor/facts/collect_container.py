@@ -13,29 +13,38 @@ from typing import Any, Callable, Dict, Optional
 
 from edgedoctor.facts import collect as host_collect
 from edgedoctor.machine.options import CheckOptions
+from edgedoctor.machine.system import System
 from edgedoctor.probes import ProbeContext
 from edgedoctor.probes import container as cprobe
-from edgedoctor.machine.system import System
 
 
 def container_section(engine: str, inspected: Dict[str, Any], outside: Dict[str, Any]) -> Dict[str, Any]:
     section = dict(inspected)
     section.pop("env", None)  # the environment is used, not reported (it holds the image's secrets)
-    section.update({k: outside[k] for k in ("dev_bus_usb", "usb_nodes", "apex_nodes", "os_release", "python",
-                                            "libedgetpu")})
+    section.update(
+        {k: outside[k] for k in ("dev_bus_usb", "usb_nodes", "apex_nodes", "os_release", "python", "libedgetpu")}
+    )
     section["exec_errors"] = outside.get("errors") or {}
     unseen = []
     if not outside.get("python"):
-        unseen = ["the Python stack (TFLite interpreter, numpy, pycoral)",
-                  "the runtime's version through its C API and the devices it opens",
-                  "the known-good models on the CPU and the Edge TPU"]
+        unseen = [
+            "the Python stack (TFLite interpreter, numpy, pycoral)",
+            "the runtime's version through its C API and the devices it opens",
+            "the known-good models on the CPU and the Edge TPU",
+        ]
     section["not_seen"] = unseen
     return section
 
 
-def collect(host: System, options: CheckOptions, name: str, engine: Optional[str] = None,
-            progress=None, engine_run: Optional[cprobe.Runner] = None,
-            shim: Optional[Callable[..., cprobe.WorkerShim]] = None) -> Dict[str, Any]:
+def collect(
+    host: System,
+    options: CheckOptions,
+    name: str,
+    engine: Optional[str] = None,
+    progress=None,
+    engine_run: Optional[cprobe.Runner] = None,
+    shim: Optional[Callable[..., cprobe.WorkerShim]] = None,
+) -> Dict[str, Any]:
     """Raises container.ContainerError when no engine has a running container of that name. `engine_run` runs
     the engine's commands (default: the host's command runner), `shim` makes the stand-in for the container's
     python3 (default: `WorkerShim`); tests pass recorded ones."""
@@ -44,8 +53,10 @@ def collect(host: System, options: CheckOptions, name: str, engine: Optional[str
     make_shim = shim or cprobe.WorkerShim
     engine, inspected = cprobe.find_container(name, run, engine)
     if not inspected["running"]:
-        raise cprobe.ContainerError(f"the container {name!r} is not running ({engine} says: "
-                                    f"{inspected.get('status') or 'not running'}); start it, then check again")
+        raise cprobe.ContainerError(
+            f"the container {name!r} is not running ({engine} says: "
+            f"{inspected.get('status') or 'not running'}); start it, then check again"
+        )
     say(f"container {name} ({engine})")
     outside = cprobe.outside_view(engine, name, run, timeout=min(options.timeout, 30.0))
     python = outside.get("python")
@@ -57,8 +68,7 @@ def collect(host: System, options: CheckOptions, name: str, engine: Optional[str
         say(reader)
         ctx.facts[reader] = host_collect._read(reader, ctx)
 
-    inner_system = cprobe.ContainerSystem(engine, name, inspected.get("env") or {}, run,
-                                          worker=bool(python))
+    inner_system = cprobe.ContainerSystem(engine, name, inspected.get("env") or {}, run, worker=bool(python))
     facts = ctx.facts
     if python:
         with make_shim(engine, name, python["command"], options.timeout, inspected.get("working_dir") or "/") as made:
@@ -80,15 +90,20 @@ def collect(host: System, options: CheckOptions, name: str, engine: Optional[str
 
         env = python_env.summarise({})
         env["tflite"]["error"] = None
-        env["error"] = (f"the container {name!r} has no python3 (nor python 3.6+): its Python stack could not be "
-                        f"examined")
+        env["error"] = (
+            f"the container {name!r} has no python3 (nor python 3.6+): its Python stack could not be examined"
+        )
         env["not_examined"] = True
         env["python_executable_requested"] = None
         facts["python_env"] = env
         say(f"runtime in {name} (from outside)")
         facts["runtime"] = host_collect._read("runtime", inner)
-        facts["inference"] = {"cpu": None, "tpu": None, "speedup": None,
-                              "skipped": f"the container {name!r} has no python3 to run the models with"}
+        facts["inference"] = {
+            "cpu": None,
+            "tpu": None,
+            "speedup": None,
+            "skipped": f"the container {name!r} has no python3 to run the models with",
+        }
     facts["container"] = container_section(engine, inspected, outside)
     majors = set()
     for apex in host.listdir("/sys/class/apex"):  # the major the LXC cgroup rule must allow (dev "120:0")

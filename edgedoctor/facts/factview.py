@@ -6,11 +6,30 @@ strings, ints, bools or None (unknown). Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional, List
+from typing import Any, Dict, Iterable, List, Optional
 
-KEYS = ("os", "arch", "python", "tflite_runtime", "ai_edge_litert", "tensorflow", "pycoral", "pycoral_identity",
-        "numpy", "runtime_version", "runtime_release", "runtime_package", "runtime_found", "kernel", "link",
-        "device", "usb_state", "container", "board", "page_size")
+KEYS = (
+    "os",
+    "arch",
+    "python",
+    "tflite_runtime",
+    "ai_edge_litert",
+    "tensorflow",
+    "pycoral",
+    "pycoral_identity",
+    "numpy",
+    "runtime_version",
+    "runtime_release",
+    "runtime_package",
+    "runtime_found",
+    "kernel",
+    "link",
+    "device",
+    "usb_state",
+    "container",
+    "board",
+    "page_size",
+)
 
 BOOL_KEYS = {"container", "runtime_found"}
 INT_KEYS = {"page_size"}
@@ -33,7 +52,8 @@ def _arch(value: Optional[str]) -> Optional[str]:
         return None
     value = value.lower()
     return {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv7": "armv7l", "armhf": "armv7l"}.get(
-        value, value)
+        value, value
+    )
 
 
 def _obj(value: Any) -> Dict[str, Any]:
@@ -55,8 +75,11 @@ def from_facts(facts: Dict[str, Any]) -> Dict[str, Any]:
     view["python"] = platform.get("python_version") or get_path(env, "python", "version")
     tflite = _obj(env.get("tflite"))
     candidates = _obj(tflite.get("candidates"))
-    for key, name in (("tflite_runtime", "tflite_runtime"), ("ai_edge_litert", "ai_edge_litert"),
-                      ("tensorflow", "tensorflow")):
+    for key, name in (
+        ("tflite_runtime", "tflite_runtime"),
+        ("ai_edge_litert", "ai_edge_litert"),
+        ("tensorflow", "tensorflow"),
+    ):
         info = _obj(candidates.get(name))
         version = info.get("version") or info.get("dist_version")
         if tflite.get("module") == name and tflite.get("version"):
@@ -77,8 +100,10 @@ def from_facts(facts: Dict[str, Any]) -> Dict[str, Any]:
     view["page_size"] = platform.get("page_size") or (_obj(facts.get("pcie"))).get("page_size")
     view["link"], view["device"], view["usb_state"] = _device(facts)
     # Conditions compare scalars: anything else (a hand-edited report) is unknown.
-    return {key: value if isinstance(value, (str, int, float, bool)) or value is None else None
-            for key, value in view.items()}
+    return {
+        key: value if isinstance(value, (str, int, float, bool)) or value is None else None
+        for key, value in view.items()
+    }
 
 
 def _device(facts: Dict[str, Any]):
@@ -135,7 +160,8 @@ def parse_value(key: str, raw: str) -> Any:
     if key == "os":
         lowered = raw.lower()
         return {"macos": "darwin", "mac": "darwin", "osx": "darwin", "win": "windows", "win32": "windows"}.get(
-            lowered, lowered)
+            lowered, lowered
+        )
     return raw
 
 

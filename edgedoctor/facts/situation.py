@@ -38,13 +38,13 @@ class Situation:
     os: str
     arch: Optional[str]
     distro_ids: List[str]
-    dist: Optional[str]           # `bookworm`, `ubuntu24.04`: how community .deb assets are named
+    dist: Optional[str]  # `bookworm`, `ubuntu24.04`: how community .deb assets are named
     glibc: Optional[str]
-    python: Optional[str]         # X.Y.Z of the examined interpreter
+    python: Optional[str]  # X.Y.Z of the examined interpreter
     executable: Optional[str]
     in_venv: Optional[bool]
     externally_managed: bool
-    system_python: bool           # the distribution's own /usr/bin/python3, not a venv
+    system_python: bool  # the distribution's own /usr/bin/python3, not a venv
     packages: Dict[str, str] = field(default_factory=dict)
 
     @property
@@ -69,20 +69,38 @@ def situation(facts: Dict[str, Any]) -> Situation:
     if "ubuntu" in ids[:1] and release.get("VERSION_ID"):
         dist = f"ubuntu{release['VERSION_ID']}"
     else:
-        dist = codename or ({"12": "bookworm", "11": "bullseye", "13": "trixie"}.get(str(release.get("VERSION_ID")))
-                            if ids[:1] in (["debian"], ["raspbian"]) else None)
+        dist = codename or (
+            {"12": "bookworm", "11": "bullseye", "13": "trixie"}.get(str(release.get("VERSION_ID")))
+            if ids[:1] in (["debian"], ["raspbian"])
+            else None
+        )
     executable = platform.get("python_executable") or python.get("executable")
     in_venv = python.get("in_venv") if "in_venv" in python else platform.get("in_venv")
     os_name = view.get("os") or "linux"
-    system_python = bool(os_name == "linux" and not in_venv and executable
-                         and str(executable).startswith("/usr/bin/python3"))
+    system_python = bool(
+        os_name == "linux" and not in_venv and executable and str(executable).startswith("/usr/bin/python3")
+    )
     managed = python.get("externally_managed")
     if managed is None:
         # Facts recorded before the worker read the marker: Debian 12+ and Ubuntu 23.04+ mark their python3.
-        managed = bool(system_python and any(i in ("debian", "ubuntu", "raspbian") for i in ids)
-                       and spec_holds(">=3.11", view.get("python")))
+        managed = bool(
+            system_python
+            and any(i in ("debian", "ubuntu", "raspbian") for i in ids)
+            and spec_holds(">=3.11", view.get("python"))
+        )
     packages = {str(k).lower(): v for k, v in factview._obj(env.get("packages")).items()}
-    return Situation(facts=facts, view=view, os=os_name, arch=view.get("arch") or factview._arch(python.get("machine")), distro_ids=ids, dist=dist,
-                     glibc=platform.get("libc_version") if platform.get("libc") == "glibc" else None,
-                     python=view.get("python"), executable=executable, in_venv=in_venv,
-                     externally_managed=bool(managed), system_python=system_python, packages=packages)
+    return Situation(
+        facts=facts,
+        view=view,
+        os=os_name,
+        arch=view.get("arch") or factview._arch(python.get("machine")),
+        distro_ids=ids,
+        dist=dist,
+        glibc=platform.get("libc_version") if platform.get("libc") == "glibc" else None,
+        python=view.get("python"),
+        executable=executable,
+        in_venv=in_venv,
+        externally_managed=bool(managed),
+        system_python=system_python,
+        packages=packages,
+    )

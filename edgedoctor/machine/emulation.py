@@ -30,15 +30,40 @@ from typing import Dict, List, Optional, Sequence, Tuple
 EM_386, EM_ARM, EM_X86_64, EM_AARCH64 = 3, 40, 62, 183
 EM_MIPS, EM_PPC64, EM_S390, EM_RISCV = 8, 21, 22, 243
 
-MACHINE_NAMES = {EM_386: "i386", EM_ARM: "arm", EM_X86_64: "x86_64", EM_AARCH64: "aarch64", EM_MIPS: "mips",
-                 EM_PPC64: "ppc64", EM_S390: "s390x", EM_RISCV: "riscv"}
+MACHINE_NAMES = {
+    EM_386: "i386",
+    EM_ARM: "arm",
+    EM_X86_64: "x86_64",
+    EM_AARCH64: "aarch64",
+    EM_MIPS: "mips",
+    EM_PPC64: "ppc64",
+    EM_S390: "s390x",
+    EM_RISCV: "riscv",
+}
 
 # Machines a CPU of the key runs natively besides its own (a 64-bit kernel with the 32-bit ABI enabled).
 NATIVE_ALSO = {EM_X86_64: {EM_386}, EM_AARCH64: {EM_ARM}}
 
 # qemu-user options (linux-user/main.c) that take an argument; the others are flags.
-_OPTIONS_WITH_ARGUMENT = {"L", "s", "cpu", "E", "U", "0", "r", "g", "B", "R", "d", "D", "dfilter", "p", "seed",
-                          "trace", "plugin"}
+_OPTIONS_WITH_ARGUMENT = {
+    "L",
+    "s",
+    "cpu",
+    "E",
+    "U",
+    "0",
+    "r",
+    "g",
+    "B",
+    "R",
+    "d",
+    "D",
+    "dfilter",
+    "p",
+    "seed",
+    "trace",
+    "plugin",
+}
 # The ones a child must get again to see the same machine: sysroot, CPU model, stack size, uname release,
 # guest base and reserved size, page size.
 _REPEATED = ("L", "cpu", "s", "r", "B", "R", "p")
@@ -84,14 +109,23 @@ class Emulator:
     def host_path(self, program: str) -> str:
         """The emulator opens its program on the host, while the emulated process sees `/usr/bin/python3` in
         the sysroot (qemu looks in `-L` first): name the file the emulated process meant."""
-        if (self.sysroot and os.path.isabs(program) and not _inside(program, self.sysroot)
-                and os.path.exists(self.sysroot.rstrip("/") + program)):
+        if (
+            self.sysroot
+            and os.path.isabs(program)
+            and not _inside(program, self.sysroot)
+            and os.path.exists(self.sysroot.rstrip("/") + program)
+        ):
             return self.sysroot.rstrip("/") + program
         return program
 
     def to_fact(self) -> Dict[str, object]:
-        return {"emulator": self.path, "machine": MACHINE_NAMES.get(self.machine or -1), "sysroot": self.sysroot,
-                "options": list(self.options), "origin": self.origin}
+        return {
+            "emulator": self.path,
+            "machine": MACHINE_NAMES.get(self.machine or -1),
+            "sysroot": self.sysroot,
+            "options": list(self.options),
+            "origin": self.origin,
+        }
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -122,26 +156,26 @@ def parse_elf(head: bytes, read_at=None) -> Optional[ElfInfo]:
 
 def _interpreter(head: bytes, bits: int, order: str, read_at) -> Optional[str]:
     if bits == 64:
-        phoff, = struct.unpack_from(order + "Q", head, 32)
+        (phoff,) = struct.unpack_from(order + "Q", head, 32)
         phentsize, phnum = struct.unpack_from(order + "HH", head, 54)
     else:
-        phoff, = struct.unpack_from(order + "I", head, 28)
+        (phoff,) = struct.unpack_from(order + "I", head, 28)
         phentsize, phnum = struct.unpack_from(order + "HH", head, 42)
     if not phoff or phnum > 256 or phentsize < (56 if bits == 64 else 32):
         return None
     table = read_at(phoff, phentsize * phnum)
     for index in range(phnum):
-        entry = table[index * phentsize:(index + 1) * phentsize]
+        entry = table[index * phentsize : (index + 1) * phentsize]
         if len(entry) < phentsize:
             break
         if struct.unpack_from(order + "I", entry, 0)[0] != 3:  # PT_INTERP
             continue
         if bits == 64:
-            offset, = struct.unpack_from(order + "Q", entry, 8)
-            size, = struct.unpack_from(order + "Q", entry, 32)
+            (offset,) = struct.unpack_from(order + "Q", entry, 8)
+            (size,) = struct.unpack_from(order + "Q", entry, 32)
         else:
-            offset, = struct.unpack_from(order + "I", entry, 4)
-            size, = struct.unpack_from(order + "I", entry, 16)
+            (offset,) = struct.unpack_from(order + "I", entry, 4)
+            (size,) = struct.unpack_from(order + "I", entry, 16)
         if 0 < size <= 4096:
             return read_at(offset, size).split(b"\0", 1)[0].decode("utf-8", "replace") or None
     return None
@@ -287,7 +321,7 @@ def binfmt_runs(head: bytes, folder: Optional[str] = None) -> bool:
             offset = int(fields.get("offset", "0").strip())
         except ValueError:
             continue
-        window = head[offset:offset + len(magic)]
+        window = head[offset : offset + len(magic)]
         if len(window) == len(magic) and all((b & m) == (g & m) for b, m, g in zip(window, mask, magic)):
             return True
     return False

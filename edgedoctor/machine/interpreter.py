@@ -37,20 +37,20 @@ ID_TIMEOUT = 15.0  # seconds; an emulated or cold interpreter can take a few
 
 @dataclass
 class Identity:
-    path: str             # what was run (the user's words, resolved to a file)
-    executable: str       # sys.executable as the interpreter reports it (resolves pyenv shims)
+    path: str  # what was run (the user's words, resolved to a file)
+    executable: str  # sys.executable as the interpreter reports it (resolves pyenv shims)
     version: str
     implementation: str
     in_venv: bool
-    prefix: str = ""      # sys.prefix: tells a venv apart from the interpreter it links to
+    prefix: str = ""  # sys.prefix: tells a venv apart from the interpreter it links to
 
 
 @dataclass
 class Choice:
-    path: str             # the interpreter to examine
-    reason: str           # why this one, in plain words
-    source: str           # "option", "virtual_env", "conda", "cwd_venv", "path", "own"
-    is_own: bool          # edgedoctor's own interpreter
+    path: str  # the interpreter to examine
+    reason: str  # why this one, in plain words
+    source: str  # "option", "virtual_env", "conda", "cwd_venv", "path", "own"
+    is_own: bool  # edgedoctor's own interpreter
 
 
 class NotAnInterpreter(ValueError):
@@ -59,8 +59,12 @@ class NotAnInterpreter(ValueError):
 
 def venv_python(folder: Path) -> Optional[Path]:
     """A venv or conda folder -> its interpreter (None when it has none)."""
-    for candidate in (folder / "bin" / "python", folder / "bin" / "python3", folder / "Scripts" / "python.exe",
-                      folder / "python.exe"):
+    for candidate in (
+        folder / "bin" / "python",
+        folder / "bin" / "python3",
+        folder / "Scripts" / "python.exe",
+        folder / "python.exe",
+    ):
         try:
             if candidate.is_file():
                 return candidate
@@ -105,8 +109,9 @@ def identify(path: str, timeout: float = ID_TIMEOUT) -> Identity:
     # Output goes to files, not pipes: a grandchild that keeps a pipe open cannot hold the wait past the exit.
     with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out_file, stderr=err_file,
-                                    start_new_session=(os.name == "posix"))
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out_file, stderr=err_file, start_new_session=(os.name == "posix")
+            )
         except OSError as exc:
             raise NotAnInterpreter(f"cannot run it ({exc.strerror or exc})") from None
         try:
@@ -122,22 +127,27 @@ def identify(path: str, timeout: float = ID_TIMEOUT) -> Identity:
     for line in text.splitlines():
         if line.startswith(_MARK):
             try:
-                data = json.loads(line[len(_MARK):])
+                data = json.loads(line[len(_MARK) :])
             except ValueError:
                 break
-            return Identity(path=path, executable=str(data.get("executable") or path),
-                            version=str(data.get("version") or "?"),
-                            implementation=str(data.get("implementation") or "?"),
-                            in_venv=data.get("prefix") != data.get("base_prefix"),
-                            prefix=str(data.get("prefix") or ""))
+            return Identity(
+                path=path,
+                executable=str(data.get("executable") or path),
+                version=str(data.get("version") or "?"),
+                implementation=str(data.get("implementation") or "?"),
+                in_venv=data.get("prefix") != data.get("base_prefix"),
+                prefix=str(data.get("prefix") or ""),
+            )
     said = (err.decode("utf-8", "replace").strip().splitlines() or [""])[-1]
     if _MARK.strip() in said or not said.isprintable():
         said = ""  # it echoed the program back (`ls: cannot access ...`): nothing worth showing
     if "GLIBC_" in said or "cannot open shared object file" in said:
         # The loader refused it: a Python built for a newer C library (glibc-too-old) or missing a library.
         raise NotAnInterpreter(f"it could not start, the system's loader refused it: {said[:200]}")
-    raise NotAnInterpreter(f"it is not a Python interpreter (it exited with {proc.returncode} and gave no Python "
-                           f"identification" + (f"; it said: {said[:160]}" if said else "") + ")")
+    raise NotAnInterpreter(
+        f"it is not a Python interpreter (it exited with {proc.returncode} and gave no Python "
+        f"identification" + (f"; it said: {said[:160]}" if said else "") + ")"
+    )
 
 
 def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
@@ -163,8 +173,9 @@ def is_own(identity: Identity) -> bool:
         return os.path.abspath(identity.prefix) == os.path.abspath(sys.prefix)
 
 
-def candidates(env: Mapping[str, str], cwd: str,
-               which: Callable[[str], Optional[str]] = shutil.which) -> List[Tuple[str, str, str]]:
+def candidates(
+    env: Mapping[str, str], cwd: str, which: Callable[[str], Optional[str]] = shutil.which
+) -> List[Tuple[str, str, str]]:
     """The interpreters the user may mean, best first: (path, source, reason)."""
     found: List[Tuple[str, str, str]] = []
     virtual_env = env.get("VIRTUAL_ENV")
@@ -181,7 +192,7 @@ def candidates(env: Mapping[str, str], cwd: str,
         python = venv_python(Path(cwd) / name)
         if python:
             found.append((str(python), "cwd_venv", f"the virtual environment ./{name} in the current folder"))
-    for name in (("python3", "python") if os.name == "posix" else ("python", "py", "python3")):
+    for name in ("python3", "python") if os.name == "posix" else ("python", "py", "python3"):
         python = which(name)
         if python:
             found.append((python, "path", f"the `{name}` on PATH"))
@@ -189,9 +200,13 @@ def candidates(env: Mapping[str, str], cwd: str,
     return found
 
 
-def choose(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None, own: str = sys.executable,
-           which: Callable[[str], Optional[str]] = shutil.which,
-           check: Callable[[str], Identity] = identify) -> Tuple[Choice, Optional[Identity], List[str]]:
+def choose(
+    env: Optional[Mapping[str, str]] = None,
+    cwd: Optional[str] = None,
+    own: str = sys.executable,
+    which: Callable[[str], Optional[str]] = shutil.which,
+    check: Callable[[str], Identity] = identify,
+) -> Tuple[Choice, Optional[Identity], List[str]]:
     """The interpreter to examine without `--python`, its identity, and why others were passed over."""
     env = os.environ if env is None else env
     cwd = cwd or os.getcwd()
@@ -210,8 +225,16 @@ def choose(env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None, o
         if own_env:
             reason += ", which is also edgedoctor's own environment"
         return Choice(path=examined, reason=reason, source=source, is_own=own_env), identity, passed_over
-    return (Choice(path=own, reason="edgedoctor's own interpreter (no virtual environment is active and no other "
-                                    "Python was found)", source="own", is_own=True), None, passed_over)
+    return (
+        Choice(
+            path=own,
+            reason="edgedoctor's own interpreter (no virtual environment is active and no other Python was found)",
+            source="own",
+            is_own=True,
+        ),
+        None,
+        passed_over,
+    )
 
 
 def too_old(identity: Identity) -> bool:
@@ -221,8 +244,9 @@ def too_old(identity: Identity) -> bool:
         return False
 
 
-def from_option(text: str, cwd: Optional[str] = None,
-                check: Callable[[str], Identity] = identify) -> Tuple[Choice, Identity]:
+def from_option(
+    text: str, cwd: Optional[str] = None, check: Callable[[str], Identity] = identify
+) -> Tuple[Choice, Identity]:
     """`--python TEXT` -> the choice; ValueError (a usage error) when nothing there or it is not a Python."""
     try:
         path = resolve(text, cwd)
@@ -235,8 +259,10 @@ def from_option(text: str, cwd: Optional[str] = None,
     except NotAnInterpreter as exc:
         raise ValueError(f"--python {text}: {exc}") from None
     if too_old(identity):
-        raise ValueError(f"--python {text}: Python {identity.version} is older than the 3.6 that edgedoctor's probes "
-                         f"need (Coral's pycoral needs 3.6 to 3.9)")
+        raise ValueError(
+            f"--python {text}: Python {identity.version} is older than the 3.6 that edgedoctor's probes "
+            f"need (Coral's pycoral needs 3.6 to 3.9)"
+        )
     return Choice(path=path, reason="named with --python", source="option", is_own=is_own(identity)), identity
 
 

@@ -51,8 +51,13 @@ def run_command(argv: Sequence[str], timeout: float = 10.0) -> CommandResult:
     from edgedoctor.machine import workerproc
 
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=(os.name == "posix"))
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=(os.name == "posix"),
+        )
     except (OSError, ValueError) as exc:
         return CommandResult(argv, None, error=str(exc))
     # The workers' exchange: a deadline that holds whatever the command leaves behind, output capped, the
@@ -147,8 +152,9 @@ def read_regular(path, limit: int) -> Optional[bytes]:
             # qemu-arm answers stat() of a /proc path from the host but open() from the emulated sysroot; the
             # fstat below still refuses anything that is not a regular file.
             pass
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-                     | getattr(os, "O_BINARY", 0))
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+        )
     except (OSError, ValueError):
         return None
     try:
@@ -225,8 +231,9 @@ class System:
                 if "=" in line and not line.startswith("#"):
                     key, _, value = line.partition("=")
                     environ.setdefault(key.strip(), value.strip())
-        return cls(root=root, env=environ, run=RecordedRunner(meta / "commands"), platform=platform,
-                   page_size=page_size)
+        return cls(
+            root=root, env=environ, run=RecordedRunner(meta / "commands"), platform=platform, page_size=page_size
+        )
 
     @property
     def is_host(self) -> bool:
@@ -269,8 +276,12 @@ class System:
 
             found = [str(absolute_dir).rstrip("/")]
             for part in [x for x in pattern.split("/") if x]:
-                found = [f"{folder}/{name}" for folder in found for name in self.listdir(folder or "/")
-                         if fnmatch.fnmatchcase(name, part)]
+                found = [
+                    f"{folder}/{name}"
+                    for folder in found
+                    for name in self.listdir(folder or "/")
+                    if fnmatch.fnmatchcase(name, part)
+                ]
             return iter(sorted(found))
         base = self.path(absolute_dir)
         try:

@@ -48,8 +48,15 @@ class WorkerOutcome:
 
     def to_fact(self) -> Dict[str, Any]:
         """The failure as it goes into Facts (no result)."""
-        return {"status": self.status, "error": self.error, "signal": self.signal, "stage": self.stage,
-                "returncode": self.returncode, "stderr": self.stderr[-8000:], "duration_ms": round(self.duration_ms, 1)}
+        return {
+            "status": self.status,
+            "error": self.error,
+            "signal": self.signal,
+            "stage": self.stage,
+            "returncode": self.returncode,
+            "stderr": self.stderr[-8000:],
+            "duration_ms": round(self.duration_ms, 1),
+        }
 
 
 def _signal_name(returncode: int) -> str:
@@ -73,7 +80,7 @@ def _split_stderr(text: str):
     stages, lines = [], []
     for line in text.splitlines():
         if line.startswith(STAGE_MARK):
-            stages.append(line[len(STAGE_MARK):].strip())
+            stages.append(line[len(STAGE_MARK) :].strip())
         elif line or lines:
             lines.append(line)
     return stages, "\n".join(lines).strip("\n")
@@ -98,8 +105,13 @@ def run_worker(
         return WorkerOutcome(task, NOT_STARTED, error="not started: edgedoctor is stopping (interrupted)")
     try:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=child_env, cwd=cwd, start_new_session=(os.name == "posix"),
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=child_env,
+            cwd=cwd,
+            start_new_session=(os.name == "posix"),
         )
     except (OSError, ValueError) as exc:
         return WorkerOutcome(task, NOT_STARTED, error=f"cannot run {python}: {getattr(exc, 'strerror', None) or exc}")
@@ -111,19 +123,27 @@ def run_worker(
         LIVE.discard(proc)
     if timed_out:
         stages, text = _split_stderr(err.decode("utf-8", "replace"))
-        return WorkerOutcome(task, TIMEOUT, error=f"no answer within {timeout:g} s" + (
-            f" (while: {stages[-1]})" if stages else ""), stderr=text, stage=stages[-1] if stages else None,
-            duration_ms=(time.monotonic() - start) * 1000, stages=stages)
+        return WorkerOutcome(
+            task,
+            TIMEOUT,
+            error=f"no answer within {timeout:g} s" + (f" (while: {stages[-1]})" if stages else ""),
+            stderr=text,
+            stage=stages[-1] if stages else None,
+            duration_ms=(time.monotonic() - start) * 1000,
+            stages=stages,
+        )
     duration = (time.monotonic() - start) * 1000
     stages, text = _split_stderr(err.decode("utf-8", "replace"))
     last = stages[-1] if stages else None
-    outcome = WorkerOutcome(task, OK, stderr=text, returncode=proc.returncode, stage=last,
-                            duration_ms=duration, stages=stages)
+    outcome = WorkerOutcome(
+        task, OK, stderr=text, returncode=proc.returncode, stage=last, duration_ms=duration, stages=stages
+    )
     if proc.returncode is not None and proc.returncode < 0:
         outcome.status = CRASHED
         outcome.signal = _signal_name(proc.returncode)
-        outcome.error = (f"the worker was killed by {outcome.signal}{_shell_words(proc.returncode)}"
-                         + (f" while: {last}" if last else ""))
+        outcome.error = f"the worker was killed by {outcome.signal}{_shell_words(proc.returncode)}" + (
+            f" while: {last}" if last else ""
+        )
         return outcome
     try:
         answer = json.loads(out.decode("utf-8", "replace"))
@@ -133,8 +153,11 @@ def run_worker(
         outcome.status = GARBAGE if proc.returncode == 0 else CRASHED
         shown = out[:200].decode("utf-8", "replace").strip() or "(nothing)"
         reason = _first_error_line(text)
-        outcome.error = (f"the worker exited with code {proc.returncode}" if proc.returncode else
-                         "the worker printed no result") + f"; stdout: {shown}" + (f"; {reason}" if reason else "")
+        outcome.error = (
+            (f"the worker exited with code {proc.returncode}" if proc.returncode else "the worker printed no result")
+            + f"; stdout: {shown}"
+            + (f"; {reason}" if reason else "")
+        )
         return outcome
     if not answer.get("ok"):
         outcome.status = WORKER_ERROR
@@ -145,10 +168,10 @@ def run_worker(
     return outcome
 
 
-STDOUT_CAP = 32 << 20    # bytes of the worker's answer kept (more is not an answer: reported as garbage)
+STDOUT_CAP = 32 << 20  # bytes of the worker's answer kept (more is not an answer: reported as garbage)
 STDERR_HEAD = 256 << 10  # bytes kept from the start of its standard error...
-STDERR_TAIL = 1 << 20    # ...and from its end (where the last stage and the error are)
-GRACE = 0.5              # seconds the pipes may stay open after the worker exited (a daemon it left holds them)
+STDERR_TAIL = 1 << 20  # ...and from its end (where the last stage and the error are)
+GRACE = 0.5  # seconds the pipes may stay open after the worker exited (a daemon it left holds them)
 
 # The workers running now (each the leader of its own process group): a signal handler kills them all, and
 # once it has, no new one starts (a probe thread would otherwise retry the one just killed).
@@ -230,7 +253,7 @@ def exchange(proc: subprocess.Popen, data: bytes, timeout: float):
                 stream = key.fileobj
                 if stream is proc.stdin:
                     try:
-                        sent = os.write(proc.stdin.fileno(), pending[:1 << 16])
+                        sent = os.write(proc.stdin.fileno(), pending[: 1 << 16])
                     except (BrokenPipeError, OSError):
                         sent = len(pending)
                     pending = pending[sent:]
@@ -290,14 +313,19 @@ def _kill(proc: subprocess.Popen) -> None:
                 pass
 
 
-def run_worker_resilient(python: str, task: str, payload: Mapping[str, Any], timeout: float = 60.0,
-                         env=None, cwd=None, max_retries: int = 3) -> List[WorkerOutcome]:
+def run_worker_resilient(
+    python: str, task: str, payload: Mapping[str, Any], timeout: float = 60.0, env=None, cwd=None, max_retries: int = 3
+) -> List[WorkerOutcome]:
     """Run a task; when it crashes or hangs in a named stage, run it again skipping that stage, so one bad
     import does not hide everything else the worker can tell. Returns every attempt, the last one last."""
     attempts = [run_worker(python, task, payload, timeout, env, cwd)]
     skip = list(payload.get("skip") or [])
-    while (attempts[-1].status in (CRASHED, TIMEOUT) and attempts[-1].stage and attempts[-1].stage not in skip
-           and len(attempts) <= max_retries):
+    while (
+        attempts[-1].status in (CRASHED, TIMEOUT)
+        and attempts[-1].stage
+        and attempts[-1].stage not in skip
+        and len(attempts) <= max_retries
+    ):
         skip.append(attempts[-1].stage)
         attempts.append(run_worker(python, task, dict(payload, skip=list(skip)), timeout, env, cwd))
     return attempts

@@ -20,9 +20,11 @@ MODEL_FILE = "cause_model.json"
 CONTEXT = re.compile(
     r"edge[ _-]?tpu|edgetpu|\bcoral\b|libedgetpu|pycoral|/dev/apex|/sys/class/apex|\bapex_\d|apex\.ko|"
     r"\bapex (?:\d{4}:|driver|module)|modprobe apex|gasket|1a6e|18d1[:\s]9302|global unichip|edgetpu-custom-op",
-    re.IGNORECASE)  # "apex" alone is a keyboard, a game, a Salesforce language: not context
+    re.IGNORECASE,
+)  # "apex" alone is a keyboard, a game, a Salesforce language: not context
 TOKEN = re.compile(r"[a-z][a-z0-9_]{1,29}")
-STOP = frozenset("""
+STOP = frozenset(
+    """
 my me we us he she him her is am be to of in on at an as or if so no do up by it its i'm im ive i've
 this these those here now then again after before while because about into over under same both each few
 any all may might must shall can't cannot don't doesn't didn't isn't wasn't won't
@@ -32,7 +34,8 @@ what when where which who will would could should there then than them they thei
 been being were also just only some more most other such very one two get got does did doing done how why
 https http www com github org html issue issues comment line file files usr lib local home pi root lib64
 python3 python site packages dist self none true false
-""".split())
+""".split()
+)
 # Confidence of a model guess: below every curated entry's base, so a signature match wins.
 BASE, SPAN = 0.18, 0.2
 
@@ -86,8 +89,9 @@ class CauseModel:
         if not ranked:
             return None
         cause, posterior = ranked[0]
-        words = sorted(tokens(text) & set(self.causes[cause]["words"]),
-                       key=lambda w: -self.causes[cause]["words"][w])[:8]
+        words = sorted(tokens(text) & set(self.causes[cause]["words"]), key=lambda w: -self.causes[cause]["words"][w])[
+            :8
+        ]
         return cause, BASE + SPAN * posterior, words
 
 
@@ -112,5 +116,10 @@ def build(cases: Iterable[Tuple[str, str]], alpha: float = 0.5, min_df: int = 2)
     for info in causes.values():
         info["words"] = dict(sorted(info["words"].items()))
         info["total"] = sum(info["words"].values())
-    return {"schema": 1, "alpha": alpha, "documents": len(per_text), "vocabulary": vocabulary,
-            "causes": dict(sorted(causes.items()))}
+    return {
+        "schema": 1,
+        "alpha": alpha,
+        "documents": len(per_text),
+        "vocabulary": vocabulary,
+        "causes": dict(sorted(causes.items())),
+    }

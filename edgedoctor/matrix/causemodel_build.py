@@ -9,7 +9,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from edgedoctor.matrix.causemodel import MODEL_FILE, build
 
-def labelled_cases(fixtures: Path, entry_causes: Dict[str, str], include_holdouts: Sequence[str] = ()) -> List[Tuple[str, str]]:
+
+def labelled_cases(
+    fixtures: Path, entry_causes: Dict[str, str], include_holdouts: Sequence[str] = ()
+) -> List[Tuple[str, str]]:
     """(cause, text) from tests/fixtures: real_errors/*.toml (cause of their entry) and the named holdout files."""
     from edgedoctor.util.tomlcompat import load_toml
 

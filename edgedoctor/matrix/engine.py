@@ -14,13 +14,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from edgedoctor.util import datafiles
 from edgedoctor.matrix import signatures
 from edgedoctor.matrix.signatures import (  # noqa: F401  (re-exported: the matrix's public face)
-    CARRY, CONTEXT_WORDS, FLAGS, MAX_WINDOW, MIN_LITERAL, Signature, _fold, _make_plan,
-    _search, _vetoed, analyse, required_literals,
+    CARRY,
+    CONTEXT_WORDS,
+    FLAGS,
+    MAX_WINDOW,
+    MIN_LITERAL,
+    Signature,
+    _fold,
+    _make_plan,
+    _search,
+    _vetoed,
+    analyse,
+    required_literals,
 )
 from edgedoctor.matrix.wordindex import Presence
+from edgedoctor.util import datafiles
 
 
 def load_toml(path) -> Dict[str, Any]:
@@ -29,17 +39,50 @@ def load_toml(path) -> Dict[str, Any]:
 
     return _load_toml(path)
 
+
 SEVERITIES = ("fail", "warn", "info")
-LIST_KEYS = {"os", "arch", "link", "device", "usb_state", "board", "runtime_release", "runtime_package",
-             "pycoral_identity", "page_size"}
+LIST_KEYS = {
+    "os",
+    "arch",
+    "link",
+    "device",
+    "usb_state",
+    "board",
+    "runtime_release",
+    "runtime_package",
+    "pycoral_identity",
+    "page_size",
+}
 BOOL_KEYS = {"container", "runtime_found", "require_facts"}
-SPEC_KEYS = {"python", "tflite_runtime", "ai_edge_litert", "tensorflow", "pycoral", "numpy", "kernel",
-             "runtime_version"}
+SPEC_KEYS = {
+    "python",
+    "tflite_runtime",
+    "ai_edge_litert",
+    "tensorflow",
+    "pycoral",
+    "numpy",
+    "kernel",
+    "runtime_version",
+}
 RUNTIME_KEYS = {"runtime_version", "runtime_release", "runtime_package"}
 STACK_KEYS = {"tflite_runtime", "ai_edge_litert", "tensorflow", "pycoral", "numpy", "python"}
 CONDITION_KEYS = LIST_KEYS | SPEC_KEYS | {"container", "runtime_found"}
-ENTRY_KEYS = {"id", "cause", "title", "severity", "confidence", "signatures", "explanation", "remedy",
-              "references", "examples", "when", "require_facts", "verification", "as_of"}
+ENTRY_KEYS = {
+    "id",
+    "cause",
+    "title",
+    "severity",
+    "confidence",
+    "signatures",
+    "explanation",
+    "remedy",
+    "references",
+    "examples",
+    "when",
+    "require_facts",
+    "verification",
+    "as_of",
+}
 VERIFICATION_KEYS = {"status", "date", "how"}
 VERIFICATION_STATUSES = ("verified", "inferred")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -141,6 +184,7 @@ class Match:
 # regex only in windows around where the most selective literal occurs. Only ASCII letters are taken as
 # literals; the few non-ASCII characters that IGNORECASE equates with ASCII letters are folded by `_fold`.
 
+
 def _known_causes(folder: Path) -> set:
     try:
         return set((load_toml(folder / "causes.toml").get("cause") or {}).keys())
@@ -198,12 +242,19 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
     if not isinstance(confidence, (int, float)) or not 0 <= confidence <= 1:
         bad("confidence", "must be a number from 0 to 1")
     remedy = raw.get("remedy")
-    if not isinstance(remedy, dict) or not remedy or set(remedy) - REMEDY_KEYS or not all(
-            isinstance(v, str) and v.strip() for v in remedy.values()):
+    if (
+        not isinstance(remedy, dict)
+        or not remedy
+        or set(remedy) - REMEDY_KEYS
+        or not all(isinstance(v, str) and v.strip() for v in remedy.values())
+    ):
         bad("remedy", f"must be a table with keys from {sorted(REMEDY_KEYS)} and text values")
     references = raw.get("references")
-    if not isinstance(references, list) or not references or not all(
-            isinstance(r, str) and re.match(r"https?://", r) for r in references):
+    if (
+        not isinstance(references, list)
+        or not references
+        or not all(isinstance(r, str) and re.match(r"https?://", r) for r in references)
+    ):
         bad("references", "must list at least one http(s) URL")
     signatures: List[Signature] = []
     raw_signatures = raw.get("signatures") or []
@@ -240,12 +291,23 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
     verification = raw.get("verification")
     message = _check_verification(verification)
     verification = verification if isinstance(verification, dict) and not message else {}
-    entry = Entry(id=entry_id, cause=cause, title=raw["title"].strip(), explanation=raw["explanation"].strip(),
-                  remedy={k: v.strip() for k, v in remedy.items()}, references=list(references),
-                  severity=severity, confidence=float(confidence), signatures=signatures,
-                  examples=[str(e) for e in examples], when=dict(when),
-                  require_facts=bool(raw.get("require_facts", False)), file=file,
-                  verification={k: str(v) for k, v in verification.items()}, as_of=as_of)
+    entry = Entry(
+        id=entry_id,
+        cause=cause,
+        title=raw["title"].strip(),
+        explanation=raw["explanation"].strip(),
+        remedy={k: v.strip() for k, v in remedy.items()},
+        references=list(references),
+        severity=severity,
+        confidence=float(confidence),
+        signatures=signatures,
+        examples=[str(e) for e in examples],
+        when=dict(when),
+        require_facts=bool(raw.get("require_facts", False)),
+        file=file,
+        verification={k: str(v) for k, v in verification.items()},
+        as_of=as_of,
+    )
     for index, example in enumerate(entry.examples):
         if not any(sig.regex.search(_normalise(example)) for sig in entry.signatures):
             bad(f"examples[{index}]", "does not match any of the entry's signatures")
@@ -269,8 +331,10 @@ def _is_date(value: Any) -> bool:
 def _check_verification(value: Any) -> Optional[str]:
     """None when `verification = { status, date, how }` is well formed, else what is wrong."""
     if not isinstance(value, dict):
-        return ('missing: every entry says how it is known, verification = { status = "verified" | "inferred", '
-                'date = "YYYY-MM-DD", how = "..." }')
+        return (
+            'missing: every entry says how it is known, verification = { status = "verified" | "inferred", '
+            'date = "YYYY-MM-DD", how = "..." }'
+        )
     if set(value) != VERIFICATION_KEYS:
         return f"must have exactly the keys {sorted(VERIFICATION_KEYS)}"
     if value["status"] not in VERIFICATION_STATUSES:
@@ -361,14 +425,16 @@ class Matrix:
         return None
 
     # --- matching ---
-    def match(self, text: str, facts: Optional[Dict[str, Any]] = None, limit: int = 10,
-              guess: bool = False) -> List[Match]:
+    def match(
+        self, text: str, facts: Optional[Dict[str, Any]] = None, limit: int = 10, guess: bool = False
+    ) -> List[Match]:
         """Entries whose signatures match `text`, ranked by confidence given the flat `facts` view (with
         `guess`, plus the statistical cause model's lead; see `with_guess`)."""
         return self.scan([text], facts, limit, guess=guess)
 
-    def scan(self, blocks: Iterable[str], facts: Optional[Dict[str, Any]] = None, limit: int = 10,
-             guess: bool = False) -> List[Match]:
+    def scan(
+        self, blocks: Iterable[str], facts: Optional[Dict[str, Any]] = None, limit: int = 10, guess: bool = False
+    ) -> List[Match]:
         """Like `match`, over text that arrives in blocks (a streamed log). Blocks should end at line ends.
 
         Memory stays flat: one block (plus CARRY characters of the one before) at a time. Each entry is
@@ -398,8 +464,9 @@ class Matrix:
         if not found or any(m.entry.cause == found[0] for m in ranked):
             return ranked
         cause, confidence, words = found
-        lead = Match(self._statistical_entry(cause, words), confidence, None,
-                     [f"words: {', '.join(words)}"] if words else [])
+        lead = Match(
+            self._statistical_entry(cause, words), confidence, None, [f"words: {', '.join(words)}"] if words else []
+        )
         merged = sorted(ranked + [lead], key=lambda m: m.confidence, reverse=True)
         return merged[:limit]
 
@@ -408,18 +475,25 @@ class Matrix:
         model_of = max(curated, key=lambda e: (not e.is_fact_entry, e.confidence)) if curated else None
         summary = known_causes(self.folder).get(cause, cause)
         return Entry(
-            id=f"statistical.{cause}", cause=cause,
+            id=f"statistical.{cause}",
+            cause=cause,
             title=f"Closest known cause (no curated signature matched): {summary}",
-            explanation=("No curated signature matches this text. Among the real reports edgedoctor learned from, "
-                         f"texts with these words ({', '.join(words) or 'none telling'}) most often had this cause; "
-                         "treat it as a lead and confirm with `edgedoctor check`."
-                         + (f" The closest curated entry is {model_of.id}: {model_of.explanation}" if model_of else "")),
+            explanation=(
+                "No curated signature matches this text. Among the real reports edgedoctor learned from, "
+                f"texts with these words ({', '.join(words) or 'none telling'}) most often had this cause; "
+                "treat it as a lead and confirm with `edgedoctor check`."
+                + (f" The closest curated entry is {model_of.id}: {model_of.explanation}" if model_of else "")
+            ),
             remedy=dict(model_of.remedy) if model_of else {"all": "Run `edgedoctor check` on the affected machine."},
-            references=list(model_of.references) if model_of else [], severity="warn", confidence=0.0,
-            file="cause_model.json")
+            references=list(model_of.references) if model_of else [],
+            severity="warn",
+            confidence=0.0,
+            file="cause_model.json",
+        )
 
-    def first_hits(self, blocks: Iterable[str], skip: Iterable[str] = (),
-                   details: Optional[Dict[str, Any]] = None) -> Dict[str, Tuple[Entry, str, int, Tuple[int, int]]]:
+    def first_hits(
+        self, blocks: Iterable[str], skip: Iterable[str] = (), details: Optional[Dict[str, Any]] = None
+    ) -> Dict[str, Tuple[Entry, str, int, Tuple[int, int]]]:
         """The scan itself: entry id -> (entry, matched context, match length, (block number, position)) of
         each text entry's first match (entries in `skip` are not looked for). `scan` ranks these; explain
         merges them across files and across the pieces of a big file scanned side by side.
@@ -434,8 +508,12 @@ class Matrix:
         tentative: Dict[Tuple[str, int], Hit] = {}
         vetoed: set = set()
         skipped = set(skip)
-        pending = [(entry, index, sig) for entry in self.entries if entry.id not in skipped
-                   for index, sig in enumerate(entry.signatures)]
+        pending = [
+            (entry, index, sig)
+            for entry in self.entries
+            if entry.id not in skipped
+            for index, sig in enumerate(entry.signatures)
+        ]
         watching: List[Tuple[Entry, int, Signature]] = []
         carry = ""
         for number, block in enumerate(blocks):
@@ -466,17 +544,25 @@ class Matrix:
                     continue
                 found = _search(sig, text, lowered, present)
                 if found:
-                    hit = (entry, _context(text, found), found.end() - found.start(),
-                           (number, found.start() - len(carry)))
+                    hit = (
+                        entry,
+                        _context(text, found),
+                        found.end() - found.start(),
+                        (number, found.start() - len(carry)),
+                    )
                     if lead_in:
                         tentative[(entry.id, index)] = hit
                     elif entry.id not in in_block or hit[3] < in_block[entry.id][3]:
                         in_block[entry.id] = hit
             hits.update(in_block)
             watching = [(e, i, s) for e, i, s in watching if (e.id, i) not in vetoed] + [
-                (e, i, s) for e, i, s in pending if (e.id, i) in tentative]
-            pending = [(e, i, s) for e, i, s in pending
-                       if e.id not in hits and (e.id, i) not in vetoed and (e.id, i) not in tentative]
+                (e, i, s) for e, i, s in pending if (e.id, i) in tentative
+            ]
+            pending = [
+                (e, i, s)
+                for e, i, s in pending
+                if e.id not in hits and (e.id, i) not in vetoed and (e.id, i) not in tentative
+            ]
             carry = text[-CARRY:] if len(text) > CARRY else text
         if details is not None:
             details.update(definite=dict(hits), tentative=dict(tentative), vetoed=set(vetoed))
@@ -497,8 +583,9 @@ class Matrix:
                 confidence *= 0.3
             confidence = max(0.01, min(confidence, 0.99))
             specificity = min(span, 200) / 2000.0
-            match = Match(entry, confidence, context, [f"{k}: {v}" for k, v in satisfied],
-                          [f"{k}: {v}" for k, v in contradicted])
+            match = Match(
+                entry, confidence, context, [f"{k}: {v}" for k, v in satisfied], [f"{k}: {v}" for k, v in contradicted]
+            )
             ranked.append((confidence + specificity, -order[entry.id], match))
         ranked.sort(key=lambda item: (item[0], item[1]), reverse=True)
         return [item[2] for item in ranked[:limit]]
@@ -520,8 +607,14 @@ class Matrix:
                 continue
             satisfied, contradicted, unknown = evaluate(entry.when, facts)
             if satisfied and not contradicted and not unknown:
-                found.append(Match(entry, min(0.99, entry.confidence + 0.05 * len(satisfied)), None,
-                                   [f"{k}: {v}" for k, v in satisfied]))
+                found.append(
+                    Match(
+                        entry,
+                        min(0.99, entry.confidence + 0.05 * len(satisfied)),
+                        None,
+                        [f"{k}: {v}" for k, v in satisfied],
+                    )
+                )
         found.sort(key=lambda m: m.confidence, reverse=True)
         return found
 
@@ -540,7 +633,7 @@ def _context(text: str, found: "re.Match[str]") -> str:
     snippet = text[start:end].strip()
     if len(snippet) > 400:
         middle = found.start() - start
-        snippet = snippet[max(0, middle - 150): middle + 250].strip()
+        snippet = snippet[max(0, middle - 150) : middle + 250].strip()
     return snippet
 
 
@@ -761,8 +854,11 @@ def _cache_secret(folder: Path, create: bool) -> Optional[bytes]:
         return None
     try:
         info = os.fstat(fd)
-        if (not stat.S_ISREG(info.st_mode) or info.st_mode & 0o077
-                or (hasattr(os, "getuid") and info.st_uid != os.getuid())):
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_mode & 0o077
+            or (hasattr(os, "getuid") and info.st_uid != os.getuid())
+        ):
             return None
         secret = os.read(fd, 64)
     finally:
@@ -778,8 +874,11 @@ def _write_compiled(table: Matrix, key: str) -> None:
     path = _cache_file(key, table.folder)
     if path is None:
         return
-    data = {"key": key, "entries": [_entry_to_json(e) for e in table.entries],
-            "problems": [[p.file, p.entry, p.field, p.message] for p in table.problems]}
+    data = {
+        "key": key,
+        "entries": [_entry_to_json(e) for e in table.entries],
+        "problems": [[p.file, p.entry, p.field, p.message] for p in table.problems],
+    }
     try:
         import hashlib
         import hmac
@@ -811,27 +910,56 @@ def _write_compiled(table: Matrix, key: str) -> None:
 
 
 def _entry_to_json(entry: Entry) -> Dict[str, Any]:
-    return {"id": entry.id, "cause": entry.cause, "title": entry.title, "explanation": entry.explanation,
-            "remedy": entry.remedy, "references": entry.references, "severity": entry.severity,
-            "confidence": entry.confidence, "examples": entry.examples, "when": entry.when,
-            "require_facts": entry.require_facts, "file": entry.file,
-            "verification": entry.verification, "as_of": entry.as_of,
-            "signatures": [[s.pattern, [list(g) for g in s.groups], s.width, s.whole_block]
-                           for s in entry.signatures]}
+    return {
+        "id": entry.id,
+        "cause": entry.cause,
+        "title": entry.title,
+        "explanation": entry.explanation,
+        "remedy": entry.remedy,
+        "references": entry.references,
+        "severity": entry.severity,
+        "confidence": entry.confidence,
+        "examples": entry.examples,
+        "when": entry.when,
+        "require_facts": entry.require_facts,
+        "file": entry.file,
+        "verification": entry.verification,
+        "as_of": entry.as_of,
+        "signatures": [[s.pattern, [list(g) for g in s.groups], s.width, s.whole_block] for s in entry.signatures],
+    }
 
 
 def _entry_from_json(raw: Dict[str, Any]) -> Entry:
     signatures = []
     for pattern, groups, width, whole_block in raw["signatures"]:
         groups = tuple(tuple(str(x) for x in g) for g in groups)
-        signatures.append(Signature(str(pattern), None, groups[0] if groups else None, groups,
-                                    None if width is None else int(width), bool(whole_block)))
-    return Entry(id=str(raw["id"]), cause=str(raw["cause"]), title=str(raw["title"]),
-                 explanation=str(raw["explanation"]), remedy=dict(raw["remedy"]),
-                 references=list(raw["references"]), severity=str(raw["severity"]),
-                 confidence=float(raw["confidence"]), signatures=signatures, examples=list(raw["examples"]),
-                 when=dict(raw["when"]), require_facts=bool(raw["require_facts"]), file=str(raw["file"]),
-                 verification=dict(raw["verification"]), as_of=raw["as_of"])
+        signatures.append(
+            Signature(
+                str(pattern),
+                None,
+                groups[0] if groups else None,
+                groups,
+                None if width is None else int(width),
+                bool(whole_block),
+            )
+        )
+    return Entry(
+        id=str(raw["id"]),
+        cause=str(raw["cause"]),
+        title=str(raw["title"]),
+        explanation=str(raw["explanation"]),
+        remedy=dict(raw["remedy"]),
+        references=list(raw["references"]),
+        severity=str(raw["severity"]),
+        confidence=float(raw["confidence"]),
+        signatures=signatures,
+        examples=list(raw["examples"]),
+        when=dict(raw["when"]),
+        require_facts=bool(raw["require_facts"]),
+        file=str(raw["file"]),
+        verification=dict(raw["verification"]),
+        as_of=raw["as_of"],
+    )
 
 
 def read_blocks(stream, block_size: int = 1 << 20) -> Iterator[str]:
@@ -919,8 +1047,9 @@ def validate(folder: Optional[Path] = None) -> List[Problem]:
     return list(table.problems) + slow_entries(table)
 
 
-def slow_entries(table: "Matrix", size: int = signatures.CRAFTED_SIZE,
-                 limit: float = signatures.CRAFTED_LIMIT) -> List[Problem]:
+def slow_entries(
+    table: "Matrix", size: int = signatures.CRAFTED_SIZE, limit: float = signatures.CRAFTED_LIMIT
+) -> List[Problem]:
     """Entries whose search is not linear in the text. A signature with a repeat inside a repeat of varying
     count is named outright (it backtracks exponentially); every other entry is scanned over texts built from
     its own literals (see `signatures.crafted_texts`), and one that takes longer than `limit` seconds on
@@ -932,15 +1061,26 @@ def slow_entries(table: "Matrix", size: int = signatures.CRAFTED_SIZE,
         for index, sig in enumerate(entry.signatures):
             if signatures.nested_repeat(sig.pattern):
                 nested.add(entry.id)
-                found.append(Problem(entry.file, entry.id, f"signatures[{index}]",
-                                     "a repeat inside a repeat of varying count backtracks exponentially; "
-                                     "write it with one repeat"))
+                found.append(
+                    Problem(
+                        entry.file,
+                        entry.id,
+                        f"signatures[{index}]",
+                        "a repeat inside a repeat of varying count backtracks exponentially; write it with one repeat",
+                    )
+                )
     for entry, seconds in entry_times(table, size, limit=limit, skip=nested):
         if seconds > limit:
             took = f"took {seconds:.2f} s" if seconds != float("inf") else f"was stopped after {2 * limit} s"
-            found.append(Problem(entry.file, entry.id, "signatures",
-                                 f"{took} on {size // 1024} KB of text made of its own literals "
-                                 f"(limit {limit} s): the search is not linear in the text; bound its repeats"))
+            found.append(
+                Problem(
+                    entry.file,
+                    entry.id,
+                    "signatures",
+                    f"{took} on {size // 1024} KB of text made of its own literals "
+                    f"(limit {limit} s): the search is not linear in the text; bound its repeats",
+                )
+            )
     return found
 
 
@@ -956,6 +1096,7 @@ def _timed(scan, seconds: float) -> float:
 
     armed = False
     if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+
         def stop(signum, frame):
             raise _OverBudget()
 
@@ -974,16 +1115,22 @@ def _timed(scan, seconds: float) -> float:
             signal.signal(signal.SIGALRM, previous)
 
 
-def entry_times(table: "Matrix", size: int = signatures.CRAFTED_SIZE, screen: bool = True,
-                limit: float = signatures.CRAFTED_LIMIT, skip=()):
+def entry_times(
+    table: "Matrix",
+    size: int = signatures.CRAFTED_SIZE,
+    screen: bool = True,
+    limit: float = signatures.CRAFTED_LIMIT,
+    skip=(),
+):
     """(entry, worst seconds over its crafted texts of `size` characters) for each text entry; a scan is stopped
     after twice `limit` (infinity then). With `screen`, an entry that takes under 5 ms on an eighth of that size
     is not timed again at the full size (it is reported with the eighth's time times eight), which keeps the
     check cheap where nothing is wrong."""
+
     def worst(single: "Matrix", patterns: List[str], length: int) -> float:
         slowest = 0.0
         for text in signatures.crafted_texts(patterns, length):
-            slowest = max(slowest, _timed(lambda: single.first_hits([text]), 2 * limit))
+            slowest = max(slowest, _timed(lambda text=text: single.first_hits([text]), 2 * limit))
             if slowest == float("inf"):
                 break
         return slowest

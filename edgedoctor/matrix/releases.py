@@ -66,8 +66,7 @@ def resolve(text: Optional[str], path: Optional[Path] = None) -> Optional[str]:
     for release in load(path):
         rid = str(release.get("id") or "").lower()
         name = str(release.get("name") or "").lower()
-        if wanted in (rid, name) or name.split(" (")[0] == wanted or (
-                rid.startswith("zip-") and wanted == rid[4:]):
+        if wanted in (rid, name) or name.split(" (")[0] == wanted or (rid.startswith("zip-") and wanted == rid[4:]):
             return release.get("id")
     return None
 
@@ -86,8 +85,7 @@ def by_debian_version(version: Optional[str], releases: Iterable[Dict[str, Any]]
         return exact
     # `16.0-1` installed where the table says `16.0` (or the other way round): compare without the revision.
     base = wanted.rsplit("-", 1)[0]
-    return [r for r in releases
-            if base in [_strip_epoch(v).rsplit("-", 1)[0] for v in r.get("debian_versions", [])]]
+    return [r for r in releases if base in [_strip_epoch(v).rsplit("-", 1)[0] for v in r.get("debian_versions", [])]]
 
 
 def binary(sha256: Optional[str], path: Optional[Path] = None) -> Optional[Dict[str, Any]]:
@@ -107,8 +105,7 @@ def by_sha256(sha256: Optional[str], releases: Iterable[Dict[str, Any]]) -> List
     if not sha256:
         return []
     wanted = sha256.lower()
-    return [r for r in releases
-            if any(str(b.get("sha256", "")).lower() == wanted for b in r.get("binaries") or [])]
+    return [r for r in releases if any(str(b.get("sha256", "")).lower() == wanted for b in r.get("binaries") or [])]
 
 
 def zip_names(runtime_facts: Dict[str, Any]) -> List[str]:
@@ -159,8 +156,7 @@ def by_build_label(runtime_facts: Dict[str, Any], releases: Iterable[Dict[str, A
     if not texts:
         return []
     version = runtime_facts.get("runtime_version")
-    scored = [(_score(r, texts), r) for r in releases
-              if version is None or r.get("runtime_version") in (None, version)]
+    scored = [(_score(r, texts), r) for r in releases if version is None or r.get("runtime_version") in (None, version)]
     scored = [(s, r) for s, r in scored if s >= 0]
     if not scored:
         return []

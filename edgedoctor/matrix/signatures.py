@@ -16,8 +16,8 @@ from edgedoctor.matrix.wordindex import Presence
 
 try:  # Python 3.11+
     import re._compiler as _sre_compile  # type: ignore[import-not-found]
-    import re._parser as _sre_parse  # type: ignore[import-not-found]
     import re._constants as _sre_c  # type: ignore[import-not-found]
+    import re._parser as _sre_parse  # type: ignore[import-not-found]
 except ImportError:  # Python 3.9, 3.10
     import sre_compile as _sre_compile  # type: ignore[no-redef]
     import sre_constants as _sre_c  # type: ignore[no-redef]
@@ -27,8 +27,21 @@ except ImportError:  # Python 3.9, 3.10
 FLAGS = re.IGNORECASE | re.MULTILINE
 
 # Words that nearly every Coral/Edge TPU text holds, and that ordinary logs rarely do.
-CONTEXT_WORDS = ("edgetpu", "edge tpu", "edge_tpu", "coral", "apex", "gasket", "tflite", "1a6e", "18d1", "089a", "9302",
-                 "unichip", "darwinn")
+CONTEXT_WORDS = (
+    "edgetpu",
+    "edge tpu",
+    "edge_tpu",
+    "coral",
+    "apex",
+    "gasket",
+    "tflite",
+    "1a6e",
+    "18d1",
+    "089a",
+    "9302",
+    "unichip",
+    "darwinn",
+)
 
 
 class Signature:
@@ -42,9 +55,15 @@ class Signature:
 
     __slots__ = ("pattern", "_regex", "literals", "groups", "width", "whole_block", "_plan", "_needs_context")
 
-    def __init__(self, pattern: str, regex: "Optional[re.Pattern[str]]" = None,
-                 literals: Optional[Tuple[str, ...]] = None, groups: Tuple[Tuple[str, ...], ...] = (),
-                 width: Optional[int] = None, whole_block: bool = False):
+    def __init__(
+        self,
+        pattern: str,
+        regex: "Optional[re.Pattern[str]]" = None,
+        literals: Optional[Tuple[str, ...]] = None,
+        groups: Tuple[Tuple[str, ...], ...] = (),
+        width: Optional[int] = None,
+        whole_block: bool = False,
+    ):
         self.pattern = pattern
         self._regex = regex
         self.literals = literals
@@ -59,8 +78,9 @@ class Signature:
         """Every text it matches holds one of CONTEXT_WORDS (a group whose literals all contain one): a block
         without any of them is skipped with one cheap look instead of a search per literal."""
         if self._needs_context is None:
-            self._needs_context = any(all(any(word in literal for word in CONTEXT_WORDS) for literal in group)
-                                      for group in self.groups)
+            self._needs_context = any(
+                all(any(word in literal for word in CONTEXT_WORDS) for literal in group) for group in self.groups
+            )
         return self._needs_context
 
     @classmethod
@@ -99,7 +119,7 @@ class Signature:
 
 MIN_LITERAL = 3
 MAX_WINDOW = 1 << 16  # chars around an anchor literal searched for patterns of unbounded width
-CARRY = 1 << 14       # chars of the previous block scanned again with the next (matches across a cut)
+CARRY = 1 << 14  # chars of the previous block scanned again with the next (matches across a cut)
 _UNBOUNDED = 1 << 30
 _FOLD_SPECIAL = re.compile("[\u0130\u0131\u017f\u212a]")  # İ ı ſ K: IGNORECASE-equal to i i s k
 _FOLD_MAP = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
@@ -108,9 +128,9 @@ _ATOMIC = getattr(_sre_c, "ATOMIC_GROUP", None)
 _STRING_EDGES = (_sre_c.AT_BEGINNING_STRING, _sre_c.AT_END_STRING)
 
 
-GAP_SPLIT = 32       # a gap of any text longer than this is searched as the pieces either side of it
-REPEAT_CAP = 256     # an unbounded repeat of anything but "any text" (`\\w+`, `\\s*`, `[^"]*`) matches this many at most
-SMALL_BLOCK = 2048   # a text this short is searched with the whole regex (exact, and cheap at that size)
+GAP_SPLIT = 32  # a gap of any text longer than this is searched as the pieces either side of it
+REPEAT_CAP = 256  # an unbounded repeat of anything but "any text" (`\\w+`, `\\s*`, `[^"]*`) matches this many at most
+SMALL_BLOCK = 2048  # a text this short is searched with the whole regex (exact, and cheap at that size)
 MAX_BACKREF_VALUES = 64  # distinct values of a group a later piece refers back to, tried per block
 
 
@@ -264,6 +284,7 @@ def _best(groups: List[set], minimum: int = MIN_LITERAL) -> Optional[set]:
 
 def _touches_string_edges(items) -> bool:
     """Whether a parsed pattern uses \\A or \\Z anywhere (in groups, branches, repeats, lookarounds)."""
+
     def nested(value) -> Iterator[Any]:
         if isinstance(value, _sre_parse.SubPattern):
             yield value
@@ -290,6 +311,7 @@ def _fold(text: str) -> str:
 
 def _occurrences(lowered: str, group: Tuple[str, ...]) -> Iterator[Tuple[int, int]]:
     """(start, end) of every occurrence of the group's literals in `lowered`, in order."""
+
     def each(literal: str) -> Iterator[Tuple[int, int]]:
         at = lowered.find(literal)
         while at >= 0:
@@ -331,9 +353,16 @@ class _Plan:
 
     __slots__ = ("starts", "lead_in", "choices", "follow", "single_line", "_chain", "_chain_of")
 
-    def __init__(self, starts: Optional[Tuple[str, ...]] = None,
-                 lead_in: Optional[Tuple[List[Signature], Signature]] = None, choices=(), follow=None,
-                 single_line: bool = False, chain: "Optional[_Chain]" = None, chain_of=None):
+    def __init__(
+        self,
+        starts: Optional[Tuple[str, ...]] = None,
+        lead_in: Optional[Tuple[List[Signature], Signature]] = None,
+        choices=(),
+        follow=None,
+        single_line: bool = False,
+        chain: "Optional[_Chain]" = None,
+        chain_of=None,
+    ):
         self.starts = starts
         # Runs of any text (`A.*B`, `A[\\s\\S]{0,600}?B`): the pieces between them searched one after the other,
         # each from where the last one ended, so no piece is tried twice at one place; or None. With
@@ -374,8 +403,14 @@ def _make_plan(pattern: str, only_lead_in: bool = False) -> _Plan:
         items = list(parsed)
         if only_lead_in:
             return _Plan(lead_in=_lead_in(parsed, items))
-        return _Plan(_starts(items), _lead_in(parsed, items), _choices(items), _follow(parsed, items),
-                     _single_line(parsed, items), chain_of=(parsed, items))
+        return _Plan(
+            _starts(items),
+            _lead_in(parsed, items),
+            _choices(items),
+            _follow(parsed, items),
+            _single_line(parsed, items),
+            chain_of=(parsed, items),
+        )
     except Exception:  # a pattern our analysis does not follow: searched plainly, never wrongly
         return _Plan()
 
@@ -480,12 +515,13 @@ def _follow(parsed, items):
     for at, (op, av) in enumerate(items):
         if op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) and len(av[2]) == 1:
             inner = list(av[2])[0]
-            gap_like = _is_any(inner, dotall) or inner[0] is _sre_c.ANY or (
-                inner[0] is _sre_c.NOT_LITERAL)  # [\s\S], ., [^\n]: the gap lets anything (or almost) pass
+            gap_like = (
+                _is_any(inner, dotall) or inner[0] is _sre_c.ANY or (inner[0] is _sre_c.NOT_LITERAL)
+            )  # [\s\S], ., [^\n]: the gap lets anything (or almost) pass
             if not gap_like or av[0] != 0 or av[1] >= _UNBOUNDED or at == 0:
                 return None
             before = _sre_parse.SubPattern(parsed.state, list(items[:at])).getwidth()[1]
-            after = _starts(list(items[at + 1:]))
+            after = _starts(list(items[at + 1 :]))
             if before >= _UNBOUNDED or not after:
                 return None
             return int(before), int(av[1]), after
@@ -494,8 +530,12 @@ def _follow(parsed, items):
     return None
 
 
-_NEWLINE_CATEGORIES = {_sre_c.CATEGORY_SPACE, _sre_c.CATEGORY_NOT_DIGIT, _sre_c.CATEGORY_NOT_WORD,
-                       _sre_c.CATEGORY_LINEBREAK}
+_NEWLINE_CATEGORIES = {
+    _sre_c.CATEGORY_SPACE,
+    _sre_c.CATEGORY_NOT_DIGIT,
+    _sre_c.CATEGORY_NOT_WORD,
+    _sre_c.CATEGORY_LINEBREAK,
+}
 
 
 def _single_line(parsed, items) -> bool:
@@ -568,8 +608,11 @@ def _is_any(item, dotall: bool) -> bool:
     if op is _sre_c.ANY:
         return dotall
     if op is _sre_c.IN and len(av) == 2 and all(kind is _sre_c.CATEGORY for kind, _ in av):
-        pairs = ({_sre_c.CATEGORY_SPACE, _sre_c.CATEGORY_NOT_SPACE}, {_sre_c.CATEGORY_DIGIT, _sre_c.CATEGORY_NOT_DIGIT},
-                 {_sre_c.CATEGORY_WORD, _sre_c.CATEGORY_NOT_WORD})
+        pairs = (
+            {_sre_c.CATEGORY_SPACE, _sre_c.CATEGORY_NOT_SPACE},
+            {_sre_c.CATEGORY_DIGIT, _sre_c.CATEGORY_NOT_DIGIT},
+            {_sre_c.CATEGORY_WORD, _sre_c.CATEGORY_NOT_WORD},
+        )
         return {value for _, value in av} in pairs
     return False
 
@@ -577,8 +620,13 @@ def _is_any(item, dotall: bool) -> bool:
 def _any_run(item, dotall: bool, lazy: bool) -> bool:
     op, av = item
     wanted = _sre_c.MIN_REPEAT if lazy else _sre_c.MAX_REPEAT
-    return (op is wanted and av[0] == 0 and av[1] == _sre_c.MAXREPEAT and len(av[2]) == 1
-            and _is_any(list(av[2])[0], dotall))
+    return (
+        op is wanted
+        and av[0] == 0
+        and av[1] == _sre_c.MAXREPEAT
+        and len(av[2]) == 1
+        and _is_any(list(av[2])[0], dotall)
+    )
 
 
 def _lead_in(parsed, items) -> Optional[Tuple[List[Signature], Signature]]:
@@ -595,7 +643,7 @@ def _lead_in(parsed, items) -> Optional[Tuple[List[Signature], Signature]]:
         at += 1
     if at >= len(items) - 1 or not _any_run(items[at], dotall, lazy=True):
         return None
-    return negatives, _part(parsed, items[at + 1:])
+    return negatives, _part(parsed, items[at + 1 :])
 
 
 def _part(parsed, items) -> Signature:
@@ -610,8 +658,14 @@ class _Part(Signature):
     def __init__(self, parsed, items: list):
         groups = _literal_groups(items)
         high = _sre_parse.SubPattern(parsed.state, list(items)).getwidth()[1]
-        super().__init__("<part>", None, groups[0] if groups else None, groups,
-                         None if high >= _UNBOUNDED else int(high), _touches_string_edges(items))
+        super().__init__(
+            "<part>",
+            None,
+            groups[0] if groups else None,
+            groups,
+            None if high >= _UNBOUNDED else int(high),
+            _touches_string_edges(items),
+        )
         self._parsed = parsed
         self._items = items
 
@@ -626,8 +680,14 @@ class _Part(Signature):
         if self._plan is None:
             parsed, items = self._parsed, self._items
             try:
-                self._plan = _Plan(_starts(items), None, _choices(items), _follow(parsed, items),
-                                   _single_line(parsed, items), chain_of=(parsed, items))
+                self._plan = _Plan(
+                    _starts(items),
+                    None,
+                    _choices(items),
+                    _follow(parsed, items),
+                    _single_line(parsed, items),
+                    chain_of=(parsed, items),
+                )
             except Exception:  # a piece our analysis does not follow: searched plainly, never wrongly
                 self._plan = _Plan()
         return self._plan
@@ -655,8 +715,9 @@ def _chain(parsed, items) -> Optional[_Chain]:
     if _touches_string_edges(items) or _has_op(items, _sre_c.GROUPREF_EXISTS):
         return None
     dotall = bool(parsed.state.flags & re.DOTALL)
-    sequences = ([list(branch) for branch in items[0][1][1]] if len(items) == 1 and items[0][0] is _sre_c.BRANCH
-                 else [items])
+    sequences = (
+        [list(branch) for branch in items[0][1][1]] if len(items) == 1 and items[0][0] is _sre_c.BRANCH else [items]
+    )
     alternatives: list = []
     sequences_gaps: list = []
     split = False
@@ -691,8 +752,7 @@ def _chain(parsed, items) -> Optional[_Chain]:
         return None
     built_alternatives = []
     for pieces, gaps in zip(alternatives, sequences_gaps):
-        built = [_part(parsed, _rebuilt(piece, lazy=number < len(pieces) - 1))
-                 for number, piece in enumerate(pieces)]
+        built = [_part(parsed, _rebuilt(piece, lazy=number < len(pieces) - 1)) for number, piece in enumerate(pieces)]
         defined = [_groups_defined(piece) for piece in pieces]
         refs = [_refs(piece) for piece in pieces]
         built_alternatives.append((pieces, built, gaps, defined, refs))
@@ -779,7 +839,7 @@ class _Span:
     def group(self, index: int = 0) -> str:
         if index:
             raise IndexError("a chained match keeps no groups")
-        return self.string[self._start:self._end]
+        return self.string[self._start : self._end]
 
     def __bool__(self) -> bool:
         return True
@@ -836,7 +896,9 @@ def _finder(piece: Signature, text: str, lowered: str, present: "Optional[Presen
             group = piece.groups[0]
             if present is not None:
                 group = tuple(literal for literal in group if present.has(literal))
-            return _windowed(piece.regex, text, lowered, group, piece.width) if group else (lambda position, limit: None)
+            return (
+                _windowed(piece.regex, text, lowered, group, piece.width) if group else (lambda position, limit: None)
+            )
         return lambda position, limit: _next_match(piece, text, lowered, present, position)
     follow = plan.follow
     if present is not None:
@@ -861,6 +923,7 @@ def _finder(piece: Signature, text: str, lowered: str, present: "Optional[Presen
                     return found
                 at = find(literal, at + 1, stop)
             return None
+
         return one
     return _several(regex, text, lowered, starts, follow)
 
@@ -870,7 +933,7 @@ def _has_lookaround(piece: "_Part") -> bool:
 
 
 WINDOW_CHUNK = 1 << 16  # characters of merged windows searched at once by `_windowed`
-WINDOWED_LIMITED = 16   # searches of one piece in a block confined to a gap; then each runs to the next match
+WINDOWED_LIMITED = 16  # searches of one piece in a block confined to a gap; then each runs to the next match
 
 
 def _windowed(regex, text: str, lowered: str, group: Tuple[str, ...], width: int):
@@ -916,7 +979,7 @@ def _windowed(regex, text: str, lowered: str, group: Tuple[str, ...], width: int
 
     def find_any(position: int, limit: int):
         low = high = -1
-        for start, end in _occurrences_from(lowered, group, position, limit + width + 1):
+        for start, _end in _occurrences_from(lowered, group, position, limit + width + 1):
             first, last = max(position, start - width), min(size, start + width)
             if high >= 0 and first <= high:
                 if high - low < WINDOW_CHUNK:
@@ -935,13 +998,14 @@ def _windowed(regex, text: str, lowered: str, group: Tuple[str, ...], width: int
                     return found
             low, high = first, last
         return search(low, high, limit + 1) if high >= 0 else None
+
     return find
 
 
-def _occurrences_from(lowered: str, group: Tuple[str, ...], position: int,
-                      stop: int) -> Iterator[Tuple[int, int]]:
+def _occurrences_from(lowered: str, group: Tuple[str, ...], position: int, stop: int) -> Iterator[Tuple[int, int]]:
     """(start, end) of every occurrence of the group's literals in `lowered` starting in [position, stop), in
     order."""
+
     def each(literal: str) -> Iterator[Tuple[int, int]]:
         last = stop + len(literal) - 1
         at = lowered.find(literal, position, last)
@@ -985,8 +1049,11 @@ def _several(regex, text: str, lowered: str, starts: Tuple[str, ...], follow):
         if position > size:
             return None
         if position < since[0] or since[0] < 0:  # asked further back: every literal looked for again
-            heap[:] = [(at, number) for number, at in ((n, lowered.find(lit, position)) for n, lit in enumerate(starts))
-                       if at >= 0]
+            heap[:] = [
+                (at, number)
+                for number, at in ((n, lowered.find(lit, position)) for n, lit in enumerate(starts))
+                if at >= 0
+            ]
             heapq.heapify(heap)
         since[0] = position
         while True:
@@ -1012,6 +1079,7 @@ def _several(regex, text: str, lowered: str, starts: Tuple[str, ...], follow):
             if found:
                 return found
             position = since[0] = best + 1
+
     return find
 
 
@@ -1043,8 +1111,13 @@ def _next_match(piece: Signature, text: str, lowered: str, present: "Optional[Pr
     return piece.regex.search(text, position)
 
 
-def _search_chain(chain: _Chain, text: str, lowered: str, present: "Optional[Presence]" = None,
-                  anchored: "Optional[Tuple[Tuple[str, ...], int]]" = None) -> "Optional[_Span]":
+def _search_chain(
+    chain: _Chain,
+    text: str,
+    lowered: str,
+    present: "Optional[Presence]" = None,
+    anchored: "Optional[Tuple[Tuple[str, ...], int]]" = None,
+) -> "Optional[_Span]":
     """The leftmost match of a chained signature (see `_Plan.chain`), in time linear in the text.
 
     `anchored`: (literals one of which every match holds, the longest match): a match holds an occurrence at
@@ -1059,10 +1132,12 @@ def _search_chain(chain: _Chain, text: str, lowered: str, present: "Optional[Pre
         if not anchor:
             return None
         nearest = _nearest(lowered, anchor)
-        skip = lambda position: -1 if nearest(position) < 0 else max(position, nearest(position) - width)
+
+        def skip(position):
+            return -1 if nearest(position) < 0 else max(position, nearest(position) - width)
+
     for pieces, built, gaps, defined, refs in chain.alternatives:
-        found = _chain_one(chain.parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline,
-                           skip)
+        found = _chain_one(chain.parsed, pieces, built, gaps, defined, refs, text, lowered, present, newline, skip)
         if found is not None and (best is None or found.start() < best.start()):
             best = found
     return best
@@ -1080,6 +1155,7 @@ def _nearest(lowered: str, group: Tuple[str, ...]):
             if at >= 0 and (best < 0 or at < best):
                 best = at
         return best
+
     return nearest
 
 
@@ -1131,8 +1207,7 @@ def _chain_one(parsed, pieces, built, gaps, defined, refs, text, lowered, presen
                     complete = False
                     break
                 return None  # no later place holds this piece: no later start can complete a match
-            if (high is not None and found.start() - end > high) or (
-                    not lines and newline.at(end) < found.start()):
+            if (high is not None and found.start() - end > high) or (not lines and newline.at(end) < found.start()):
                 complete = False
                 break
             if referring:
@@ -1163,8 +1238,16 @@ def _found_anywhere(sig: Signature, text: str, lowered: str, present: "Presence"
     return _match_at_starts(sig.regex, text, lowered, starts, 0, len(text), sig.plan.follow, present) is not None
 
 
-def _match_at_starts(regex, text: str, lowered: str, starts: Tuple[str, ...], begin: int,
-                     end: int, follow=None, present: "Optional[Presence]" = None) -> "Optional[re.Match[str]]":
+def _match_at_starts(
+    regex,
+    text: str,
+    lowered: str,
+    starts: Tuple[str, ...],
+    begin: int,
+    end: int,
+    follow=None,
+    present: "Optional[Presence]" = None,
+) -> "Optional[re.Match[str]]":
     """The leftmost match beginning in [begin, end) at an occurrence of one of `starts` (checked in order).
     With `present`, start literals the block does not hold are not looked for."""
     if present is not None:
@@ -1198,8 +1281,9 @@ def _match_at_starts(regex, text: str, lowered: str, starts: Tuple[str, ...], be
     return None
 
 
-def _search(sig: Signature, text: str, lowered: Optional[str],
-            present: "Optional[Presence]" = None) -> "Optional[re.Match[str]]":
+def _search(
+    sig: Signature, text: str, lowered: Optional[str], present: "Optional[Presence]" = None
+) -> "Optional[re.Match[str]]":
     """The first match of `sig` in `text`, looked for only around the occurrences of its anchor literals.
 
     A match contains an occurrence of every group's literal, so searching `width` characters either side of
@@ -1283,8 +1367,14 @@ def _search(sig: Signature, text: str, lowered: Optional[str],
     return None
 
 
-def _search_lines(sig: Signature, text: str, lowered: str, anchor: Tuple[str, ...],
-                  others: List[Tuple[str, ...]], present: "Optional[Presence]" = None) -> "Optional[re.Match[str]]":
+def _search_lines(
+    sig: Signature,
+    text: str,
+    lowered: str,
+    anchor: Tuple[str, ...],
+    others: List[Tuple[str, ...]],
+    present: "Optional[Presence]" = None,
+) -> "Optional[re.Match[str]]":
     """The first match of a single-line signature: only lines holding the anchor, and a literal of each of the
     `others` groups, are searched (the first line with a match holds the first match)."""
     line_end = -1
@@ -1305,8 +1395,9 @@ def _search_lines(sig: Signature, text: str, lowered: str, anchor: Tuple[str, ..
     return None
 
 
-def _search_window(sig: Signature, text: str, start: int, end: int, lowered: Optional[str] = None,
-                   present: "Optional[Presence]" = None) -> "Optional[re.Match[str]]":
+def _search_window(
+    sig: Signature, text: str, start: int, end: int, lowered: Optional[str] = None, present: "Optional[Presence]" = None
+) -> "Optional[re.Match[str]]":
     starts = sig.plan.starts if lowered is not None else None
     if starts is not None:  # try the regex only where a match can begin; a match may run past the window
         return _match_at_starts(sig.regex, text, lowered, starts, max(0, start), end, sig.plan.follow, present)
@@ -1333,8 +1424,8 @@ def _search_window(sig: Signature, text: str, start: int, end: int, lowered: Opt
 
 # --- the linear-time check of `matrix validate` ----------------------------------------------------------------
 
-CRAFTED_SIZE = 1 << 16      # characters of each crafted text `matrix validate` times a signature on
-CRAFTED_LIMIT = 0.5         # seconds one entry may take on it (linear entries take about a hundredth of that)
+CRAFTED_SIZE = 1 << 16  # characters of each crafted text `matrix validate` times a signature on
+CRAFTED_LIMIT = 0.5  # seconds one entry may take on it (linear entries take about a hundredth of that)
 
 
 def own_literals(pattern: str) -> List[str]:

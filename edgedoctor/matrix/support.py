@@ -24,8 +24,9 @@ def package(name: str) -> Optional[Dict[str, Any]]:
     return None
 
 
-def supports_python(name: str, python: Optional[str], os_name: Optional[str] = None,
-                    arch: Optional[str] = None) -> Optional[bool]:
+def supports_python(
+    name: str, python: Optional[str], os_name: Optional[str] = None, arch: Optional[str] = None
+) -> Optional[bool]:
     """Whether `name` publishes wheels for this Python (None: unknown)."""
     from packaging.specifiers import SpecifierSet
     from packaging.version import InvalidVersion, Version
@@ -40,8 +41,11 @@ def supports_python(name: str, python: Optional[str], os_name: Optional[str] = N
     if SpecifierSet(row["python"]).contains(version):
         return True
     for extra in row.get("extra") or []:
-        if (os_name in extra.get("os", [os_name]) and (arch in extra.get("arch", [arch]))
-                and SpecifierSet(extra["python"]).contains(version)):
+        if (
+            os_name in extra.get("os", [os_name])
+            and (arch in extra.get("arch", [arch]))
+            and SpecifierSet(extra["python"]).contains(version)
+        ):
             return True
     return False
 

@@ -20,7 +20,7 @@ from typing import Dict, Optional, Tuple
 # hides a literal.
 
 TOKEN_INDEX_MIN = 1 << 15  # smaller blocks (a pasted error) are searched literal by literal
-TOKEN_INDEX_SHARE = 0.25   # an index bigger than this share of its block saves too little: not used
+TOKEN_INDEX_SHARE = 0.25  # an index bigger than this share of its block saves too little: not used
 _TOKEN_BYTES = bytes(c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95) else 32 for c in range(256))
 _WORD_RUN = re.compile(r"[a-z0-9_]+")
 _HEX = "0123456789abcdef"
@@ -32,8 +32,11 @@ def token_index(lowered: str) -> Optional[str]:
     (random identifiers everywhere), where it would save nothing. Words of hex digits only (numbers, ids,
     hashes, addresses: most of the distinct words of a log) are left out; keys made only of hex digits are
     then never asked of the index (see `token_keys`)."""
-    words = {word for word in set(lowered.encode("utf-8", "replace").translate(_TOKEN_BYTES).split())
-             if word.translate(None, _HEX_BYTES)}
+    words = {
+        word
+        for word in set(lowered.encode("utf-8", "replace").translate(_TOKEN_BYTES).split())
+        if word.translate(None, _HEX_BYTES)
+    }
     if sum(map(len, words)) + len(words) > len(lowered) * TOKEN_INDEX_SHARE:
         return None
     return "\n" + "\n".join(word.decode("ascii") for word in words) + "\n"

@@ -39,5 +39,8 @@ def load():
                             raise
             finally:
                 finder.find_spec = original
-    return (sys.modules["flatbuffers.number_types"], sys.modules["flatbuffers.table"],
-            sys.modules.get("flatbuffers.flexbuffers"))
+    return (
+        sys.modules["flatbuffers.number_types"],
+        sys.modules["flatbuffers.table"],
+        sys.modules.get("flatbuffers.flexbuffers"),
+    )

@@ -47,8 +47,9 @@ def _resample(name: str):
     return getattr(holder, name.upper())
 
 
-def image_tensor(path, shape: Sequence[int], dtype: str = "uint8", mode: Optional[str] = None,
-                 resample: str = "LANCZOS") -> bytes:
+def image_tensor(
+    path, shape: Sequence[int], dtype: str = "uint8", mode: Optional[str] = None, resample: str = "LANCZOS"
+) -> bytes:
     """The raw input tensor bytes (little-endian, row-major) for one image."""
     try:
         from PIL import Image
@@ -84,11 +85,22 @@ def write_input_file(data: bytes, folder: Optional[str] = None) -> str:
     return path
 
 
-def prepare(path, input_info: Dict[str, Any], mode: Optional[str] = None, resample: str = "LANCZOS",
-            folder: Optional[str] = None) -> Dict[str, Any]:
+def prepare(
+    path,
+    input_info: Dict[str, Any],
+    mode: Optional[str] = None,
+    resample: str = "LANCZOS",
+    folder: Optional[str] = None,
+) -> Dict[str, Any]:
     """Image + model input description (from tflite_inspect) -> {"input_path", "bytes", "shape", "dtype"}."""
     shape: List[int] = list(input_info.get("shape") or [])
     dtype = input_info.get("dtype") or "uint8"
     data = image_tensor(path, shape, dtype, mode, resample)
-    return {"input_path": write_input_file(data, folder), "bytes": len(data), "shape": shape, "dtype": dtype,
-            "mode": mode, "resample": resample}
+    return {
+        "input_path": write_input_file(data, folder),
+        "bytes": len(data),
+        "shape": shape,
+        "dtype": dtype,
+        "mode": mode,
+        "resample": resample,
+    }

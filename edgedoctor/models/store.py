@@ -107,22 +107,43 @@ def load_manifest(path=None) -> Manifest:
     data = load_toml(path)
     files = {}
     for name, spec in (data.get("files") or {}).items():
-        files[name] = FileSpec(name=name, url=spec["url"], size=int(spec["size"]), sha256=spec["sha256"].lower(),
-                               commit=spec.get("commit"), licence=spec.get("licence"))
+        files[name] = FileSpec(
+            name=name,
+            url=spec["url"],
+            size=int(spec["size"]),
+            sha256=spec["sha256"].lower(),
+            commit=spec.get("commit"),
+            licence=spec.get("licence"),
+        )
     sets = {}
     for name, spec in (data.get("sets") or {}).items():
         sets[name] = ModelSet(
-            name=name, title=spec.get("title", name), cpu_model=spec["cpu_model"], tpu_model=spec.get("tpu_model"),
-            labels=spec.get("labels"), test_input=spec["test_input"], input_mode=spec.get("input_mode", "RGB"),
-            resample=spec.get("resample", "LANCZOS"), expected=dict(spec.get("expected") or {}),
-            reference=dict(spec.get("reference") or {}), raw=dict(spec))
+            name=name,
+            title=spec.get("title", name),
+            cpu_model=spec["cpu_model"],
+            tpu_model=spec.get("tpu_model"),
+            labels=spec.get("labels"),
+            test_input=spec["test_input"],
+            input_mode=spec.get("input_mode", "RGB"),
+            resample=spec.get("resample", "LANCZOS"),
+            expected=dict(spec.get("expected") or {}),
+            reference=dict(spec.get("reference") or {}),
+            raw=dict(spec),
+        )
         missing = [f for f in sets[name].files if f not in files]
         if missing:
             raise ValueError(f"{path}: set {name!r} names files with no [files] entry: {', '.join(missing)}")
     default = data.get("default_set") or next(iter(sets), "")
-    return Manifest(path=path, default_set=default, upstream=data.get("upstream", ""), sets=sets, files=files,
-                    sources=dict(data.get("sources") or {}), judging=dict(data.get("judging") or {}),
-                    embedded=dict(data.get("embedded") or {}))
+    return Manifest(
+        path=path,
+        default_set=default,
+        upstream=data.get("upstream", ""),
+        sets=sets,
+        files=files,
+        sources=dict(data.get("sources") or {}),
+        judging=dict(data.get("judging") or {}),
+        embedded=dict(data.get("embedded") or {}),
+    )
 
 
 def read_labels(path) -> Dict[int, str]:
@@ -218,10 +239,10 @@ def check_file(path: Path, spec: FileSpec) -> Optional[str]:
 @dataclass
 class DownloadSettings:
     connect_timeout: float = 10.0
-    read_timeout: float = 20.0      # seconds without a byte from the server
-    total_timeout: float = 900.0    # seconds for one file, all attempts together
-    retries: int = 3                # attempts per file for errors that may pass (timeouts, resets, 5xx)
-    backoff: float = 1.0            # seconds before the 2nd attempt, doubled after each
+    read_timeout: float = 20.0  # seconds without a byte from the server
+    total_timeout: float = 900.0  # seconds for one file, all attempts together
+    retries: int = 3  # attempts per file for errors that may pass (timeouts, resets, 5xx)
+    backoff: float = 1.0  # seconds before the 2nd attempt, doubled after each
     chunk_size: int = 64 * 1024
     progress: Optional[bool] = None  # None: a progress bar only when stderr is a terminal
 
@@ -243,7 +264,7 @@ class FileResult:
     name: str
     ok: bool = False
     path: Optional[str] = None
-    origin: Optional[str] = None         # mirror | cache | download
+    origin: Optional[str] = None  # mirror | cache | download
     url: Optional[str] = None
     error: Optional[str] = None
     attempts: List[str] = field(default_factory=list)  # what was tried and how it went, in order
@@ -251,8 +272,16 @@ class FileResult:
     host_down: bool = False  # the server could not be reached or stalled: other files from it are not tried
 
     def to_fact(self) -> Dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "path": self.path, "origin": self.origin, "url": self.url,
-                "error": self.error, "attempts": list(self.attempts), "duration_ms": round(self.duration_ms, 1)}
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "path": self.path,
+            "origin": self.origin,
+            "url": self.url,
+            "error": self.error,
+            "attempts": list(self.attempts),
+            "duration_ms": round(self.duration_ms, 1),
+        }
 
 
 class _Retryable(Exception):
@@ -299,12 +328,19 @@ def _progress_bar(enabled: Optional[bool]):
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
     except ImportError:  # pragma: no cover
         return None
-    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                    console=Console(file=sys.stderr), transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    )
 
 
-def download(url: str, dest: Path, spec: FileSpec, settings: Optional[DownloadSettings] = None,
-             session=None) -> FileResult:
+def download(
+    url: str, dest: Path, spec: FileSpec, settings: Optional[DownloadSettings] = None, session=None
+) -> FileResult:
     """Fetch `url` into `dest`, verified against `spec`. Never raises; never leaves a bad file behind."""
     settings = settings or DownloadSettings()
     result = FileResult(name=spec.name, url=url)
@@ -362,14 +398,21 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
     except OSError as exc:
         raise _Final(f"cannot create {dest.parent}: {exc.strerror or exc}") from None
     try:
-        response = session.get(url, stream=True, timeout=(settings.connect_timeout, settings.read_timeout),
-                               headers={"Accept-Encoding": "identity"})
+        response = session.get(
+            url,
+            stream=True,
+            timeout=(settings.connect_timeout, settings.read_timeout),
+            headers={"Accept-Encoding": "identity"},
+        )
     except requests.exceptions.ConnectTimeout:
         raise _Unreachable(f"no connection within {settings.connect_timeout:g} s") from None
     except requests.exceptions.ReadTimeout:
         raise _HostDown(f"the server sent nothing for {settings.read_timeout:g} s (read timeout)") from None
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema) as exc:
+    except (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+    ) as exc:
         raise _Final(f"invalid URL: {exc}") from None
     except requests.exceptions.ConnectionError as exc:
         raise _Unreachable(f"cannot connect: {_short(exc)}") from None
@@ -384,9 +427,11 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
         announced = response.headers.get("Content-Length")
         if announced and announced.isdigit() and int(announced) != spec.size:
             kind = response.headers.get("Content-Type", "")
-            raise _Final(f"the server's answer has {announced} bytes, expected {spec.size}"
-                         + (f" (a {kind.split(';')[0]} page, not the file)" if kind.startswith("text/") else "")
-                         + "; it was not kept")
+            raise _Final(
+                f"the server's answer has {announced} bytes, expected {spec.size}"
+                + (f" (a {kind.split(';')[0]} page, not the file)" if kind.startswith("text/") else "")
+                + "; it was not kept"
+            )
         remove_stale_parts(dest.parent)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".part", dir=str(dest.parent))
         tmp = Path(tmp_name)
@@ -410,13 +455,18 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
                             bar.update(task, completed=received)
                 except requests.exceptions.ConnectionError as exc:
                     if "timed out" in str(exc).lower():
-                        raise _HostDown(f"the server stopped sending after {received} of {spec.size} bytes "
-                                        f"(no data for {settings.read_timeout:g} s)") from None
-                    raise _Retryable(f"the connection broke after {received} of {spec.size} bytes: "
-                                     f"{_short(exc)}") from None
+                        raise _HostDown(
+                            f"the server stopped sending after {received} of {spec.size} bytes "
+                            f"(no data for {settings.read_timeout:g} s)"
+                        ) from None
+                    raise _Retryable(
+                        f"the connection broke after {received} of {spec.size} bytes: {_short(exc)}"
+                    ) from None
                 except requests.exceptions.ChunkedEncodingError as exc:
-                    raise _Retryable(f"the connection closed after {received} of {spec.size} bytes "
-                                     f"(truncated response: {_short(exc)})") from None
+                    raise _Retryable(
+                        f"the connection closed after {received} of {spec.size} bytes "
+                        f"(truncated response: {_short(exc)})"
+                    ) from None
                 except requests.exceptions.RequestException as exc:
                     raise _Retryable(f"download failed after {received} bytes: {_short(exc)}") from None
                 finally:
@@ -428,8 +478,10 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
                 raise _Final(f"the server's answer has {received} bytes, expected {spec.size}; it was not kept")
             actual = digest.hexdigest()
             if actual != spec.sha256:
-                raise _Final(f"sha256 mismatch: the server's file has sha256 {actual}, the manifest expects "
-                             f"{spec.sha256} (a changed or tampered copy; it was not kept)")
+                raise _Final(
+                    f"sha256 mismatch: the server's file has sha256 {actual}, the manifest expects "
+                    f"{spec.sha256} (a changed or tampered copy; it was not kept)"
+                )
             os.replace(tmp, dest)
         finally:
             try:
@@ -535,9 +587,16 @@ def _host(url: str) -> str:
 class Resolver:
     """Finds verified copies of manifest files. One per check run; `resolve()` never raises."""
 
-    def __init__(self, manifest: Manifest, models_dir: Optional[str] = None, models_url: Optional[str] = None,
-                 cache_dir: Optional[str] = None, offline: bool = False,
-                 settings: Optional[DownloadSettings] = None, session=None):
+    def __init__(
+        self,
+        manifest: Manifest,
+        models_dir: Optional[str] = None,
+        models_url: Optional[str] = None,
+        cache_dir: Optional[str] = None,
+        offline: bool = False,
+        settings: Optional[DownloadSettings] = None,
+        session=None,
+    ):
         self.manifest = manifest
         self.models_dir = Path(models_dir).expanduser() if models_dir else None
         self.models_url = (models_url or "").strip() or None
@@ -553,17 +612,23 @@ class Resolver:
         self._heard: set = set()  # hosts that answered in this run
 
     @classmethod
-    def from_options(cls, manifest: Manifest, options, env: Optional[Mapping[str, str]] = None,
-                     **kwargs) -> "Resolver":
+    def from_options(cls, manifest: Manifest, options, env: Optional[Mapping[str, str]] = None, **kwargs) -> "Resolver":
         env = os.environ if env is None else env
         url = getattr(options, "models_url", None) or env.get(MODELS_URL_ENV)
-        return cls(manifest, models_dir=getattr(options, "models_dir", None), models_url=url,
-                   cache_dir=getattr(options, "cache_dir", None), offline=bool(getattr(options, "offline", False)),
-                   settings=kwargs.pop("settings", None) or DownloadSettings.from_env(env), **kwargs)
+        return cls(
+            manifest,
+            models_dir=getattr(options, "models_dir", None),
+            models_url=url,
+            cache_dir=getattr(options, "cache_dir", None),
+            offline=bool(getattr(options, "offline", False)),
+            settings=kwargs.pop("settings", None) or DownloadSettings.from_env(env),
+            **kwargs,
+        )
 
     @staticmethod
-    def _try_local(result: FileResult, folder: Path, spec: FileSpec, origin: str, label: str,
-                   discard_bad: bool) -> None:
+    def _try_local(
+        result: FileResult, folder: Path, spec: FileSpec, origin: str, label: str, discard_bad: bool
+    ) -> None:
         """Use `folder/<name>` when it is there and passes its size and sha256 check; note why not (and return
         the problem of a copy that is there but fails its check)."""
         candidate = folder / spec.name
@@ -589,8 +654,12 @@ class Resolver:
         return spec.url
 
     def describe(self) -> Dict[str, Any]:
-        return {"models_dir": str(self.models_dir) if self.models_dir else None, "models_url": self.models_url,
-                "cache": str(self.cache), "offline": self.offline}
+        return {
+            "models_dir": str(self.models_dir) if self.models_dir else None,
+            "models_url": self.models_url,
+            "cache": str(self.cache),
+            "offline": self.offline,
+        }
 
     def resolve(self, name: str, network: bool = True) -> FileResult:
         if name in self._done:
@@ -610,21 +679,25 @@ class Resolver:
             if self.offline or not network:
                 result.error = ("offline: " if self.offline else "") + (
                     f"the mirror folder's copy fails its check ({mirror_problem}), it is not in the cache, and "
-                    "downloads are off" if mirror_problem else
-                    f"{name} is not in the mirror folder or the cache, and downloads are off")
+                    "downloads are off"
+                    if mirror_problem
+                    else f"{name} is not in the mirror folder or the cache, and downloads are off"
+                )
                 result.attempts.append("network: not used (offline)" if self.offline else "network: not used")
             else:
                 url = self.url_for(spec)
                 host = _host(url)
                 if host in self._down:
-                    fetched = FileResult(name=name, url=url,
-                                         error=f"not tried: {host} could not be reached (see {self._down[host][0]})")
+                    fetched = FileResult(
+                        name=name, url=url, error=f"not tried: {host} could not be reached (see {self._down[host][0]})"
+                    )
                     fetched.attempts.append(f"download {url}: {fetched.error}")
                 else:
                     settings = self.settings
                     if host not in self._heard:  # no network is found out in seconds, not a connect timeout
-                        settings = dataclasses.replace(settings, connect_timeout=min(settings.connect_timeout,
-                                                                                     DISCOVERY_TIMEOUT))
+                        settings = dataclasses.replace(
+                            settings, connect_timeout=min(settings.connect_timeout, DISCOVERY_TIMEOUT)
+                        )
                     fetched = download(url, self.cache / name, spec, settings, self.session)
                     if fetched.host_down and not fetched.ok:
                         self._down[host] = (name, fetched.error)
@@ -632,8 +705,12 @@ class Resolver:
                         self._heard.add(host)
                 result.attempts.extend(fetched.attempts)
                 result.url = fetched.url
-                result.ok, result.path, result.origin, result.error = (fetched.ok, fetched.path, fetched.origin,
-                                                                       fetched.error)
+                result.ok, result.path, result.origin, result.error = (
+                    fetched.ok,
+                    fetched.path,
+                    fetched.origin,
+                    fetched.error,
+                )
         if not result.ok and not result.error:
             result.error = result.attempts[-1] if result.attempts else f"{name} not found"
         if not result.ok and mirror_problem and "mirror" not in (result.error or ""):
@@ -642,8 +719,9 @@ class Resolver:
         self._done[name] = result
         return result
 
-    def resolve_set(self, model_set: ModelSet, network: bool = True,
-                    say: Optional[Callable[[str], None]] = None) -> Dict[str, Any]:
+    def resolve_set(
+        self, model_set: ModelSet, network: bool = True, say: Optional[Callable[[str], None]] = None
+    ) -> Dict[str, Any]:
         """Every file of a set; {"set", "ok", "files": {name: FileResult fact}, "missing": [...]}."""
         files = {}
         for name in model_set.files:
@@ -651,12 +729,18 @@ class Resolver:
                 say(name)
             files[name] = self.resolve(name, network=network)
         missing = [n for n, r in files.items() if not r.ok]
-        return {"set": model_set.name, "ok": not missing, "missing": missing,
-                "files": {n: r.to_fact() for n, r in files.items()}, "where": self.describe()}
+        return {
+            "set": model_set.name,
+            "ok": not missing,
+            "missing": missing,
+            "files": {n: r.to_fact() for n, r in files.items()},
+            "where": self.describe(),
+        }
 
 
-def verify_cache(manifest: Manifest, cache_dir: Optional[str] = None,
-                 models_dir: Optional[str] = None) -> List[Dict[str, Any]]:
+def verify_cache(
+    manifest: Manifest, cache_dir: Optional[str] = None, models_dir: Optional[str] = None
+) -> List[Dict[str, Any]]:
     """Check each manifest file present in the mirror folder or the cache (no network); missing ones are listed
     as such. Never deletes anything."""
     rows = []
@@ -668,8 +752,9 @@ def verify_cache(manifest: Manifest, cache_dir: Optional[str] = None,
             if path.exists():
                 found = True
                 problem = check_file(path, spec)
-                rows.append({"name": name, "origin": origin, "path": str(path), "ok": problem is None,
-                             "error": problem})
+                rows.append(
+                    {"name": name, "origin": origin, "path": str(path), "ok": problem is None, "error": problem}
+                )
         if not found:
             rows.append({"name": name, "origin": None, "path": None, "ok": False, "error": "not present"})
     return rows

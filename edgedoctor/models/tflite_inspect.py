@@ -32,44 +32,233 @@ EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
 
 # tflite::TensorType, in enum order.
 TENSOR_TYPES = (
-    "float32", "float16", "int32", "uint8", "int64", "string", "bool", "int16", "complex64", "int8",
-    "float64", "complex128", "uint64", "resource", "variant", "uint32", "uint16", "int4",
+    "float32",
+    "float16",
+    "int32",
+    "uint8",
+    "int64",
+    "string",
+    "bool",
+    "int16",
+    "complex64",
+    "int8",
+    "float64",
+    "complex128",
+    "uint64",
+    "resource",
+    "variant",
+    "uint32",
+    "uint16",
+    "int4",
 )
 
 # tflite::BuiltinOperator, in enum order (0..205; 5 was DEPTH_TO_SPACE, 225 is a temporary op).
 BUILTIN_OPERATORS = (
-    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE", "DEQUANTIZE",
-    "EMBEDDING_LOOKUP", "FLOOR", "FULLY_CONNECTED", "HASHTABLE_LOOKUP", "L2_NORMALIZATION", "L2_POOL_2D",
-    "LOCAL_RESPONSE_NORMALIZATION", "LOGISTIC", "LSH_PROJECTION", "LSTM", "MAX_POOL_2D", "MUL", "RELU",
-    "RELU_N1_TO_1", "RELU6", "RESHAPE", "RESIZE_BILINEAR", "RNN", "SOFTMAX", "SPACE_TO_DEPTH", "SVDF", "TANH",
-    "CONCAT_EMBEDDINGS", "SKIP_GRAM", "CALL", "CUSTOM", "EMBEDDING_LOOKUP_SPARSE", "PAD",
-    "UNIDIRECTIONAL_SEQUENCE_RNN", "GATHER", "BATCH_TO_SPACE_ND", "SPACE_TO_BATCH_ND", "TRANSPOSE", "MEAN",
-    "SUB", "DIV", "SQUEEZE", "UNIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE", "BIDIRECTIONAL_SEQUENCE_RNN",
-    "EXP", "TOPK_V2", "SPLIT", "LOG_SOFTMAX", "DELEGATE", "BIDIRECTIONAL_SEQUENCE_LSTM", "CAST", "PRELU",
-    "MAXIMUM", "ARG_MAX", "MINIMUM", "LESS", "NEG", "PADV2", "GREATER", "GREATER_EQUAL", "LESS_EQUAL",
-    "SELECT", "SLICE", "SIN", "TRANSPOSE_CONV", "SPARSE_TO_DENSE", "TILE", "EXPAND_DIMS", "EQUAL",
-    "NOT_EQUAL", "LOG", "SUM", "SQRT", "RSQRT", "SHAPE", "POW", "ARG_MIN", "FAKE_QUANT", "REDUCE_PROD",
-    "REDUCE_MAX", "PACK", "LOGICAL_OR", "ONE_HOT", "LOGICAL_AND", "LOGICAL_NOT", "UNPACK", "REDUCE_MIN",
-    "FLOOR_DIV", "REDUCE_ANY", "SQUARE", "ZEROS_LIKE", "FILL", "FLOOR_MOD", "RANGE",
-    "RESIZE_NEAREST_NEIGHBOR", "LEAKY_RELU", "SQUARED_DIFFERENCE", "MIRROR_PAD", "ABS", "SPLIT_V", "UNIQUE",
-    "CEIL", "REVERSE_V2", "ADD_N", "GATHER_ND", "COS", "WHERE", "RANK", "ELU", "REVERSE_SEQUENCE",
-    "MATRIX_DIAG", "QUANTIZE", "MATRIX_SET_DIAG", "ROUND", "HARD_SWISH", "IF", "WHILE",
-    "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5", "SCATTER_ND", "SELECT_V2", "DENSIFY", "SEGMENT_SUM",
-    "BATCH_MATMUL", "PLACEHOLDER_FOR_GREATER_OP_CODES", "CUMSUM", "CALL_ONCE", "BROADCAST_TO", "RFFT2D",
-    "CONV_3D", "IMAG", "REAL", "COMPLEX_ABS", "HASHTABLE", "HASHTABLE_FIND", "HASHTABLE_IMPORT",
-    "HASHTABLE_SIZE", "REDUCE_ALL", "CONV_3D_TRANSPOSE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE",
-    "BROADCAST_ARGS", "RANDOM_STANDARD_NORMAL", "BUCKETIZE", "RANDOM_UNIFORM", "MULTINOMIAL", "GELU",
-    "DYNAMIC_UPDATE_SLICE", "RELU_0_TO_1", "UNSORTED_SEGMENT_PROD", "UNSORTED_SEGMENT_MAX",
-    "UNSORTED_SEGMENT_SUM", "ATAN2", "UNSORTED_SEGMENT_MIN", "SIGN", "BITCAST", "BITWISE_XOR", "RIGHT_SHIFT",
-    "STABLEHLO_LOGISTIC", "STABLEHLO_ADD", "STABLEHLO_DIVIDE", "STABLEHLO_MULTIPLY", "STABLEHLO_MAXIMUM",
-    "STABLEHLO_RESHAPE", "STABLEHLO_CLAMP", "STABLEHLO_CONCATENATE", "STABLEHLO_BROADCAST_IN_DIM",
-    "STABLEHLO_CONVOLUTION", "STABLEHLO_SLICE", "STABLEHLO_CUSTOM_CALL", "STABLEHLO_REDUCE", "STABLEHLO_ABS",
-    "STABLEHLO_AND", "STABLEHLO_COSINE", "STABLEHLO_EXPONENTIAL", "STABLEHLO_FLOOR", "STABLEHLO_LOG",
-    "STABLEHLO_MINIMUM", "STABLEHLO_NEGATE", "STABLEHLO_OR", "STABLEHLO_POWER", "STABLEHLO_REMAINDER",
-    "STABLEHLO_RSQRT", "STABLEHLO_SELECT", "STABLEHLO_SUBTRACT", "STABLEHLO_TANH", "STABLEHLO_SCATTER",
-    "STABLEHLO_COMPARE", "STABLEHLO_CONVERT", "STABLEHLO_DYNAMIC_SLICE", "STABLEHLO_DYNAMIC_UPDATE_SLICE",
-    "STABLEHLO_PAD", "STABLEHLO_IOTA", "STABLEHLO_DOT_GENERAL", "STABLEHLO_REDUCE_WINDOW", "STABLEHLO_SORT",
-    "STABLEHLO_WHILE", "STABLEHLO_GATHER", "STABLEHLO_TRANSPOSE", "DILATE", "STABLEHLO_RNG_BIT_GENERATOR",
+    "ADD",
+    "AVERAGE_POOL_2D",
+    "CONCATENATION",
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "DEPTH_TO_SPACE",
+    "DEQUANTIZE",
+    "EMBEDDING_LOOKUP",
+    "FLOOR",
+    "FULLY_CONNECTED",
+    "HASHTABLE_LOOKUP",
+    "L2_NORMALIZATION",
+    "L2_POOL_2D",
+    "LOCAL_RESPONSE_NORMALIZATION",
+    "LOGISTIC",
+    "LSH_PROJECTION",
+    "LSTM",
+    "MAX_POOL_2D",
+    "MUL",
+    "RELU",
+    "RELU_N1_TO_1",
+    "RELU6",
+    "RESHAPE",
+    "RESIZE_BILINEAR",
+    "RNN",
+    "SOFTMAX",
+    "SPACE_TO_DEPTH",
+    "SVDF",
+    "TANH",
+    "CONCAT_EMBEDDINGS",
+    "SKIP_GRAM",
+    "CALL",
+    "CUSTOM",
+    "EMBEDDING_LOOKUP_SPARSE",
+    "PAD",
+    "UNIDIRECTIONAL_SEQUENCE_RNN",
+    "GATHER",
+    "BATCH_TO_SPACE_ND",
+    "SPACE_TO_BATCH_ND",
+    "TRANSPOSE",
+    "MEAN",
+    "SUB",
+    "DIV",
+    "SQUEEZE",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM",
+    "STRIDED_SLICE",
+    "BIDIRECTIONAL_SEQUENCE_RNN",
+    "EXP",
+    "TOPK_V2",
+    "SPLIT",
+    "LOG_SOFTMAX",
+    "DELEGATE",
+    "BIDIRECTIONAL_SEQUENCE_LSTM",
+    "CAST",
+    "PRELU",
+    "MAXIMUM",
+    "ARG_MAX",
+    "MINIMUM",
+    "LESS",
+    "NEG",
+    "PADV2",
+    "GREATER",
+    "GREATER_EQUAL",
+    "LESS_EQUAL",
+    "SELECT",
+    "SLICE",
+    "SIN",
+    "TRANSPOSE_CONV",
+    "SPARSE_TO_DENSE",
+    "TILE",
+    "EXPAND_DIMS",
+    "EQUAL",
+    "NOT_EQUAL",
+    "LOG",
+    "SUM",
+    "SQRT",
+    "RSQRT",
+    "SHAPE",
+    "POW",
+    "ARG_MIN",
+    "FAKE_QUANT",
+    "REDUCE_PROD",
+    "REDUCE_MAX",
+    "PACK",
+    "LOGICAL_OR",
+    "ONE_HOT",
+    "LOGICAL_AND",
+    "LOGICAL_NOT",
+    "UNPACK",
+    "REDUCE_MIN",
+    "FLOOR_DIV",
+    "REDUCE_ANY",
+    "SQUARE",
+    "ZEROS_LIKE",
+    "FILL",
+    "FLOOR_MOD",
+    "RANGE",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "LEAKY_RELU",
+    "SQUARED_DIFFERENCE",
+    "MIRROR_PAD",
+    "ABS",
+    "SPLIT_V",
+    "UNIQUE",
+    "CEIL",
+    "REVERSE_V2",
+    "ADD_N",
+    "GATHER_ND",
+    "COS",
+    "WHERE",
+    "RANK",
+    "ELU",
+    "REVERSE_SEQUENCE",
+    "MATRIX_DIAG",
+    "QUANTIZE",
+    "MATRIX_SET_DIAG",
+    "ROUND",
+    "HARD_SWISH",
+    "IF",
+    "WHILE",
+    "NON_MAX_SUPPRESSION_V4",
+    "NON_MAX_SUPPRESSION_V5",
+    "SCATTER_ND",
+    "SELECT_V2",
+    "DENSIFY",
+    "SEGMENT_SUM",
+    "BATCH_MATMUL",
+    "PLACEHOLDER_FOR_GREATER_OP_CODES",
+    "CUMSUM",
+    "CALL_ONCE",
+    "BROADCAST_TO",
+    "RFFT2D",
+    "CONV_3D",
+    "IMAG",
+    "REAL",
+    "COMPLEX_ABS",
+    "HASHTABLE",
+    "HASHTABLE_FIND",
+    "HASHTABLE_IMPORT",
+    "HASHTABLE_SIZE",
+    "REDUCE_ALL",
+    "CONV_3D_TRANSPOSE",
+    "VAR_HANDLE",
+    "READ_VARIABLE",
+    "ASSIGN_VARIABLE",
+    "BROADCAST_ARGS",
+    "RANDOM_STANDARD_NORMAL",
+    "BUCKETIZE",
+    "RANDOM_UNIFORM",
+    "MULTINOMIAL",
+    "GELU",
+    "DYNAMIC_UPDATE_SLICE",
+    "RELU_0_TO_1",
+    "UNSORTED_SEGMENT_PROD",
+    "UNSORTED_SEGMENT_MAX",
+    "UNSORTED_SEGMENT_SUM",
+    "ATAN2",
+    "UNSORTED_SEGMENT_MIN",
+    "SIGN",
+    "BITCAST",
+    "BITWISE_XOR",
+    "RIGHT_SHIFT",
+    "STABLEHLO_LOGISTIC",
+    "STABLEHLO_ADD",
+    "STABLEHLO_DIVIDE",
+    "STABLEHLO_MULTIPLY",
+    "STABLEHLO_MAXIMUM",
+    "STABLEHLO_RESHAPE",
+    "STABLEHLO_CLAMP",
+    "STABLEHLO_CONCATENATE",
+    "STABLEHLO_BROADCAST_IN_DIM",
+    "STABLEHLO_CONVOLUTION",
+    "STABLEHLO_SLICE",
+    "STABLEHLO_CUSTOM_CALL",
+    "STABLEHLO_REDUCE",
+    "STABLEHLO_ABS",
+    "STABLEHLO_AND",
+    "STABLEHLO_COSINE",
+    "STABLEHLO_EXPONENTIAL",
+    "STABLEHLO_FLOOR",
+    "STABLEHLO_LOG",
+    "STABLEHLO_MINIMUM",
+    "STABLEHLO_NEGATE",
+    "STABLEHLO_OR",
+    "STABLEHLO_POWER",
+    "STABLEHLO_REMAINDER",
+    "STABLEHLO_RSQRT",
+    "STABLEHLO_SELECT",
+    "STABLEHLO_SUBTRACT",
+    "STABLEHLO_TANH",
+    "STABLEHLO_SCATTER",
+    "STABLEHLO_COMPARE",
+    "STABLEHLO_CONVERT",
+    "STABLEHLO_DYNAMIC_SLICE",
+    "STABLEHLO_DYNAMIC_UPDATE_SLICE",
+    "STABLEHLO_PAD",
+    "STABLEHLO_IOTA",
+    "STABLEHLO_DOT_GENERAL",
+    "STABLEHLO_REDUCE_WINDOW",
+    "STABLEHLO_SORT",
+    "STABLEHLO_WHILE",
+    "STABLEHLO_GATHER",
+    "STABLEHLO_TRANSPOSE",
+    "DILATE",
+    "STABLEHLO_RNG_BIT_GENERATOR",
     "REDUCE_WINDOW",
 )
 _EXTRA_BUILTINS = {225: "TEMP_STREAMING_CONV_2D"}
@@ -158,7 +347,7 @@ class _Table:
         if bounds is None:
             return None
         start, count = bounds
-        return self.buf[start:start + count]
+        return self.buf[start : start + count]
 
     def scalars(self, slot: int, flags) -> List:
         bounds = self._vector_bounds(slot, flags.bytewidth)
@@ -202,7 +391,7 @@ class _Table:
             length = fb_table.encode.Get(N.UOffsetTFlags.packer_type, self.buf, at)
             if at + 4 + length > len(self.buf):
                 raise Malformed("a string runs past the end of the data")
-            out.append(self.buf[at + 4:at + 4 + length])
+            out.append(self.buf[at + 4 : at + 4 + length])
         return out
 
 
@@ -213,8 +402,11 @@ def _describe_not_tflite(data: bytes) -> Dict[str, str]:
     if not data:
         return {"kind": "empty", "reason": "the file is empty"}
     if lowered.startswith((b"<!doctype html", b"<html", b"<head", b"<?xml", b"<")) or b"<html" in lowered:
-        return {"kind": "html", "reason": "it is an HTML/XML page (a web page saved as .tflite, e.g. GitHub's "
-                                          "'blob' page instead of the raw file, or an error or login page)"}
+        return {
+            "kind": "html",
+            "reason": "it is an HTML/XML page (a web page saved as .tflite, e.g. GitHub's "
+            "'blob' page instead of the raw file, or an error or login page)",
+        }
     if head.startswith(b"PK\x03\x04"):
         return {"kind": "zip", "reason": "it is a ZIP archive (unpack it first)"}
     if head.startswith(b"\x1f\x8b"):
@@ -289,7 +481,7 @@ def _edgetpu_packages(custom_options) -> List[Dict[str, Any]]:
     if not blobs:
         at = raw.find(DARWINN_IDENTIFIER)
         while at >= 4:
-            blobs.append(raw[at - 4:])
+            blobs.append(raw[at - 4 :])
             break
     for blob in blobs:
         try:
@@ -331,22 +523,21 @@ def _tensor_info(tensors: List[_Table], index: int) -> Dict[str, Any]:
 
 def _parse_model(data: bytes) -> Dict[str, Any]:
     model = _Table.root(data)
-    info: Dict[str, Any] = {
-        "schema_version": model.scalar(0, N.Uint32Flags, 0),
-        "description": model.string(3),
-    }
+    info: Dict[str, Any] = {"schema_version": model.scalar(0, N.Uint32Flags, 0), "description": model.string(3)}
     codes = []
     for code in model.tables(1):
         deprecated = code.scalar(0, N.Int8Flags, 0)
         builtin = code.scalar(3, N.Int32Flags, 0)
         number = max(deprecated, builtin)
         custom = code.string(1)
-        codes.append({
-            "builtin_code": number,
-            "name": custom if number == CUSTOM_CODE and custom else builtin_name(number),
-            "custom": number == CUSTOM_CODE,
-            "version": code.scalar(2, N.Int32Flags, 1),
-        })
+        codes.append(
+            {
+                "builtin_code": number,
+                "name": custom if number == CUSTOM_CODE and custom else builtin_name(number),
+                "custom": number == CUSTOM_CODE,
+                "version": code.scalar(2, N.Int32Flags, 1),
+            }
+        )
     info["operator_codes"] = codes
 
     buffers = model.tables(4)
@@ -355,8 +546,9 @@ def _parse_model(data: bytes) -> Dict[str, Any]:
         offset = buffer.scalar(1, N.Uint64Flags, 0)
         size = buffer.scalar(2, N.Uint64Flags, 0)
         if offset > 1 and offset + size > len(data):
-            raise Malformed(f"a buffer at {offset}+{size} lies past the end of the {len(data)}-byte file "
-                            "(truncated file?)")
+            raise Malformed(
+                f"a buffer at {offset}+{size} lies past the end of the {len(data)}-byte file (truncated file?)"
+            )
     info["buffers"] = len(buffers)
 
     subgraphs = model.tables(2)
@@ -387,7 +579,7 @@ def _parse_model(data: bytes) -> Dict[str, Any]:
                     large_off = op.scalar(9, N.Uint64Flags, 0)
                     large_size = op.scalar(10, N.Uint64Flags, 0)
                     if large_off > 1 and large_off + large_size <= len(data):
-                        custom_options = data[large_off:large_off + large_size]
+                        custom_options = data[large_off : large_off + large_size]
                 if custom_options:
                     packages.extend(_edgetpu_packages(custom_options))
     main = info["subgraphs"][0]
@@ -434,14 +626,16 @@ def inspect_bytes(data: bytes, name: Optional[str] = None) -> Dict[str, Any]:
     }
     if len(data) < 8 or bytes(data[4:8]) != TFLITE_IDENTIFIER:
         what = _describe_not_tflite(data)
-        result.update(cause="model-not-tflite", not_tflite=what["kind"],
-                      error=f"not a TFLite model: {what['reason']}")
+        result.update(cause="model-not-tflite", not_tflite=what["kind"], error=f"not a TFLite model: {what['reason']}")
         return result
     try:
         result.update(_parse_model(data))
     except (Malformed, struct.error, IndexError, ValueError, OverflowError, RecursionError) as exc:
-        result.update(cause="model-not-tflite", not_tflite="truncated",
-                      error=f"not a readable TFLite model (truncated or damaged download?): {exc}")
+        result.update(
+            cause="model-not-tflite",
+            not_tflite="truncated",
+            error=f"not a readable TFLite model (truncated or damaged download?): {exc}",
+        )
         return result
     result["is_tflite"] = True
     return result
@@ -454,21 +648,39 @@ def inspect_file(path) -> Dict[str, Any]:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        return {"path": path, "size": None, "sha256": None, "is_tflite": False, "cause": None,
-                "error": f"cannot read {path}: {exc.strerror or exc}"}
+        return {
+            "path": path,
+            "size": None,
+            "sha256": None,
+            "is_tflite": False,
+            "cause": None,
+            "error": f"cannot read {path}: {exc.strerror or exc}",
+        }
     return inspect_bytes(data, path)
 
 
 def summary(info: Dict[str, Any]) -> Dict[str, Any]:
     """The compact part of an inspection that goes into Facts for each model run."""
-    keep = {k: info.get(k) for k in ("path", "size", "sha256", "is_tflite", "cause", "error", "is_edgetpu",
-                                     "operator_count", "custom_ops")}
+    keep = {
+        k: info.get(k)
+        for k in ("path", "size", "sha256", "is_tflite", "cause", "error", "is_edgetpu", "operator_count", "custom_ops")
+    }
     keep["inputs"] = info.get("inputs")
     keep["outputs"] = info.get("outputs")
     tpu = info.get("edgetpu")
     if tpu:
-        keep["edgetpu"] = {k: tpu.get(k) for k in ("tpu_ops", "cpu_ops", "cpu_op_names", "fully_mapped",
-                                                   "min_runtime_version", "compiler_versions", "multi_chip")}
+        keep["edgetpu"] = {
+            k: tpu.get(k)
+            for k in (
+                "tpu_ops",
+                "cpu_ops",
+                "cpu_op_names",
+                "fully_mapped",
+                "min_runtime_version",
+                "compiler_versions",
+                "multi_chip",
+            )
+        }
         keep["min_runtime_version"] = tpu.get("min_runtime_version")
     else:
         keep["edgetpu"] = None

@@ -53,16 +53,18 @@ class ContainerError(Exception):
 
 # --- inspect ----------------------------------------------------------------------------------------------------
 
+
 def _engine_error(result: CommandResult) -> str:
     text = (result.stderr or result.stdout or "").strip().splitlines()
     return result.error or (text[-1] if text else f"exit code {result.returncode}")
 
 
-def find_container(name: str, run: Runner, engine: Optional[str] = None, timeout: float = 30.0
-                   ) -> Tuple[str, Dict[str, Any]]:
+def find_container(
+    name: str, run: Runner, engine: Optional[str] = None, timeout: float = 30.0
+) -> Tuple[str, Dict[str, Any]]:
     """(engine, parsed inspect) of the container `name`; raises ContainerError saying what each engine said."""
     tried = []
-    for candidate in ([engine] if engine else ENGINES):
+    for candidate in [engine] if engine else ENGINES:
         result = run([candidate, "inspect", "--type", "container", name], timeout)
         if result.ok:
             try:
@@ -84,6 +86,7 @@ def _dev_bind(source: str, destination: str) -> bool:
 
 def parse_inspect(obj: Dict[str, Any], engine: str) -> Dict[str, Any]:
     """`docker inspect` / `podman inspect` of one container -> what matters for an Edge TPU."""
+
     def o(value):
         return value if isinstance(value, dict) else {}
 
@@ -95,16 +98,22 @@ def parse_inspect(obj: Dict[str, Any], engine: str) -> Dict[str, Any]:
     config = o(obj.get("Config"))
     state = o(obj.get("State"))
     labels = o(config.get("Labels"))
-    devices = [{"host": d.get("PathOnHost"), "container": d.get("PathInContainer"),
-                "permissions": d.get("CgroupPermissions")} for d in lst(host.get("Devices")) if isinstance(d, dict)]
+    devices = [
+        {"host": d.get("PathOnHost"), "container": d.get("PathInContainer"), "permissions": d.get("CgroupPermissions")}
+        for d in lst(host.get("Devices"))
+        if isinstance(d, dict)
+    ]
     mounts = []
     for m in lst(obj.get("Mounts")):
         if isinstance(m, dict) and _dev_bind(str(m.get("Source") or ""), str(m.get("Destination") or "")):
             mounts.append({"host": m.get("Source"), "container": m.get("Destination"), "rw": m.get("RW")})
     for bind in lst(host.get("Binds")):
         parts = str(bind).split(":")
-        if len(parts) >= 2 and _dev_bind(parts[0], parts[1]) and not any(
-                m["host"] == parts[0] and m["container"] == parts[1] for m in mounts):
+        if (
+            len(parts) >= 2
+            and _dev_bind(parts[0], parts[1])
+            and not any(m["host"] == parts[0] and m["container"] == parts[1] for m in mounts)
+        ):
             mounts.append({"host": parts[0], "container": parts[1], "rw": "ro" not in parts[2:]})
     env: Dict[str, str] = {}
     for item in lst(config.get("Env")):
@@ -112,10 +121,12 @@ def parse_inspect(obj: Dict[str, Any], engine: str) -> Dict[str, Any]:
         env[key] = value
     compose = None
     if labels.get("com.docker.compose.service"):
-        compose = {"project": labels.get("com.docker.compose.project"),
-                   "service": labels.get("com.docker.compose.service"),
-                   "working_dir": labels.get("com.docker.compose.project.working_dir"),
-                   "config_files": labels.get("com.docker.compose.project.config_files")}
+        compose = {
+            "project": labels.get("com.docker.compose.project"),
+            "service": labels.get("com.docker.compose.service"),
+            "working_dir": labels.get("com.docker.compose.project.working_dir"),
+            "config_files": labels.get("com.docker.compose.project.config_files"),
+        }
     name = str(obj.get("Name") or "").lstrip("/")
     return {
         "engine": str(engine),
@@ -138,12 +149,15 @@ def parse_inspect(obj: Dict[str, Any], engine: str) -> Dict[str, Any]:
 
 # --- exec through the runner -----------------------------------------------------------------------------------
 
+
 def exec_argv(engine: str, name: str, argv: Sequence[str], stdin: bool = False) -> List[str]:
     return [engine, "exec"] + (["-i"] if stdin else []) + [name] + list(argv)
 
 
-_LS_LINE = re.compile(r"^([bcdlps-])[rwxsStT-]{9}[.+@]?\s+\d+\s+(\d+)\s+(\d+)\s+(?:(\d+),\s*(\d+)|\d+)\s+"
-                      r"\S+\s+\S+\s+\S+\s+(.+?)(?: -> .*)?$")
+_LS_LINE = re.compile(
+    r"^([bcdlps-])[rwxsStT-]{9}[.+@]?\s+\d+\s+(\d+)\s+(\d+)\s+(?:(\d+),\s*(\d+)|\d+)\s+"
+    r"\S+\s+\S+\s+\S+\s+(.+?)(?: -> .*)?$"
+)
 
 
 def parse_ls_ln(text: str) -> List[Dict[str, Any]]:
@@ -162,16 +176,32 @@ def parse_ls_ln(text: str) -> List[Dict[str, Any]]:
         if not found:
             continue
         kind, uid, gid, major, minor, entry = found.groups()
-        entries.append({"folder": folder, "name": entry, "kind": kind, "mode": line[:10], "uid": int(uid),
-                        "gid": int(gid), "major": int(major) if major else None,
-                        "minor": int(minor) if minor else None})
+        entries.append(
+            {
+                "folder": folder,
+                "name": entry,
+                "kind": kind,
+                "mode": line[:10],
+                "uid": int(uid),
+                "gid": int(gid),
+                "major": int(major) if major else None,
+                "minor": int(minor) if minor else None,
+            }
+        )
     return entries
 
 
 def outside_view(engine: str, name: str, run: Runner, timeout: float = 30.0) -> Dict[str, Any]:
     """What `ENGINE exec NAME ls|cat` shows (no shell needed); each read's failure is kept verbatim."""
-    view: Dict[str, Any] = {"usb_nodes": [], "dev_bus_usb": None, "apex_nodes": [], "os_release": None,
-                            "python": None, "libedgetpu": [], "errors": {}}
+    view: Dict[str, Any] = {
+        "usb_nodes": [],
+        "dev_bus_usb": None,
+        "apex_nodes": [],
+        "os_release": None,
+        "python": None,
+        "libedgetpu": [],
+        "errors": {},
+    }
 
     def ex(*argv: str) -> CommandResult:
         return run(exec_argv(engine, name, argv), timeout)
@@ -179,15 +209,17 @@ def outside_view(engine: str, name: str, run: Runner, timeout: float = 30.0) -> 
     usb = ex("ls", "-lnR", "/dev/bus/usb")
     if usb.ok:
         view["dev_bus_usb"] = True
-        view["usb_nodes"] = [dict(e, path=f"{e['folder'].rstrip('/')}/{e['name']}") for e in parse_ls_ln(usb.stdout)
-                             if e["kind"] == "c"]
+        view["usb_nodes"] = [
+            dict(e, path=f"{e['folder'].rstrip('/')}/{e['name']}") for e in parse_ls_ln(usb.stdout) if e["kind"] == "c"
+        ]
     else:
         view["dev_bus_usb"] = False if re.search(r"No such file", usb.stderr + usb.stdout) else None
         view["errors"]["ls /dev/bus/usb"] = _engine_error(usb)
     dev = ex("ls", "-ln", "/dev")
     if dev.ok:
-        view["apex_nodes"] = [dict(e, path=f"/dev/{e['name']}") for e in parse_ls_ln(dev.stdout)
-                              if e["name"].startswith("apex_")]
+        view["apex_nodes"] = [
+            dict(e, path=f"/dev/{e['name']}") for e in parse_ls_ln(dev.stdout) if e["name"].startswith("apex_")
+        ]
     else:
         view["errors"]["ls /dev"] = _engine_error(dev)
     release = ex("cat", "/etc/os-release")
@@ -219,13 +251,19 @@ def outside_view(engine: str, name: str, run: Runner, timeout: float = 30.0) -> 
     return view
 
 
-LIB_DIRS = ("/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/arm-linux-gnueabihf",
-            "/usr/local/lib", "/lib")
+LIB_DIRS = (
+    "/usr/lib",
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib/arm-linux-gnueabihf",
+    "/usr/local/lib",
+    "/lib",
+)
 
 
 # --- the worker streamed in ------------------------------------------------------------------------------------
 
-BOOTSTRAP = r'''# edgedoctor worker, streamed in by `%(engine)s exec -i`: nothing is installed or written to disk.
+BOOTSTRAP = r"""# edgedoctor worker, streamed in by `%(engine)s exec -i`: nothing is installed or written to disk.
 import base64, io, json, os, signal, sys, tempfile, zlib
 if hasattr(signal, "alarm"):
     signal.alarm(%(deadline)d)  # killing the exec client does not stop us: stop at the probe's deadline
@@ -297,20 +335,25 @@ sys.dont_write_bytecode = True
 main = {"__name__": "__edgedoctor_worker__", "__file__": "<edgedoctor worker>/__main__.py"}
 exec(compile(SOURCES["__main__"], main["__file__"], "exec"), main)
 sys.exit(main["main"]())
-'''
+"""
 
 
 def _pack(obj: Any) -> bytes:
     return base64.b64encode(zlib.compress(json.dumps(obj).encode("utf-8"), 6))
 
 
-def build_bootstrap(task: str, payload: Dict[str, Any], deadline: float, engine: str = "docker",
-                    worker_dir: Path = WORKER_DIR, workdir: str = "/") -> Tuple[str, List[str]]:
+def build_bootstrap(
+    task: str,
+    payload: Dict[str, Any],
+    deadline: float,
+    engine: str = "docker",
+    worker_dir: Path = WORKER_DIR,
+    workdir: str = "/",
+) -> Tuple[str, List[str]]:
     """The program piped into the container's python3, and the host files it carries. Payload values under
     keys ending in `_path` that name a file on this machine are carried in and swapped for an in-memory path;
     `cwd` becomes the container's working folder."""
-    sources = {p.stem: p.read_text(encoding="utf-8") for p in sorted(worker_dir.glob("*.py"))
-               if p.stem != "__init__"}
+    sources = {p.stem: p.read_text(encoding="utf-8") for p in sorted(worker_dir.glob("*.py")) if p.stem != "__init__"}
     files: Dict[str, str] = {}
     carried: List[str] = []
 
@@ -331,8 +374,14 @@ def build_bootstrap(task: str, payload: Dict[str, Any], deadline: float, engine:
     carried_payload = swap(dict(payload))
     if "cwd" in carried_payload:
         carried_payload["cwd"] = workdir
-    text = BOOTSTRAP % {"engine": engine, "deadline": max(1, int(deadline + 0.999)), "sources": _pack(sources),
-                        "files": _pack(files), "payload": json.dumps(carried_payload), "task": task}
+    text = BOOTSTRAP % {
+        "engine": engine,
+        "deadline": max(1, int(deadline + 0.999)),
+        "sources": _pack(sources),
+        "files": _pack(files),
+        "payload": json.dumps(carried_payload),
+        "task": task,
+    }
     return text, carried
 
 
@@ -347,31 +396,70 @@ def shim_main(engine: str, name: str, python: str, deadline: float, argv: List[s
     program, _ = build_bootstrap(task, payload, deadline, Path(engine).name, workdir=workdir)
     # TMPDIR on the container's /dev/shm (a tmpfs): the worker's unlinked scratch files do not even touch the
     # image's layer (`podman diff` / `docker diff` stay as they were).
-    argv = [engine, "exec", "-i", "-e", "PYTHONIOENCODING=utf-8", "-e", "PYTHONDONTWRITEBYTECODE=1",
-            "-e", "TMPDIR=/dev/shm", name, python, "-B", "-"]
+    argv = [
+        engine,
+        "exec",
+        "-i",
+        "-e",
+        "PYTHONIOENCODING=utf-8",
+        "-e",
+        "PYTHONDONTWRITEBYTECODE=1",
+        "-e",
+        "TMPDIR=/dev/shm",
+        name,
+        python,
+        "-B",
+        "-",
+    ]
     proc = subprocess.run(argv, input=program.encode("utf-8"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     code = proc.returncode
     record = os.environ.get("EDGEDOCTOR_CONTAINER_RECORD")
     if record:  # tests/tiers/record_container_transcripts.py: what the real engine answered, for the fast tier
         with open(record, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"task": task, "argv": argv, "returncode": code,
-                                     "stdout": proc.stdout.decode("utf-8", "replace"),
-                                     "stderr": proc.stderr.decode("utf-8", "replace")}) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "task": task,
+                        "argv": argv,
+                        "returncode": code,
+                        "stdout": proc.stdout.decode("utf-8", "replace"),
+                        "stderr": proc.stderr.decode("utf-8", "replace"),
+                    }
+                )
+                + "\n"
+            )
     sys.stdout.buffer.write(proc.stdout)
     sys.stdout.flush()
     sys.stderr.buffer.write(proc.stderr)
     sys.stderr.flush()
     # The engine reports a process killed by signal N as 128+N: be killed the same way, so the caller sees the
     # signal (a segfault inside the container reads as a segfault, not as "exit code 139").
-    if 128 < code < 160 and code - 128 in (signal.SIGSEGV, signal.SIGABRT, signal.SIGILL, signal.SIGBUS,
-                                           signal.SIGFPE, signal.SIGKILL, signal.SIGALRM, signal.SIGTERM):
+    if 128 < code < 160 and code - 128 in (
+        signal.SIGSEGV,
+        signal.SIGABRT,
+        signal.SIGILL,
+        signal.SIGBUS,
+        signal.SIGFPE,
+        signal.SIGKILL,
+        signal.SIGALRM,
+        signal.SIGTERM,
+    ):
         signal.signal(code - 128, signal.SIG_DFL)
         os.kill(os.getpid(), code - 128)
     return code
 
 
-HOST_ENV = ("PATH", "HOME", "USER", "LOGNAME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "TMPDIR", "LANG",
-            "EDGEDOCTOR_CONTAINER_RECORD")
+HOST_ENV = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "TMPDIR",
+    "LANG",
+    "EDGEDOCTOR_CONTAINER_RECORD",
+)
 
 
 class WorkerShim:
@@ -387,13 +475,15 @@ class WorkerShim:
         # applies it anyway): the engine client itself needs the host's.
         host_env = {k: v for k, v in os.environ.items() if k in HOST_ENV or k.startswith(("DOCKER_", "CONTAINER"))}
         with open(self.path, "w", encoding="utf-8") as handle:
-            handle.write(f"#!{sys.executable}\n"
-                         "import os, sys\n"
-                         f"os.environ.clear()\nos.environ.update({host_env!r})\n"
-                         f"sys.path.insert(0, {package_parent!r})\n"
-                         "from edgedoctor.probes.container import shim_main\n"
-                         f"sys.exit(shim_main({engine_path!r}, {name!r}, {python!r}, {deadline!r}, sys.argv[1:], "
-                         f"{workdir!r}))\n")
+            handle.write(
+                f"#!{sys.executable}\n"
+                "import os, sys\n"
+                f"os.environ.clear()\nos.environ.update({host_env!r})\n"
+                f"sys.path.insert(0, {package_parent!r})\n"
+                "from edgedoctor.probes.container import shim_main\n"
+                f"sys.exit(shim_main({engine_path!r}, {name!r}, {python!r}, {deadline!r}, sys.argv[1:], "
+                f"{workdir!r}))\n"
+            )
         os.chmod(self.path, stat.S_IRWXU)
 
     def close(self) -> None:
@@ -411,7 +501,7 @@ class ReplayShim(WorkerShim):
     of {"task", "returncode", "stdout", "stderr"}, as EDGEDOCTOR_CONTAINER_RECORD writes them): the n-th run
     of a task gets the n-th recorded answer for it, through the same child-process boundary."""
 
-    def __init__(self, recorded: Path):  # noqa: super().__init__ is not called: no engine is run
+    def __init__(self, recorded: Path):  # super().__init__ is not called: no engine is run
         self.folder = tempfile.mkdtemp(prefix="edgedoctor-replay-")
         self.path = os.path.join(self.folder, "python")
         counter = os.path.join(self.folder, "count.json")
@@ -445,12 +535,12 @@ sys.exit(code)
 
 # --- the seam for the runtime reader ------------------------------------------------------------------------------
 
+
 class ContainerSystem(System):
     """Commands and file tests inside the container, through `ENGINE exec`. With a python3 there (`worker`),
     the runtime reader loads libedgetpu through the worker; without, it reads what it can from outside."""
 
-    def __init__(self, engine: str, name: str, env: Dict[str, str], run: Runner = run_command,
-                 worker: bool = True):
+    def __init__(self, engine: str, name: str, env: Dict[str, str], run: Runner = run_command, worker: bool = True):
         super().__init__(root=Path("/"), env=dict(env), run=self._exec, platform="linux")
         self.engine, self.name, self._runner, self._worker = engine, name, run, worker
         self._exists: Dict[str, bool] = {}
@@ -492,6 +582,7 @@ class ContainerSystem(System):
 
 # --- recorded transcripts for tests -------------------------------------------------------------------------------
 
+
 class TranscriptRunner:
     """Answers commands from a transcript recorded from a real engine: a JSON list of
     {"argv": [...], "returncode": N, "stdout": "...", "stderr": "..."}. A command that is not in it fails the
@@ -512,7 +603,12 @@ class TranscriptRunner:
         self.calls.append(argv)
         for entry in self.entries:
             if entry["argv"] == argv:
-                return CommandResult(argv, entry.get("returncode", 0), entry.get("stdout", ""),
-                                     entry.get("stderr", ""), entry.get("error"))
+                return CommandResult(
+                    argv,
+                    entry.get("returncode", 0),
+                    entry.get("stdout", ""),
+                    entry.get("stderr", ""),
+                    entry.get("error"),
+                )
         self.missing.append(argv)
         return CommandResult(argv, 127, "", f"not in the transcript: {' '.join(argv)}")

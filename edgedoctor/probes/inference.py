@@ -21,9 +21,8 @@ import statistics
 from typing import Any, Dict, List, Optional, Tuple
 
 from edgedoctor import models
-from edgedoctor.models import imageprep
-from edgedoctor.models import tflite_inspect
 from edgedoctor.machine import workerproc
+from edgedoctor.models import imageprep, tflite_inspect
 from edgedoctor.probes import ProbeContext
 
 CORAL_USB_IDS = {("1a6e", "089a"): "bootloader", ("18d1", "9302"): "runtime"}
@@ -31,17 +30,44 @@ CORAL_PCI_IDS = {("1ac1", "089a")}
 TOP_K = 5
 
 
-def empty_run(model: Optional[str], expected: Optional[Dict[str, Any]], status: str = "skip",
-              error: Optional[str] = None) -> Dict[str, Any]:
-    return {"model": model, "status": status, "top1": None, "expected": expected, "latency_ms": None,
-            "iterations": 0, "error": error, "stderr": "", "stage": None, "module": None, "module_version": None,
-            "load_ms": None, "delegate_load_ms": None, "top": None, "worker": None, "traceback": None}
+def empty_run(
+    model: Optional[str], expected: Optional[Dict[str, Any]], status: str = "skip", error: Optional[str] = None
+) -> Dict[str, Any]:
+    return {
+        "model": model,
+        "status": status,
+        "top1": None,
+        "expected": expected,
+        "latency_ms": None,
+        "iterations": 0,
+        "error": error,
+        "stderr": "",
+        "stage": None,
+        "module": None,
+        "module_version": None,
+        "load_ms": None,
+        "delegate_load_ms": None,
+        "top": None,
+        "worker": None,
+        "traceback": None,
+    }
 
 
 def empty() -> Dict[str, Any]:
-    return {"set": None, "title": None, "cpu": None, "tpu": None, "speedup": None, "source": None,
-            "model_info": {"cpu": None, "tpu": None}, "min_runtime_version": None, "link": None, "reference": None,
-            "fallback": None, "error": None}
+    return {
+        "set": None,
+        "title": None,
+        "cpu": None,
+        "tpu": None,
+        "speedup": None,
+        "source": None,
+        "model_info": {"cpu": None, "tpu": None},
+        "min_runtime_version": None,
+        "link": None,
+        "reference": None,
+        "fallback": None,
+        "error": None,
+    }
 
 
 # --- reading the other sections ---------------------------------------------------------------------------
@@ -64,12 +90,12 @@ def _norm_id(value: Any) -> str:
 
 def coral_devices(facts: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
     usb = []
-    for dev in ((facts.get("usb") or {}).get("devices") or []):
+    for dev in (facts.get("usb") or {}).get("devices") or []:
         ids = (_norm_id(dev.get("vendor_id")), _norm_id(dev.get("product_id")))
         if ids in CORAL_USB_IDS or not dev.get("vendor_id"):
             usb.append(dev)
     pci = []
-    for dev in ((facts.get("pcie") or {}).get("devices") or []):
+    for dev in (facts.get("pcie") or {}).get("devices") or []:
         ids = (_norm_id(dev.get("vendor_id")), _norm_id(dev.get("device_id")))
         if ids in CORAL_PCI_IDS or not dev.get("vendor_id"):
             pci.append(dev)
@@ -96,9 +122,12 @@ def link_of(facts: Dict[str, Any]) -> Dict[str, Any]:
     if pci and not usb:
         link = "pcie"
     elif usb and not pci:
-        speeds = [d.get("speed_mbps") for d in usb
-                  if CORAL_USB_IDS.get((_norm_id(d.get("vendor_id")), _norm_id(d.get("product_id")))) == "runtime"
-                  and isinstance(d.get("speed_mbps"), (int, float))]
+        speeds = [
+            d.get("speed_mbps")
+            for d in usb
+            if CORAL_USB_IDS.get((_norm_id(d.get("vendor_id")), _norm_id(d.get("product_id")))) == "runtime"
+            and isinstance(d.get("speed_mbps"), (int, float))
+        ]
         speed = max(speeds) if speeds else None
         if speed is None:
             link = "usb"
@@ -109,8 +138,14 @@ def link_of(facts: Dict[str, Any]) -> Dict[str, Any]:
     reference_key = link
     if link == "usb3" and board.startswith(("raspberry-pi-4", "rpi4", "raspberry-pi-400")):
         reference_key = "rpi4"
-    return {"link": link, "speed_mbps": speed, "usb_devices": len(usb), "pcie_devices": len(pci),
-            "board": board or None, "reference_key": reference_key}
+    return {
+        "link": link,
+        "speed_mbps": speed,
+        "usb_devices": len(usb),
+        "pcie_devices": len(pci),
+        "board": board or None,
+        "reference_key": reference_key,
+    }
 
 
 def runtime_library(facts: Dict[str, Any]) -> Tuple[Optional[str], Optional[str]]:
@@ -134,16 +169,22 @@ def latency(runs: List[float], first: Optional[float]) -> Optional[Dict[str, Any
         return {"first": _r(first), "median": None, "p90": None, "min": None, "mean": None} if first else None
     ordered = sorted(runs)
     p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
-    return {"first": _r(first), "median": _r(statistics.median(ordered)), "p90": _r(p90), "min": _r(ordered[0]),
-            "mean": _r(statistics.fmean(ordered) if hasattr(statistics, "fmean") else statistics.mean(ordered))}
+    return {
+        "first": _r(first),
+        "median": _r(statistics.median(ordered)),
+        "p90": _r(p90),
+        "min": _r(ordered[0]),
+        "mean": _r(statistics.fmean(ordered) if hasattr(statistics, "fmean") else statistics.mean(ordered)),
+    }
 
 
 def _r(value: Optional[float]) -> Optional[float]:
     return None if value is None else round(float(value), 3)
 
 
-def apply_outcome(run: Dict[str, Any], outcome: workerproc.WorkerOutcome,
-                  labels: Optional[Dict[int, str]]) -> Dict[str, Any]:
+def apply_outcome(
+    run: Dict[str, Any], outcome: workerproc.WorkerOutcome, labels: Optional[Dict[int, str]]
+) -> Dict[str, Any]:
     """Fill a run from the worker's outcome: pass/fail, the verbatim error, timings, the top classes."""
     run["stderr"] = outcome.stderr or ""
     run["stage"] = outcome.stage
@@ -205,11 +246,13 @@ def _worker_env(ctx: ProbeContext) -> Optional[Dict[str, str]]:
     return dict(ctx.system.env) if ctx.system.is_host else None
 
 
-def _run_model(ctx: ProbeContext, run: Dict[str, Any], payload: Dict[str, Any],
-               labels: Optional[Dict[int, str]]) -> Dict[str, Any]:
+def _run_model(
+    ctx: ProbeContext, run: Dict[str, Any], payload: Dict[str, Any], labels: Optional[Dict[int, str]]
+) -> Dict[str, Any]:
     payload = dict(payload, cwd=ctx.options.cwd, top_k=TOP_K)
-    outcome = workerproc.run_worker(ctx.options.python, "infer", payload, timeout=ctx.options.timeout,
-                                    env=_worker_env(ctx), cwd=ctx.options.cwd)
+    outcome = workerproc.run_worker(
+        ctx.options.python, "infer", payload, timeout=ctx.options.timeout, env=_worker_env(ctx), cwd=ctx.options.cwd
+    )
     return apply_outcome(run, outcome, labels)
 
 
@@ -224,38 +267,52 @@ def _prepare_input(model_set: models.ModelSet, info: Dict[str, Any], image: str)
     return prepared["input_path"], None
 
 
-def _run_embedded(ctx: ProbeContext, manifest: models.Manifest, module: Optional[str],
-                  iterations: int, warmup: int) -> Dict[str, Any]:
+def _run_embedded(
+    ctx: ProbeContext, manifest: models.Manifest, module: Optional[str], iterations: int, warmup: int
+) -> Dict[str, Any]:
     embedded = manifest.embedded
     path = manifest.embedded_path()
-    expected = {"raw_output": list(embedded.get("expected_output") or []),
-                "tolerance": int(embedded.get("tolerance", 1))}
+    expected = {
+        "raw_output": list(embedded.get("expected_output") or []),
+        "tolerance": int(embedded.get("tolerance", 1)),
+    }
     run = empty_run(f"embedded:{embedded.get('file')}", expected)
     if path is None or not path.exists():
         run["error"] = "the embedded model is missing from this installation"
         return run
     smoke = (ctx.facts.get("python_env") or {}).get("smoke") or {}
-    if (smoke.get("status") == "pass" and (smoke.get("timings_ms") or {}).get("runs")
-            and (module is None or smoke.get("module") == module)):
+    if (
+        smoke.get("status") == "pass"
+        and (smoke.get("timings_ms") or {}).get("runs")
+        and (module is None or smoke.get("module") == module)
+    ):
         # The python-env probe has just run this very model in the examined interpreter: use that run
         # rather than starting another worker for the same answer.
         apply_outcome(run, workerproc.WorkerOutcome("env", workerproc.OK, result=smoke), labels=None)
         run["reused"] = "python_env.smoke"
     else:
-        payload = {"module": module, "model_path": str(path), "input": list(embedded.get("input") or []),
-                   "expected_output": expected["raw_output"], "tolerance": expected["tolerance"],
-                   "iterations": iterations, "warmup": warmup}
+        payload = {
+            "module": module,
+            "model_path": str(path),
+            "input": list(embedded.get("input") or []),
+            "expected_output": expected["raw_output"],
+            "tolerance": expected["tolerance"],
+            "iterations": iterations,
+            "warmup": warmup,
+        }
         _run_model(ctx, run, payload, labels=None)
     if run["status"] == "pass":
         got = run.get("raw_output")
         tolerance = expected["tolerance"]
-        ok = got is not None and len(got) == len(expected["raw_output"]) and all(
-            abs(int(a) - int(b)) <= tolerance for a, b in zip(got, expected["raw_output"]))
+        ok = (
+            got is not None
+            and len(got) == len(expected["raw_output"])
+            and all(abs(int(a) - int(b)) <= tolerance for a, b in zip(got, expected["raw_output"]))
+        )
         if not ok:
             run["status"] = "fail"
             run["wrong_answer"] = True
-            run["error"] = (f"wrong answer: output {got}, expected {expected['raw_output']} "
-                            f"(within {tolerance})")
+            run["error"] = f"wrong answer: output {got}, expected {expected['raw_output']} (within {tolerance})"
     return run
 
 
@@ -274,13 +331,19 @@ def read(ctx: ProbeContext) -> Dict[str, Any]:
         manifest = models.load_manifest()
     except (OSError, ValueError) as exc:
         facts["error"] = f"cannot read the model manifest: {exc}"
-        facts["cpu"], facts["tpu"] = empty_run(None, None, error=facts["error"]), empty_run(None, None, error=facts["error"])
+        facts["cpu"], facts["tpu"] = (
+            empty_run(None, None, error=facts["error"]),
+            empty_run(None, None, error=facts["error"]),
+        )
         return facts
     try:
         model_set = manifest.get_set(options.model_set)
     except KeyError as exc:
         facts["error"] = str(exc.args[0])
-        facts["cpu"], facts["tpu"] = empty_run(None, None, error=facts["error"]), empty_run(None, None, error=facts["error"])
+        facts["cpu"], facts["tpu"] = (
+            empty_run(None, None, error=facts["error"]),
+            empty_run(None, None, error=facts["error"]),
+        )
         return facts
     facts["set"], facts["title"] = model_set.name, model_set.title
     iterations = max(1, int(options.iterations or 1))
@@ -331,13 +394,26 @@ def read(ctx: ProbeContext) -> Dict[str, Any]:
         facts["cpu"] = empty_run(model_set.cpu_model, expected, error=f"no TFLite interpreter: {no_module}")
     elif not cpu_ready:
         reasons = "; ".join(f"{n}: {files[n]['error']}" for n in source["missing"])
-        facts["fallback"] = {"used": True, "reason": f"the known-good set {model_set.name!r} is not available: {reasons}",
-                             "unverified": ["the known-good model's top-1 answer on the CPU",
-                                            "the Edge TPU run and its speed"]}
+        facts["fallback"] = {
+            "used": True,
+            "reason": f"the known-good set {model_set.name!r} is not available: {reasons}",
+            "unverified": ["the known-good model's top-1 answer on the CPU", "the Edge TPU run and its speed"],
+        }
         facts["cpu"] = _run_embedded(ctx, manifest, module, iterations, warmup)
     else:
-        facts["cpu"] = _classify(ctx, model_set, "cpu", files, labels, expected, module, iterations, warmup,
-                                 facts["model_info"]["cpu"], delegate=None)
+        facts["cpu"] = _classify(
+            ctx,
+            model_set,
+            "cpu",
+            files,
+            labels,
+            expected,
+            module,
+            iterations,
+            warmup,
+            facts["model_info"]["cpu"],
+            delegate=None,
+        )
 
     # --- Edge TPU ---
     library, no_library = runtime_library(ctx.facts)
@@ -352,32 +428,60 @@ def read(ctx: ProbeContext) -> Dict[str, Any]:
     elif library is None:
         facts["tpu"] = empty_run(tpu_model, expected, error=f"skipped: {no_library}")
     elif not (files.get(tpu_model, {}).get("ok") and cpu_ready):
-        facts["tpu"] = empty_run(tpu_model, expected, error="skipped: the known-good Edge TPU model or its test "
-                                                           "input is not available (see models.source)")
+        facts["tpu"] = empty_run(
+            tpu_model,
+            expected,
+            error="skipped: the known-good Edge TPU model or its test input is not available (see models.source)",
+        )
     else:
         delegate = {"library": library, "options": {}}
-        facts["tpu"] = _classify(ctx, model_set, "tpu", files, labels, expected, module, iterations, warmup,
-                                 tpu_info, delegate=delegate)
+        facts["tpu"] = _classify(
+            ctx, model_set, "tpu", files, labels, expected, module, iterations, warmup, tpu_info, delegate=delegate
+        )
         tpu, cpu = facts["tpu"], facts["cpu"]
-        if tpu["status"] == "pass" and cpu and cpu.get("status") == "pass" and cpu.get("top1") and \
-                tpu.get("top1") and cpu["top1"]["id"] != tpu["top1"]["id"]:
+        if (
+            tpu["status"] == "pass"
+            and cpu
+            and cpu.get("status") == "pass"
+            and cpu.get("top1")
+            and tpu.get("top1")
+            and cpu["top1"]["id"] != tpu["top1"]["id"]
+        ):
             tpu["status"] = "fail"
             tpu["wrong_answer"] = True
-            tpu["error"] = (f"the Edge TPU's top-1 ({tpu['top1']['id']} {tpu['top1']['label']!r}) differs from "
-                            f"the CPU's ({cpu['top1']['id']} {cpu['top1']['label']!r})")
+            tpu["error"] = (
+                f"the Edge TPU's top-1 ({tpu['top1']['id']} {tpu['top1']['label']!r}) differs from "
+                f"the CPU's ({cpu['top1']['id']} {cpu['top1']['label']!r})"
+            )
         if tpu.get("latency_ms"):
             tpu["latency_ms"]["model_load_first"] = tpu["latency_ms"].get("first")
 
     cpu, tpu = facts["cpu"], facts["tpu"]
-    if cpu and tpu and cpu.get("status") == "pass" and tpu.get("status") == "pass" and \
-            (cpu.get("latency_ms") or {}).get("median") and (tpu.get("latency_ms") or {}).get("median"):
+    if (
+        cpu
+        and tpu
+        and cpu.get("status") == "pass"
+        and tpu.get("status") == "pass"
+        and (cpu.get("latency_ms") or {}).get("median")
+        and (tpu.get("latency_ms") or {}).get("median")
+    ):
         facts["speedup"] = round(cpu["latency_ms"]["median"] / tpu["latency_ms"]["median"], 2)
     return facts
 
 
-def _classify(ctx: ProbeContext, model_set: models.ModelSet, kind: str, files: Dict[str, Any],
-              labels: Optional[Dict[int, str]], expected: Dict[str, Any], module: Optional[str], iterations: int,
-              warmup: int, info: Optional[Dict[str, Any]], delegate: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+def _classify(
+    ctx: ProbeContext,
+    model_set: models.ModelSet,
+    kind: str,
+    files: Dict[str, Any],
+    labels: Optional[Dict[int, str]],
+    expected: Dict[str, Any],
+    module: Optional[str],
+    iterations: int,
+    warmup: int,
+    info: Optional[Dict[str, Any]],
+    delegate: Optional[Dict[str, Any]],
+) -> Dict[str, Any]:
     name = model_set.cpu_model if kind == "cpu" else model_set.tpu_model
     run = empty_run(name, expected)
     if info is None or not info.get("is_tflite"):
@@ -390,8 +494,14 @@ def _classify(ctx: ProbeContext, model_set: models.ModelSet, kind: str, files: D
         run["status"] = "fail"
         run["error"] = f"preparing the test input: {problem}"
         return run
-    payload = {"module": module, "model_path": files[name]["path"], "input_path": input_path,
-               "iterations": iterations, "warmup": warmup, "delegate": delegate}
+    payload = {
+        "module": module,
+        "model_path": files[name]["path"],
+        "input_path": input_path,
+        "iterations": iterations,
+        "warmup": warmup,
+        "delegate": delegate,
+    }
     try:
         _run_model(ctx, run, payload, labels)
     finally:

@@ -15,8 +15,10 @@ import re
 import struct
 from typing import Any, Dict, Optional
 
-LABEL_RE = re.compile(rb"COMPILER=[\x20-\x7e]{1,120}?,DATE=[\x20-\x7e]{1,40}?,TIME=[\x20-\x7e]{1,20}?"
-                      rb"(?:,CL_NUMBER=[\x21-\x7e]+)?(?=[^\x20-\x7e]|$)")
+LABEL_RE = re.compile(
+    rb"COMPILER=[\x20-\x7e]{1,120}?,DATE=[\x20-\x7e]{1,40}?,TIME=[\x20-\x7e]{1,20}?"
+    rb"(?:,CL_NUMBER=[\x21-\x7e]+)?(?=[^\x20-\x7e]|$)"
+)
 CL_RE = re.compile(rb"CL_NUMBER=(\d+)")
 PERFORMANCE_RE = re.compile(rb"PERFORMANCE=(THROTTLED|DIRECT)")
 THROTTLED_TEXT = b"when USB connected EdgeTpu is throttled"
@@ -28,8 +30,17 @@ MACHO_CPUS = {7: "i386", 0x01000007: "x86_64", 12: "arm", 0x0100000C: "arm64"}
 PE_MACHINES = {0x14C: "i386", 0x8664: "x86_64", 0xAA64: "arm64", 0x1C4: "armv7l"}
 FLAVORS = {"DIRECT": "max", "THROTTLED": "std"}
 # The architecture names platform.machine() gives, folded to the names above.
-ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv7a": "armv7l", "armhf": "armv7l",
-                "armv6l": "armv7l", "armv8l": "armv7l", "i686": "i386", "x86": "i386"}
+ARCH_ALIASES = {
+    "amd64": "x86_64",
+    "x64": "x86_64",
+    "arm64": "aarch64",
+    "armv7a": "armv7l",
+    "armhf": "armv7l",
+    "armv6l": "armv7l",
+    "armv8l": "armv7l",
+    "i686": "i386",
+    "x86": "i386",
+}
 
 
 def normalise_arch(arch: Optional[str]) -> Optional[str]:
@@ -53,14 +64,17 @@ def binary_format(data: bytes) -> Dict[str, Optional[str]]:
     elif data[:4] == b"\xca\xfe\xba\xbe" and len(data) >= 8:
         fmt = "mach-o-fat"
         count = struct.unpack(">I", data[4:8])[0]
-        arches = [MACHO_CPUS.get(struct.unpack(">I", data[8 + 20 * i:12 + 20 * i])[0])
-                  for i in range(min(count, 8)) if len(data) >= 12 + 20 * i]
+        arches = [
+            MACHO_CPUS.get(struct.unpack(">I", data[8 + 20 * i : 12 + 20 * i])[0])
+            for i in range(min(count, 8))
+            if len(data) >= 12 + 20 * i
+        ]
         arch = ",".join(a for a in arches if a) or None
     elif data[:2] == b"MZ" and len(data) >= 0x40:
         offset = struct.unpack("<I", data[0x3C:0x40])[0]
-        if data[offset:offset + 4] == b"PE\x00\x00" and len(data) >= offset + 6:
+        if data[offset : offset + 4] == b"PE\x00\x00" and len(data) >= offset + 6:
             fmt = "pe"
-            arch = PE_MACHINES.get(struct.unpack("<H", data[offset + 4:offset + 6])[0])
+            arch = PE_MACHINES.get(struct.unpack("<H", data[offset + 4 : offset + 6])[0])
     return {"format": fmt, "arch": arch}
 
 
@@ -79,8 +93,17 @@ def flavor_from_bytes(data: bytes) -> Optional[str]:
 def inspect(data: Optional[bytes]) -> Dict[str, Any]:
     """{"sha256", "size", "format", "arch", "build_label", "cl_number", "flavor", "performance",
     "is_libedgetpu"} for a runtime library's bytes (all None for no data)."""
-    found: Dict[str, Any] = {"sha256": None, "size": None, "format": None, "arch": None, "build_label": None,
-                             "cl_number": None, "flavor": None, "performance": None, "is_libedgetpu": None}
+    found: Dict[str, Any] = {
+        "sha256": None,
+        "size": None,
+        "format": None,
+        "arch": None,
+        "build_label": None,
+        "cl_number": None,
+        "flavor": None,
+        "performance": None,
+        "is_libedgetpu": None,
+    }
     if not data:
         return found
     found["sha256"] = hashlib.sha256(data).hexdigest()

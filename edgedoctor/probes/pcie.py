@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional
 
+from edgedoctor.machine.system import System
 from edgedoctor.probes import ProbeContext
 from edgedoctor.probes.usb import RW_OK, find_udev_rules, pnp_ids, read_pnp
-from edgedoctor.machine.system import System
 
 APEX_VENDOR = "1ac1"
 APEX_DEVICE = "089a"
@@ -36,6 +36,7 @@ APEX_LOG = re.compile(r"\b(apex|gasket)\b", re.IGNORECASE)
 
 
 # --- pure parsers ---------------------------------------------------------------------------------------------
+
 
 def parse_uevent(text: Optional[str]) -> Dict[str, str]:
     values = {}
@@ -67,9 +68,15 @@ def parse_dkms_status(text: str) -> List[Dict[str, Optional[str]]]:
             rest = parts[1:]
         else:
             module, version, rest = parts[0], (parts[1] if len(parts) > 1 else None), parts[2:]
-        entries.append({"module": module.strip(), "version": (version or "").strip() or None,
-                        "kernel": rest[0] if len(rest) > 0 else None, "arch": rest[1] if len(rest) > 1 else None,
-                        "state": state.strip() or None})
+        entries.append(
+            {
+                "module": module.strip(),
+                "version": (version or "").strip() or None,
+                "kernel": rest[0] if len(rest) > 0 else None,
+                "arch": rest[1] if len(rest) > 1 else None,
+                "state": state.strip() or None,
+            }
+        )
     return entries
 
 
@@ -127,14 +134,21 @@ def parse_lspci(text: str) -> List[Dict[str, Any]]:
             address = match.group(1)
             if address.count(":") == 1:
                 address = "0000:" + address
-            devices.append({"address": address, "vendor_id": match.group(2).lower(),
-                            "device_id": match.group(3).lower(), "driver": None})
+            devices.append(
+                {
+                    "address": address,
+                    "vendor_id": match.group(2).lower(),
+                    "device_id": match.group(3).lower(),
+                    "driver": None,
+                }
+            )
         elif devices and "Kernel driver in use:" in line:
             devices[-1]["driver"] = line.split(":", 1)[1].strip()
     return [d for d in devices if d["vendor_id"] == APEX_VENDOR and d["device_id"] == APEX_DEVICE]
 
 
 # --- readers ---------------------------------------------------------------------------------------------------
+
 
 def _hex(text: Optional[str]) -> Optional[str]:
     text = (text or "").strip().lower()
@@ -166,11 +180,21 @@ def _apex_nodes(system: System) -> Dict[str, str]:
     return nodes
 
 
-def _apex_device(system: System, address: str, vendor: str, device: str, driver: Optional[str],
-                 apex_name: Optional[str]) -> Dict[str, Any]:
-    entry: Dict[str, Any] = {"address": address, "vendor_id": vendor, "device_id": device, "driver": driver,
-                             "apex": apex_name, "dev_node": None, "dev_node_exists": None, "accessible": None,
-                             "status": None, "temp_c": None}
+def _apex_device(
+    system: System, address: str, vendor: str, device: str, driver: Optional[str], apex_name: Optional[str]
+) -> Dict[str, Any]:
+    entry: Dict[str, Any] = {
+        "address": address,
+        "vendor_id": vendor,
+        "device_id": device,
+        "driver": driver,
+        "apex": apex_name,
+        "dev_node": None,
+        "dev_node_exists": None,
+        "accessible": None,
+        "status": None,
+        "temp_c": None,
+    }
     if apex_name:
         base = f"{SYSFS_APEX}/{apex_name}"
         if not system.exists(base):
@@ -211,21 +235,28 @@ def read_pci_devices(system: System) -> Optional[List[Dict[str, Any]]]:
 
 def _dkms(ctx: ProbeContext, kernel: Optional[str]) -> Dict[str, Any]:
     system = ctx.system
-    facts: Dict[str, Any] = {"available": None, "entries": [], "built_for_running_kernel": None,
-                             "make_log": None, "make_log_errors": [], "error": None}
+    facts: Dict[str, Any] = {
+        "available": None,
+        "entries": [],
+        "built_for_running_kernel": None,
+        "make_log": None,
+        "make_log_errors": [],
+        "error": None,
+    }
     result = system.run(["dkms", "status"], 30.0)
     if result.error:
         facts["available"] = False
         facts["error"] = result.error
     else:
         facts["available"] = True
-        entries = [e for e in parse_dkms_status(result.stdout + "\n" + result.stderr)
-                   if e["module"] in DKMS_MODULES]
+        entries = [e for e in parse_dkms_status(result.stdout + "\n" + result.stderr) if e["module"] in DKMS_MODULES]
         facts["entries"] = entries
         if entries:
-            facts["built_for_running_kernel"] = any(
-                e["kernel"] == kernel and (e["state"] or "").startswith("installed") for e in entries
-            ) if kernel else None
+            facts["built_for_running_kernel"] = (
+                any(e["kernel"] == kernel and (e["state"] or "").startswith("installed") for e in entries)
+                if kernel
+                else None
+            )
     for module in ("gasket", "gasket-dkms"):
         for version in system.listdir(f"/var/lib/dkms/{module}"):
             log = f"/var/lib/dkms/{module}/{version}/build/make.log"
@@ -248,8 +279,11 @@ def _secure_boot(ctx: ProbeContext) -> Dict[str, Any]:
             state = parse_efi_secure_boot(system.read_bytes(path, 64))
             source = path if state is not None else None
             break
-    return {"secure_boot": state, "secure_boot_source": source,
-            "lockdown": parse_lockdown(system.read_text("/sys/kernel/security/lockdown"))}
+    return {
+        "secure_boot": state,
+        "secure_boot_source": source,
+        "lockdown": parse_lockdown(system.read_text("/sys/kernel/security/lockdown")),
+    }
 
 
 def _package(ctx: ProbeContext, name: str) -> Optional[str]:
@@ -268,8 +302,10 @@ def _linux(ctx: ProbeContext, facts: Dict[str, Any], errors: List[str]) -> None:
     if devices is None:
         result = system.run(["lspci", "-nnk", "-d", f"{APEX_VENDOR}:{APEX_DEVICE}"], 10.0)
         if result.ok:
-            devices = [_apex_device(system, d["address"], d["vendor_id"], d["device_id"], d["driver"], None)
-                       for d in parse_lspci(result.stdout)]
+            devices = [
+                _apex_device(system, d["address"], d["vendor_id"], d["device_id"], d["driver"], None)
+                for d in parse_lspci(result.stdout)
+            ]
         elif system.exists("/sys/bus") and not system.exists("/sys/bus/pci"):
             devices = []  # no PCI bus at all (a Raspberry Pi 3, most Arm SBCs): nothing to find
             facts["pci_bus"] = False
@@ -283,8 +319,10 @@ def _linux(ctx: ProbeContext, facts: Dict[str, Any], errors: List[str]) -> None:
     if modules_text is not None:
         facts["modules"] = parse_proc_modules(modules_text)
     else:
-        facts["modules"] = {"apex": system.exists("/sys/module/apex") or None,
-                            "gasket": system.exists("/sys/module/gasket") or None}
+        facts["modules"] = {
+            "apex": system.exists("/sys/module/apex") or None,
+            "gasket": system.exists("/sys/module/gasket") or None,
+        }
     facts["modules_builtin_blacklisted"] = _blacklisted(system)
     facts["dkms"] = _dkms(ctx, kernel)
     facts["gasket_dkms_package"] = _package(ctx, "gasket-dkms")
@@ -321,19 +359,40 @@ def _windows(ctx: ProbeContext, facts: Dict[str, Any], errors: List[str]) -> Non
             started = (entry.get("status") or "").lower() in ("started", "ok")
             # Coral's Windows PCIe driver is apex too (the runtime lists it as \\?\ApexDevice0, CTS outputs);
             # PnP says only whether a driver started, and its .inf name.
-            facts["devices"].append({
-                "address": entry.get("instance_id"), "vendor_id": vendor, "device_id": device,
-                "driver": "apex" if started else None, "driver_inf": entry.get("driver"), "apex": None,
-                "dev_node": None,
-                "dev_node_exists": None, "accessible": None, "status": entry.get("status"), "temp_c": None,
-                "pnp_problem": entry.get("problem"), "description": entry.get("description")})
+            facts["devices"].append(
+                {
+                    "address": entry.get("instance_id"),
+                    "vendor_id": vendor,
+                    "device_id": device,
+                    "driver": "apex" if started else None,
+                    "driver_inf": entry.get("driver"),
+                    "apex": None,
+                    "dev_node": None,
+                    "dev_node_exists": None,
+                    "accessible": None,
+                    "status": entry.get("status"),
+                    "temp_c": None,
+                    "pnp_problem": entry.get("problem"),
+                    "description": entry.get("description"),
+                }
+            )
 
 
 def read(ctx: ProbeContext) -> Dict[str, Any]:
     system = ctx.system
-    facts: Dict[str, Any] = {"devices": [], "modules": {"apex": None, "gasket": None}, "dkms": None,
-                             "secure_boot": None, "lockdown": None, "page_size": system.page_size, "kernel": None,
-                             "msi_errors": None, "udev_rules": [], "user_groups": None, "error": None}
+    facts: Dict[str, Any] = {
+        "devices": [],
+        "modules": {"apex": None, "gasket": None},
+        "dkms": None,
+        "secure_boot": None,
+        "lockdown": None,
+        "page_size": system.page_size,
+        "kernel": None,
+        "msi_errors": None,
+        "udev_rules": [],
+        "user_groups": None,
+        "error": None,
+    }
     errors: List[str] = []
     try:
         facts["user_groups"] = system.user_groups()

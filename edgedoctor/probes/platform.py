@@ -48,8 +48,13 @@ def parse_ldd_version(text: str) -> Optional[tuple]:
 def parse_cgroup_container(text: str) -> Optional[str]:
     """The container engine named in `/proc/1/cgroup`, if any."""
     lowered = text.lower()
-    for marker, kind in (("kubepods", "kubernetes"), ("docker", "docker"), ("libpod", "podman"),
-                         ("lxc", "lxc"), ("containerd", "containerd")):
+    for marker, kind in (
+        ("kubepods", "kubernetes"),
+        ("docker", "docker"),
+        ("libpod", "podman"),
+        ("lxc", "lxc"),
+        ("containerd", "containerd"),
+    ):
         if marker in lowered:
             return kind
     return None
@@ -149,8 +154,11 @@ def _linux(ctx: ProbeContext, facts: Dict[str, Any]) -> None:
     system = ctx.system
     text = system.read_text("/etc/os-release") or system.read_text("/usr/lib/os-release")
     release = parse_os_release(text) if text else {}
-    facts["os_release"] = {k: release.get(k) for k in ("ID", "ID_LIKE", "VERSION_ID", "VERSION_CODENAME",
-                                                       "PRETTY_NAME")} if release else None
+    facts["os_release"] = (
+        {k: release.get(k) for k in ("ID", "ID_LIKE", "VERSION_ID", "VERSION_CODENAME", "PRETTY_NAME")}
+        if release
+        else None
+    )
     facts["distro"] = release.get("ID")
     facts["distro_version"] = release.get("VERSION_ID")
     facts["pretty_name"] = release.get("PRETTY_NAME")
@@ -215,10 +223,16 @@ def _emulator(ctx: ProbeContext) -> Optional[Dict[str, Any]]:
 
 def read(ctx: ProbeContext) -> Dict[str, Any]:
     system = ctx.system
-    facts: Dict[str, Any] = {"os": system.platform, "arch": _arch(ctx), "hostname": _hostname(ctx),
-                             "user": system.user_name(), "page_size": system.page_size,
-                             "root": None if system.is_host else str(system.root), "emulator": _emulator(ctx),
-                             "error": None}
+    facts: Dict[str, Any] = {
+        "os": system.platform,
+        "arch": _arch(ctx),
+        "hostname": _hostname(ctx),
+        "user": system.user_name(),
+        "page_size": system.page_size,
+        "root": None if system.is_host else str(system.root),
+        "emulator": _emulator(ctx),
+        "error": None,
+    }
     try:
         if system.platform == "linux":
             _linux(ctx, facts)
@@ -227,15 +241,25 @@ def read(ctx: ProbeContext) -> Dict[str, Any]:
             facts["os_release"] = info or None
             facts["pretty_name"] = " ".join(filter(None, (info.get("ProductName"), info.get("ProductVersion"))))
             facts["kernel"] = _platform.release() if system.is_host else None
-            facts.update({"in_container": False, "container": None, "board": None, "libc": None,
-                          "libc_version": None})
+            facts.update({"in_container": False, "container": None, "board": None, "libc": None, "libc_version": None})
         elif system.platform == "windows":
-            version = _platform.version() if system.is_host else (system.read_text("/.edgedoctor/windows_version")
-                                                                   or "").strip()
+            version = (
+                _platform.version()
+                if system.is_host
+                else (system.read_text("/.edgedoctor/windows_version") or "").strip()
+            )
             facts["os_release"] = {"version": version or None}
             facts["pretty_name"] = f"Windows {version}".strip()
-            facts.update({"in_container": False, "container": None, "board": None, "libc": None,
-                          "libc_version": None, "kernel": None})
+            facts.update(
+                {
+                    "in_container": False,
+                    "container": None,
+                    "board": None,
+                    "libc": None,
+                    "libc_version": None,
+                    "kernel": None,
+                }
+            )
     except Exception as exc:  # a reader must not take the check down
         facts["error"] = f"{type(exc).__name__}: {exc}"
     return facts

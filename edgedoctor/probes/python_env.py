@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from edgedoctor.util import datafiles
 from edgedoctor.machine import workerproc
 from edgedoctor.probes import ProbeContext
+from edgedoctor.util import datafiles
 
 
 def embedded_model_spec(iterations: int = 3) -> Optional[Dict[str, Any]]:
@@ -67,16 +67,33 @@ def summarise(result: Dict[str, Any]) -> Dict[str, Any]:
     pycoral = result.get("pycoral") or {}
     return {
         "python": result.get("python"),
-        "tflite": {"module": module, "version": tflite.get("version"), "path": tflite.get("path"),
-                   "error": error, "stderr": stderr, "candidates": candidates,
-                   # edgedoctor's own sentence, not a captured error text: never fed to the matcher
-                   **({"error_source": "edgedoctor"} if own else {})},
-        "numpy": {"version": numpy.get("version") or numpy.get("dist_version"), "path": numpy.get("path"),
-                  "found": numpy.get("found"), "error": numpy.get("error"), "stderr": numpy.get("stderr", "")},
-        "pycoral": {"version": pycoral.get("version"), "identity": pycoral.get("identity", "unknown"),
-                    "path": pycoral.get("path"), "error": pycoral.get("error"), "summary": pycoral.get("summary"),
-                    "shadowed": pycoral.get("shadowed", False), "imported": pycoral.get("imported"),
-                    "stderr": pycoral.get("stderr", "")},
+        "tflite": {
+            "module": module,
+            "version": tflite.get("version"),
+            "path": tflite.get("path"),
+            "error": error,
+            "stderr": stderr,
+            "candidates": candidates,
+            # edgedoctor's own sentence, not a captured error text: never fed to the matcher
+            **({"error_source": "edgedoctor"} if own else {}),
+        },
+        "numpy": {
+            "version": numpy.get("version") or numpy.get("dist_version"),
+            "path": numpy.get("path"),
+            "found": numpy.get("found"),
+            "error": numpy.get("error"),
+            "stderr": numpy.get("stderr", ""),
+        },
+        "pycoral": {
+            "version": pycoral.get("version"),
+            "identity": pycoral.get("identity", "unknown"),
+            "path": pycoral.get("path"),
+            "error": pycoral.get("error"),
+            "summary": pycoral.get("summary"),
+            "shadowed": pycoral.get("shadowed", False),
+            "imported": pycoral.get("imported"),
+            "stderr": pycoral.get("stderr", ""),
+        },
         "legacy_edgetpu": result.get("legacy_edgetpu"),
         "packages": result.get("packages") or {},
         "smoke": result.get("smoke"),
@@ -89,8 +106,9 @@ def read(ctx: ProbeContext) -> Dict[str, Any]:
     payload: Dict[str, Any] = {"cwd": ctx.options.cwd}
     if smoke:
         payload["smoke"] = smoke
-    attempts = workerproc.run_worker_resilient(ctx.options.python, "env", payload, timeout=ctx.options.timeout,
-                                               cwd=ctx.options.cwd)
+    attempts = workerproc.run_worker_resilient(
+        ctx.options.python, "env", payload, timeout=ctx.options.timeout, cwd=ctx.options.cwd
+    )
     last = attempts[-1]
     crashes: List[Dict[str, Any]] = [a.to_fact() for a in attempts if not a.ok]
     if last.ok and isinstance(last.result, dict):
@@ -102,8 +120,12 @@ def read(ctx: ProbeContext) -> Dict[str, Any]:
     facts.setdefault("error", None)
     facts["python_executable_requested"] = ctx.options.python
     facts["selected"] = ctx.options.python_choice
-    facts["worker"] = {"status": last.status, "error": last.error, "crashes": crashes,
-                       "duration_ms": round(sum(a.duration_ms for a in attempts), 1)}
+    facts["worker"] = {
+        "status": last.status,
+        "error": last.error,
+        "crashes": crashes,
+        "duration_ms": round(sum(a.duration_ms for a in attempts), 1),
+    }
     # A stage that crashed the worker is a fact about that stage (an import that segfaults, a smoke run
     # that hangs): put the verbatim reason where the checks and the matcher look.
     for attempt in attempts[:-1] if last.ok else attempts:
@@ -119,6 +141,11 @@ def read(ctx: ProbeContext) -> Dict[str, Any]:
         elif stage == "import-pycoral":
             facts["pycoral"].update({"error": reason, "crashed": True})
         elif stage in ("smoke", "load-model", "invoke", "load-delegate"):
-            facts["smoke"] = {"status": "fail", "error": attempt.error, "stderr": attempt.stderr,
-                              "crashed": True, "stage": stage}
+            facts["smoke"] = {
+                "status": "fail",
+                "error": attempt.error,
+                "stderr": attempt.stderr,
+                "crashed": True,
+                "stage": stage,
+            }
     return facts

@@ -14,14 +14,22 @@ import json
 import re
 from typing import Any, Dict, List, Optional
 
+from edgedoctor.machine.system import System
 from edgedoctor.matrix import releases
 from edgedoctor.probes import ProbeContext, libfile
-from edgedoctor.machine.system import System
 
 LIBRARY_NAMES = {"linux": ["libedgetpu.so.1"], "darwin": ["libedgetpu.1.dylib"], "windows": ["edgetpu.dll"]}
-LINUX_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/arm-linux-gnueabihf",
-              "/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/lib/arm-linux-gnueabihf",
-              "/usr/lib", "/lib", "/usr/local/lib")
+LINUX_DIRS = (
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib/arm-linux-gnueabihf",
+    "/lib/x86_64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/lib/arm-linux-gnueabihf",
+    "/usr/lib",
+    "/lib",
+    "/usr/local/lib",
+)
 DARWIN_DIRS = ("/usr/local/lib", "/opt/homebrew/lib", "/usr/lib")
 RUNTIME_PACKAGES = ("libedgetpu1-std", "libedgetpu1-max", "libedgetpu1-legacy-std", "libedgetpu1-legacy-max")
 DPKG_QUERY = ["dpkg-query", "-W", "-f=${Package} ${Version} ${db:Status-Abbrev}\\n", *RUNTIME_PACKAGES]
@@ -31,6 +39,7 @@ FLAVORS = {"DIRECT": "max", "THROTTLED": "std"}
 
 
 # --- pure parsers ---------------------------------------------------------------------------------------------
+
 
 def parse_ldconfig(text: str, name: str) -> List[Dict[str, str]]:
     """`ldconfig -p` lines `\tlibedgetpu.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libedgetpu.so.1`."""
@@ -85,6 +94,7 @@ def flavor_of(performance: Optional[str], package: Optional[str]) -> Optional[st
 
 # --- locating ----------------------------------------------------------------------------------------------------
 
+
 def _win(path: str) -> str:
     return path.replace("\\", "/")
 
@@ -92,8 +102,12 @@ def _win(path: str) -> str:
 def _candidate(system: System, path: str, source: str, **extra) -> Dict[str, Any]:
     check = _win(path) if system.platform == "windows" else path
     exists = system.exists(check)
-    entry = {"path": path, "source": source, "exists": exists,
-             "realpath": system.realpath(check) if exists and system.platform != "windows" else None}
+    entry = {
+        "path": path,
+        "source": source,
+        "exists": exists,
+        "realpath": system.realpath(check) if exists and system.platform != "windows" else None,
+    }
     entry.update(extra)
     return entry
 
@@ -159,6 +173,7 @@ def packages(ctx: ProbeContext) -> Dict[str, Any]:
 
 # --- the worker ----------------------------------------------------------------------------------------------------
 
+
 def _recorded_worker(system: System) -> Optional[Dict[str, Any]]:
     text = system.read_text("/.edgedoctor/runtime.json")
     if not text:
@@ -177,18 +192,30 @@ def run_worker(ctx: ProbeContext, library: Optional[str], names: List[str]):
     # "open": create the delegate with edgetpu_verbosity(1), so that a device the runtime cannot open is
     # reported with the runtime's own reason (permissions, busy, link speed, firmware state, transfers).
     payload = {"library": library, "names": names, "list_devices": True, "scan": True, "open": True}
-    outcome = _run(ctx.options.python, "runtime", payload, timeout=ctx.options.timeout,
-                   env=dict(ctx.system.env), cwd=None)
+    outcome = _run(
+        ctx.options.python, "runtime", payload, timeout=ctx.options.timeout, env=dict(ctx.system.env), cwd=None
+    )
     if not outcome.ok and outcome.stage == "edgetpu_open":
         # Opening the device crashed or hung (a device that takes a request and never answers): that is a
         # fact about the device; ask again without opening, so the runtime's version and list still come back.
         failed = outcome.to_fact()
-        outcome = _run(ctx.options.python, "runtime", dict(payload, skip=["edgetpu_open"]),
-                       timeout=ctx.options.timeout, env=dict(ctx.system.env), cwd=None)
+        outcome = _run(
+            ctx.options.python,
+            "runtime",
+            dict(payload, skip=["edgetpu_open"]),
+            timeout=ctx.options.timeout,
+            env=dict(ctx.system.env),
+            cwd=None,
+        )
         if outcome.ok:
-            outcome.result["open"] = {"ok": False, "attempts": [], "reason": failed.get("error"),
-                                      "stderr": failed.get("stderr"), "status": failed.get("status"),
-                                      "signal": failed.get("signal")}
+            outcome.result["open"] = {
+                "ok": False,
+                "attempts": [],
+                "reason": failed.get("error"),
+                "stderr": failed.get("stderr"),
+                "status": failed.get("status"),
+                "signal": failed.get("signal"),
+            }
     if outcome.ok:
         return outcome.result, None
     fact = outcome.to_fact()
@@ -198,13 +225,37 @@ def run_worker(ctx: ProbeContext, library: Optional[str], names: List[str]):
 
 # --- the reader ------------------------------------------------------------------------------------------------------
 
+
 def empty() -> Dict[str, Any]:
-    return {"found": False, "path": None, "candidates": [], "loaded": None, "version": None,
-            "runtime_version": None, "build_label": None, "cl_number": None, "flavor": None, "performance": None,
-            "package": None, "package_version": None, "packages": [], "release": None, "release_by": None,
-            "release_candidates": [], "devices": None, "load_error": None, "stderr": None, "worker": None,
-            "sha256": None, "binary": None, "published": None, "build_label_by": None, "runtime_version_by": None,
-            "open": None, "error": None}
+    return {
+        "found": False,
+        "path": None,
+        "candidates": [],
+        "loaded": None,
+        "version": None,
+        "runtime_version": None,
+        "build_label": None,
+        "cl_number": None,
+        "flavor": None,
+        "performance": None,
+        "package": None,
+        "package_version": None,
+        "packages": [],
+        "release": None,
+        "release_by": None,
+        "release_candidates": [],
+        "devices": None,
+        "load_error": None,
+        "stderr": None,
+        "worker": None,
+        "sha256": None,
+        "binary": None,
+        "published": None,
+        "build_label_by": None,
+        "runtime_version_by": None,
+        "open": None,
+        "error": None,
+    }
 
 
 def read(ctx: ProbeContext) -> Dict[str, Any]:
@@ -264,8 +315,9 @@ def _merge_worker(facts: Dict[str, Any], result: Dict[str, Any], errors: List[st
         facts["found"] = True
         if result.get("path"):
             if facts["path"] is None or not _same(facts, result["path"]):
-                facts["candidates"].append({"path": result["path"], "source": "dlopen", "exists": True,
-                                            "realpath": None})
+                facts["candidates"].append(
+                    {"path": result["path"], "source": "dlopen", "exists": True, "realpath": None}
+                )
             facts["path"] = facts["path"] or result["path"]
     else:
         facts["load_error"] = result.get("error")
@@ -293,8 +345,9 @@ def _merge_file(facts: Dict[str, Any], system: System) -> None:
         check = _win(path) if system.platform == "windows" else path
         found = libfile.inspect(system.read_bytes(check, 64 << 20))
         facts["sha256"] = found["sha256"]
-        facts["binary"] = {k: found[k] for k in ("format", "arch", "size", "build_label", "flavor")} \
-            if found["sha256"] else None
+        facts["binary"] = (
+            {k: found[k] for k in ("format", "arch", "size", "build_label", "flavor")} if found["sha256"] else None
+        )
         facts["performance"] = facts["performance"] or found["performance"]
         facts["cl_number"] = facts["cl_number"] or found["cl_number"]
         if not facts["build_label"] and found["build_label"]:
@@ -302,9 +355,15 @@ def _merge_file(facts: Dict[str, Any], system: System) -> None:
             facts["build_label_by"] = "file"
     known = releases.binary(facts.get("sha256"))
     facts["published"] = known
-    facts["flavor"] = flavor_of(facts["performance"], facts["package"]) if facts["performance"] else (
-        (known or {}).get("flavor") or ((facts.get("binary") or {}).get("flavor"))
-        or flavor_of(None, facts["package"]))
+    facts["flavor"] = (
+        flavor_of(facts["performance"], facts["package"])
+        if facts["performance"]
+        else (
+            (known or {}).get("flavor")
+            or ((facts.get("binary") or {}).get("flavor"))
+            or flavor_of(None, facts["package"])
+        )
+    )
 
 
 def _same(facts: Dict[str, Any], path: str) -> bool:

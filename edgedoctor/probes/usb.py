@@ -15,8 +15,8 @@ import os
 import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from edgedoctor.probes import ProbeContext
 from edgedoctor.machine.system import System
+from edgedoctor.probes import ProbeContext
 
 BOOTLOADER = "bootloader"
 RUNTIME = "runtime"
@@ -30,13 +30,20 @@ UDEV_RULE_DIRS = ("/etc/udev/rules.d", "/run/udev/rules.d", "/lib/udev/rules.d",
 # libusb_speed / pyusb `Device.speed` -> Mbit/s (LOW, FULL, HIGH, SUPER, SUPER_PLUS)
 PYUSB_SPEEDS = {1: 1.5, 2: 12, 3: 480, 4: 5000, 5: 10000}
 # macOS system_profiler `device_speed` words -> Mbit/s
-MAC_SPEED_WORDS = {"low_speed": 1.5, "full_speed": 12, "high_speed": 480, "super_speed": 5000,
-                   "super_speed_plus": 10000, "super_speed_plus_by2": 20000}
+MAC_SPEED_WORDS = {
+    "low_speed": 1.5,
+    "full_speed": 12,
+    "high_speed": 480,
+    "super_speed": 5000,
+    "super_speed_plus": 10000,
+    "super_speed_plus_by2": 20000,
+}
 
 RW_OK = os.R_OK | os.W_OK
 
 
 # --- small helpers ----------------------------------------------------------------------------------------
+
 
 def _number(value: float):
     """5000.0 -> 5000, 1.5 -> 1.5."""
@@ -85,15 +92,28 @@ def dev_node(bus: Optional[int], address: Optional[int]) -> Optional[str]:
 
 
 def _device(vendor_id, product_id, **extra) -> Dict[str, Any]:
-    device = {"vendor_id": vendor_id, "product_id": product_id, "state": coral_state(vendor_id, product_id),
-              "bus": None, "port": None, "address": None, "speed_mbps": None, "accessible": None,
-              "dev_node": None, "serial": None, "source": None, "sysfs_path": None,
-              "manufacturer": None, "product": None}
+    device = {
+        "vendor_id": vendor_id,
+        "product_id": product_id,
+        "state": coral_state(vendor_id, product_id),
+        "bus": None,
+        "port": None,
+        "address": None,
+        "speed_mbps": None,
+        "accessible": None,
+        "dev_node": None,
+        "serial": None,
+        "source": None,
+        "sysfs_path": None,
+        "manufacturer": None,
+        "product": None,
+    }
     device.update(extra)
     return device
 
 
 # --- Linux: sysfs -----------------------------------------------------------------------------------------
+
 
 def _int(text: Optional[str]) -> Optional[int]:
     try:
@@ -124,20 +144,30 @@ def read_sysfs(system: System) -> Tuple[List[Dict[str, Any]], Optional[str]]:
         bus = _int(system.read_text(f"{base}/busnum"))
         address = _int(system.read_text(f"{base}/devnum"))
         node = dev_node(bus, address)
-        devices.append(_device(
-            vendor, product, bus=bus, address=address, port=name.split("-", 1)[1] if "-" in name else None,
-            speed_mbps=parse_speed(system.read_text(f"{base}/speed")),
-            serial=_strip(system.read_text(f"{base}/serial")),
-            manufacturer=_strip(system.read_text(f"{base}/manufacturer")),
-            product=_strip(system.read_text(f"{base}/product")),
-            usb_version=_strip(system.read_text(f"{base}/version")),
-            dev_node=node, dev_node_exists=system.exists(node) if node else None,
-            accessible=system.access(node, RW_OK) if node and system.exists(node) else (False if node else None),
-            sysfs_path=base, source="sysfs"))
+        devices.append(
+            _device(
+                vendor,
+                product,
+                bus=bus,
+                address=address,
+                port=name.split("-", 1)[1] if "-" in name else None,
+                speed_mbps=parse_speed(system.read_text(f"{base}/speed")),
+                serial=_strip(system.read_text(f"{base}/serial")),
+                manufacturer=_strip(system.read_text(f"{base}/manufacturer")),
+                product=_strip(system.read_text(f"{base}/product")),
+                usb_version=_strip(system.read_text(f"{base}/version")),
+                dev_node=node,
+                dev_node_exists=system.exists(node) if node else None,
+                accessible=system.access(node, RW_OK) if node and system.exists(node) else (False if node else None),
+                sysfs_path=base,
+                source="sysfs",
+            )
+        )
     return devices, None
 
 
 # --- pyusb --------------------------------------------------------------------------------------------------
+
 
 def _recorded_backend(system: System) -> Dict[str, Any]:
     """Under a fixture root there is no pyusb to ask: `.edgedoctor/usb_backend.json` may record what it said."""
@@ -145,8 +175,11 @@ def _recorded_backend(system: System) -> Dict[str, Any]:
     if text:
         try:
             recorded = json.loads(text)
-            return {"available": recorded.get("available"), "name": recorded.get("name"),
-                    "error": recorded.get("error")}
+            return {
+                "available": recorded.get("available"),
+                "name": recorded.get("name"),
+                "error": recorded.get("error"),
+            }
         except ValueError as exc:
             return {"available": None, "name": None, "error": f"bad usb_backend.json: {exc}"}
     return {"available": None, "name": None, "error": "not examined: pyusb looks at this machine, not at the root"}
@@ -179,8 +212,18 @@ def read_pyusb(system: System) -> Tuple[List[Dict[str, Any]], Dict[str, Any]]:
             if port is None and getattr(dev, "port_number", None):
                 port = str(dev.port_number)
             speed = PYUSB_SPEEDS.get(getattr(dev, "speed", None) or 0)
-            devices.append(_device(vendor, product, bus=bus, address=address, port=port, speed_mbps=speed,
-                                   dev_node=dev_node(bus, address), source="pyusb"))
+            devices.append(
+                _device(
+                    vendor,
+                    product,
+                    bus=bus,
+                    address=address,
+                    port=port,
+                    speed_mbps=speed,
+                    dev_node=dev_node(bus, address),
+                    source="pyusb",
+                )
+            )
         if backend_name is None:
             backend_name = _default_backend_name(devices)
     except Exception as exc:  # usb.core.NoBackendError, USBError, a broken libusb
@@ -216,10 +259,11 @@ def merge(sysfs: Sequence[Dict[str, Any]], pyusb: Sequence[Dict[str, Any]]) -> L
 
 # --- macOS: system_profiler ----------------------------------------------------------------------------------
 
+
 def _walk_items(node: Any) -> Iterable[Dict[str, Any]]:
     if isinstance(node, dict):
         yield node
-        for key, value in node.items():
+        for _key, value in node.items():
             if isinstance(value, list):
                 for item in value:
                     yield from _walk_items(item)
@@ -253,10 +297,20 @@ def parse_system_profiler_json(text: str) -> List[Dict[str, Any]]:
             continue
         bus, port, address = _mac_location(item.get("location_id", item.get("USBKeyLocationID")))
         speed = item.get("device_speed", item.get("USBDeviceKeyLinkSpeed", item.get("speed")))
-        devices.append(_device(vendor, product, bus=bus, port=port, address=address, speed_mbps=parse_speed(speed),
-                               serial=item.get("serial_num", item.get("USBDeviceKeySerialNumber")),
-                               manufacturer=item.get("manufacturer", item.get("USBDeviceKeyVendorName")),
-                               product=item.get("_name"), source="system_profiler"))
+        devices.append(
+            _device(
+                vendor,
+                product,
+                bus=bus,
+                port=port,
+                address=address,
+                speed_mbps=parse_speed(speed),
+                serial=item.get("serial_num", item.get("USBDeviceKeySerialNumber")),
+                manufacturer=item.get("manufacturer", item.get("USBDeviceKeyVendorName")),
+                product=item.get("_name"),
+                source="system_profiler",
+            )
+        )
     return devices
 
 
@@ -270,10 +324,20 @@ def parse_system_profiler_text(text: str) -> List[Dict[str, Any]]:
         vendor, product = _hex4(block.get("Vendor ID")), _hex4(block.get("Product ID"))
         if coral_state(vendor, product) is not None:
             bus, port, address = _mac_location(block.get("Location ID"))
-            devices.append(_device(vendor, product, bus=bus, port=port, address=address,
-                                   speed_mbps=parse_speed(block.get("Speed")), serial=block.get("Serial Number"),
-                                   manufacturer=block.get("Manufacturer"), product=name,
-                                   source="system_profiler"))
+            devices.append(
+                _device(
+                    vendor,
+                    product,
+                    bus=bus,
+                    port=port,
+                    address=address,
+                    speed_mbps=parse_speed(block.get("Speed")),
+                    serial=block.get("Serial Number"),
+                    manufacturer=block.get("Manufacturer"),
+                    product=name,
+                    source="system_profiler",
+                )
+            )
 
     for line in text.splitlines():
         stripped = line.strip()
@@ -329,10 +393,16 @@ def parse_pnputil(text: str) -> List[Dict[str, Any]]:
             block[key.strip()] = value.strip()
     out = []
     for block in entries:
-        out.append({"instance_id": block.get("Instance ID"), "description": block.get("Device Description"),
-                    "manufacturer": block.get("Manufacturer Name"), "status": block.get("Status"),
-                    "problem": block.get("Problem Code") or block.get("Problem Status"),
-                    "driver": block.get("Driver Name")})
+        out.append(
+            {
+                "instance_id": block.get("Instance ID"),
+                "description": block.get("Device Description"),
+                "manufacturer": block.get("Manufacturer Name"),
+                "status": block.get("Status"),
+                "problem": block.get("Problem Code") or block.get("Problem Status"),
+                "driver": block.get("Driver Name"),
+            }
+        )
     return out
 
 
@@ -344,10 +414,18 @@ def parse_pnp_json(text: str) -> List[Dict[str, Any]]:
         data = [data]
     if not isinstance(data, list):
         return []
-    return [{"instance_id": d.get("InstanceId"), "description": d.get("FriendlyName"),
-             "manufacturer": d.get("Manufacturer"), "status": d.get("Status"),
-             "problem": None if d.get("Problem") in (None, 0, "CM_PROB_NONE") else str(d.get("Problem")),
-             "driver": None} for d in data if isinstance(d, dict)]
+    return [
+        {
+            "instance_id": d.get("InstanceId"),
+            "description": d.get("FriendlyName"),
+            "manufacturer": d.get("Manufacturer"),
+            "status": d.get("Status"),
+            "problem": None if d.get("Problem") in (None, 0, "CM_PROB_NONE") else str(d.get("Problem")),
+            "driver": None,
+        }
+        for d in data
+        if isinstance(d, dict)
+    ]
 
 
 def pnp_ids(instance_id: Optional[str]) -> Tuple[Optional[str], Optional[str], Optional[str]]:
@@ -358,9 +436,13 @@ def pnp_ids(instance_id: Optional[str]) -> Tuple[Optional[str], Optional[str], O
     return match.group(1).lower(), match.group(2).lower(), match.group(3).lower()
 
 
-PNP_POWERSHELL = ["powershell", "-NoProfile", "-Command",
-                  "Get-PnpDevice -PresentOnly | Where-Object { $_.InstanceId -match 'VID_18D1|VID_1A6E|VEN_1AC1' } "
-                  "| Select-Object InstanceId,FriendlyName,Manufacturer,Status,Problem | ConvertTo-Json"]
+PNP_POWERSHELL = [
+    "powershell",
+    "-NoProfile",
+    "-Command",
+    "Get-PnpDevice -PresentOnly | Where-Object { $_.InstanceId -match 'VID_18D1|VID_1A6E|VEN_1AC1' } "
+    "| Select-Object InstanceId,FriendlyName,Manufacturer,Status,Problem | ConvertTo-Json",
+]
 
 
 def read_pnp(ctx: ProbeContext) -> Tuple[List[Dict[str, Any]], Optional[str]]:
@@ -385,13 +467,23 @@ def read_windows(ctx: ProbeContext) -> Tuple[List[Dict[str, Any]], Optional[str]
         bus_kind, vendor, product = pnp_ids(entry.get("instance_id"))
         if bus_kind != "usb" or coral_state(vendor, product) is None:
             continue
-        devices.append(_device(vendor, product, source="pnp", product=entry.get("description"),
-                               manufacturer=entry.get("manufacturer"), pnp_status=entry.get("status"),
-                               pnp_problem=entry.get("problem"), instance_id=entry.get("instance_id")))
+        devices.append(
+            _device(
+                vendor,
+                product,
+                source="pnp",
+                product=entry.get("description"),
+                manufacturer=entry.get("manufacturer"),
+                pnp_status=entry.get("status"),
+                pnp_problem=entry.get("problem"),
+                instance_id=entry.get("instance_id"),
+            )
+        )
     return devices, error
 
 
 # --- udev rules and groups ----------------------------------------------------------------------------------
+
 
 def find_udev_rules(system: System, needles: Sequence[str], dirs: Sequence[str] = UDEV_RULE_DIRS) -> List[str]:
     """Paths of `*.rules` files that mention any needle (a regex, case-insensitive) on a non-comment line."""
@@ -410,11 +502,19 @@ USB_RULE_NEEDLES = (r'idVendor}?\s*==\s*"?(1a6e|18d1)', r"(1a6e|18d1):")
 
 # --- the reader -------------------------------------------------------------------------------------------------
 
+
 def read(ctx: ProbeContext) -> Dict[str, Any]:
     system = ctx.system
-    facts: Dict[str, Any] = {"devices": [], "backend": {"available": None, "name": None, "error": None},
-                             "udev_rules": [], "user": None, "user_groups": None, "dev_bus_usb": None,
-                             "sysfs": None, "error": None}
+    facts: Dict[str, Any] = {
+        "devices": [],
+        "backend": {"available": None, "name": None, "error": None},
+        "udev_rules": [],
+        "user": None,
+        "user_groups": None,
+        "dev_bus_usb": None,
+        "sysfs": None,
+        "error": None,
+    }
     errors = []
     try:
         facts["user"] = system.user_name()

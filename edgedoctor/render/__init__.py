@@ -5,8 +5,15 @@ from __future__ import annotations
 import importlib
 from typing import Any, Dict
 
-FORMATS = {"terminal": "terminal", "text": "terminal", "json": "jsonfmt", "markdown": "markdown", "md": "markdown",
-           "junit": "junit", "xml": "junit"}
+FORMATS = {
+    "terminal": "terminal",
+    "text": "terminal",
+    "json": "jsonfmt",
+    "markdown": "markdown",
+    "md": "markdown",
+    "junit": "junit",
+    "xml": "junit",
+}
 EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".xml": "junit", ".txt": "text"}
 
 

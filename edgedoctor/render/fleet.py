@@ -6,10 +6,18 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Tuple
 
-COLUMNS: List[Tuple[str, str]] = [("machine", "Machine"), ("verdict", "Verdict"), ("os", "OS"), ("arch", "Arch"),
-                                  ("python", "Python"), ("tflite", "TFLite"), ("runtime_version", "Runtime"),
-                                  ("link", "Link"), ("failed_requirements", "Missed requirements"),
-                                  ("causes", "Causes")]
+COLUMNS: List[Tuple[str, str]] = [
+    ("machine", "Machine"),
+    ("verdict", "Verdict"),
+    ("os", "OS"),
+    ("arch", "Arch"),
+    ("python", "Python"),
+    ("tflite", "TFLite"),
+    ("runtime_version", "Runtime"),
+    ("link", "Link"),
+    ("failed_requirements", "Missed requirements"),
+    ("causes", "Causes"),
+]
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -22,8 +30,14 @@ def clean(text: Any) -> str:
 
 def _md(text: Any) -> str:
     """The same for a Markdown table cell: HTML and table syntax escaped."""
-    return (clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-            .replace("`", "'"))
+    return (
+        clean(text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("|", "\\|")
+        .replace("`", "'")
+    )
 
 
 def _value(row: Dict[str, Any], key: str) -> str:
@@ -35,8 +49,9 @@ def _value(row: Dict[str, Any], key: str) -> str:
 
 def _headline(summary: Dict[str, Any]) -> str:
     unread = len(summary["errors"])
-    return (f"{summary['machines']} machine{'s' if summary['machines'] != 1 else ''}, {summary['failing']} failing"
-            + (f", {unread} file{'s' if unread != 1 else ''} not read" if unread else ""))
+    return f"{summary['machines']} machine{'s' if summary['machines'] != 1 else ''}, {summary['failing']} failing" + (
+        f", {unread} file{'s' if unread != 1 else ''} not read" if unread else ""
+    )
 
 
 def render_markdown(summary: Dict[str, Any]) -> str:
@@ -70,8 +85,10 @@ def render_terminal(summary: Dict[str, Any]) -> str:
         out.append("")
     for row in summary["reports"]:
         out.append(f"{'FAIL' if row['failed'] else ' OK '}  {clean(row['machine'])}: {clean(row['verdict'])}")
-        out.append(f"      {_value(row, 'os')}, {_value(row, 'arch')}, Python {_value(row, 'python')}, "
-                   f"{_value(row, 'tflite')}, runtime {_value(row, 'runtime_version')}, link {_value(row, 'link')}")
+        out.append(
+            f"      {_value(row, 'os')}, {_value(row, 'arch')}, Python {_value(row, 'python')}, "
+            f"{_value(row, 'tflite')}, runtime {_value(row, 'runtime_version')}, link {_value(row, 'link')}"
+        )
         if row["failed_requirements"]:
             out.append(f"      missed: {_value(row, 'failed_requirements')}")
         if row["causes"]:
@@ -95,13 +112,23 @@ def render_junit(summary: Dict[str, Any], reports: Dict[str, Dict[str, Any]]) ->
         for key in total:
             total[key] += counts[key]
     if summary["errors"]:
-        suite = ET.SubElement(suites, "testsuite", name="unreadable reports", tests=str(len(summary["errors"])),
-                              failures="0", errors=str(len(summary["errors"])), skipped="0", time="0.000")
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name="unreadable reports",
+            tests=str(len(summary["errors"])),
+            failures="0",
+            errors=str(len(summary["errors"])),
+            skipped="0",
+            time="0.000",
+        )
         for error in summary["errors"]:
-            case = ET.SubElement(suite, "testcase", classname="edgedoctor.summarize", name=clean(error["file"]),
-                                 time="0.000")
-            ET.SubElement(case, "error", message="could not read this report", type="unreadable").text = \
-                clean(error["error"])
+            case = ET.SubElement(
+                suite, "testcase", classname="edgedoctor.summarize", name=clean(error["file"]), time="0.000"
+            )
+            ET.SubElement(case, "error", message="could not read this report", type="unreadable").text = clean(
+                error["error"]
+            )
         total["tests"] += len(summary["errors"])
     for key in ("tests", "failures", "skipped"):
         suites.set(key, str(total[key]))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any, Dict
 
-from edgedoctor.util import safetext
 from edgedoctor.report.document import findings_of
+from edgedoctor.util import safetext
 
 
 def _text(*parts: str) -> str:
@@ -25,22 +25,39 @@ def add_suite(parent: ET.Element, report: Dict[str, Any], name: str = "edgedocto
     total_ms = sum(f.duration_ms or 0 for f in findings)
     facts = report.get("facts") if isinstance(report.get("facts"), dict) else {}
     platform = facts.get("platform") if isinstance(facts.get("platform"), dict) else {}
-    suite = ET.SubElement(parent, "testsuite", name=name, tests=str(len(findings)),
-                          failures=str(len(failing)), errors="0", skipped=str(len(skipped)),
-                          time=f"{total_ms / 1000:.3f}", timestamp=str(report.get("created", "")).rstrip("Z"),
-                          hostname=str(platform.get("hostname") or "-"))
+    suite = ET.SubElement(
+        parent,
+        "testsuite",
+        name=name,
+        tests=str(len(findings)),
+        failures=str(len(failing)),
+        errors="0",
+        skipped=str(len(skipped)),
+        time=f"{total_ms / 1000:.3f}",
+        timestamp=str(report.get("created", "")).rstrip("Z"),
+        hostname=str(platform.get("hostname") or "-"),
+    )
     props = ET.SubElement(suite, "properties")
     tool = report.get("tool") if isinstance(report.get("tool"), dict) else {}
     ET.SubElement(props, "property", name="edgedoctor.version", value=str(tool.get("version", "")))
     ET.SubElement(props, "property", name="exit_code", value=str(report.get("exit_code")))
     for finding in findings:
-        case = ET.SubElement(suite, "testcase", classname=f"edgedoctor.{finding.area}", name=finding.id,
-                             time=f"{(finding.duration_ms or 0) / 1000:.3f}")
-        body = _text(finding.detail, f"cause: {', '.join(finding.causes)}" if finding.causes else "",
-                     f"remedy:\n{finding.remedy}" if finding.remedy else "")
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"edgedoctor.{finding.area}",
+            name=finding.id,
+            time=f"{(finding.duration_ms or 0) / 1000:.3f}",
+        )
+        body = _text(
+            finding.detail,
+            f"cause: {', '.join(finding.causes)}" if finding.causes else "",
+            f"remedy:\n{finding.remedy}" if finding.remedy else "",
+        )
         if finding in failing:
-            failure = ET.SubElement(case, "failure", message=finding.title,
-                                    type=(finding.causes[0] if finding.causes else finding.status))
+            failure = ET.SubElement(
+                case, "failure", message=finding.title, type=(finding.causes[0] if finding.causes else finding.status)
+            )
             failure.text = body
         elif finding.status == "skip":
             ET.SubElement(case, "skipped", message=_text(finding.title, finding.detail))

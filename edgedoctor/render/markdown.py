@@ -8,10 +8,10 @@ import re
 from typing import Any, Dict, List, Optional
 
 from edgedoctor.facts.factview import get_path
-from edgedoctor.report.findings import AREAS
-from edgedoctor.util import safetext
 from edgedoctor.render.jsonfmt import finite
 from edgedoctor.report.document import findings_of, verdict
+from edgedoctor.report.findings import AREAS
+from edgedoctor.util import safetext
 
 ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "skip": "⏭️ skip", "info": "ℹ️ info"}
 
@@ -35,9 +35,12 @@ def _runtime_line(facts: Dict[str, Any]) -> str:
     runtime = facts.get("runtime") or {}
     if not runtime.get("found"):
         return "not found" + (f" ({runtime['error']})" if runtime.get("error") else "")
-    parts = [runtime.get("package") and f"{runtime['package']} {runtime.get('package_version') or ''}".strip(),
-             runtime.get("runtime_version") is not None and f"RuntimeVersion({runtime['runtime_version']})",
-             runtime.get("release") and f"release {runtime['release']}", runtime.get("flavor")]
+    parts = [
+        runtime.get("package") and f"{runtime['package']} {runtime.get('package_version') or ''}".strip(),
+        runtime.get("runtime_version") is not None and f"RuntimeVersion({runtime['runtime_version']})",
+        runtime.get("release") and f"release {runtime['release']}",
+        runtime.get("flavor"),
+    ]
     return ", ".join(p for p in parts if p) or str(runtime.get("path"))
 
 
@@ -45,12 +48,16 @@ def _devices_line(facts: Dict[str, Any]) -> str:
     out = []
     for device in (facts.get("usb") or {}).get("devices") or []:
         speed = device.get("speed_mbps")
-        out.append(f"USB {device.get('vendor_id')}:{device.get('product_id')} ({device.get('state')}, "
-                   f"{'%g Mbit/s' % speed if speed else 'speed unknown'}"
-                   f"{', not accessible' if device.get('accessible') is False else ''})")
+        out.append(
+            f"USB {device.get('vendor_id')}:{device.get('product_id')} ({device.get('state')}, "
+            f"{'%g Mbit/s' % speed if speed else 'speed unknown'}"
+            f"{', not accessible' if device.get('accessible') is False else ''})"
+        )
     for device in (facts.get("pcie") or {}).get("devices") or []:
-        out.append(f"PCIe {device.get('address')} (driver {device.get('driver') or 'none'}, "
-                   f"{device.get('dev_node') or 'no /dev/apex'})")
+        out.append(
+            f"PCIe {device.get('address')} (driver {device.get('driver') or 'none'}, "
+            f"{device.get('dev_node') or 'no /dev/apex'})"
+        )
     return "; ".join(out) or "none found"
 
 
@@ -85,8 +92,12 @@ def facts_table(facts: Dict[str, Any]) -> List[str]:
         ("Board", platform.get("board_model") or platform.get("board")),
         ("Container", platform.get("container") if platform.get("in_container") else "no"),
         ("Python", f"{platform.get('python_version') or '?'} ({platform.get('python_executable') or '?'})"),
-        ("TFLite interpreter", f"{tflite.get('module')} {tflite.get('version') or ''}".strip()
-         if tflite.get("module") else f"none ({tflite.get('error') or 'not importable'})"),
+        (
+            "TFLite interpreter",
+            f"{tflite.get('module')} {tflite.get('version') or ''}".strip()
+            if tflite.get("module")
+            else f"none ({tflite.get('error') or 'not importable'})",
+        ),
         ("numpy", get_path(env, "numpy", "version") or get_path(env, "numpy", "error")),
         ("pycoral", f"{pycoral.get('identity')} {pycoral.get('version') or ''}".strip() if pycoral else None),
         ("Edge TPU runtime", _runtime_line(facts)),
@@ -125,24 +136,33 @@ def render(report: Dict[str, Any], **_: Any) -> str:
     tool = report.get("tool") or {}
     exit_code = report.get("exit_code")
     mark = "✅" if exit_code == 0 else "❌"
-    out = [f"## edgedoctor report: {mark} {verdict(report)}", "",
-           f"edgedoctor {tool.get('version', '')}, {report.get('created', '')}, exit code {exit_code}", "",
-           "### Setup", ""]
+    out = [
+        f"## edgedoctor report: {mark} {verdict(report)}",
+        "",
+        f"edgedoctor {tool.get('version', '')}, {report.get('created', '')}, exit code {exit_code}",
+        "",
+        "### Setup",
+        "",
+    ]
     out.extend(facts_table(report.get("facts") or {}))
     out += ["", "### Findings", "", "| Status | Area | Finding | Cause | Remedy |", "|---|---|---|---|---|"]
     for finding in findings:
         show = finding.status in ("warn", "fail")
         title = _cell(finding.title) + (f"<br><sub>{_cell(finding.detail)}</sub>" if show and finding.detail else "")
-        out.append(f"| {ICONS.get(finding.status, _cell(finding.status))} | "
-                   f"{_cell(AREAS.get(finding.area, finding.area))} | {_code(finding.id)} "
-                   f"{title} | {_cell(', '.join(finding.causes))} | "
-                   f"{_cell(finding.remedy) if show else '–'} |")
+        out.append(
+            f"| {ICONS.get(finding.status, _cell(finding.status))} | "
+            f"{_cell(AREAS.get(finding.area, finding.area))} | {_code(finding.id)} "
+            f"{title} | {_cell(', '.join(finding.causes))} | "
+            f"{_cell(finding.remedy) if show else '–'} |"
+        )
     diagnoses = report.get("diagnoses") or []
     if diagnoses:
         out += ["", "### Known causes", ""]
         for diagnosis in diagnoses:
-            out.append(f"- **{_cell(diagnosis['title'])}** ({_code(diagnosis['cause'])}, entry "
-                       f"{_code(diagnosis['entry'])}, confidence {diagnosis['confidence']:.2f})")
+            out.append(
+                f"- **{_cell(diagnosis['title'])}** ({_code(diagnosis['cause'])}, entry "
+                f"{_code(diagnosis['entry'])}, confidence {diagnosis['confidence']:.2f})"
+            )
             if diagnosis.get("matched_text"):
                 out.append(f"  - matched: {_code(str(diagnosis['matched_text'])[:300])}")
             out.append(f"  - remedy: {_cell((diagnosis.get('remedy') or '').strip())}")
@@ -150,6 +170,15 @@ def render(report: Dict[str, Any], **_: Any) -> str:
             if refs:
                 out.append(f"  - sources: {refs}")
     out.extend(plan_section(report.get("plan")))
-    out += ["", "<details><summary>Full report (JSON) for <code>edgedoctor diagnose</code></summary>", "",
-            "```json", json.dumps(finite(report), indent=2, default=str, allow_nan=False), "```", "", "</details>", ""]
+    out += [
+        "",
+        "<details><summary>Full report (JSON) for <code>edgedoctor diagnose</code></summary>",
+        "",
+        "```json",
+        json.dumps(finite(report), indent=2, default=str, allow_nan=False),
+        "```",
+        "",
+        "</details>",
+        "",
+    ]
     return "\n".join(out)

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Tuple
 
-TARGET_LABELS = (("python", "Python"), ("tflite_runtime", "tflite_runtime"), ("ai_edge_litert", "LiteRT"),
-                 ("numpy", "numpy"), ("pycoral", "pycoral"), ("runtime_release", "runtime"),
-                 ("runtime_package", "package"))
+TARGET_LABELS = (
+    ("python", "Python"),
+    ("tflite_runtime", "tflite_runtime"),
+    ("ai_edge_litert", "LiteRT"),
+    ("numpy", "numpy"),
+    ("pycoral", "pycoral"),
+    ("runtime_release", "runtime"),
+    ("runtime_package", "package"),
+)
 
 
 def target_line(plan: Dict[str, Any]) -> str:
@@ -54,8 +60,11 @@ def render_text(plan: Dict[str, Any], wrap=None) -> str:
 
 def render_sh(plan: Dict[str, Any], python: str = "", os_name: str = "") -> str:
     """A commented shell script with `set -e`. edgedoctor never runs it."""
-    lines = ["#!/bin/sh", "# Plan made by edgedoctor" + (f" for {python}" if python else "") + ".",
-             "# edgedoctor never runs this script: read it, then run it yourself (or step by step)."]
+    lines = [
+        "#!/bin/sh",
+        "# Plan made by edgedoctor" + (f" for {python}" if python else "") + ".",
+        "# edgedoctor never runs this script: read it, then run it yourself (or step by step).",
+    ]
     if os_name == "windows":
         lines.append("# These are Windows commands: run them one by one in a Command Prompt, not with sh.")
     lines += ["set -e", ""]

@@ -11,12 +11,17 @@ import sys
 import textwrap
 from typing import Any, Dict, List, Optional
 
+from edgedoctor.report.document import findings_of, verdict
 from edgedoctor.report.findings import AREAS, Finding
 from edgedoctor.util import safetext
-from edgedoctor.report.document import findings_of, verdict
 
-MARKS_FANCY = {"pass": ("✔", "green"), "warn": ("⚠", "yellow"), "fail": ("✘", "bold red"), "skip": ("○", "dim"),
-               "info": ("ℹ", "cyan")}
+MARKS_FANCY = {
+    "pass": ("✔", "green"),
+    "warn": ("⚠", "yellow"),
+    "fail": ("✘", "bold red"),
+    "skip": ("○", "dim"),
+    "info": ("ℹ", "cyan"),
+}
 MARKS_PLAIN = {"pass": "[ OK ]", "warn": "[WARN]", "fail": "[FAIL]", "skip": "[SKIP]", "info": "[INFO]"}
 
 
@@ -66,11 +71,19 @@ def render(report: Dict[str, Any], fancy: Optional[bool] = None, width: Optional
 
 def _wrapper(width: Optional[int]):
     """wrap(text, first_indent, next_indent) -> lines, to `width` (no wrapping without one)."""
+
     def wrap(text: str, first: str, rest: str) -> List[str]:
         if not width:
             return [first + text]
-        return textwrap.wrap(text, width=max(width - 1, 20), initial_indent=first, subsequent_indent=rest,
-                             break_long_words=False, break_on_hyphens=False) or [first]
+        return textwrap.wrap(
+            text,
+            width=max(width - 1, 20),
+            initial_indent=first,
+            subsequent_indent=rest,
+            break_long_words=False,
+            break_on_hyphens=False,
+        ) or [first]
+
     return wrap
 
 
@@ -118,8 +131,10 @@ def _render_plain(report: Dict[str, Any], findings: List[Finding], width: Option
     if diagnoses:
         out.append("Known causes (from the compatibility matrix)")
         for diagnosis in diagnoses:
-            out.append(f"  - {diagnosis['title']} [{diagnosis['cause']}, {diagnosis['entry']}, "
-                       f"confidence {diagnosis['confidence']:.2f}]")
+            out.append(
+                f"  - {diagnosis['title']} [{diagnosis['cause']}, {diagnosis['entry']}, "
+                f"confidence {diagnosis['confidence']:.2f}]"
+            )
             if diagnosis.get("matched_text"):
                 out.append(f"      matched: {diagnosis['matched_text']}")
             if diagnosis["cause"] not in covered:  # otherwise the finding above already gives the remedy
@@ -160,8 +175,9 @@ def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) ->
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=width, highlight=False, soft_wrap=False)
     tool = report.get("tool") or {}
-    console.print(Text(f"edgedoctor {tool.get('version', '')}", style="bold"), Text(f" {report.get('created', '')}",
-                                                                                    style="dim"))
+    console.print(
+        Text(f"edgedoctor {tool.get('version', '')}", style="bold"), Text(f" {report.get('created', '')}", style="dim")
+    )
     for area, items in _grouped(findings):
         console.print()
         console.print(Text(AREAS.get(area, area), style="bold underline"))
@@ -177,8 +193,9 @@ def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) ->
                     console.print(Text(f"      cause: {', '.join(finding.causes)}", style="magenta"))
                 if finding.remedy:
                     console.print(Text("      remedy:", style="bold"))
-                    console.print(Text("\n".join(_indent(finding.remedy, "        ")), style="cyan"),
-                                  soft_wrap=True)  # commands are printed whole
+                    console.print(
+                        Text("\n".join(_indent(finding.remedy, "        ")), style="cyan"), soft_wrap=True
+                    )  # commands are printed whole
     diagnoses = report.get("diagnoses") or []
     covered = covered_causes(findings)
     if diagnoses:
@@ -191,8 +208,9 @@ def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) ->
             if diagnosis.get("matched_text"):
                 console.print(Text(f"      matched: {diagnosis['matched_text']}", style="dim"))
             if diagnosis["cause"] not in covered:
-                console.print(Text("\n".join(_indent(diagnosis.get("remedy") or "", "      ")), style="cyan"),
-                              soft_wrap=True)
+                console.print(
+                    Text("\n".join(_indent(diagnosis.get("remedy") or "", "      ")), style="cyan"), soft_wrap=True
+                )
             for ref in diagnosis.get("references") or []:
                 console.print(Text(f"      {ref}", style="blue underline"))
     _next_steps_rich(console, report)

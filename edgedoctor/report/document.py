@@ -29,13 +29,18 @@ def exit_code(findings: List[Finding], strict: bool = False) -> int:
     return exitcodes.SUCCESS
 
 
-def build(facts: Dict[str, Any], findings: List[Finding], diagnoses: List[Dict[str, Any]],
-          strict: bool = False, created: Optional[str] = None) -> Dict[str, Any]:
+def build(
+    facts: Dict[str, Any],
+    findings: List[Finding],
+    diagnoses: List[Dict[str, Any]],
+    strict: bool = False,
+    created: Optional[str] = None,
+) -> Dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "edgedoctor", "version": __version__},
-        "created": created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace(
-            "+00:00", "Z"),
+        "created": created
+        or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "facts": facts,
         "findings": [f.to_dict() for f in findings],
         "diagnoses": diagnoses,
@@ -58,7 +63,8 @@ def verdict(report: Dict[str, Any]) -> str:
         return "edgedoctor hit an internal error; the report below is partial"
     if fails:
         return f"{fails} problem{'s' if fails != 1 else ''} found" + (
-            f", {warns} warning{'s' if warns != 1 else ''}" if warns else "")
+            f", {warns} warning{'s' if warns != 1 else ''}" if warns else ""
+        )
     if warns:
         return f"working, with {warns} warning{'s' if warns != 1 else ''}"
     return "no problems found"

@@ -30,8 +30,7 @@ def _walk(folder: Path, errors: List[Dict[str, str]]) -> List[Path]:
     found: List[Path] = []
 
     def failed(exc: OSError) -> None:  # os.walk would skip an unreadable folder silently
-        errors.append({"file": str(exc.filename or folder), "error": f"cannot read this folder: "
-                                                                  f"{exc.strerror or exc}"})
+        errors.append({"file": str(exc.filename or folder), "error": f"cannot read this folder: {exc.strerror or exc}"})
 
     for top, dirs, files in os.walk(folder, onerror=failed):
         dirs.sort()
@@ -61,8 +60,11 @@ def find_reports(paths: Iterable[str], errors: Optional[List[Dict[str, str]]] = 
 
 
 def _failed_requirements(findings: List[Dict[str, Any]]) -> List[str]:
-    return [str(f.get("id"))[len("require."):] for f in findings
-            if str(f.get("id", "")).startswith("require.") and f.get("status") == "fail"]
+    return [
+        str(f.get("id"))[len("require.") :]
+        for f in findings
+        if str(f.get("id", "")).startswith("require.") and f.get("status") == "fail"
+    ]
 
 
 def machine_row(path: Path, report: Dict[str, Any]) -> Dict[str, Any]:
@@ -77,9 +79,10 @@ def machine_row(path: Path, report: Dict[str, Any]) -> Dict[str, Any]:
     tflite = obj(env.get("tflite"))
     findings = [f for f in factview._list(report.get("findings")) if isinstance(f, dict)]
     diagnoses = [d for d in factview._list(report.get("diagnoses")) if isinstance(d, dict)]
-    causes = sorted({str(c) for f in findings if f.get("status") in ("fail", "warn")
-                     for c in factview._list(f.get("causes"))}
-                    | {str(d["cause"]) for d in diagnoses if d.get("cause")})
+    causes = sorted(
+        {str(c) for f in findings if f.get("status") in ("fail", "warn") for c in factview._list(f.get("causes"))}
+        | {str(d["cause"]) for d in diagnoses if d.get("cause")}
+    )
     tpu = obj(obj(obj(facts.get("inference")).get("tpu")).get("latency_ms"))
     hostname = platform.get("hostname")
     exit_code = report.get("exit_code")

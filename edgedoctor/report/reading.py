@@ -16,8 +16,8 @@ import stat
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional
 
-MAX_BYTES = 64 << 20   # a report is tens of KB; a log pasted into one is a few MB
-MAX_DEPTH = 48         # levels of nesting (a report has fewer than 10)
+MAX_BYTES = 64 << 20  # a report is tens of KB; a log pasted into one is a few MB
+MAX_DEPTH = 48  # levels of nesting (a report has fewer than 10)
 
 _JSON_BLOCK = re.compile(r"^```json[ \t]*\n(.*?)\n```[ \t]*$", re.S | re.M)
 # The heading the Markdown renderer puts above the report's own JSON block.
@@ -91,10 +91,11 @@ def _markdown_block(path: str, text: str, notes: List[str]) -> str:
     own = [b for b in blocks if b.start() > mark] if mark >= 0 else []
     chosen = own[0] if own else blocks[-1]
     if len(blocks) > 1:
-        where = ("the one under the report's own heading \"Full report (JSON)\"" if own
-                 else "the last one")
-        notes.append(f"{path} holds {len(blocks)} ```json blocks; {where} was used "
-                     f"(line {text.count(chr(10), 0, chosen.start()) + 1})")
+        where = 'the one under the report\'s own heading "Full report (JSON)"' if own else "the last one"
+        notes.append(
+            f"{path} holds {len(blocks)} ```json blocks; {where} was used "
+            f"(line {text.count(chr(10), 0, chosen.start()) + 1})"
+        )
     return chosen.group(1)
 
 
@@ -161,30 +162,52 @@ _TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null":
 # What the checks and renderers read under these key names anywhere in the facts (besides the schema's own
 # types): a value of another type would trip them, so it is named here instead.
 KEY_TYPES = {
-    "devices": ("array", "null"), "latency_ms": ("object", "null"), "top1": ("object", "null"),
-    "stderr": ("string", "null"), "detail": ("string", "null"),
-    "found": ("boolean", "null"), "accessible": ("boolean", "null"), "in_container": ("boolean", "null"),
-    "speed_mbps": ("number", "null"), "median": ("number", "null"), "first": ("number", "null"),
-    "speedup": ("number", "null"), "page_size": ("integer", "null"), "runtime_version": ("integer", "null"),
-    "os": ("string", "null"), "arch": ("string", "null"), "kernel": ("string", "null"),
-    "python_version": ("string", "null"), "vendor_id": ("string", "null"), "product_id": ("string", "null"),
-    "state": ("string", "null"), "identity": ("string", "null"), "module": ("string", "null"),
-    "package": ("string", "null"), "release": ("string", "null"), "board": ("string", "null"),
+    "devices": ("array", "null"),
+    "latency_ms": ("object", "null"),
+    "top1": ("object", "null"),
+    "stderr": ("string", "null"),
+    "detail": ("string", "null"),
+    "found": ("boolean", "null"),
+    "accessible": ("boolean", "null"),
+    "in_container": ("boolean", "null"),
+    "speed_mbps": ("number", "null"),
+    "median": ("number", "null"),
+    "first": ("number", "null"),
+    "speedup": ("number", "null"),
+    "page_size": ("integer", "null"),
+    "runtime_version": ("integer", "null"),
+    "os": ("string", "null"),
+    "arch": ("string", "null"),
+    "kernel": ("string", "null"),
+    "python_version": ("string", "null"),
+    "vendor_id": ("string", "null"),
+    "product_id": ("string", "null"),
+    "state": ("string", "null"),
+    "identity": ("string", "null"),
+    "module": ("string", "null"),
+    "package": ("string", "null"),
+    "release": ("string", "null"),
+    "board": ("string", "null"),
 }
 
 
 # Sections whose parts the checks take for objects: (section, key) -> types.
 PART_TYPES = {
-    ("python_env", "tflite"): ("object", "null"), ("python_env", "numpy"): ("object", "null"),
-    ("python_env", "pycoral"): ("object", "null"), ("inference", "cpu"): ("object", "null"),
-    ("inference", "tpu"): ("object", "null"), ("runtime", "devices"): ("array", "null"),
+    ("python_env", "tflite"): ("object", "null"),
+    ("python_env", "numpy"): ("object", "null"),
+    ("python_env", "pycoral"): ("object", "null"),
+    ("inference", "cpu"): ("object", "null"),
+    ("inference", "tpu"): ("object", "null"),
+    ("runtime", "devices"): ("array", "null"),
 }
 
 
 def _schema() -> Dict[str, Any]:
     global _SCHEMA
     if _SCHEMA is None:
-        _SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "schema" / "report.schema.json").read_text(encoding="utf-8"))
+        _SCHEMA = json.loads(
+            (Path(__file__).resolve().parent.parent / "schema" / "report.schema.json").read_text(encoding="utf-8")
+        )
     return _SCHEMA
 
 
@@ -200,8 +223,9 @@ def _is(value: Any, kind: str) -> bool:
 def _named(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list",
-            dict: "an object"}.get(type(value), type(value).__name__)
+    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def check(data: Any) -> Optional[str]:

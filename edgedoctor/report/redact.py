@@ -19,17 +19,23 @@ from typing import Any, Dict, Iterable, List, Optional
 IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])")
 # Candidates only (every form: full, compressed `fe80::1`, `2001:db8::1`, with a zone `%eth0`, IPv4-mapped);
 # each is confirmed by the ipaddress module, so `12:34:56` or `std::string` stay.
-IPV6 = re.compile(r"(?<![\w:.%])(?:[0-9A-Fa-f]{1,4}|:)?(?::[0-9A-Fa-f]{0,4}){2,7}"
-                  r"(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w.-]+)?(?![\w:])")
+IPV6 = re.compile(
+    r"(?<![\w:.%])(?:[0-9A-Fa-f]{1,4}|:)?(?::[0-9A-Fa-f]{0,4}){2,7}"
+    r"(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?:%[\w.-]+)?(?![\w:])"
+)
 # MAC addresses: aa:bb:cc:dd:ee:ff, aa-bb-..., aabb.ccdd.eeff (Cisco), and bare aabbccddeeff (with a letter and
 # a digit, so that a plain number is not taken for one).
-MAC = re.compile(r"(?<![0-9A-Fa-f:.-])(?:[0-9A-Fa-f]{2}([:-]))(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:-])"
-                 r"|(?<![0-9A-Fa-f.])[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}(?![0-9A-Fa-f.])"
-                 r"|(?<![0-9A-Za-z_])(?=[0-9A-Fa-f]*[A-Fa-f])(?=[0-9A-Fa-f]*\d)[0-9A-Fa-f]{12}(?![0-9A-Za-z_])")
+MAC = re.compile(
+    r"(?<![0-9A-Fa-f:.-])(?:[0-9A-Fa-f]{2}([:-]))(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:-])"
+    r"|(?<![0-9A-Fa-f.])[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}(?![0-9A-Fa-f.])"
+    r"|(?<![0-9A-Za-z_])(?=[0-9A-Fa-f]*[A-Fa-f])(?=[0-9A-Fa-f]*\d)[0-9A-Fa-f]{12}(?![0-9A-Za-z_])"
+)
 URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@:]+(?::[^\s/@]*)?@")
 # NAME=value, NAME: value, "NAME": "value" where NAME is token-, key- or password-like.
-SECRET_NAME = (r"[A-Za-z0-9_.-]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY"
-               r"|CREDENTIALS?|_AUTH|AUTH_|COOKIE|SESSION_?ID|_KEY)(?![A-Za-z])[A-Za-z0-9_.-]*")
+SECRET_NAME = (
+    r"[A-Za-z0-9_.-]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY"
+    r"|CREDENTIALS?|_AUTH|AUTH_|COOKIE|SESSION_?ID|_KEY)(?![A-Za-z])[A-Za-z0-9_.-]*"
+)
 SECRET_ASSIGNMENT = re.compile(r"(?i)(\b" + SECRET_NAME + r"[\"']?\s*[=:]\s*[\"']?)([^\s\"',;}{]+)")
 TOKEN_SHAPES = re.compile(
     r"\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bgithub_pat_[A-Za-z0-9_]{20,}\b|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
@@ -37,7 +43,8 @@ TOKEN_SHAPES = re.compile(
     r"|\bglpat-[A-Za-z0-9_-]{20,}\b|\bsk-[A-Za-z0-9_-]{20,}\b"
     r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"
     r"|(?i:\bbearer\s+)[A-Za-z0-9._~+/-]{16,}=*"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]{0,10000}?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)")
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]{0,10000}?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"
+)
 SECRET_KEYS = re.compile(r"(?i)^" + SECRET_NAME + r"$")
 SERIAL_KEYS = {"serial", "serial_number", "unique_id", "iSerial"}
 WHOLE_KEYS = {"user": "<user>", "username": "<user>", "hostname": "<host>"}

@@ -53,7 +53,7 @@ class CaptureStderr(object):
         raw = self._tmp.read()
         self._tmp.close()
         if len(raw) > self.limit:
-            raw = raw[: self.limit // 2] + b"\n[... cut ...]\n" + raw[-self.limit // 2:]
+            raw = raw[: self.limit // 2] + b"\n[... cut ...]\n" + raw[-self.limit // 2 :]
         self.text = raw.decode("utf-8", "replace")
         return False
 
@@ -108,7 +108,7 @@ def _metadata_dirs(entry):
     for suffix in (".dist-info", ".egg-info"):
         for child in names:
             if child.endswith(suffix):
-                found.append((_normalise(child[:-len(suffix)].split("-", 1)[0]), os.path.join(entry, child)))
+                found.append((_normalise(child[: -len(suffix)].split("-", 1)[0]), os.path.join(entry, child)))
     _LISTED[entry] = found
     return found
 

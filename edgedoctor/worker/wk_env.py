@@ -10,9 +10,22 @@ import wk_common
 import wk_tflite
 
 INTERESTING_DISTS = (
-    "tflite-runtime", "ai-edge-litert", "tensorflow", "tensorflow-cpu", "numpy", "pycoral", "pillow",
-    "pyusb", "edgetpu", "opencv-python", "opencv-python-headless", "protobuf", "flatbuffers", "ml-dtypes",
-    "jax", "jaxlib",
+    "tflite-runtime",
+    "ai-edge-litert",
+    "tensorflow",
+    "tensorflow-cpu",
+    "numpy",
+    "pycoral",
+    "pillow",
+    "pyusb",
+    "edgetpu",
+    "opencv-python",
+    "opencv-python-headless",
+    "protobuf",
+    "flatbuffers",
+    "ml-dtypes",
+    "jax",
+    "jaxlib",
 )
 
 IMPOSTOR_HINTS = ("allen coral atlas", "samapriya")
@@ -113,8 +126,15 @@ def probe_numpy(skip):
 
 
 def probe_pycoral(cwd, skip):
-    info = {"identity": "absent", "version": None, "path": None, "error": None, "summary": None,
-            "shadowed": False, "has_pybind": None}
+    info = {
+        "identity": "absent",
+        "version": None,
+        "path": None,
+        "error": None,
+        "summary": None,
+        "shadowed": False,
+        "has_pybind": None,
+    }
     origin, error = wk_common.module_origin("pycoral")
     meta = wk_common.dist_info("pycoral")
     if meta:
@@ -188,6 +208,10 @@ def run(payload):
         wk_common.stage("smoke")
         result["smoke"] = wk_infer.run_with(loaded, smoke)
     elif smoke:
-        result["smoke"] = {"status": "skip", "error": "no TFLite interpreter could be imported"
-                           if loaded is None else "skipped: the smoke run crashed the worker before"}
+        result["smoke"] = {
+            "status": "skip",
+            "error": "no TFLite interpreter could be imported"
+            if loaded is None
+            else "skipped: the smoke run crashed the worker before",
+        }
     return result

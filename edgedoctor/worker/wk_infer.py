@@ -72,8 +72,15 @@ def run_with(loaded, spec, capture=True):
 
     capture=True keeps the native stderr of the run in result["stderr"]; capture=False lets it flow to the
     worker's stderr (the parent keeps it, even when the run crashes)."""
-    result = {"module": loaded.name, "module_version": loaded.version, "status": "fail", "stage": "numpy",
-              "error": None, "stderr": "", "timings_ms": {}}
+    result = {
+        "module": loaded.name,
+        "module_version": loaded.version,
+        "status": "fail",
+        "stage": "numpy",
+        "error": None,
+        "stderr": "",
+        "timings_ms": {},
+    }
     timings = result["timings_ms"]
     # Stage announcements: with capture=False they reach the parent, which attributes a crash or hang to
     # "load-delegate", "load-model" or "invoke". With capture=True (the env task's smoke run) they stay in the
@@ -147,7 +154,8 @@ def run_with(loaded, spec, capture=True):
                 tolerance = int(spec.get("tolerance", 0))
                 got = [x.item() for x in output]
                 result["output_matches"] = len(got) == len(expected) and all(
-                    abs(int(a) - int(b)) <= tolerance for a, b in zip(got, expected))
+                    abs(int(a) - int(b)) <= tolerance for a, b in zip(got, expected)
+                )
             result["status"] = "pass"
             result["stage"] = "done"
             mark("done")
@@ -176,5 +184,12 @@ def run(payload):
             return run_with(loaded, payload, capture=capture)
         errors[-1]["stderr"] = _strip_marks(cap.text)
     first = errors[0] if errors else {"error": "no TFLite interpreter is installed"}
-    return {"status": "fail", "stage": "import", "error": first.get("error"), "stderr": first.get("stderr", ""),
-            "traceback": first.get("traceback"), "import_errors": errors, "timings_ms": {}}
+    return {
+        "status": "fail",
+        "stage": "import",
+        "error": first.get("error"),
+        "stderr": first.get("stderr", ""),
+        "traceback": first.get("traceback"),
+        "import_errors": errors,
+        "timings_ms": {},
+    }

@@ -35,12 +35,17 @@ DEVICE_TYPES = {0: "pci", 1: "usb"}
 TYPE_NUMBERS = {"pci": 0, "usb": 1}
 # The runtime's last word on a failed open, most telling first (tflite/edgetpu_manager_direct.cc,
 # driver/usb/*.cc): the line that names the device, then the one for no device at all.
-REASON_RES = (re.compile(r"Failed to open device \[[^\n]*"), re.compile(r"Failed allocating Edge TPU device[^\n]*"),
-              re.compile(r"[^\n]*(?:Connection speed is too slow|Low speed is not supported|Could not find device "
-                         r"on bus)[^\n]*"))
+REASON_RES = (
+    re.compile(r"Failed to open device \[[^\n]*"),
+    re.compile(r"Failed allocating Edge TPU device[^\n]*"),
+    re.compile(
+        r"[^\n]*(?:Connection speed is too slow|Low speed is not supported|Could not find device "
+        r"on bus)[^\n]*"
+    ),
+)
 VERSION_RE = re.compile(r"BuildLabel\((.*)\),\s*RuntimeVersion\((\d+)\)", re.DOTALL)
-SCAN_RE = re.compile(br"PERFORMANCE=(THROTTLED|DIRECT)")
-CL_RE = re.compile(br"CL_NUMBER=(\d+)")
+SCAN_RE = re.compile(rb"PERFORMANCE=(THROTTLED|DIRECT)")
+CL_RE = re.compile(rb"CL_NUMBER=(\d+)")
 
 
 class EdgeTpuDevice(ctypes.Structure):
@@ -145,8 +150,13 @@ def open_devices(lib, devices):
         free = lib.edgetpu_free_delegate
         verbosity = lib.edgetpu_verbosity
     except AttributeError as exc:
-        return {"ok": None, "attempts": [], "reason": None, "stderr": None,
-                "error": "the library has no edgetpu_create_delegate(): %s" % wk_common.describe(exc)}
+        return {
+            "ok": None,
+            "attempts": [],
+            "reason": None,
+            "stderr": None,
+            "error": "the library has no edgetpu_create_delegate(): %s" % wk_common.describe(exc),
+        }
     create.restype = ctypes.c_void_p
     create.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]
     free.restype = None
@@ -163,8 +173,13 @@ def open_devices(lib, devices):
             if delegate:
                 free(delegate)
             verbosity(0)
-        attempt = {"type": kind, "path": path, "ok": bool(delegate), "seconds": round(time.time() - start, 2),
-                   "reason": None if delegate else open_reason(cap.text)}
+        attempt = {
+            "type": kind,
+            "path": path,
+            "ok": bool(delegate),
+            "seconds": round(time.time() - start, 2),
+            "reason": None if delegate else open_reason(cap.text),
+        }
         result["attempts"].append(attempt)
         result["stderr"] += cap.text
         if delegate:
@@ -178,9 +193,21 @@ def open_devices(lib, devices):
 
 def run(payload):
     skip = set(payload.get("skip") or ())
-    result = {"loaded": False, "path": None, "tried": [], "version": None, "build_label": None,
-              "runtime_version": None, "devices": None, "performance": None, "cl_number": None,
-              "stderr": "", "error": None, "stages_done": [], "open": None}
+    result = {
+        "loaded": False,
+        "path": None,
+        "tried": [],
+        "version": None,
+        "build_label": None,
+        "runtime_version": None,
+        "devices": None,
+        "performance": None,
+        "cl_number": None,
+        "stderr": "",
+        "error": None,
+        "stages_done": [],
+        "open": None,
+    }
     candidates = []
     if payload.get("library"):
         candidates.append(payload["library"])
@@ -239,12 +266,17 @@ def run(payload):
                 if records:
                     for i in range(count.value):
                         path = records[i].path
-                        devices.append({"type": DEVICE_TYPES.get(records[i].type, str(records[i].type)),
-                                        "path": path.decode("utf-8", "replace") if path else None})
+                        devices.append(
+                            {
+                                "type": DEVICE_TYPES.get(records[i].type, str(records[i].type)),
+                                "path": path.decode("utf-8", "replace") if path else None,
+                            }
+                        )
                 result["devices"] = devices
             except AttributeError as exc:
                 result["error"] = result["error"] or (
-                    "the library has no edgetpu_list_devices(): %s" % wk_common.describe(exc))
+                    "the library has no edgetpu_list_devices(): %s" % wk_common.describe(exc)
+                )
         result["stderr"] += cap.text
         result["stages_done"].append("edgetpu_list_devices")
         if records and free_devices is not None:

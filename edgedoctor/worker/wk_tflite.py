@@ -38,8 +38,13 @@ def import_interpreter(name):
     if name == "tensorflow":
         import tensorflow as tf
 
-        return Loaded(name, getattr(tf, "__version__", None), tf.lite.Interpreter,
-                      tf.lite.experimental.load_delegate, getattr(tf, "__file__", None))
+        return Loaded(
+            name,
+            getattr(tf, "__version__", None),
+            tf.lite.Interpreter,
+            tf.lite.experimental.load_delegate,
+            getattr(tf, "__file__", None),
+        )
     if name == "tflite_runtime":
         import tflite_runtime
         from tflite_runtime import interpreter as mod

@@ -21,11 +21,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from edgedoctor.facts import collect_container  # noqa: E402
-from edgedoctor.report import redact
 from edgedoctor.diagnosis.judge import judge  # noqa: E402
+from edgedoctor.facts import collect_container  # noqa: E402
 from edgedoctor.machine.options import CheckOptions  # noqa: E402
 from edgedoctor.machine.system import System, run_command  # noqa: E402
+from edgedoctor.report import redact  # noqa: E402
 
 
 class Recorder:
@@ -35,8 +35,15 @@ class Recorder:
     def __call__(self, argv, timeout=10.0):
         result = run_command(argv, timeout)
         if argv and os.path.basename(argv[0]) in ("docker", "podman"):
-            self.entries.append({"argv": list(argv), "returncode": result.returncode, "stdout": result.stdout,
-                                 "stderr": result.stderr, "error": result.error})
+            self.entries.append(
+                {
+                    "argv": list(argv),
+                    "returncode": result.returncode,
+                    "stdout": result.stdout,
+                    "stderr": result.stderr,
+                    "error": result.error,
+                }
+            )
         return result
 
 
@@ -54,14 +61,19 @@ def main() -> int:
         worker.write_text("")
         os.environ["EDGEDOCTOR_CONTAINER_RECORD"] = str(worker)
         recorder = Recorder()
-        options = CheckOptions(offline=True, timeout=120,
-                               models_dir=args.models_dir if Path(args.models_dir).is_dir() else None,
-                               iterations=3)
+        options = CheckOptions(
+            offline=True,
+            timeout=120,
+            models_dir=args.models_dir if Path(args.models_dir).is_dir() else None,
+            iterations=3,
+        )
         facts = collect_container.collect(System.host(), options, name, args.engine, engine_run=recorder)
         (out / "engine.json").write_text(json.dumps(recorder.entries, indent=1) + "\n")
         (out / "report.json").write_text(json.dumps(redact.redact_report(judge(facts)), indent=1) + "\n")
-        print(f"{label}: {len(recorder.entries)} engine commands, "
-              f"{len(worker.read_text().splitlines())} worker runs -> {out}")
+        print(
+            f"{label}: {len(recorder.entries)} engine commands, "
+            f"{len(worker.read_text().splitlines())} worker runs -> {out}"
+        )
     return 0
 
 
