@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from edgedoctor import exitcodes
 
@@ -142,7 +142,7 @@ def do_fetch(args, manifest) -> int:
     else:
         chosen = [manifest.get_set(None)]
     resolver = _resolver(args, manifest, network_progress=None)
-    results = []
+    results: List[Dict[str, Any]] = []
     for model_set in chosen:
         for name in model_set.files:
             if any(r["name"] == name for r in results):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any, Dict, Optional
 
 from edgedoctor import exitcodes
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from edgedoctor.render import fleet as render_fleet
     from edgedoctor.report import fleet as summarize
 
-    reports = {} if args.format == "junit" else None
+    reports: Optional[Dict[str, Any]] = {} if args.format == "junit" else None
     try:
         result = summarize.summarize(args.paths, keep=reports)
     except summarize.MissingPath as exc:

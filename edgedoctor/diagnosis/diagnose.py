@@ -30,7 +30,7 @@ def captured_texts(facts: Any, path: str = "") -> Iterator[Tuple[str, str]]:
             yield from captured_texts(value, f"{path}[{index}]")
 
 
-def diagnose(facts: Dict[str, Any], table: Optional[matrix.Matrix] = None) -> List[Dict[str, Any]]:
+def diagnose(facts: Dict[str, Any], table: Optional["matrix.Matrix"] = None) -> List[Dict[str, Any]]:
     table = table or matrix.load()
     view = factview.from_facts(facts)
     os_name = view.get("os")

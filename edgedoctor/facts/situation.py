@@ -66,6 +66,7 @@ def situation(facts: Dict[str, Any]) -> Situation:
     if not ids and platform.get("distro"):
         ids = [str(platform["distro"]).lower()]
     codename = release.get("VERSION_CODENAME")
+    dist: Optional[str]
     if "ubuntu" in ids[:1] and release.get("VERSION_ID"):
         dist = f"ubuntu{release['VERSION_ID']}"
     else:

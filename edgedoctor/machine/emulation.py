@@ -24,7 +24,7 @@ import shutil
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 # ELF e_machine values (elf.h) and the qemu-user target that runs them.
 EM_386, EM_ARM, EM_X86_64, EM_AARCH64 = 3, 40, 62, 183
@@ -208,7 +208,7 @@ def _proc_self_fd() -> Optional[int]:
         return None
 
 
-def _real_self(entry: str, link: bool = False) -> Optional[object]:
+def _real_self(entry: str, link: bool = False) -> Any:
     """/proc/self/<entry> as the kernel has it: qemu-user rewrites `/proc/self/...` paths for the emulated
     program, not a name relative to a directory descriptor of /proc/self."""
     fd = _proc_self_fd()

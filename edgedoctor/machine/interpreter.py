@@ -193,9 +193,9 @@ def candidates(
         if python:
             found.append((str(python), "cwd_venv", f"the virtual environment ./{name} in the current folder"))
     for name in ("python3", "python") if os.name == "posix" else ("python", "py", "python3"):
-        python = which(name)
-        if python:
-            found.append((python, "path", f"the `{name}` on PATH"))
+        on_path = which(name)
+        if on_path:
+            found.append((on_path, "path", f"the `{name}` on PATH"))
             break
     return found
 

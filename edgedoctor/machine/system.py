@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, List, Mapping, Optional, Sequence
+from typing import Callable, Iterator, List, Mapping, Optional, Sequence, Set
 
 
 @dataclass
@@ -350,7 +350,7 @@ class System:
             except (ImportError, OSError):
                 return None
         user = self.user_name()
-        groups = set()
+        groups: Set[str] = set()
         listed = self.read_text("/.edgedoctor/groups")
         if listed:
             groups.update(g for g in listed.split() if g)

@@ -63,6 +63,7 @@ def parse_dkms_status(text: str) -> List[Dict[str, Optional[str]]]:
             continue
         head, _, state = line.rpartition(":")
         parts = [p.strip() for p in head.split(",")]
+        version: Optional[str]
         if "/" in parts[0]:
             module, _, version = parts[0].partition("/")
             rest = parts[1:]
@@ -181,7 +182,12 @@ def _apex_nodes(system: System) -> Dict[str, str]:
 
 
 def _apex_device(
-    system: System, address: str, vendor: str, device: str, driver: Optional[str], apex_name: Optional[str]
+    system: System,
+    address: str,
+    vendor: Optional[str],
+    device: Optional[str],
+    driver: Optional[str],
+    apex_name: Optional[str],
 ) -> Dict[str, Any]:
     entry: Dict[str, Any] = {
         "address": address,

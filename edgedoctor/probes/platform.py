@@ -9,7 +9,7 @@ from __future__ import annotations
 import platform as _platform
 import re
 import socket
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from edgedoctor.probes import ProbeContext
 
@@ -129,7 +129,7 @@ def kernel_number(release: Optional[str]) -> Optional[str]:
 def _container(ctx: ProbeContext) -> Dict[str, Any]:
     system = ctx.system
     kind = None
-    evidence = []
+    evidence: List[str] = []
     if system.exists("/.dockerenv"):
         kind, evidence = "docker", evidence + ["/.dockerenv"]
     if system.exists("/run/.containerenv"):

@@ -53,7 +53,7 @@ def parse_ldconfig(text: str, name: str) -> List[Dict[str, str]]:
 
 def parse_dpkg_query(text: str) -> List[Dict[str, Optional[str]]]:
     """`dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n' ...`: installed packages only."""
-    installed = []
+    installed: List[Dict[str, Optional[str]]] = []
     for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 3 and parts[2][:2] in ("ii", "hi", "iU", "iF"):
@@ -207,7 +207,7 @@ def run_worker(ctx: ProbeContext, library: Optional[str], names: List[str]):
             env=dict(ctx.system.env),
             cwd=None,
         )
-        if outcome.ok:
+        if outcome.ok and outcome.result is not None:
             outcome.result["open"] = {
                 "ok": False,
                 "attempts": [],

@@ -381,7 +381,8 @@ _PNP_ID = re.compile(r"(USB|PCI)\\(?:VID|VEN)_([0-9A-F]{4})&(?:PID|DEV)_([0-9A-F
 def parse_pnputil(text: str) -> List[Dict[str, Any]]:
     """`pnputil /enum-devices /connected` (Windows 10 2004+): blocks of `Key:   value` lines separated by a
     blank line. Returns every device with its instance id, description, status and problem."""
-    entries, block = [], {}
+    entries: List[Dict[str, str]] = []
+    block: Dict[str, str] = {}
     for line in text.splitlines() + [""]:
         if not line.strip():
             if block.get("Instance ID"):

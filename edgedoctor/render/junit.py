@@ -14,7 +14,7 @@ def _text(*parts: str) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def add_suite(parent: ET.Element, report: Dict[str, Any], name: str = "edgedoctor check") -> Dict[str, int]:
+def add_suite(parent: ET.Element, report: Dict[str, Any], name: str = "edgedoctor check") -> Dict[str, float]:
     """One <testsuite> for one report (one machine) under `parent`; returns its counts for the enclosing
     <testsuites>. `edgedoctor summarize --format junit` adds one per machine of a fleet."""
     report = safetext.deep(report, safetext.xml)  # a control character in a captured text breaks the XML

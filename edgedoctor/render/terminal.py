@@ -217,8 +217,8 @@ def _render_rich(report: Dict[str, Any], findings: List[Finding], width: int) ->
     console.print()
     exit_code = report.get("exit_code")
     console.print(Text(_summary_line(report), style="bold green" if exit_code == 0 else "bold red"))
-    for line in next_step_lines(report):
-        console.print(Text(line, style="bold"), soft_wrap=True)  # never split a command
+    for step_line in next_step_lines(report):
+        console.print(Text(step_line, style="bold"), soft_wrap=True)  # never split a command
     return buffer.getvalue()
 
 

@@ -53,4 +53,4 @@ class Finding:
         known["detail"] = known["detail"] or ""
         known["remedy"] = known["remedy"] or ""
         known["causes"] = list(known["causes"] or [])
-        return cls(**known)
+        return cls(**known)  # type: ignore[arg-type]  # checked by the schema when the report was read

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional
 
 MAX_BYTES = 64 << 20  # a report is tens of KB; a log pasted into one is a few MB
 MAX_DEPTH = 48  # levels of nesting (a report has fewer than 10)
@@ -142,6 +142,7 @@ def _depth(data: Any) -> int:
     deepest, todo = 0, [(data, 1)]
     while todo:
         value, level = todo.pop()
+        values: Iterable[Any]
         if isinstance(value, dict):
             values = value.values()
         elif isinstance(value, list):

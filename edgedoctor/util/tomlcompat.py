@@ -6,7 +6,7 @@ from typing import Any, Dict
 try:
     import tomllib as _toml
 except ModuleNotFoundError:  # Python < 3.11
-    import tomli as _toml  # type: ignore[no-redef]
+    import tomli as _toml
 
 TOMLDecodeError = _toml.TOMLDecodeError
 
