@@ -109,11 +109,35 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
     container = facts.get("container")
     if not isinstance(container, dict):
         return []
-    name = container.get("name") or "the container"
-    engine = container.get("engine") or "docker"
-    findings: List[Finding] = []
-    os_release = _obj(container.get("os_release"))
-    python = _obj(container.get("python"))
+    seen = _Seen(container)
+    host_usb, host_apex = _host_usb(facts), _host_apex(facts)
+    findings = [_examined(container)]
+    if host_usb:
+        findings.append(_usb_finding(container, facts, host_usb, seen))
+    if host_apex:
+        findings.append(_pcie_finding(container, facts, host_apex, seen))
+    if not host_usb and not host_apex:
+        findings.append(_no_device_on_host(container, seen))
+    if _list(container.get("not_seen")):
+        findings.append(_seen_from_outside_only(container))
+    return findings
+
+
+class _Seen:
+    """The device nodes inside the container."""
+
+    def __init__(self, container: Dict[str, Any]) -> None:
+        usb = [n for n in _list(container.get("usb_nodes")) if isinstance(n, dict)]
+        self.usb_paths = {str(n.get("path")) for n in usb}
+        self.apex = {str(n.get("path")) for n in _list(container.get("apex_nodes")) if isinstance(n, dict)}
+        self.has_bus = container.get("dev_bus_usb")
+
+
+def _names(container: Dict[str, Any]):
+    return container.get("name") or "the container", container.get("engine") or "docker"
+
+
+def _started_with(container: Dict[str, Any]) -> List[str]:
     started = []
     if container.get("privileged"):
         started.append("privileged")
@@ -128,168 +152,169 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
         )
     if container.get("device_cgroup_rules"):
         started.append("device cgroup rules " + ", ".join(container["device_cgroup_rules"]))
-    findings.append(
-        Finding(
-            "container.examined",
-            INFO,
-            f"Examined the {engine} container '{name}' ({container.get('image') or 'image unknown'})",
-            detail=(
-                f"{os_release.get('PRETTY_NAME') or 'OS unknown'}; "
-                + (f"Python {python.get('version')} at {python.get('executable')}" if python else "no python3")
-                + "; started with "
-                + ("; ".join(started) if started else "no devices passed in and not privileged")
-                + ". The platform, USB and PCIe findings are the host's; the Python stack, runtime and models are "
-                f"the container's: their remedies are for inside it (a RUN line in its image's Dockerfile, or "
-                f"`{engine} exec -it {name} sh` to try them first)."
-            ),
-        )
+    return started
+
+
+def _examined(container: Dict[str, Any]) -> Finding:
+    name, engine = _names(container)
+    os_release = _obj(container.get("os_release"))
+    python = _obj(container.get("python"))
+    started = _started_with(container)
+    return Finding(
+        "container.examined",
+        INFO,
+        f"Examined the {engine} container '{name}' ({container.get('image') or 'image unknown'})",
+        detail=(
+            f"{os_release.get('PRETTY_NAME') or 'OS unknown'}; "
+            + (f"Python {python.get('version')} at {python.get('executable')}" if python else "no python3")
+            + "; started with "
+            + ("; ".join(started) if started else "no devices passed in and not privileged")
+            + ". The platform, USB and PCIe findings are the host's; the Python stack, runtime and models are "
+            f"the container's: their remedies are for inside it (a RUN line in its image's Dockerfile, or "
+            f"`{engine} exec -it {name} sh` to try them first)."
+        ),
     )
 
-    host_usb = _host_usb(facts)
-    host_apex = _host_apex(facts)
-    seen_usb = [n for n in _list(container.get("usb_nodes")) if isinstance(n, dict)]
-    seen_paths = {str(n.get("path")) for n in seen_usb}
-    seen_apex = {str(n.get("path")) for n in _list(container.get("apex_nodes")) if isinstance(n, dict)}
-    has_bus = container.get("dev_bus_usb")
 
-    if host_usb:
-        where = "; ".join(_where(d) for d in host_usb)
-        missing = [d for d in host_usb if _node(d) and _node(d) not in seen_paths]
-        if not has_bus:
-            findings.append(
-                Finding(
-                    "container.usb",
-                    FAIL,
-                    f"The container '{name}' cannot see the USB Accelerator",
-                    causes=["container-device"],
-                    detail=(
-                        f"The host sees the accelerator {where}; the container '{name}' has no /dev/bus/usb, so "
-                        f"nothing in it can open the Edge TPU. Pass the whole bus, not one device node: the "
-                        f"accelerator changes id (1a6e:089a -> 18d1:9302) and device number when the runtime "
-                        f"loads its firmware."
-                    ),
-                    remedy=remedy_forms(container, facts, ["/dev/bus/usb"], [USB_MAJOR]),
-                )
-            )
-        elif missing:
-            findings.append(
-                Finding(
-                    "container.usb",
-                    FAIL,
-                    f"The container '{name}' has /dev/bus/usb, but not the accelerator's node",
-                    causes=["container-device"],
-                    detail=(
-                        f"The host sees the accelerator {where} at {', '.join(_node(d) for d in missing)}; inside "
-                        f"'{name}' /dev/bus/usb holds only {', '.join(sorted(seen_paths)) or 'nothing'}. A single "
-                        f"device node was passed, or the accelerator re-enumerated after the container started "
-                        f"(it does on first use). Pass the whole bus."
-                    ),
-                    remedy=remedy_forms(container, facts, ["/dev/bus/usb"], [USB_MAJOR]),
-                )
-            )
-        else:
-            bind_only = any(str(m.get("container", "")).startswith("/dev") for m in _list(container.get("dev_mounts")))
-            passed_as_device = any(
-                str(d.get("container", "")).startswith("/dev/bus/usb") for d in _list(container.get("devices"))
-            )
-            rules = " ".join(_list(container.get("device_cgroup_rules")))
-            if bind_only and not passed_as_device and not container.get("privileged") and "189:" not in rules:
-                findings.append(
-                    Finding(
-                        "container.usb",
-                        WARN,
-                        f"The container '{name}' sees the accelerator but may not open it",
-                        causes=["container-device"],
-                        detail=(
-                            "/dev/bus/usb is bind-mounted (-v), not passed with --device, and the container is not "
-                            "privileged: the device cgroup denies opening USB devices (LIBUSB_ERROR_ACCESS / "
-                            "'Failed to load delegate')."
-                        ),
-                        remedy=(
-                            f"# allow USB character devices (major {USB_MAJOR}) for the bind mount:\n"
-                            f"{engine} run --device-cgroup-rule='c {USB_MAJOR}:* rmw' -v /dev/bus/usb:/dev/bus/usb ...\n"
-                            f"# or pass it as a device instead:\n{engine} run --device /dev/bus/usb:/dev/bus/usb ..."
-                        ),
-                    )
-                )
-            else:
-                findings.append(
-                    Finding(
-                        "container.usb",
-                        PASS,
-                        f"The container '{name}' sees the USB Accelerator",
-                        detail=f"The host sees the accelerator {where}; the container has "
-                        f"{', '.join(_node(d) for d in host_usb)}.",
-                    )
-                )
-    if host_apex:
-        missing = [n for n in host_apex if n not in seen_apex]
-        major = _apex_major(facts)
-        if missing:
-            findings.append(
-                Finding(
-                    "container.pcie",
-                    FAIL,
-                    f"The container '{name}' cannot see the PCIe Edge TPU",
-                    causes=["container-device"],
-                    detail=(
-                        f"The host has {', '.join(host_apex)}; the container '{name}' has "
-                        f"{', '.join(sorted(seen_apex)) or 'no /dev/apex_N'}."
-                    ),
-                    remedy=remedy_forms(container, facts, missing, [major] if major else [120])
-                    + (
-                        ""
-                        if major
-                        else "\n# (120 is an example: the apex major is given by `ls -l /dev/apex_0` on the "
-                        "host, the number before the comma)"
-                    ),
-                )
-            )
-        else:
-            findings.append(Finding("container.pcie", PASS, f"The container '{name}' sees {', '.join(host_apex)}"))
-    if not host_usb and not host_apex:
-        findings.append(
-            Finding(
-                "container.device",
-                INFO,
-                "The host sees no Edge TPU to pass into the container",
-                detail=(
-                    f"Inside '{name}': "
-                    + (
-                        ", ".join(sorted(seen_paths))
-                        if seen_paths
-                        else ("/dev/bus/usb with no devices" if has_bus else "no /dev/bus/usb")
-                    )
-                    + (f"; {', '.join(sorted(seen_apex))}" if seen_apex else "")
-                    + ". See the host's device findings."
-                ),
-            )
+def _usb_finding(container: Dict[str, Any], facts: Dict[str, Any], host_usb: List[Dict[str, Any]], seen: _Seen):
+    name, _engine = _names(container)
+    where = "; ".join(_where(d) for d in host_usb)
+    missing = [d for d in host_usb if _node(d) and _node(d) not in seen.usb_paths]
+    if not seen.has_bus:
+        return Finding(
+            "container.usb",
+            FAIL,
+            f"The container '{name}' cannot see the USB Accelerator",
+            causes=["container-device"],
+            detail=(
+                f"The host sees the accelerator {where}; the container '{name}' has no /dev/bus/usb, so "
+                f"nothing in it can open the Edge TPU. Pass the whole bus, not one device node: the "
+                f"accelerator changes id (1a6e:089a -> 18d1:9302) and device number when the runtime "
+                f"loads its firmware."
+            ),
+            remedy=remedy_forms(container, facts, ["/dev/bus/usb"], [USB_MAJOR]),
         )
+    if missing:
+        return Finding(
+            "container.usb",
+            FAIL,
+            f"The container '{name}' has /dev/bus/usb, but not the accelerator's node",
+            causes=["container-device"],
+            detail=(
+                f"The host sees the accelerator {where} at {', '.join(_node(d) or '' for d in missing)}; inside "
+                f"'{name}' /dev/bus/usb holds only {', '.join(sorted(seen.usb_paths)) or 'nothing'}. A single "
+                f"device node was passed, or the accelerator re-enumerated after the container started "
+                f"(it does on first use). Pass the whole bus."
+            ),
+            remedy=remedy_forms(container, facts, ["/dev/bus/usb"], [USB_MAJOR]),
+        )
+    if _bind_mounted_without_access(container):
+        return _bind_mount_warning(container)
+    return Finding(
+        "container.usb",
+        PASS,
+        f"The container '{name}' sees the USB Accelerator",
+        detail=f"The host sees the accelerator {where}; the container has "
+        f"{', '.join(_node(d) or '' for d in host_usb)}.",
+    )
 
+
+def _bind_mounted_without_access(container: Dict[str, Any]) -> bool:
+    """/dev/bus/usb bind-mounted (-v) rather than passed as a device, with nothing that opens the cgroup."""
+    bind_only = any(str(m.get("container", "")).startswith("/dev") for m in _list(container.get("dev_mounts")))
+    passed_as_device = any(
+        str(d.get("container", "")).startswith("/dev/bus/usb") for d in _list(container.get("devices"))
+    )
+    rules = " ".join(_list(container.get("device_cgroup_rules")))
+    return bind_only and not passed_as_device and not container.get("privileged") and "189:" not in rules
+
+
+def _bind_mount_warning(container: Dict[str, Any]) -> Finding:
+    name, engine = _names(container)
+    return Finding(
+        "container.usb",
+        WARN,
+        f"The container '{name}' sees the accelerator but may not open it",
+        causes=["container-device"],
+        detail=(
+            "/dev/bus/usb is bind-mounted (-v), not passed with --device, and the container is not "
+            "privileged: the device cgroup denies opening USB devices (LIBUSB_ERROR_ACCESS / "
+            "'Failed to load delegate')."
+        ),
+        remedy=(
+            f"# allow USB character devices (major {USB_MAJOR}) for the bind mount:\n"
+            f"{engine} run --device-cgroup-rule='c {USB_MAJOR}:* rmw' -v /dev/bus/usb:/dev/bus/usb ...\n"
+            f"# or pass it as a device instead:\n{engine} run --device /dev/bus/usb:/dev/bus/usb ..."
+        ),
+    )
+
+
+def _pcie_finding(container: Dict[str, Any], facts: Dict[str, Any], host_apex: List[str], seen: _Seen) -> Finding:
+    name, _engine = _names(container)
+    missing = [n for n in host_apex if n not in seen.apex]
+    if not missing:
+        return Finding("container.pcie", PASS, f"The container '{name}' sees {', '.join(host_apex)}")
+    major = _apex_major(facts)
+    return Finding(
+        "container.pcie",
+        FAIL,
+        f"The container '{name}' cannot see the PCIe Edge TPU",
+        causes=["container-device"],
+        detail=(
+            f"The host has {', '.join(host_apex)}; the container '{name}' has "
+            f"{', '.join(sorted(seen.apex)) or 'no /dev/apex_N'}."
+        ),
+        remedy=remedy_forms(container, facts, missing, [major] if major else [120])
+        + (
+            ""
+            if major
+            else "\n# (120 is an example: the apex major is given by `ls -l /dev/apex_0` on the "
+            "host, the number before the comma)"
+        ),
+    )
+
+
+def _no_device_on_host(container: Dict[str, Any], seen: _Seen) -> Finding:
+    name, _engine = _names(container)
+    if seen.usb_paths:
+        inside = ", ".join(sorted(seen.usb_paths))
+    else:
+        inside = "/dev/bus/usb with no devices" if seen.has_bus else "no /dev/bus/usb"
+    return Finding(
+        "container.device",
+        INFO,
+        "The host sees no Edge TPU to pass into the container",
+        detail=(
+            f"Inside '{name}': "
+            + inside
+            + (f"; {', '.join(sorted(seen.apex))}" if seen.apex else "")
+            + ". See the host's device findings."
+        ),
+    )
+
+
+def _seen_from_outside_only(container: Dict[str, Any]) -> Finding:
+    name, engine = _names(container)
     not_seen = [str(x) for x in _list(container.get("not_seen"))]
-    if not_seen:
-        libs = _list(container.get("libedgetpu"))
-        findings.append(
-            Finding(
-                "container.python",
-                WARN,
-                f"The container '{name}' has no python3: examined from outside only",
-                detail=(
-                    "Could not be seen: "
-                    + "; ".join(not_seen)
-                    + ". Seen with `"
-                    + f"{engine} exec {name} ls/cat`: "
-                    + (
-                        "libedgetpu at " + ", ".join(str(x) for x in libs)
-                        if libs
-                        else "no libedgetpu in the usual library folders"
-                    )
-                    + ", the device nodes and the OS release."
-                ),
-                remedy=(
-                    f"Run the image's own application and pipe its log in: `{engine} logs {name} 2>&1 | edgedoctor "
-                    f"explain -`; or examine an image that has python3 (the worker needs Python 3.6+)."
-                ),
+    libs = _list(container.get("libedgetpu"))
+    return Finding(
+        "container.python",
+        WARN,
+        f"The container '{name}' has no python3: examined from outside only",
+        detail=(
+            "Could not be seen: "
+            + "; ".join(not_seen)
+            + ". Seen with `"
+            + f"{engine} exec {name} ls/cat`: "
+            + (
+                "libedgetpu at " + ", ".join(str(x) for x in libs)
+                if libs
+                else "no libedgetpu in the usual library folders"
             )
-        )
-    return findings
+            + ", the device nodes and the OS release."
+        ),
+        remedy=(
+            f"Run the image's own application and pipe its log in: `{engine} logs {name} 2>&1 | edgedoctor "
+            f"explain -`; or examine an image that has python3 (the worker needs Python 3.6+)."
+        ),
+    )
