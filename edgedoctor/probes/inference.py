@@ -318,48 +318,107 @@ def _run_embedded(
 
 def read(ctx: ProbeContext) -> Dict[str, Any]:
     facts = empty()
-    options = ctx.options
-    if not options.run_models:
-        facts["cpu"] = empty_run(None, None, error="skipped: --no-models")
-        facts["tpu"] = empty_run(None, None, error="skipped: --no-models")
-        return facts
-    if not ctx.system.is_host:
-        reason = "skipped: examining a root folder, not this machine"
-        facts["cpu"], facts["tpu"] = empty_run(None, None, error=reason), empty_run(None, None, error=reason)
-        return facts
+    reason = _not_run_because(ctx)
+    if reason:
+        return _skipped(facts, f"skipped: {reason}")
     try:
         manifest = models.load_manifest()
     except (OSError, ValueError) as exc:
         facts["error"] = f"cannot read the model manifest: {exc}"
-        facts["cpu"], facts["tpu"] = (
-            empty_run(None, None, error=facts["error"]),
-            empty_run(None, None, error=facts["error"]),
-        )
-        return facts
+        return _skipped(facts, facts["error"])
     try:
-        model_set = manifest.get_set(options.model_set)
+        model_set = manifest.get_set(ctx.options.model_set)
     except KeyError as exc:
         facts["error"] = str(exc.args[0])
-        facts["cpu"], facts["tpu"] = (
-            empty_run(None, None, error=facts["error"]),
-            empty_run(None, None, error=facts["error"]),
-        )
-        return facts
-    facts["set"], facts["title"] = model_set.name, model_set.title
-    iterations = max(1, int(options.iterations or 1))
-    warmup = int(manifest.judging.get("warmup", 1))
-    module, no_module, examined = tflite_module(ctx.facts)
-    facts["tflite_module"] = module
+        return _skipped(facts, facts["error"])
+    job = _prepare(ctx, facts, manifest, model_set)
+    facts["cpu"] = _cpu_run(job, facts)
+    facts["tpu"] = _tpu_run(job, facts)
+    speedup = _speedup(facts["cpu"], facts["tpu"])
+    if speedup is not None:
+        facts["speedup"] = speedup
+    return facts
 
+
+def _not_run_because(ctx: ProbeContext) -> Optional[str]:
+    if not ctx.options.run_models:
+        return "--no-models"
+    if not ctx.system.is_host:
+        return "examining a root folder, not this machine"
+    return None
+
+
+def _skipped(facts: Dict[str, Any], error: str) -> Dict[str, Any]:
+    facts["cpu"], facts["tpu"] = empty_run(None, None, error=error), empty_run(None, None, error=error)
+    return facts
+
+
+class _Job:
+    """One set's runs: what the CPU and the Edge TPU run share."""
+
+    def __init__(self, ctx: ProbeContext, manifest: Any, model_set: Any, source: Dict[str, Any]) -> None:
+        self.ctx, self.manifest, self.model_set, self.source = ctx, manifest, model_set, source
+        self.files: Dict[str, Any] = source["files"]
+        self.iterations = max(1, int(ctx.options.iterations or 1))
+        self.warmup = int(manifest.judging.get("warmup", 1))
+        self.module, self.no_module, self.examined = tflite_module(ctx.facts)
+        self.expected = dict(model_set.expected)
+        self.labels = self._labels()
+        self.cpu_ready = all(self.ok(n) for n in (model_set.cpu_model, model_set.test_input))
+        if model_set.labels:
+            self.cpu_ready = self.cpu_ready and self.labels is not None
+
+    def ok(self, name: Optional[str]) -> bool:
+        return bool(name and self.files.get(name, {}).get("ok"))
+
+    def _labels(self) -> Optional[Dict[int, str]]:
+        if not (self.model_set.labels and self.ok(self.model_set.labels)):
+            return None
+        try:
+            return models.read_labels(self.files[self.model_set.labels]["path"])
+        except OSError:
+            return None
+
+    def classify(self, kind: str, info: Optional[Dict[str, Any]], delegate: Optional[Dict[str, Any]]):
+        return _classify(
+            self.ctx,
+            self.model_set,
+            kind,
+            self.files,
+            self.labels,
+            self.expected,
+            self.module,
+            self.iterations,
+            self.warmup,
+            info,
+            delegate=delegate,
+        )
+
+
+def _prepare(ctx: ProbeContext, facts: Dict[str, Any], manifest: Any, model_set: Any) -> _Job:
+    """Resolve the set's files and fill the facts every run shares: source, link, references, model info."""
+    facts["set"], facts["title"] = model_set.name, model_set.title
+    module, _no_module, _examined = tflite_module(ctx.facts)
+    facts["tflite_module"] = module
     settings = models.DownloadSettings.from_env(ctx.system.env)
     settings.progress = False  # the check's own progress display owns the terminal
-    resolver = models.Resolver.from_options(manifest, options, env=ctx.system.env, settings=settings)
+    resolver = models.Resolver.from_options(manifest, ctx.options, env=ctx.system.env, settings=settings)
     source = resolver.resolve_set(model_set)
     facts["source"] = source
-
     link = link_of(ctx.facts)
     facts["link"] = link
-    facts["reference"] = {
+    facts["reference"] = _references(manifest, model_set, link)
+    job = _Job(ctx, manifest, model_set, source)
+    for kind, name in (("cpu", model_set.cpu_model), ("tpu", model_set.tpu_model)):
+        if job.ok(name):
+            facts["model_info"][kind] = tflite_inspect.summary(tflite_inspect.inspect_file(job.files[name]["path"]))
+    tpu_info = facts["model_info"]["tpu"]
+    facts["min_runtime_version"] = tpu_info.get("min_runtime_version") if tpu_info else None
+    return job
+
+
+def _references(manifest: Any, model_set: Any, link: Dict[str, Any]) -> Dict[str, Any]:
+    reference = {
         "tpu": model_set.reference_ms("tpu", link["reference_key"]) if link["reference_key"] else None,
         "tpu_usb3": model_set.reference_ms("tpu", "usb3"),
         "cpu": model_set.reference_ms("cpu", "desktop"),
@@ -367,106 +426,69 @@ def read(ctx: ProbeContext) -> Dict[str, Any]:
         "python_overhead_ms": float(manifest.judging.get("python_overhead_ms", 1.0)),
         "measured_cpu": model_set.raw.get("measured_cpu"),
     }
-    if facts["reference"]["tpu"]:
-        facts["reference"]["tpu"]["source_info"] = manifest.source(facts["reference"]["tpu"].get("source"))
+    if reference["tpu"]:
+        reference["tpu"]["source_info"] = manifest.source(reference["tpu"].get("source"))
+    return reference
 
-    files = source["files"]
-    for kind, name in (("cpu", model_set.cpu_model), ("tpu", model_set.tpu_model)):
-        if name and files.get(name, {}).get("ok"):
-            facts["model_info"][kind] = tflite_inspect.summary(tflite_inspect.inspect_file(files[name]["path"]))
-    tpu_info = facts["model_info"]["tpu"]
-    facts["min_runtime_version"] = tpu_info.get("min_runtime_version") if tpu_info else None
 
-    expected = dict(model_set.expected)
-    labels: Optional[Dict[int, str]] = None
-    if model_set.labels and files.get(model_set.labels, {}).get("ok"):
-        try:
-            labels = models.read_labels(files[model_set.labels]["path"])
-        except OSError:
-            labels = None
-
-    cpu_ready = all(files.get(n, {}).get("ok") for n in (model_set.cpu_model, model_set.test_input))
-    if model_set.labels:
-        cpu_ready = cpu_ready and labels is not None
-
-    # --- CPU ---
-    if module is None and examined:
-        facts["cpu"] = empty_run(model_set.cpu_model, expected, error=f"no TFLite interpreter: {no_module}")
-    elif not cpu_ready:
-        reasons = "; ".join(f"{n}: {files[n]['error']}" for n in source["missing"])
+def _cpu_run(job: _Job, facts: Dict[str, Any]) -> Dict[str, Any]:
+    model_set = job.model_set
+    if job.module is None and job.examined:
+        return empty_run(model_set.cpu_model, job.expected, error=f"no TFLite interpreter: {job.no_module}")
+    if not job.cpu_ready:
+        reasons = "; ".join(f"{n}: {job.files[n]['error']}" for n in job.source["missing"])
         facts["fallback"] = {
             "used": True,
             "reason": f"the known-good set {model_set.name!r} is not available: {reasons}",
             "unverified": ["the known-good model's top-1 answer on the CPU", "the Edge TPU run and its speed"],
         }
-        facts["cpu"] = _run_embedded(ctx, manifest, module, iterations, warmup)
-    else:
-        facts["cpu"] = _classify(
-            ctx,
-            model_set,
-            "cpu",
-            files,
-            labels,
-            expected,
-            module,
-            iterations,
-            warmup,
-            facts["model_info"]["cpu"],
-            delegate=None,
-        )
+        return _run_embedded(job.ctx, job.manifest, job.module, job.iterations, job.warmup)
+    return job.classify("cpu", facts["model_info"]["cpu"], delegate=None)
 
-    # --- Edge TPU ---
-    library, no_library = runtime_library(ctx.facts)
-    devices = coral_devices(ctx.facts)
-    tpu_model = model_set.tpu_model
-    if module is None and examined:
-        facts["tpu"] = empty_run(tpu_model, expected, error=f"no TFLite interpreter: {no_module}")
-    elif not tpu_model:
-        facts["tpu"] = empty_run(None, expected, error=f"the set {model_set.name!r} has no Edge TPU model")
-    elif not (devices["usb"] or devices["pcie"]):
-        facts["tpu"] = empty_run(tpu_model, expected, error="no Edge TPU device found")
-    elif library is None:
-        facts["tpu"] = empty_run(tpu_model, expected, error=f"skipped: {no_library}")
-    elif not (files.get(tpu_model, {}).get("ok") and cpu_ready):
-        facts["tpu"] = empty_run(
+
+def _tpu_run(job: _Job, facts: Dict[str, Any]) -> Dict[str, Any]:
+    tpu_model, expected = job.model_set.tpu_model, job.expected
+    library, no_library = runtime_library(job.ctx.facts)
+    devices = coral_devices(job.ctx.facts)
+    if job.module is None and job.examined:
+        return empty_run(tpu_model, expected, error=f"no TFLite interpreter: {job.no_module}")
+    if not tpu_model:
+        return empty_run(None, expected, error=f"the set {job.model_set.name!r} has no Edge TPU model")
+    if not (devices["usb"] or devices["pcie"]):
+        return empty_run(tpu_model, expected, error="no Edge TPU device found")
+    if library is None:
+        return empty_run(tpu_model, expected, error=f"skipped: {no_library}")
+    if not (job.ok(tpu_model) and job.cpu_ready):
+        return empty_run(
             tpu_model,
             expected,
             error="skipped: the known-good Edge TPU model or its test input is not available (see models.source)",
         )
-    else:
-        delegate = {"library": library, "options": {}}
-        facts["tpu"] = _classify(
-            ctx, model_set, "tpu", files, labels, expected, module, iterations, warmup, tpu_info, delegate=delegate
-        )
-        tpu, cpu = facts["tpu"], facts["cpu"]
-        if (
-            tpu["status"] == "pass"
-            and cpu
-            and cpu.get("status") == "pass"
-            and cpu.get("top1")
-            and tpu.get("top1")
-            and cpu["top1"]["id"] != tpu["top1"]["id"]
-        ):
-            tpu["status"] = "fail"
-            tpu["wrong_answer"] = True
-            tpu["error"] = (
-                f"the Edge TPU's top-1 ({tpu['top1']['id']} {tpu['top1']['label']!r}) differs from "
-                f"the CPU's ({cpu['top1']['id']} {cpu['top1']['label']!r})"
-            )
-        if tpu.get("latency_ms"):
-            tpu["latency_ms"]["model_load_first"] = tpu["latency_ms"].get("first")
+    tpu = job.classify("tpu", facts["model_info"]["tpu"], delegate={"library": library, "options": {}})
+    _compare_with_cpu(tpu, facts["cpu"])
+    if tpu.get("latency_ms"):
+        tpu["latency_ms"]["model_load_first"] = tpu["latency_ms"].get("first")
+    return tpu
 
-    cpu, tpu = facts["cpu"], facts["tpu"]
-    if (
-        cpu
-        and tpu
-        and cpu.get("status") == "pass"
-        and tpu.get("status") == "pass"
-        and (cpu.get("latency_ms") or {}).get("median")
-        and (tpu.get("latency_ms") or {}).get("median")
-    ):
-        facts["speedup"] = round(cpu["latency_ms"]["median"] / tpu["latency_ms"]["median"], 2)
-    return facts
+
+def _compare_with_cpu(tpu: Dict[str, Any], cpu: Optional[Dict[str, Any]]) -> None:
+    """A passing Edge TPU run whose top-1 differs from the CPU's fails: the accelerator answered wrong."""
+    if not (tpu["status"] == "pass" and cpu and cpu.get("status") == "pass" and cpu.get("top1") and tpu.get("top1")):
+        return
+    if cpu["top1"]["id"] != tpu["top1"]["id"]:
+        tpu["status"] = "fail"
+        tpu["wrong_answer"] = True
+        tpu["error"] = (
+            f"the Edge TPU's top-1 ({tpu['top1']['id']} {tpu['top1']['label']!r}) differs from "
+            f"the CPU's ({cpu['top1']['id']} {cpu['top1']['label']!r})"
+        )
+
+
+def _speedup(cpu: Optional[Dict[str, Any]], tpu: Optional[Dict[str, Any]]) -> Optional[float]:
+    if not (cpu and tpu and cpu.get("status") == "pass" and tpu.get("status") == "pass"):
+        return None
+    cpu_ms, tpu_ms = (cpu.get("latency_ms") or {}).get("median"), (tpu.get("latency_ms") or {}).get("median")
+    return round(cpu_ms / tpu_ms, 2) if cpu_ms and tpu_ms else None
 
 
 def _classify(
