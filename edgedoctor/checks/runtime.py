@@ -149,72 +149,11 @@ def _broken_remedy(facts, runtime, text: str) -> str:
 
 def _load(facts, runtime) -> List[Finding]:
     worker = runtime.get("worker") or {}
-    os_name = _os(facts)
     status = worker.get("status")
     if status == "crashed" and not worker.get("stage") and not (facts.get("python_env") or {}).get("python"):
         status = "not-started"  # the interpreter itself never ran (e.g. GLIBC_2.34 not found): python.interpreter
     if status in ("crashed", "timeout"):
-        stage = worker.get("stage") or "loading"
-        if status == "timeout":
-            what = f"hung ({worker.get('error') or 'no answer'})"
-        else:
-            what = f"crashed with {worker.get('signal') or 'exit code %s' % worker.get('returncode')}"
-        listing = stage in ("edgetpu_list_devices", "edgetpu_free_devices")
-        illegal = worker.get("signal") == "SIGILL"
-        causes = (
-            ["usb-power", "vm-passthrough"]
-            if listing
-            else ["wheel-mismatch"]
-            if illegal
-            else (["windows-runtime"] if os_name == "windows" else ["runtime-broken"])
-        )
-        detail = f"Loading {runtime.get('path') or LIBRARY.get(os_name)} in a separate process {what} during {stage}."
-        if listing:
-            detail += (
-                " The runtime got stuck enumerating Edge TPUs: typically a USB link that resets "
-                "(power, cable, hub) or a VM/container passthrough that drops the device."
-            )
-            remedy = (
-                "Unplug the accelerator, plug it into a USB 3 port on the computer itself (or a powered hub), "
-                "then run edgedoctor again."
-            )
-        elif illegal:
-            # Named by the signal, not by matching the crash text: the matrix's crash signatures speak of a
-            # TFLite stack in use (a segfault there is tflite-too-new), and here libedgetpu was loaded alone.
-            # The entry for an illegal instruction still says why and what to do, with its sources.
-            from edgedoctor import matrix
-
-            entry = matrix.load().get(ILLEGAL_INSTRUCTION_ENTRY)
-            detail += " " + (
-                entry.shown_explanation
-                if entry
-                else "The CPU met an instruction it does not implement: "
-                "the library was built for a newer CPU than this one."
-            )
-            remedy = (
-                entry.remedy_for(os_name)
-                if entry
-                else "# install a runtime built for this CPU:\n" + install_remedy(facts)
-            )
-        else:
-            detail += " The installed runtime library is broken or does not match this system."
-            mismatch = _arch_mismatch(facts, runtime)
-            if mismatch:
-                detail += f" {mismatch}."
-            remedy = _broken_remedy(facts, runtime, worker.get("error") or "")
-        tail = (worker.get("stderr") or "").strip().splitlines()[-3:]
-        if tail:
-            detail += " Last output: " + " | ".join(tail)
-        return [
-            Finding(
-                "runtime.load",
-                FAIL,
-                f"The Edge TPU runtime {status} when loaded",
-                causes=causes,
-                detail=detail,
-                remedy=remedy,
-            )
-        ]
+        return [_crashed(facts, runtime, worker, status)]
     if status in ("not-started",):
         return [
             Finding(
@@ -235,27 +174,7 @@ def _load(facts, runtime) -> List[Finding]:
             )
         ]
     if runtime.get("loaded") is False and runtime.get("found"):
-        text = runtime.get("load_error") or ""
-        mismatch = _arch_mismatch(facts, runtime)
-        causes = _load_error_causes(text + (" built for another architecture" if mismatch else ""), os_name)
-        remedy = {
-            "glibc-too-old": "Install a runtime built for this OS release (Coral's packages need Debian 10 / "
-            "Ubuntu 18.04 or newer), or upgrade the OS.",
-            "windows-runtime": WINDOWS_INSTALL,
-        }.get(causes[0]) or _broken_remedy(facts, runtime, text)
-        detail = f"{runtime.get('path')}: {text}"
-        if mismatch:
-            detail += f" ({mismatch})"
-        return [
-            Finding(
-                "runtime.load",
-                FAIL,
-                "The Edge TPU runtime is installed but does not load",
-                causes=causes,
-                detail=detail,
-                remedy=remedy,
-            )
-        ]
+        return [_does_not_load(facts, runtime)]
     if runtime.get("loaded") and runtime.get("runtime_version") is None:
         return [
             Finding(
@@ -268,6 +187,84 @@ def _load(facts, runtime) -> List[Finding]:
             )
         ]
     return []
+
+
+def _crashed(facts, runtime, worker, status: str) -> Finding:
+    """The worker that loaded libedgetpu crashed or hung: where, why, and what to do."""
+    os_name = _os(facts)
+    stage = worker.get("stage") or "loading"
+    if status == "timeout":
+        what = f"hung ({worker.get('error') or 'no answer'})"
+    else:
+        what = f"crashed with {worker.get('signal') or 'exit code %s' % worker.get('returncode')}"
+    detail = f"Loading {runtime.get('path') or LIBRARY.get(os_name)} in a separate process {what} during {stage}."
+    if stage in ("edgetpu_list_devices", "edgetpu_free_devices"):
+        causes = ["usb-power", "vm-passthrough"]
+        more, remedy = _stuck_listing()
+    elif worker.get("signal") == "SIGILL":
+        causes = ["wheel-mismatch"]
+        more, remedy = _illegal_instruction(facts, os_name)
+    else:
+        causes = ["windows-runtime"] if os_name == "windows" else ["runtime-broken"]
+        more = " The installed runtime library is broken or does not match this system."
+        mismatch = _arch_mismatch(facts, runtime)
+        if mismatch:
+            more += f" {mismatch}."
+        remedy = _broken_remedy(facts, runtime, worker.get("error") or "")
+    detail += more
+    tail = (worker.get("stderr") or "").strip().splitlines()[-3:]
+    if tail:
+        detail += " Last output: " + " | ".join(tail)
+    return Finding(
+        "runtime.load", FAIL, f"The Edge TPU runtime {status} when loaded", causes=causes, detail=detail, remedy=remedy
+    )
+
+
+def _stuck_listing():
+    return (
+        " The runtime got stuck enumerating Edge TPUs: typically a USB link that resets "
+        "(power, cable, hub) or a VM/container passthrough that drops the device.",
+        "Unplug the accelerator, plug it into a USB 3 port on the computer itself (or a powered hub), "
+        "then run edgedoctor again.",
+    )
+
+
+def _illegal_instruction(facts, os_name: str):
+    # Named by the signal, not by matching the crash text: the matrix's crash signatures speak of a
+    # TFLite stack in use (a segfault there is tflite-too-new), and here libedgetpu was loaded alone.
+    # The entry for an illegal instruction still says why and what to do, with its sources.
+    from edgedoctor import matrix
+
+    entry = matrix.load().get(ILLEGAL_INSTRUCTION_ENTRY)
+    more = " " + (
+        entry.shown_explanation
+        if entry
+        else "The CPU met an instruction it does not implement: the library was built for a newer CPU than this one."
+    )
+    remedy = entry.remedy_for(os_name) if entry else "# install a runtime built for this CPU:\n" + install_remedy(facts)
+    return more, remedy
+
+
+def _does_not_load(facts, runtime) -> Finding:
+    text = runtime.get("load_error") or ""
+    mismatch = _arch_mismatch(facts, runtime)
+    causes = _load_error_causes(text + (" built for another architecture" if mismatch else ""), _os(facts))
+    remedy = {
+        "glibc-too-old": "Install a runtime built for this OS release (Coral's packages need Debian 10 / "
+        "Ubuntu 18.04 or newer), or upgrade the OS.",
+        "windows-runtime": WINDOWS_INSTALL,
+    }.get(causes[0]) or _broken_remedy(facts, runtime, text)
+    detail = f"{runtime.get('path')}: {text}"
+    if mismatch:
+        detail += f" ({mismatch})"
+    return Finding(
+        "runtime.load",
+        FAIL,
+        "The Edge TPU runtime is installed but does not load",
+        causes=causes,
+        detail=detail,
+        remedy=remedy,
+    )
 
 
 def _version(facts, runtime) -> List[Finding]:
