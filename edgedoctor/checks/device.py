@@ -136,21 +136,7 @@ def _presence(facts, usb, pcie, usb_devs, pci_devs) -> List[Finding]:
     in_container = _platform(facts).get("in_container")
     listed = _runtime_listed(facts)
     if listed and not usb_devs and not pci_devs:
-        paths = ", ".join(f"{d.get('type')}: {d.get('path')}" for d in listed)
-        return [
-            Finding(
-                "device.present",
-                PASS,
-                f"{len(listed)} Edge TPU{'s' if len(listed) > 1 else ''} found by the runtime",
-                detail=f"The Edge TPU runtime lists {paths} (edgetpu_list_devices, through libusb and "
-                "/sys/class/apex); the system listing edgedoctor read did not show "
-                + ("it" if len(listed) == 1 else "them")
-                + "."
-                + (
-                    " This is a container: the runtime reaches the device through /dev/bus/usb." if in_container else ""
-                ),
-            )
-        ]
+        return [_found_by_runtime(listed, in_container)]
     if usb_devs or pci_devs:
         parts = [f"USB Accelerator {_describe_usb(d)}" for d in usb_devs]
         parts += [f"PCIe Edge TPU at {d.get('address')}" for d in pci_devs]
@@ -183,13 +169,32 @@ def _presence(facts, usb, pcie, usb_devs, pci_devs) -> List[Finding]:
                 remedy=CONTAINER_USB_REMEDY + "\n# PCIe (M.2 / Mini PCIe):\n" + CONTAINER_PCIE_REMEDY,
             )
         ]
-    looked = []
-    if _os(facts) == "linux":
-        looked = ["/sys/bus/usb/devices (1a6e:089a, 18d1:9302)", "/sys/bus/pci/devices (1ac1:089a)"]
-    elif _os(facts) == "darwin":
-        looked = ["system_profiler SPUSBDataType"]
-    elif _os(facts) == "windows":
-        looked = ["pnputil /enum-devices /connected"]
+    return [_none_found(facts, usb, pcie)]
+
+
+def _found_by_runtime(listed, in_container) -> Finding:
+    paths = ", ".join(f"{d.get('type')}: {d.get('path')}" for d in listed)
+    return Finding(
+        "device.present",
+        PASS,
+        f"{len(listed)} Edge TPU{'s' if len(listed) > 1 else ''} found by the runtime",
+        detail=f"The Edge TPU runtime lists {paths} (edgetpu_list_devices, through libusb and "
+        "/sys/class/apex); the system listing edgedoctor read did not show "
+        + ("it" if len(listed) == 1 else "them")
+        + "."
+        + (" This is a container: the runtime reaches the device through /dev/bus/usb." if in_container else ""),
+    )
+
+
+_LOOKED_IN = {
+    "linux": ["/sys/bus/usb/devices (1a6e:089a, 18d1:9302)", "/sys/bus/pci/devices (1ac1:089a)"],
+    "darwin": ["system_profiler SPUSBDataType"],
+    "windows": ["pnputil /enum-devices /connected"],
+}
+
+
+def _none_found(facts, usb, pcie) -> Finding:
+    looked = _LOOKED_IN.get(_os(facts), [])
     errors = "; ".join(e for e in (usb.get("error"), pcie.get("error")) if e)
     detail = (
         "No Coral USB Accelerator and no PCIe Edge TPU was found"
@@ -198,25 +203,22 @@ def _presence(facts, usb, pcie, usb_devs, pci_devs) -> List[Finding]:
     )
     if errors:
         detail += f" Reader notes: {errors}."
-    return [
-        Finding(
-            "device.present",
-            FAIL,
-            "No Edge TPU found",
-            causes=["no-device"],
-            detail=detail,
-            remedy="Plug the USB Accelerator into a USB 3 port directly (not through an unpowered hub), "
-            "or seat the M.2 / Mini PCIe card, then run:\n"
-            + ("lsusb; lspci -nn | grep 089a" if _os(facts) == "linux" else "edgedoctor check"),
-        )
-    ]
+    return Finding(
+        "device.present",
+        FAIL,
+        "No Edge TPU found",
+        causes=["no-device"],
+        detail=detail,
+        remedy="Plug the USB Accelerator into a USB 3 port directly (not through an unpowered hub), "
+        "or seat the M.2 / Mini PCIe card, then run:\n"
+        + ("lsusb; lspci -nn | grep 089a" if _os(facts) == "linux" else "edgedoctor check"),
+    )
 
 
 # --- USB --------------------------------------------------------------------------------------------------------
 
 
 def _usb_access(facts, usb, devs) -> List[Finding]:
-    findings = []
     in_container = _platform(facts).get("in_container")
     opened = _runtime_open(facts)
     if opened.get("ok"):
@@ -247,76 +249,77 @@ def _usb_access(facts, usb, devs) -> List[Finding]:
             )
         ]
     if denied:
-        rules = usb.get("udev_rules") or []
-        groups = usb.get("user_groups")
-        user = usb.get("user") or "this user"
-        nodes = ", ".join(d.get("dev_node") or "?" for d in denied)
-        in_plugdev = None if groups is None else "plugdev" in groups
-        detail = f"{user} may not open {nodes} ({', '.join(_describe_usb(d) for d in denied)}). "
-        if runtime_denied:
-            detail += f"The runtime says: {opened.get('reason')}. "
-        remedy = []
-        if rules:
-            detail += f"A udev rule for the Coral ids exists ({', '.join(rules)}). "
-        else:
-            detail += (
-                "No udev rule names the Coral ids (1a6e / 18d1) in /etc/udev/rules.d or /lib/udev/rules.d; "
-                "the libedgetpu1-std/-max packages install one. "
-            )
-            remedy.append(USB_RULES_REMEDY)
-        if in_plugdev is False:
-            detail += f"{user} is not in the plugdev group the rule grants access to."
-            remedy.append(PLUGDEV_REMEDY)
-        elif in_plugdev:
-            detail += f"{user} is in plugdev; the device was probably plugged in before the rule was installed."
-        remedy.append("# then unplug the accelerator and plug it in again (or reboot)")
-        findings.append(
-            Finding(
-                "device.usb",
-                FAIL,
-                "The USB Accelerator is not accessible to this user",
-                causes=["usb-permissions"],
-                detail=detail.strip(),
-                remedy="\n".join(remedy),
-            )
+        return [_usb_denied(usb, denied, opened.get("reason") if runtime_denied else None)]
+    problems = [
+        d
+        for d in devs
+        if d.get("pnp_problem") or (d.get("pnp_status") and d["pnp_status"].lower() not in ("started", "ok"))
+    ]
+    if problems:
+        return [_windows_usb_driver(problems)]
+    how = (
+        "accessible to this user"
+        if all(d.get("accessible") for d in devs)
+        else "(access not examined on this platform)"
+    )
+    return [
+        Finding(
+            "device.usb",
+            PASS,
+            "USB Accelerator present",
+            detail="; ".join(_describe_usb(d) for d in devs) + f"; {how}.",
         )
+    ]
+
+
+def _usb_denied(usb, denied, runtime_says: Optional[str]) -> Finding:
+    """This user may not open the accelerator's node: the udev rule and the plugdev group, and what to do."""
+    rules = usb.get("udev_rules") or []
+    groups = usb.get("user_groups")
+    user = usb.get("user") or "this user"
+    nodes = ", ".join(d.get("dev_node") or "?" for d in denied)
+    in_plugdev = None if groups is None else "plugdev" in groups
+    detail = f"{user} may not open {nodes} ({', '.join(_describe_usb(d) for d in denied)}). "
+    if runtime_says is not None:
+        detail += f"The runtime says: {runtime_says}. "
+    remedy = []
+    if rules:
+        detail += f"A udev rule for the Coral ids exists ({', '.join(rules)}). "
     else:
-        problems = [
-            d
-            for d in devs
-            if d.get("pnp_problem") or (d.get("pnp_status") and d["pnp_status"].lower() not in ("started", "ok"))
-        ]
-        if problems:
-            findings.append(
-                Finding(
-                    "device.usb",
-                    FAIL,
-                    "Windows has no working driver for the USB Accelerator",
-                    causes=["windows-runtime"],
-                    detail="; ".join(
-                        f"{_describe_usb(d)}: status {d.get('pnp_status')}"
-                        + (f", problem {d['pnp_problem']}" if d.get("pnp_problem") else "")
-                        for d in problems
-                    ),
-                    remedy="Unzip edgetpu_runtime_20210119.zip and run install.bat as Administrator, then replug "
-                    "the accelerator.",
-                )
-            )
-        else:
-            how = (
-                "accessible to this user"
-                if all(d.get("accessible") for d in devs)
-                else "(access not examined on this platform)"
-            )
-            findings.append(
-                Finding(
-                    "device.usb",
-                    PASS,
-                    "USB Accelerator present",
-                    detail="; ".join(_describe_usb(d) for d in devs) + f"; {how}.",
-                )
-            )
-    return findings
+        detail += (
+            "No udev rule names the Coral ids (1a6e / 18d1) in /etc/udev/rules.d or /lib/udev/rules.d; "
+            "the libedgetpu1-std/-max packages install one. "
+        )
+        remedy.append(USB_RULES_REMEDY)
+    if in_plugdev is False:
+        detail += f"{user} is not in the plugdev group the rule grants access to."
+        remedy.append(PLUGDEV_REMEDY)
+    elif in_plugdev:
+        detail += f"{user} is in plugdev; the device was probably plugged in before the rule was installed."
+    remedy.append("# then unplug the accelerator and plug it in again (or reboot)")
+    return Finding(
+        "device.usb",
+        FAIL,
+        "The USB Accelerator is not accessible to this user",
+        causes=["usb-permissions"],
+        detail=detail.strip(),
+        remedy="\n".join(remedy),
+    )
+
+
+def _windows_usb_driver(problems) -> Finding:
+    return Finding(
+        "device.usb",
+        FAIL,
+        "Windows has no working driver for the USB Accelerator",
+        causes=["windows-runtime"],
+        detail="; ".join(
+            f"{_describe_usb(d)}: status {d.get('pnp_status')}"
+            + (f", problem {d['pnp_problem']}" if d.get("pnp_problem") else "")
+            for d in problems
+        ),
+        remedy="Unzip edgetpu_runtime_20210119.zip and run install.bat as Administrator, then replug the accelerator.",
+    )
 
 
 def _usb_link(devs) -> List[Finding]:
@@ -440,75 +443,11 @@ def _dkms_failed(pcie) -> Optional[str]:
 
 def _pcie(facts, pcie, devs) -> List[Finding]:
     findings: List[Finding] = []
-    modules = pcie.get("modules") or {}
     dkms_failure = _dkms_failed(pcie)
     unbound = [d for d in devs if d.get("driver") != "apex"]
     bound = [d for d in devs if d.get("driver") == "apex"]
     if unbound:
-        addresses = ", ".join(d.get("address") or "?" for d in unbound)
-        detail = f"The PCIe Edge TPU at {addresses} has no driver bound"
-        loaded = [m for m in ("gasket", "apex") if modules.get(m)]
-        detail += (
-            f" (loaded: {', '.join(loaded)})"
-            if loaded
-            else " and the gasket/apex modules are not loaded"
-            if modules.get("apex") is False
-            else ""
-        ) + "."
-        if _os(facts) == "windows" or any(d.get("pnp_problem") for d in unbound):
-            problems = [str(d["pnp_problem"]) for d in unbound if d.get("pnp_problem")]
-            if problems:
-                detail += " Device Manager reports: " + "; ".join(problems) + "."
-            findings.append(
-                Finding(
-                    "device.pcie",
-                    FAIL,
-                    "The PCIe Edge TPU has no driver",
-                    causes=["windows-runtime"],
-                    detail=detail,
-                    remedy="Install the Edge TPU PCIe driver from the runtime zip "
-                    "(install.bat as Administrator) and reboot.",
-                )
-            )
-        elif dkms_failure:
-            findings.append(
-                Finding(
-                    "device.pcie",
-                    FAIL,
-                    "The gasket/apex driver did not build for this kernel",
-                    causes=["pcie-driver-build"],
-                    detail=f"{detail} {dkms_failure}",
-                    remedy=_gasket_from_source(facts, pcie),
-                )
-            )
-        elif pcie.get("secure_boot") and not modules.get("apex"):
-            extra = f" Kernel lockdown: {pcie.get('lockdown')}." if pcie.get("lockdown") not in (None, "none") else ""
-            findings.append(
-                Finding(
-                    "device.pcie",
-                    FAIL,
-                    "Secure Boot refuses the unsigned gasket/apex modules",
-                    causes=["secure-boot"],
-                    detail=f"{detail} Secure Boot is on ({pcie.get('secure_boot_source') or 'EFI'}), and the kernel "
-                    f"loads only signed modules; the DKMS-built gasket and apex modules are not signed by a key "
-                    f"it trusts.{extra}",
-                    remedy=SECURE_BOOT_REMEDY,
-                )
-            )
-        else:
-            blacklisted = pcie.get("modules_builtin_blacklisted") or []
-            if blacklisted:
-                detail += f" They are blacklisted in {', '.join(blacklisted)}."
-            findings.append(
-                Finding(
-                    "device.pcie",
-                    FAIL,
-                    "The PCIe Edge TPU has no driver",
-                    causes=["pcie-driver-missing"],
-                    detail=detail,
-                    remedy=GASKET_INSTALL,
-                )
-            )
+        findings.append(_no_driver(facts, pcie, unbound, dkms_failure))
     elif bound:
         findings.append(
             Finding(
@@ -532,6 +471,67 @@ def _pcie(facts, pcie, devs) -> List[Finding]:
     findings.extend(_apex_nodes(facts, pcie, bound))
     findings.extend(_apex_health(pcie, bound))
     return findings
+
+
+def _unbound_detail(pcie, unbound) -> str:
+    modules = pcie.get("modules") or {}
+    addresses = ", ".join(d.get("address") or "?" for d in unbound)
+    detail = f"The PCIe Edge TPU at {addresses} has no driver bound"
+    loaded = [m for m in ("gasket", "apex") if modules.get(m)]
+    if loaded:
+        detail += f" (loaded: {', '.join(loaded)})"
+    elif modules.get("apex") is False:
+        detail += " and the gasket/apex modules are not loaded"
+    return detail + "."
+
+
+def _no_driver(facts, pcie, unbound, dkms_failure: Optional[str]) -> Finding:
+    """A PCIe Edge TPU without the apex driver, and why: Windows, a failed DKMS build, Secure Boot, or missing."""
+    detail = _unbound_detail(pcie, unbound)
+    if _os(facts) == "windows" or any(d.get("pnp_problem") for d in unbound):
+        problems = [str(d["pnp_problem"]) for d in unbound if d.get("pnp_problem")]
+        if problems:
+            detail += " Device Manager reports: " + "; ".join(problems) + "."
+        return Finding(
+            "device.pcie",
+            FAIL,
+            "The PCIe Edge TPU has no driver",
+            causes=["windows-runtime"],
+            detail=detail,
+            remedy="Install the Edge TPU PCIe driver from the runtime zip (install.bat as Administrator) and reboot.",
+        )
+    if dkms_failure:
+        return Finding(
+            "device.pcie",
+            FAIL,
+            "The gasket/apex driver did not build for this kernel",
+            causes=["pcie-driver-build"],
+            detail=f"{detail} {dkms_failure}",
+            remedy=_gasket_from_source(facts, pcie),
+        )
+    if pcie.get("secure_boot") and not (pcie.get("modules") or {}).get("apex"):
+        extra = f" Kernel lockdown: {pcie.get('lockdown')}." if pcie.get("lockdown") not in (None, "none") else ""
+        return Finding(
+            "device.pcie",
+            FAIL,
+            "Secure Boot refuses the unsigned gasket/apex modules",
+            causes=["secure-boot"],
+            detail=f"{detail} Secure Boot is on ({pcie.get('secure_boot_source') or 'EFI'}), and the kernel "
+            f"loads only signed modules; the DKMS-built gasket and apex modules are not signed by a key "
+            f"it trusts.{extra}",
+            remedy=SECURE_BOOT_REMEDY,
+        )
+    blacklisted = pcie.get("modules_builtin_blacklisted") or []
+    if blacklisted:
+        detail += f" They are blacklisted in {', '.join(blacklisted)}."
+    return Finding(
+        "device.pcie",
+        FAIL,
+        "The PCIe Edge TPU has no driver",
+        causes=["pcie-driver-missing"],
+        detail=detail,
+        remedy=GASKET_INSTALL,
+    )
 
 
 def _apex_nodes(facts, pcie, bound) -> List[Finding]:
