@@ -295,23 +295,8 @@ def _tpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
         return []
     if run.get("status") == "skip":
         return [Finding("models.tpu", SKIP, "Known-good model on the Edge TPU: not run", detail=run.get("error") or "")]
-    latency = run.get("latency_ms") or {}
-    median = latency.get("median")
     if run.get("status") == "pass":
-        top1 = run.get("top1") or {}
-        speedup = inference.get("speedup")
-        title = (
-            f"Edge TPU: {inference.get('set')} top-1 is {top1.get('id')} '{top1.get('label')}' "
-            f"({top1.get('score', 0):.3f}), median {_ms(median)}" + (f", {speedup:g}x the CPU" if speedup else "")
-        )
-        library = (run.get("delegate") or {}).get("library")
-        detail = _timing_detail(
-            run,
-            f"{run.get('model')}" + (f" through {library}" if library else ""),
-            [("delegate load", run.get("delegate_load_ms")), ("interpreter", run.get("load_ms"))],
-            "first inference (loads the model onto the Edge TPU)",
-        )
-        return [Finding("models.tpu", PASS, title, detail=detail)]
+        return [_tpu_passed(run, inference)]
     if run.get("wrong_answer"):
         return [
             Finding(
@@ -323,48 +308,13 @@ def _tpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
                 "if they match, try another USB port and cable, and re-seat a PCIe card.",
             )
         ]
-    worker = run.get("worker") or {}
     causes = _tpu_crash_causes(facts, run)
     text = _run_text(run)
-    needed = NEEDS_RUNTIME_RE.search(text)
-    if needed and "model-needs-newer-runtime" not in causes:
+    if NEEDS_RUNTIME_RE.search(text) and "model-needs-newer-runtime" not in causes:
         causes.append("model-needs-newer-runtime")
     if UNRESOLVED_RE.search(text) and "delegate-not-loaded" not in causes:
         causes.append("delegate-not-loaded")
-    stage = worker.get("stage") or run.get("stage")
-    if worker.get("status") == "timeout":
-        title = f"Edge TPU: the known-good model hung ({'while ' + stage if stage else 'no answer'})"
-        remedy = (
-            "Unplug the Edge TPU and plug it in again (a USB 3 port, a powered hub), make sure no other program "
-            "uses it, then run edgedoctor again; a runtime that hangs while loading the delegate may not match "
-            "this system."
-        )
-    elif worker.get("status") == "crashed":
-        title = (
-            f"Edge TPU: the run crashed ({worker.get('signal') or 'exit ' + str(worker.get('returncode'))}"
-            + (f" while {stage}" if stage else "")
-            + ")"
-        )
-        version = _tflite_version(facts)
-        remedy = ""
-        if "tflite-too-new" in causes:
-            remedy = (
-                f"The TFLite interpreter ({version or 'unknown version'}) is newer than the official libedgetpu "
-                "(built against TensorFlow 2.5) supports. Use a matching pair: tflite-runtime 2.5.0.post1 with "
-                "libedgetpu 16.0 on Python 3.6-3.9, or feranick's libedgetpu and tflite_runtime builds of the "
-                "same TensorFlow version on newer Python."
-            )
-    elif run.get("stage") == "delegate" or stage == "load-delegate":
-        title = "Edge TPU: the delegate could not be loaded"
-        remedy = (
-            "load_delegate() could not open the Edge TPU. Check the device and runtime findings above (the "
-            "device listed and accessible to this user: the udev rule and group plugdev, or apex for PCIe; the "
-            "runtime installed), unplug the accelerator and plug it into a USB 3 port again, make sure no other "
-            "process holds it, then run edgedoctor again."
-        )
-    else:
-        title = "Edge TPU: the known-good model fails"
-        remedy = ""
+    title, remedy = _tpu_failure_title_and_remedy(facts, run, causes)
     if "delegate-not-loaded" in causes and not remedy:
         remedy = (
             "The Edge TPU delegate was not applied, so the edgetpu-custom-op has no kernel. Load it: "
@@ -377,6 +327,60 @@ def _tpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
             "edgetpu_compiler -s -m <installed runtime version> model.tflite"
         )
     return [_failure("models.tpu", title, run, facts, causes, remedy=remedy)]
+
+
+def _tpu_passed(run: Dict[str, Any], inference: Dict[str, Any]) -> Finding:
+    median = (run.get("latency_ms") or {}).get("median")
+    top1 = run.get("top1") or {}
+    speedup = inference.get("speedup")
+    title = (
+        f"Edge TPU: {inference.get('set')} top-1 is {top1.get('id')} '{top1.get('label')}' "
+        f"({top1.get('score', 0):.3f}), median {_ms(median)}" + (f", {speedup:g}x the CPU" if speedup else "")
+    )
+    library = (run.get("delegate") or {}).get("library")
+    detail = _timing_detail(
+        run,
+        f"{run.get('model')}" + (f" through {library}" if library else ""),
+        [("delegate load", run.get("delegate_load_ms")), ("interpreter", run.get("load_ms"))],
+        "first inference (loads the model onto the Edge TPU)",
+    )
+    return Finding("models.tpu", PASS, title, detail=detail)
+
+
+def _tpu_failure_title_and_remedy(facts: Dict[str, Any], run: Dict[str, Any], causes: List[str]):
+    """How the Edge TPU run failed (hung, crashed, no delegate, other), and the remedy that goes with it."""
+    worker = run.get("worker") or {}
+    stage = worker.get("stage") or run.get("stage")
+    if worker.get("status") == "timeout":
+        title = f"Edge TPU: the known-good model hung ({'while ' + stage if stage else 'no answer'})"
+        return title, (
+            "Unplug the Edge TPU and plug it in again (a USB 3 port, a powered hub), make sure no other program "
+            "uses it, then run edgedoctor again; a runtime that hangs while loading the delegate may not match "
+            "this system."
+        )
+    if worker.get("status") == "crashed":
+        title = (
+            f"Edge TPU: the run crashed ({worker.get('signal') or 'exit ' + str(worker.get('returncode'))}"
+            + (f" while {stage}" if stage else "")
+            + ")"
+        )
+        if "tflite-too-new" not in causes:
+            return title, ""
+        version = _tflite_version(facts)
+        return title, (
+            f"The TFLite interpreter ({version or 'unknown version'}) is newer than the official libedgetpu "
+            "(built against TensorFlow 2.5) supports. Use a matching pair: tflite-runtime 2.5.0.post1 with "
+            "libedgetpu 16.0 on Python 3.6-3.9, or feranick's libedgetpu and tflite_runtime builds of the "
+            "same TensorFlow version on newer Python."
+        )
+    if run.get("stage") == "delegate" or stage == "load-delegate":
+        return "Edge TPU: the delegate could not be loaded", (
+            "load_delegate() could not open the Edge TPU. Check the device and runtime findings above (the "
+            "device listed and accessible to this user: the udev rule and group plugdev, or apex for PCIe; the "
+            "runtime installed), unplug the accelerator and plug it into a USB 3 port again, make sure no other "
+            "process holds it, then run edgedoctor again."
+        )
+    return "Edge TPU: the known-good model fails", ""
 
 
 def _mapping(inference: Dict[str, Any]) -> List[Finding]:
@@ -398,6 +402,12 @@ def _mapping(inference: Dict[str, Any]) -> List[Finding]:
     ]
 
 
+def _cited(entry) -> str:
+    return (
+        f"{entry['ms']:g} ms published for {LINK_NAMES.get(entry.get('key'), entry.get('key'))} ({entry.get('source')})"
+    )
+
+
 # --- models.speed ---------------------------------------------------------------------------------------------
 def _speed(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
     run = inference.get("tpu")
@@ -417,15 +427,12 @@ def _speed(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
     overhead = float(reference.get("python_overhead_ms") or 1.0)
     where = LINK_NAMES.get(link.get("reference_key") or kind or "", "an unknown link")
 
-    def cited(entry):
-        return f"{entry['ms']:g} ms published for {LINK_NAMES.get(entry.get('key'), entry.get('key'))} ({entry.get('source')})"
-
     if kind == "usb2":
         detail = f"The Edge TPU is on a USB 2 link ({link.get('speed_mbps')} Mbit/s); median {_ms(median)}."
         if usb3:
-            detail += f" On USB 3: {cited(usb3)}."
+            detail += f" On USB 3: {_cited(usb3)}."
         if ref:
-            detail += f" On USB 2: {cited(ref)}."
+            detail += f" On USB 2: {_cited(ref)}."
         return [
             Finding(
                 "models.speed",
@@ -446,11 +453,15 @@ def _speed(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
                 "models.speed",
                 PASS,
                 f"Edge TPU speed as expected: median {_ms(median)} on {where}",
-                detail=f"Reference: {cited(ref)}; judged slow above {limit:.1f} ms.",
+                detail=f"Reference: {_cited(ref)}; judged slow above {limit:.1f} ms.",
             )
         ]
+    return [_slower_than_published(facts, median, where, ref, limit, kind, usb3)]
+
+
+def _slower_than_published(facts, median, where: str, ref, limit: float, kind, usb3) -> Finding:
     causes: List[str] = []
-    detail = f"Median {_ms(median)} on {where}; reference: {cited(ref)}; judged slow above {limit:.1f} ms."
+    detail = f"Median {_ms(median)} on {where}; reference: {_cited(ref)}; judged slow above {limit:.1f} ms."
     remedy = (
         "Check for a USB 2 link (lsusb -t), throttling (the libedgetpu1-std runtime runs USB Accelerators at "
         "reduced clock; libedgetpu1-max is faster but hotter), other load on the CPU, and the device temperature."
@@ -462,16 +473,14 @@ def _speed(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
     flavor = (facts.get("runtime") or {}).get("flavor")
     if flavor == "std":
         detail += " The installed runtime is the throttled libedgetpu1-std build."
-    return [
-        Finding(
-            "models.speed",
-            WARN,
-            f"Edge TPU slower than published: median {_ms(median)} on {where}",
-            detail=detail,
-            remedy=remedy,
-            causes=causes,
-        )
-    ]
+    return Finding(
+        "models.speed",
+        WARN,
+        f"Edge TPU slower than published: median {_ms(median)} on {where}",
+        detail=detail,
+        remedy=remedy,
+        causes=causes,
+    )
 
 
 def _rederive(facts: Dict[str, Any], inference: Dict[str, Any], link: Optional[Dict[str, Any]]):
