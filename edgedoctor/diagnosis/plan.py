@@ -542,6 +542,114 @@ def apply_changes(facts: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, A
     facts = copy.deepcopy(facts)
     if not changes:
         return facts
+    stack = _apply_python_changes(facts, changes)
+    if stack:
+        _settle_stack(facts["python_env"], changes)
+    runtime_changed = any(k.startswith("runtime_") for k in changes)
+    if stack or runtime_changed:
+        # the model runs were made with the old stack: unknown until `check` runs them again
+        facts["inference"] = {"cpu": None, "tpu": None, "speedup": None, "skipped": "planned"}
+    if runtime_changed:
+        _apply_runtime_changes(facts, changes)
+    return facts
+
+
+def _apply_python_changes(facts: Dict[str, Any], changes: Dict[str, Any]) -> bool:
+    """The interpreter, TFLite modules, numpy and pycoral as `changes` says; True when the stack changed."""
+    platform = facts.setdefault("platform", {})
+    env = facts.setdefault("python_env", {})
+    python = env.setdefault("python", {})
+    stack = False
+    if "python_executable" in changes:
+        platform["python_executable"] = python["executable"] = changes["python_executable"]
+        platform["in_venv"] = python["in_venv"] = True
+        python["externally_managed"] = False
+        env["packages"] = {}
+        env["legacy_edgetpu"] = {"found": False}
+        stack = True
+    if "python" in changes:
+        platform["python_version"] = python["version"] = changes["python"]
+        stack = True
+    candidates = env.setdefault("tflite", {}).setdefault("candidates", {})
+    for module in INTERPRETERS:
+        if module in changes:
+            version = changes[module]
+            candidates[module] = (
+                {"found": True, "version": version, "dist_version": version, "imported": True, "shadowed": False}
+                if version
+                else {"found": False}
+            )
+            stack = True
+    if "numpy" in changes:
+        version = changes["numpy"]
+        env["numpy"] = {"found": version is not None, "version": version, "error": None, "stderr": ""}
+        stack = True
+    if "pycoral_identity" in changes or "pycoral" in changes:
+        identity = changes.get("pycoral_identity") or ("google" if changes.get("pycoral") else "absent")
+        env["pycoral"] = {
+            "identity": identity,
+            "version": changes.get("pycoral"),
+            "error": None,
+            "shadowed": False,
+            "imported": True if identity == "google" else None,
+            "stderr": "",
+        }
+        stack = True
+    return stack
+
+
+def _settle_stack(env: Dict[str, Any], changes: Dict[str, Any]) -> None:
+    """After a stack change: which TFLite module imports, the worker and smoke run as planned, pip's list."""
+    tflite = env["tflite"]
+    candidates = tflite["candidates"]
+    chosen = next((m for m in INTERPRETERS if (candidates.get(m) or {}).get("found")), None)
+    tflite.update(
+        {
+            "module": chosen,
+            "version": (candidates.get(chosen) or {}).get("version") if chosen else None,
+            "error": None if chosen else "no TFLite interpreter is installed",
+            "stderr": "",
+        }
+    )
+    if not chosen:
+        tflite["error_source"] = "edgedoctor"
+    env["smoke"] = {"status": "skip", "planned": True}
+    env["worker"] = {"status": "ok", "error": None, "crashes": []}
+    env["error"] = None
+    packages = env.setdefault("packages", {})
+    names = {module: PIP_NAMES[module] for module in INTERPRETERS}
+    names["numpy"] = "numpy"
+    for key, name in names.items():
+        if key in changes:
+            if changes[key]:
+                packages[name] = changes[key]
+            else:
+                packages.pop(name, None)
+
+
+def _apply_runtime_changes(facts: Dict[str, Any], changes: Dict[str, Any]) -> None:
+    platform = facts.setdefault("platform", {})
+    runtime = facts.setdefault("runtime", {})
+    release = releases.get(changes.get("runtime_release"))
+    runtime.update(
+        {
+            "found": changes.get("runtime_found", True),
+            "loaded": True,
+            "release": changes.get("runtime_release"),
+            "package": changes.get("runtime_package"),
+            "runtime_version": changes.get("runtime_version"),
+            "error": None,
+            "load_error": None,
+            "worker": {"status": "ok"},
+            "devices": None,
+            "planned": True,
+            "package_version": ((release or {}).get("debian_versions") or [None])[-1],
+        }
+    )
+    runtime.setdefault("path", None)
+    runtime["path"] = runtime["path"] or {"windows": "edgetpu.dll", "darwin": "libedgetpu.1.dylib"}.get(
+        platform.get("os"), "libedgetpu.so.1"
+    )
     platform = facts.setdefault("platform", {})
     env = facts.setdefault("python_env", {})
     python = env.setdefault("python", {})
