@@ -391,14 +391,42 @@ def download(
 
 
 def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: DownloadSettings, start: float) -> None:
-    import requests
-
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _Final(f"cannot create {dest.parent}: {exc.strerror or exc}") from None
+    response = _request(session, url, settings)
+    with response:
+        _accept(response, spec)
+        remove_stale_parts(dest.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".part", dir=str(dest.parent))
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                received, actual = _receive(response, out, spec, settings, start)
+                out.flush()
+                os.fsync(out.fileno())
+            if received != spec.size:
+                raise _Final(f"the server's answer has {received} bytes, expected {spec.size}; it was not kept")
+            if actual != spec.sha256:
+                raise _Final(
+                    f"sha256 mismatch: the server's file has sha256 {actual}, the manifest expects "
+                    f"{spec.sha256} (a changed or tampered copy; it was not kept)"
+                )
+            os.replace(tmp, dest)
+        finally:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
+
+def _request(session, url: str, settings: DownloadSettings):
+    """The GET, streamed; a failure to connect becomes the right kind of retry (or none)."""
+    import requests
+
     try:
-        response = session.get(
+        return session.get(
             url,
             stream=True,
             timeout=(settings.connect_timeout, settings.read_timeout),
@@ -418,76 +446,62 @@ def _fetch_once(session, url: str, dest: Path, spec: FileSpec, settings: Downloa
         raise _Unreachable(f"cannot connect: {_short(exc)}") from None
     except requests.exceptions.RequestException as exc:
         raise _Retryable(f"cannot connect: {_short(exc)}") from None
-    with response:
-        if response.status_code != 200:
-            reason = f"HTTP {response.status_code} {response.reason or ''}".strip()
-            if response.status_code >= 500 or response.status_code in (408, 429):
-                raise _Retryable(reason)
-            raise _Final(reason)
-        announced = response.headers.get("Content-Length")
-        if announced and announced.isdigit() and int(announced) != spec.size:
-            kind = response.headers.get("Content-Type", "")
-            raise _Final(
-                f"the server's answer has {announced} bytes, expected {spec.size}"
-                + (f" (a {kind.split(';')[0]} page, not the file)" if kind.startswith("text/") else "")
-                + "; it was not kept"
-            )
-        remove_stale_parts(dest.parent)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.name}.", suffix=".part", dir=str(dest.parent))
-        tmp = Path(tmp_name)
-        digest = hashlib.sha256()
-        received = 0
-        bar = _progress_bar(settings.progress)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                task = None
-                if bar is not None:
-                    bar.start()
-                    task = bar.add_task(f"downloading {spec.name}", total=spec.size)
-                try:
-                    for chunk in _chunks(response, settings, start):
-                        received += len(chunk)
-                        if received > spec.size:
-                            raise _Final(f"the server sent more than the expected {spec.size} bytes")
-                        digest.update(chunk)
-                        out.write(chunk)
-                        if bar is not None:
-                            bar.update(task, completed=received)
-                except requests.exceptions.ConnectionError as exc:
-                    if "timed out" in str(exc).lower():
-                        raise _HostDown(
-                            f"the server stopped sending after {received} of {spec.size} bytes "
-                            f"(no data for {settings.read_timeout:g} s)"
-                        ) from None
-                    raise _Retryable(
-                        f"the connection broke after {received} of {spec.size} bytes: {_short(exc)}"
-                    ) from None
-                except requests.exceptions.ChunkedEncodingError as exc:
-                    raise _Retryable(
-                        f"the connection closed after {received} of {spec.size} bytes "
-                        f"(truncated response: {_short(exc)})"
-                    ) from None
-                except requests.exceptions.RequestException as exc:
-                    raise _Retryable(f"download failed after {received} bytes: {_short(exc)}") from None
-                finally:
-                    if bar is not None:
-                        bar.stop()
-                out.flush()
-                os.fsync(out.fileno())
-            if received != spec.size:
-                raise _Final(f"the server's answer has {received} bytes, expected {spec.size}; it was not kept")
-            actual = digest.hexdigest()
-            if actual != spec.sha256:
-                raise _Final(
-                    f"sha256 mismatch: the server's file has sha256 {actual}, the manifest expects "
-                    f"{spec.sha256} (a changed or tampered copy; it was not kept)"
-                )
-            os.replace(tmp, dest)
-        finally:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
+
+
+def _accept(response, spec: FileSpec) -> None:
+    """Refuse an answer that is not the file: an HTTP error, or a size other than the manifest's."""
+    if response.status_code != 200:
+        reason = f"HTTP {response.status_code} {response.reason or ''}".strip()
+        if response.status_code >= 500 or response.status_code in (408, 429):
+            raise _Retryable(reason)
+        raise _Final(reason)
+    announced = response.headers.get("Content-Length")
+    if announced and announced.isdigit() and int(announced) != spec.size:
+        kind = response.headers.get("Content-Type", "")
+        raise _Final(
+            f"the server's answer has {announced} bytes, expected {spec.size}"
+            + (f" (a {kind.split(';')[0]} page, not the file)" if kind.startswith("text/") else "")
+            + "; it was not kept"
+        )
+
+
+def _receive(response, out, spec: FileSpec, settings: DownloadSettings, start: float):
+    """Write the body to `out`, never more than the manifest's size; (bytes received, their sha256)."""
+    import requests
+
+    digest = hashlib.sha256()
+    received = 0
+    bar = _progress_bar(settings.progress)
+    task = None
+    if bar is not None:
+        bar.start()
+        task = bar.add_task(f"downloading {spec.name}", total=spec.size)
+    try:
+        for chunk in _chunks(response, settings, start):
+            received += len(chunk)
+            if received > spec.size:
+                raise _Final(f"the server sent more than the expected {spec.size} bytes")
+            digest.update(chunk)
+            out.write(chunk)
+            if bar is not None:
+                bar.update(task, completed=received)
+    except requests.exceptions.ConnectionError as exc:
+        if "timed out" in str(exc).lower():
+            raise _HostDown(
+                f"the server stopped sending after {received} of {spec.size} bytes "
+                f"(no data for {settings.read_timeout:g} s)"
+            ) from None
+        raise _Retryable(f"the connection broke after {received} of {spec.size} bytes: {_short(exc)}") from None
+    except requests.exceptions.ChunkedEncodingError as exc:
+        raise _Retryable(
+            f"the connection closed after {received} of {spec.size} bytes (truncated response: {_short(exc)})"
+        ) from None
+    except requests.exceptions.RequestException as exc:
+        raise _Retryable(f"download failed after {received} bytes: {_short(exc)}") from None
+    finally:
+        if bar is not None:
+            bar.stop()
+    return received, digest.hexdigest()
 
 
 STALE_PART = 24 * 3600  # seconds after which a .part file is a leftover of a run that was killed (SIGKILL)
