@@ -116,6 +116,24 @@ def test_the_pieced_search_finds_what_the_whole_regex_finds(pattern, words):
     assert (found is not None) == (sig.regex.search(text) is not None), (pattern, text)
 
 
+@pytest.mark.parametrize(
+    "pattern, text",
+    [
+        # found by the property above: the first edgetpu is 42 characters from the second Failed, the second
+        # one within 40; a chain that took edgetpu where it first occurs found no match
+        (r"Failed.*edgetpu[\s\S]{0,40}?Failed.*edgetpu", "Failed" + "edgetpu" * 7 + "Failededgetpu"),
+        (r"a.*b[\s\S]{0,40}c.*d", "a b" + "x" * 41 + "b c d"),
+        (r"a[\s\S]{0,40}b[\s\S]{0,40}c", "a b" + "x" * 30 + "b" + "x" * 35 + "c"),
+    ],
+)
+def test_a_piece_before_a_bounded_gap_is_found_within_reach(pattern, text):
+    sig = signatures.Signature.build(pattern)
+    lowered = signatures._fold(text)
+    assert sig.regex.search(text)
+    with mock.patch.object(signatures, "SMALL_BLOCK", -1):
+        assert signatures._search(sig, text, lowered, Presence(lowered)) is not None
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     gapped_patterns(),

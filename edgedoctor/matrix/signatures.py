@@ -709,7 +709,9 @@ def _chain(parsed, items) -> Optional[_Chain]:
     split cannot follow: at its very start or end with a minimum, two in a row, \\A or \\Z, conditionals).
 
     Each piece is matched where it first can be, its repeats made lazy so it ends as early as it can; the next
-    piece is then looked for from there. That is the whole regex's answer whenever a piece has one way to end
+    piece is then looked for from there. A bounded run is split at only after the first piece (every place that
+    piece matches is tried): after a later piece it stays inside that piece, whose own regex then finds the
+    occurrence within reach. That is the whole regex's answer whenever a piece has one way to end
     at a place (literals, classes, repeats of one character: every signature of the matrix). A piece that can
     end in two places by alternation, `(?:ab|a).*b` on "ab", is taken at its first alternative's end."""
     if _touches_string_edges(items) or _has_op(items, _sre_c.GROUPREF_EXISTS):
@@ -727,7 +729,10 @@ def _chain(parsed, items) -> Optional[_Chain]:
         current: list = []
         for item in sequence:
             gap = _gap(item, dotall)
-            if gap is None or (gap[1] is not None and gap[1] < GAP_SPLIT):
+            if gap is None or (gap[1] is not None and (gap[1] < GAP_SPLIT or pieces)):
+                # A bounded run stays inside its piece unless it follows the first one: the piece after a gap
+                # is taken where it first occurs, and before a bounded gap a later occurrence may be the one
+                # within reach of what follows (`a.*b[\s\S]{0,40}c` on "a b ...(41)... b c").
                 current.append(item)
                 continue
             split = True

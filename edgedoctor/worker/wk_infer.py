@@ -81,88 +81,106 @@ def run_with(loaded, spec, capture=True):
         "stderr": "",
         "timings_ms": {},
     }
-    timings = result["timings_ms"]
     # Stage announcements: with capture=False they reach the parent, which attributes a crash or hang to
     # "load-delegate", "load-model" or "invoke". With capture=True (the env task's smoke run) they stay in the
     # captured text, so the caller's own stage ("smoke") is the one the parent sees.
-    mark = wk_common.stage
     cap = wk_common.CaptureStderr() if capture else _NoCapture()
     with cap:
         try:
             import numpy as np
 
-            delegates = []
-            delegate = spec.get("delegate")
-            if delegate:
-                result["stage"] = "delegate"
-                mark("load-delegate")
-                start = time.perf_counter()
-                delegates.append(loaded.load_delegate(delegate["library"], delegate.get("options") or {}))
-                timings["delegate_load"] = _ms(start)
-            result["stage"] = "load"
-            mark("load-model")
-            start = time.perf_counter()
-            kwargs = {"model_path": spec["model_path"]}
-            if delegates:
-                kwargs["experimental_delegates"] = delegates
-            if spec.get("num_threads"):
-                kwargs["num_threads"] = int(spec["num_threads"])
-            interpreter = loaded.Interpreter(**kwargs)
-            result["stage"] = "allocate"
-            interpreter.allocate_tensors()
-            timings["model_load"] = _ms(start)
+            interpreter = _load_model(loaded, spec, result)
             in_detail = interpreter.get_input_details()[0]
             out_detail = interpreter.get_output_details()[0]
             result["input"] = _tensor_info(in_detail)
             result["output"] = _tensor_info(out_detail)
             result["stage"] = "input"
             data = _load_input(np, spec, in_detail)
-            result["stage"] = "invoke"
-            mark("invoke")
-            # The first inference is timed on its own: on the Edge TPU it also loads the model into the device.
-            start = time.perf_counter()
-            interpreter.set_tensor(in_detail["index"], data)
-            interpreter.invoke()
-            timings["first"] = _ms(start)
-            # The answer is the first inference's: a stateful model (an LSTM keeps its state in variable
-            # tensors) answers differently on later runs of the same input.
-            output = interpreter.get_tensor(out_detail["index"]).reshape(-1).copy()
-            for _ in range(int(spec.get("warmup", 0))):
-                interpreter.set_tensor(in_detail["index"], data)
-                interpreter.invoke()
-            runs = []
-            for _ in range(int(spec.get("iterations", 1))):
-                start = time.perf_counter()
-                interpreter.set_tensor(in_detail["index"], data)
-                interpreter.invoke()
-                runs.append(_ms(start))
-            timings["runs"] = runs
-            last = interpreter.get_tensor(out_detail["index"]).reshape(-1)
+            output, last = _invoke(interpreter, in_detail["index"], out_detail["index"], data, spec, result)
             result["same_output_every_run"] = bool(np.array_equal(output, last))
-            scale = result["output"]["scale"]
-            zero = result["output"]["zero_point"]
-            top_k = int(spec.get("top_k", 5))
-            order = np.argsort(-output.astype(np.float64), kind="stable")[:top_k]
-            result["top"] = [
-                [int(i), output[i].item(), float((float(output[i]) - zero) * scale) if scale else float(output[i])]
-                for i in order
-            ]
-            if output.size <= 64:
-                result["raw_output"] = [x.item() for x in output]
-            expected = spec.get("expected_output")
-            if expected is not None:
-                tolerance = int(spec.get("tolerance", 0))
-                got = [x.item() for x in output]
-                result["output_matches"] = len(got) == len(expected) and all(
-                    abs(int(a) - int(b)) <= tolerance for a, b in zip(got, expected)
-                )
+            _read_answer(np, output, spec, result)
             result["status"] = "pass"
             result["stage"] = "done"
-            mark("done")
+            wk_common.stage("done")
         except BaseException as exc:
             result.update(wk_common.error_info(exc))
     result["stderr"] = _strip_marks(cap.text)
     return result
+
+
+def _load_model(loaded, spec, result):
+    """The delegate (when the spec names one), then the interpreter with its tensors allocated; timed."""
+    timings = result["timings_ms"]
+    delegates = []
+    delegate = spec.get("delegate")
+    if delegate:
+        result["stage"] = "delegate"
+        wk_common.stage("load-delegate")
+        start = time.perf_counter()
+        delegates.append(loaded.load_delegate(delegate["library"], delegate.get("options") or {}))
+        timings["delegate_load"] = _ms(start)
+    result["stage"] = "load"
+    wk_common.stage("load-model")
+    start = time.perf_counter()
+    kwargs = {"model_path": spec["model_path"]}
+    if delegates:
+        kwargs["experimental_delegates"] = delegates
+    if spec.get("num_threads"):
+        kwargs["num_threads"] = int(spec["num_threads"])
+    interpreter = loaded.Interpreter(**kwargs)
+    result["stage"] = "allocate"
+    interpreter.allocate_tensors()
+    timings["model_load"] = _ms(start)
+    return interpreter
+
+
+def _invoke(interpreter, input_index, output_index, data, spec, result):
+    """The first inference (timed on its own), the warm-up, then the timed runs. Returns the first
+    inference's output and the last one's."""
+    timings = result["timings_ms"]
+    result["stage"] = "invoke"
+    wk_common.stage("invoke")
+    # The first inference is timed on its own: on the Edge TPU it also loads the model into the device.
+    start = time.perf_counter()
+    interpreter.set_tensor(input_index, data)
+    interpreter.invoke()
+    timings["first"] = _ms(start)
+    # The answer is the first inference's: a stateful model (an LSTM keeps its state in variable
+    # tensors) answers differently on later runs of the same input.
+    output = interpreter.get_tensor(output_index).reshape(-1).copy()
+    for _ in range(int(spec.get("warmup", 0))):
+        interpreter.set_tensor(input_index, data)
+        interpreter.invoke()
+    runs = []
+    for _ in range(int(spec.get("iterations", 1))):
+        start = time.perf_counter()
+        interpreter.set_tensor(input_index, data)
+        interpreter.invoke()
+        runs.append(_ms(start))
+    timings["runs"] = runs
+    return output, interpreter.get_tensor(output_index).reshape(-1)
+
+
+def _read_answer(np, output, spec, result):
+    """The top-k classes (raw and dequantized), the raw output of a small model, and its match with the
+    expected output when the spec gives one."""
+    scale = result["output"]["scale"]
+    zero = result["output"]["zero_point"]
+    top_k = int(spec.get("top_k", 5))
+    order = np.argsort(-output.astype(np.float64), kind="stable")[:top_k]
+    result["top"] = [
+        [int(i), output[i].item(), float((float(output[i]) - zero) * scale) if scale else float(output[i])]
+        for i in order
+    ]
+    if output.size <= 64:
+        result["raw_output"] = [x.item() for x in output]
+    expected = spec.get("expected_output")
+    if expected is not None:
+        tolerance = int(spec.get("tolerance", 0))
+        got = [x.item() for x in output]
+        result["output_matches"] = len(got) == len(expected) and all(
+            abs(int(a) - int(b)) <= tolerance for a, b in zip(got, expected)
+        )
 
 
 def run(payload):

@@ -231,60 +231,72 @@ def run(payload):
 
     if payload.get("scan", True) and result["path"] and os.path.exists(result["path"]):
         result.update(scan_binary(result["path"]))
-
     if "edgetpu_version" not in skip:
-        wk_common.stage("edgetpu_version")
-        with wk_common.CaptureStderr() as cap:
-            try:
-                func = lib.edgetpu_version
-                func.restype = ctypes.c_char_p
-                func.argtypes = []
-                raw = func()
-                if raw is None:
-                    result["error"] = "edgetpu_version() returned NULL"
-                else:
-                    result["version"] = raw.decode("utf-8", "replace")
-                    result["build_label"], result["runtime_version"] = parse_version(result["version"])
-            except AttributeError as exc:
-                result["error"] = "the library has no edgetpu_version(): %s" % wk_common.describe(exc)
-        result["stderr"] += cap.text
-        result["stages_done"].append("edgetpu_version")
-
+        _ask_version(lib, result)
     if payload.get("list_devices", True) and "edgetpu_list_devices" not in skip:
-        wk_common.stage("edgetpu_list_devices")
-        records, count, free_devices = None, ctypes.c_size_t(0), None
-        with wk_common.CaptureStderr() as cap:
-            try:
-                list_devices = lib.edgetpu_list_devices
-                list_devices.restype = ctypes.POINTER(EdgeTpuDevice)
-                list_devices.argtypes = [ctypes.POINTER(ctypes.c_size_t)]
-                free_devices = lib.edgetpu_free_devices
-                free_devices.restype = None
-                free_devices.argtypes = [ctypes.POINTER(EdgeTpuDevice)]
-                records = list_devices(ctypes.byref(count))
-                devices = []
-                if records:
-                    for i in range(count.value):
-                        path = records[i].path
-                        devices.append(
-                            {
-                                "type": DEVICE_TYPES.get(records[i].type, str(records[i].type)),
-                                "path": path.decode("utf-8", "replace") if path else None,
-                            }
-                        )
-                result["devices"] = devices
-            except AttributeError as exc:
-                result["error"] = result["error"] or (
-                    "the library has no edgetpu_list_devices(): %s" % wk_common.describe(exc)
-                )
-        result["stderr"] += cap.text
-        result["stages_done"].append("edgetpu_list_devices")
-        if records and free_devices is not None:
-            wk_common.stage("edgetpu_free_devices")
-            free_devices(records)
-
+        _list_devices(lib, result)
     if payload.get("open") and "edgetpu_open" not in skip:
         wk_common.stage("edgetpu_open")
         result["open"] = open_devices(lib, result.get("devices"))
         result["stages_done"].append("edgetpu_open")
     return result
+
+
+def _ask_version(lib, result):
+    """edgetpu_version(): the build label and RuntimeVersion the library reports."""
+    wk_common.stage("edgetpu_version")
+    with wk_common.CaptureStderr() as cap:
+        try:
+            func = lib.edgetpu_version
+            func.restype = ctypes.c_char_p
+            func.argtypes = []
+            raw = func()
+            if raw is None:
+                result["error"] = "edgetpu_version() returned NULL"
+            else:
+                result["version"] = raw.decode("utf-8", "replace")
+                result["build_label"], result["runtime_version"] = parse_version(result["version"])
+        except AttributeError as exc:
+            result["error"] = "the library has no edgetpu_version(): %s" % wk_common.describe(exc)
+    result["stderr"] += cap.text
+    result["stages_done"].append("edgetpu_version")
+
+
+def _list_devices(lib, result):
+    """edgetpu_list_devices(): the Edge TPUs the runtime sees (then edgetpu_free_devices, its own stage: a
+    runtime that crashes freeing the list is told apart from one that crashes listing)."""
+    wk_common.stage("edgetpu_list_devices")
+    records, count, free_devices = None, ctypes.c_size_t(0), None
+    with wk_common.CaptureStderr() as cap:
+        try:
+            list_devices = lib.edgetpu_list_devices
+            list_devices.restype = ctypes.POINTER(EdgeTpuDevice)
+            list_devices.argtypes = [ctypes.POINTER(ctypes.c_size_t)]
+            free_devices = lib.edgetpu_free_devices
+            free_devices.restype = None
+            free_devices.argtypes = [ctypes.POINTER(EdgeTpuDevice)]
+            records = list_devices(ctypes.byref(count))
+            result["devices"] = _device_records(records, count.value)
+        except AttributeError as exc:
+            result["error"] = result["error"] or (
+                "the library has no edgetpu_list_devices(): %s" % wk_common.describe(exc)
+            )
+    result["stderr"] += cap.text
+    result["stages_done"].append("edgetpu_list_devices")
+    if records and free_devices is not None:
+        wk_common.stage("edgetpu_free_devices")
+        free_devices(records)
+
+
+def _device_records(records, count):
+    devices = []
+    if records:
+        for i in range(count):
+            path = records[i].path
+            devices.append(
+                {
+                    "type": DEVICE_TYPES.get(records[i].type, str(records[i].type)),
+                    "path": path.decode("utf-8", "replace") if path else None,
+                }
+            )
+    return devices
