@@ -46,7 +46,7 @@ with contextlib.redirect_stdout(io.StringIO()):
 for name in [m for m in sys.modules if m.split(".")[0] in ("packaging", "tomllib", "tomli")]:
     del sys.modules[name]
 import edgedoctor.matrix as matrix
-matrix._load_cached.cache_clear()
+matrix.engine._load_cached.cache_clear()
 with contextlib.redirect_stdout(io.StringIO()):
     main(["--version"])
     main(["explain", "RuntimeError: Internal: Unsupported data type in custom op handler: 0Node number 1"])
@@ -72,12 +72,12 @@ def test_no_signature_is_slow_on_an_ordinary_log(tmp_path):
     import genlog
 
     from edgedoctor import matrix
-    from edgedoctor.matrix import wordindex
+    from edgedoctor.matrix import engine, signatures, wordindex
 
     log = tmp_path / "noise.log"
     genlog.generate(log, 1 << 20, errors_every=1 << 40, seed=11)
-    text = matrix._normalise(log.read_text())
-    lowered = matrix._fold(text)
+    text = engine._normalise(log.read_text())
+    lowered = signatures._fold(text)
     index = wordindex.token_index(lowered)  # made once per block in a scan, shared by every signature
     assert index is not None
     slow = []
@@ -87,7 +87,7 @@ def test_no_signature_is_slow_on_an_ordinary_log(tmp_path):
             present.tokens = index
             start = time.process_time()  # CPU time: a machine loaded by other work does not count against it
             if all(present.any(group) for group in sig.groups):
-                matrix._search(sig, text, lowered, present)
+                signatures._search(sig, text, lowered, present)
             spent = (time.process_time() - start) * 1000 * (1 << 20) / max(1, len(text))
             if spent > SLOW_SIGNATURE_MS_PER_MB:
                 slow.append(f"{entry.id} ({entry.file}): {spent:.0f} ms/MB: {sig.pattern[:90]}")

@@ -12,6 +12,7 @@ import pytest
 from helpers_models import no_proxy  # noqa: F401  (pytest fixture)
 
 from edgedoctor import matrix
+from edgedoctor.matrix import engine
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MODELS = REPO.parent / "shared" / "models"
@@ -49,19 +50,19 @@ def test_many_explains_at_once_share_the_compiled_matrix(tmp_path):
 def test_a_damaged_compiled_matrix_is_rebuilt(tmp_path, monkeypatch, content):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv(matrix.CACHE_ENV, raising=False)
-    matrix._load_cached.cache_clear()
+    engine._load_cached.cache_clear()
     try:
         matrix.load()
         compiled = next(tmp_path.rglob("compiled-*.json"))
         key = json.loads(compiled.read_text())["key"]
         compiled.write_bytes(content.replace(b"%s", key.encode()))
-        matrix._load_cached.cache_clear()
+        engine._load_cached.cache_clear()
         table = matrix.load()
         assert table.match(MISMATCH)[0].entry.id == "tflite-runtime-libedgetpu-mismatch"
         assert len(table.entries) > 10
         assert json.loads(compiled.read_text())["key"] == key  # written again, whole
     finally:
-        matrix._load_cached.cache_clear()
+        engine._load_cached.cache_clear()
 
 
 def test_the_compiled_matrix_follows_edits_of_the_matrix(tmp_path, monkeypatch):
@@ -69,7 +70,7 @@ def test_the_compiled_matrix_follows_edits_of_the_matrix(tmp_path, monkeypatch):
     shutil.copytree(REPO / "matrix", folder)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv(matrix.CACHE_ENV, raising=False)
-    matrix._load_cached.cache_clear()
+    engine._load_cached.cache_clear()
     try:
         assert not matrix.load(folder).match("zebra-quokka-marker")
         entry = (
@@ -78,7 +79,7 @@ def test_the_compiled_matrix_follows_edits_of_the_matrix(tmp_path, monkeypatch):
         )
         with open(folder / "entries" / "runtime.toml", "a") as handle:
             handle.write(entry)
-        matrix._load_cached.cache_clear()
+        engine._load_cached.cache_clear()
         assert matrix.load(folder).match("zebra-quokka-marker")[0].entry.id == "zebra"
         mine = [
             p
@@ -88,7 +89,7 @@ def test_the_compiled_matrix_follows_edits_of_the_matrix(tmp_path, monkeypatch):
         ]
         assert len(mine) == 1 and len(list(mine[0].parent.glob(mine[0].name.rsplit("-", 1)[0] + "-*"))) == 1
     finally:
-        matrix._load_cached.cache_clear()
+        engine._load_cached.cache_clear()
 
 
 DOWNLOAD = """

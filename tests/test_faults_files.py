@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from edgedoctor import matrix, models
 from edgedoctor.machine.system import CommandResult, System
+from edgedoctor.matrix import engine
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MODELS = REPO.parent / "shared" / "models"
@@ -234,7 +235,7 @@ def full_disk(monkeypatch, tmp_path):
 
 def test_a_full_cache_folder_for_the_compiled_matrix(full_disk, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    matrix._load_cached.cache_clear()
+    engine._load_cached.cache_clear()
     try:
         table = matrix.load()
         assert full_disk, "the compiled matrix cache was not written through tempfile.mkstemp"
@@ -242,7 +243,7 @@ def test_a_full_cache_folder_for_the_compiled_matrix(full_disk, tmp_path, monkey
         assert not any(Path(name).exists() for name in full_disk)  # no half-written file left behind
         assert not list((tmp_path / "cache").rglob("compiled-*.json"))
     finally:
-        matrix._load_cached.cache_clear()
+        engine._load_cached.cache_clear()
 
 
 FULL_DISK_DOWNLOAD = pytest.mark.xfail(
@@ -288,9 +289,9 @@ def homeless(monkeypatch, tmp_path):
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)
-    matrix._load_cached.cache_clear()
+    engine._load_cached.cache_clear()
     yield work
-    matrix._load_cached.cache_clear()
+    engine._load_cached.cache_clear()
 
 
 def test_no_home_folder_explain_and_check(run_cli, homeless):

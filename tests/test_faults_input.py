@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from edgedoctor import exitcodes, matrix
+from edgedoctor.matrix import engine, signatures
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -301,7 +302,7 @@ def _one_entry_table(pattern):
         explanation="e",
         remedy={"all": "r"},
         references=["https://example.org"],
-        signatures=[matrix.Signature.build(pattern)],
+        signatures=[signatures.Signature.build(pattern)],
     )
     return matrix.Matrix([entry], [], Path("."))
 
@@ -427,7 +428,7 @@ def test_matrix_validate_names_file_entry_and_field(run_cli, tmp_path, extra, fi
 BUGGY_FIELDS = pytest.mark.xfail(
     strict=True,
     reason=(
-        "bug in matrix._build_entry: `signatures` or `examples` that is not a list (e.g. a number) raises "
+        "bug in engine._build_entry: `signatures` or `examples` that is not a list (e.g. a number) raises "
         "TypeError, so one bad file takes `check`, `explain` and `matrix validate` down; fix in the final report"
     ),
 )
@@ -470,7 +471,7 @@ def test_check_and_explain_still_run_with_the_valid_entries(run_cli, tmp_path, m
     folder = _matrix_copy(tmp_path, "zz-broken.toml", broken)
     (folder / "entries" / "zz-unreadable.toml").write_bytes(b"[[[")
     monkeypatch.setattr(datafiles, "matrix_dir", lambda: folder)
-    matrix._load_cached.cache_clear()
+    engine._load_cached.cache_clear()
     try:
         code, out, err = run_cli("explain", "zebra-quokka-marker and " + MISMATCH, "--format", "json")
         assert code == 0 and {"fine-entry", "tflite-runtime-libedgetpu-mismatch"} <= set(entries(out))
@@ -480,7 +481,7 @@ def test_check_and_explain_still_run_with_the_valid_entries(run_cli, tmp_path, m
         assert code in (0, 1) and "Traceback" not in err, err
         assert json.loads(out)["schema_version"] == 1
     finally:
-        matrix._load_cached.cache_clear()
+        engine._load_cached.cache_clear()
 
 
 # --- malformed reports --------------------------------------------------------------------------------------

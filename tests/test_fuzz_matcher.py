@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from edgedoctor import matrix
-from edgedoctor.matrix import signatures, wordindex
+from edgedoctor.matrix import engine, signatures, wordindex
 
 REPO = Path(__file__).resolve().parent.parent
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -82,7 +82,7 @@ def log_texts(draw, max_pieces=8):
 
 def brute_force(table, text):
     """The entries a plain re.search over the whole (normalised) text finds: what the scan must equal."""
-    text = matrix._normalise(text)
+    text = engine._normalise(text)
     # Without facts, an entry that requires facts is never reported (Matrix._rank): mirror that.
     return {
         entry.id
@@ -137,7 +137,7 @@ LITERALS = sorted(
     st.lists(st.sampled_from(LITERALS), min_size=1, max_size=20),
 )
 def test_the_word_index_never_hides_a_literal(pieces, probes):
-    lowered = matrix._fold("".join(pieces))
+    lowered = signatures._fold("".join(pieces))
     with word_index_always():
         present = wordindex.Presence(lowered)
         for literal in probes + [lit[1:] for lit in probes if len(lit) > 1] + [lit[:-1] for lit in probes]:
@@ -161,7 +161,7 @@ def test_word_index_keys(literal, keys):
 
 def test_the_word_index_is_used_on_big_blocks_only_when_it_is_small():
     ordinary = "Nov 29 06:08:00 host kernel: usb 1-1: new high-speed USB device number 3 using xhci_hcd\n" * 2000
-    present = wordindex.Presence(matrix._fold(ordinary))
+    present = wordindex.Presence(signatures._fold(ordinary))
     assert not present.has("libedgetpu.so.1") and present.tokens and len(present.tokens) < 300
     assert present.has("xhci_hcd") and present.has("high-speed usb")
     import random
@@ -275,15 +275,15 @@ def texts_for(draw, pattern):
 def test_every_match_holds_a_literal_of_every_group(data):
     pattern = data.draw(patterns())
     try:
-        regex = re.compile(pattern, matrix.FLAGS)
+        regex = re.compile(pattern, signatures.FLAGS)
     except re.error:
         assume(False)
-    groups, width, _ = matrix.analyse(pattern)
+    groups, width, _ = signatures.analyse(pattern)
     text = data.draw(texts_for(pattern))
     found = regex.search(text)
     if found is None:
         return
-    folded = matrix._fold(found.group(0))
+    folded = signatures._fold(found.group(0))
     for group in groups:
         assert any(literal in folded for literal in group), (pattern, group, found.group(0))
     if width is not None:
@@ -305,12 +305,12 @@ def lead_ins(draw):
 def test_every_match_begins_with_one_of_the_start_literals(data):
     pattern = data.draw(st.one_of(patterns(), lead_ins()))
     try:
-        regex = re.compile(pattern, matrix.FLAGS)
+        regex = re.compile(pattern, signatures.FLAGS)
     except re.error:
         assume(False)
-    plan = matrix._make_plan(pattern)
+    plan = signatures._make_plan(pattern)
     text = data.draw(texts_for(pattern))
-    folded = matrix._fold(text)
+    folded = signatures._fold(text)
     for found in regex.finditer(text):
         if plan.starts is not None:
             assert any(folded.startswith(s, found.start()) for s in plan.starts), (pattern, plan.starts, found)
@@ -321,7 +321,7 @@ def test_every_match_begins_with_one_of_the_start_literals(data):
 def test_a_generated_signature_is_found_as_a_plain_search_finds_it(data):
     pattern = data.draw(st.one_of(patterns(), lead_ins()))
     try:
-        sig = matrix.Signature.build(pattern)
+        sig = signatures.Signature.build(pattern)
     except re.error:
         assume(False)
     text = data.draw(texts_for(pattern)) * data.draw(st.integers(1, 3))
@@ -335,7 +335,7 @@ def test_a_generated_signature_is_found_as_a_plain_search_finds_it(data):
         signatures=[sig],
     )
     table = matrix.Matrix([entry], [], Path("."))
-    expected = sig.regex.search(matrix._normalise(text)) is not None
+    expected = sig.regex.search(engine._normalise(text)) is not None
     assert bool(table.scan([text])) == expected
     with word_index_always():
         assert bool(table.scan([text])) == expected
@@ -348,7 +348,7 @@ def test_literal_analysis_of_the_real_matrix():
         for sig in entry.signatures:
             assert sig.groups, f"{entry.id}: no literal prefilter for {sig.pattern!r}"
         for example_text in entry.examples:
-            folded = matrix._fold(matrix._normalise(example_text))
+            folded = signatures._fold(engine._normalise(example_text))
             assert any(all(any(lit in folded for lit in g) for g in sig.groups) for sig in entry.signatures), entry.id
 
 
@@ -370,14 +370,14 @@ def test_literal_analysis_of_the_real_matrix():
     ],
 )
 def test_analyse_examples(pattern, expected):
-    groups, _, _ = matrix.analyse(pattern)
+    groups, _, _ = signatures.analyse(pattern)
     assert set(groups) == set(expected)
 
 
 def test_string_edge_patterns_are_searched_over_the_whole_block():
-    assert matrix.analyse(r"\A(?![\s\S]*foo)[\s\S]*?bar")[2] is True
-    assert matrix.analyse(r"foo\Z")[2] is True
-    assert matrix.analyse(r"^foo$")[2] is False
+    assert signatures.analyse(r"\A(?![\s\S]*foo)[\s\S]*?bar")[2] is True
+    assert signatures.analyse(r"foo\Z")[2] is True
+    assert signatures.analyse(r"^foo$")[2] is False
 
 
 def _one_entry_table(pattern):
@@ -388,7 +388,7 @@ def _one_entry_table(pattern):
         explanation="e",
         remedy={"all": "r"},
         references=["https://example.org"],
-        signatures=[matrix.Signature.build(pattern)],
+        signatures=[signatures.Signature.build(pattern)],
     )
     return matrix.Matrix([entry], [], Path("."))
 
@@ -417,7 +417,7 @@ def test_single_line_signatures_search_only_the_lines_that_can_match():
     """A signature that cannot span a newline is searched line by line around its rarest literal; in a big
     block full of its common words it still finds exactly what a plain search finds, and nothing across lines."""
     pattern = r"(?:second|another) (?:process|container)[^\n]{0,60}?(?:can.?t|fail\w*)[^\n]{0,60}?(?:edge ?tpu|coral)"
-    assert matrix._make_plan(pattern).single_line
+    assert signatures._make_plan(pattern).single_line
     table = _one_entry_table(pattern)
     noise = "".join(
         f"[INFO] detector.coral: another process {n} started; scan failed by coral? no\n" for n in range(6000)
@@ -431,6 +431,8 @@ def test_single_line_signatures_search_only_the_lines_that_can_match():
         (noise.replace("coral", "cam") + split, False),
         (noise.replace("coral", "cam") + split + hit, True),
     ):
-        assert bool(table.match(text)) == expected == bool(re.search(pattern, text, matrix.FLAGS))
+        assert bool(table.match(text)) == expected == bool(re.search(pattern, text, signatures.FLAGS))
         if expected:
-            assert table.match(text)[0].matched_text == matrix._context(text, re.search(pattern, text, matrix.FLAGS))
+            assert table.match(text)[0].matched_text == engine._context(
+                text, re.search(pattern, text, signatures.FLAGS)
+            )

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgedoctor import exitcodes, matrix
-from edgedoctor.matrix import signatures
+from edgedoctor.matrix import engine, signatures
 from edgedoctor.matrix.wordindex import Presence
 
 REPO = Path(__file__).resolve().parent.parent
@@ -228,7 +228,7 @@ def test_matrix_validate_names_an_entry_that_is_not_linear(tmp_path):
     """Three bounded runs of the same class in a row: cubic backtracking on a long run of word characters (no
     nested repeat, so only the timing finds it); the scan is stopped at twice the limit."""
     folder = _matrix_with(tmp_path, r"apex\w{0,200}\w{0,200}\w{0,200}\d-")
-    table = matrix._build(folder)
+    table = engine._build(folder)
     entry = table.get("slow-entry")
     problems = matrix.slow_entries(matrix.Matrix([entry], [], folder), limit=0.2)
     assert problems and problems[0].entry == "slow-entry" and "not linear" in problems[0].message

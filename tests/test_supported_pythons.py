@@ -34,7 +34,7 @@ noise = "Nov 29 06:08:00 host kernel: usb 1-1: new high-speed USB device number 
 texts.append(noise + texts[0] + "\n" + noise)
 wrong = []
 for text in texts:
-    norm = matrix._normalise(text)
+    norm = matrix.engine._normalise(text)
     expected = {e.id for e in table.entries if not (e.require_facts and e.when)
                 and any(s.regex.search(norm) for s in e.signatures)}
     found = {m.entry.id for m in table.scan(matrix.read_blocks(__import__("io").BytesIO(text.encode())), {},

@@ -10,6 +10,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from edgedoctor import matrix
 from edgedoctor.facts import factview
+from edgedoctor.matrix import signatures
 
 SCHEMA_VERSION = 1
 
@@ -107,7 +108,7 @@ def blocks_from_stream(stream) -> Iterator[str]:
 
 PARALLEL_MIN_BYTES = 48 << 20
 MAX_PIECES = 4
-_OVERLAP_BYTES = 4 * matrix.CARRY
+_OVERLAP_BYTES = 4 * signatures.CARRY
 
 
 def explain_files(

@@ -1,7 +1,48 @@
 """The known-good models: the manifest, the download cache, looking inside .tflite files, and turning a test
-image into a model's input."""
+image into a model's input.
 
-# TRANSITIONAL facade (being split): the old module's whole namespace.
-from edgedoctor.models import store as _store
+The public surface is what the rest of edgedoctor uses; the modules behind it: `store` (the manifest, the
+per-user cache, downloads and sha256 verification, where files come from), `tflite_inspect` and `flatbuf`
+(reading .tflite files without TensorFlow), `imageprep` (a test image to input bytes, without numpy)."""
 
-globals().update({k: v for k, v in vars(_store).items() if not k.startswith("__")})
+from edgedoctor.models.store import (
+    DISCOVERY_TIMEOUT,
+    MIRROR,
+    MODELS_URL_ENV,
+    STALE_PART,
+    DownloadSettings,
+    FileResult,
+    FileSpec,
+    Manifest,
+    ModelSet,
+    Resolver,
+    cache_root,
+    check_file,
+    download,
+    load_manifest,
+    models_cache,
+    private_folder,
+    read_labels,
+    verify_cache,
+)
+
+__all__ = [
+    "DISCOVERY_TIMEOUT",
+    "MIRROR",
+    "MODELS_URL_ENV",
+    "STALE_PART",
+    "DownloadSettings",
+    "FileResult",
+    "FileSpec",
+    "Manifest",
+    "ModelSet",
+    "Resolver",
+    "cache_root",
+    "check_file",
+    "download",
+    "load_manifest",
+    "models_cache",
+    "private_folder",
+    "read_labels",
+    "verify_cache",
+]
