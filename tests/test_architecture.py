@@ -203,16 +203,67 @@ def test_the_doctor_never_imports_the_patients_stack():
     assert not found, found
 
 
+# Functions still over the limit when the rule came in (#17), with their length then: each may only shrink,
+# and leaves this list once it is within the limit. New code keeps to LONGEST_FUNCTION.
+STILL_LONG = {
+    "edgedoctor/matrix/engine.py::_build_entry": 101,
+    "edgedoctor/models/tflite_inspect.py::_parse_model": 91,
+    "edgedoctor/facts/collect_container.py::collect": 88,
+    "edgedoctor/matrix/signatures.py::_search": 84,
+    "edgedoctor/machine/workerproc.py::run_worker": 80,
+    "edgedoctor/matrix/engine.py::first_hits": 79,
+    "edgedoctor/commands/model_info.py::render_text": 78,
+    "edgedoctor/diagnosis/plan.py::_targets_for": 76,
+    "edgedoctor/diagnosis/explain.py::explain_stream": 75,
+    "edgedoctor/commands/matrix_cmd.py::run": 74,
+    "edgedoctor/commands/check.py::examine": 72,
+    "edgedoctor/diagnosis/plan.py::_steps": 70,
+    "edgedoctor/checks/python_env.py::_pycoral": 70,
+    "edgedoctor/commands/check.py::add_examine_arguments": 67,
+    "edgedoctor/machine/workerproc.py::exchange": 66,
+    "edgedoctor/matrix/signatures.py::_windowed": 64,
+    "edgedoctor/checks/combination.py::check": 63,
+    "edgedoctor/probes/container.py::shim_main": 62,
+    "edgedoctor/probes/container.py::parse_inspect": 61,
+}
+
+
 def _functions():
+    """(path::name, lines) of every function and method."""
     for path in SOURCES.values():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                yield f"{path.relative_to(REPO)}:{node.lineno} {node.name}", node.end_lineno - node.lineno + 1
+                yield f"{path.relative_to(REPO)}::{node.name}", node.end_lineno - node.lineno + 1
+
+
+def _too_long(functions, still_long):
+    found = []
+    for where, lines in functions:
+        allowed = still_long.get(where, LONGEST_FUNCTION)
+        if lines > allowed:
+            found.append(f"{where}: {lines} lines (at most {allowed})")
+    return found
 
 
 def test_no_function_is_longer_than_a_screen():
-    long = sorted((lines, where) for where, lines in _functions() if lines > LONGEST_FUNCTION)
-    assert not long, "\n".join(f"{lines} lines: {where}" for lines, where in long)
+    too_long = _too_long(_functions(), STILL_LONG)
+    assert not too_long, "\n".join(too_long)
+
+
+def test_the_list_of_long_functions_only_shrinks():
+    """A function split below the limit leaves STILL_LONG (so the list says what is left to do)."""
+    longest = {}
+    for where, lines in _functions():
+        longest[where] = max(lines, longest.get(where, 0))
+    done = sorted(where for where in STILL_LONG if longest.get(where, 0) <= LONGEST_FUNCTION)
+    assert not done, f"within the limit now, remove from STILL_LONG: {done}"
+
+
+def test_the_length_rule_catches_a_long_function():
+    assert _too_long([("a.py::f", 61), ("a.py::g", 60), ("b.py::h", 80)], {"b.py::h": 79}) == [
+        "a.py::f: 61 lines (at most 60)",
+        "b.py::h: 80 lines (at most 79)",
+    ]
 
 
 def test_the_wheel_lists_every_package():

@@ -212,7 +212,7 @@ def _cpu(facts: Dict[str, Any], inference: Dict[str, Any]) -> List[Finding]:
                 f"CPU: {inference.get('set')} top-1 is {top1.get('id')} '{top1.get('label')}' "
                 f"({top1.get('score', 0):.3f}), median {_ms(median)}"
             )
-            detail = _timing_detail(run, run.get("model"), [("model load", run.get("load_ms"))], "first inference")
+            detail = _timing_detail(run, run.get("model"), [("model load", run.get("load_ms"))], "first inference")  # type: ignore[arg-type]
         return [Finding("models.cpu", PASS, title, detail=detail)]
     if run.get("wrong_answer"):
         return [

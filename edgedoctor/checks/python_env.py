@@ -166,7 +166,7 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
         finding = Finding(
             "python.interpreter",
             FAIL,
-            f"The Python stack could not be examined: the worker {WORKER_FAILURE.get(status, 'failed')}",
+            f"The Python stack could not be examined: the worker {WORKER_FAILURE.get(status, 'failed')}",  # type: ignore[arg-type]
             detail=f"{requested}: {env.get('error') or worker.get('error') or 'no answer'}",
             remedy="Check that --python names a working Python 3.6+ interpreter (e.g. .venv/bin/python).",
         )

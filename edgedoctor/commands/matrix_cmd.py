@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "validate":
         problems = matrix.validate(folder)
         table = matrix.load(folder)
-        releases_problems = []
+        releases_problems: list = []
         try:
             from edgedoctor.matrix import releases
 

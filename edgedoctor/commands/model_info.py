@@ -40,7 +40,7 @@ def _quant(q: Optional[Dict[str, Any]]) -> str:
     scale = q.get("scale")
     zero = q.get("zero_point")
     if q.get("per_channel"):
-        return f"per-channel ({len(scale)} scales, axis {q.get('quantized_dimension')})"
+        return f"per-channel ({len(scale)} scales, axis {q.get('quantized_dimension')})"  # type: ignore[arg-type]
     return f"scale {scale:.6g}, zero point {zero}"
 
 

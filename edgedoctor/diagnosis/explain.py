@@ -215,7 +215,7 @@ def _scan_in_pieces(table: matrix.Matrix, path: str, workers: int, skip) -> Opti
         _SHARED_TABLE = None
     if any(piece is None for piece in pieces):
         return None
-    return [((number,), _entries_back(table, piece)) for number, piece in enumerate(pieces)]
+    return [((number,), _entries_back(table, piece)) for number, piece in enumerate(pieces)]  # type: ignore[arg-type]
 
 
 def _entries_back(table: matrix.Matrix, piece: Dict[str, Any]) -> Dict[str, Any]:
@@ -350,7 +350,7 @@ def explain_stream(
                 inflight.append((number, data, pool.submit(_scan_bytes, data, sorted(definite))))
             while inflight and (len(inflight) > count or inflight[0][2].done()):
                 if not take_oldest():  # children fail: this process scans what is left, in order
-                    pool.shutdown(wait=True, cancel_futures=True)
+                    pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
                     pool = None
                     while inflight:
                         scan_here(*inflight.pop(0)[:2])

@@ -88,8 +88,8 @@ def _one_verdict_per_cause(findings: List[Finding]) -> None:
         if finding.causes and all(owner is not None and owner is not finding for owner in owners):
             owner = owners[0]
             finding.status = "info"
-            finding.title += f" (same cause as {owner.id})"
-            finding.detail = f"Same cause as {owner.id} ({owner.title}); its remedy applies." + (
+            finding.title += f" (same cause as {owner.id})"  # type: ignore[union-attr]
+            finding.detail = f"Same cause as {owner.id} ({owner.title}); its remedy applies." + (  # type: ignore[union-attr]
                 f"\n{finding.detail}" if finding.detail else ""
             )
             finding.remedy = ""

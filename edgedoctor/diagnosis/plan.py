@@ -164,14 +164,14 @@ def candidates(sit: Situation) -> List[Target]:
     stack_keys = matrix.STACK_KEYS | matrix.RUNTIME_KEYS | {"pycoral_identity", "runtime_found"}
     pythons = [sit.mm] + sorted(
         (p for p in FALLBACK_PYTHONS if p != sit.mm),
-        key=lambda p: (abs(_version_key(p).minor - _version_key(sit.mm).minor), p),
+        key=lambda p: (abs(_version_key(p).minor - _version_key(sit.mm).minor), p),  # type: ignore[arg-type]
     )
     identity = view.get("pycoral_identity")
     wants_pycoral = identity in ("google", "pypi-impostor", "unknown")
     found: List[Target] = []
     for release in releases.load():
         keep_runtime = bool(view.get("runtime_found")) and view.get("runtime_release") == release.get("id")
-        recipe = None if keep_runtime else runtime_recipe(release.get("id"), sit)
+        recipe = None if keep_runtime else runtime_recipe(release.get("id"), sit)  # type: ignore[arg-type]
         if not keep_runtime and recipe is None:
             continue
         for row in release.get("compatible") or []:

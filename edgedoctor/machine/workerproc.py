@@ -77,7 +77,8 @@ def _shell_words(returncode: int) -> str:
 
 
 def _split_stderr(text: str):
-    stages, lines = [], []
+    stages: List[str] = []
+    lines: List[str] = []
     for line in text.splitlines():
         if line.startswith(STAGE_MARK):
             stages.append(line[len(STAGE_MARK) :].strip())
@@ -229,12 +230,12 @@ def exchange(proc: subprocess.Popen, data: bytes, timeout: float):
     pending = memoryview(data)
     with selectors.DefaultSelector() as selector:
         for stream in streams:
-            selector.register(stream, selectors.EVENT_READ)
+            selector.register(stream, selectors.EVENT_READ)  # type: ignore[arg-type]
         if pending:
-            os.set_blocking(proc.stdin.fileno(), False)
-            selector.register(proc.stdin, selectors.EVENT_WRITE)
+            os.set_blocking(proc.stdin.fileno(), False)  # type: ignore[union-attr]
+            selector.register(proc.stdin, selectors.EVENT_WRITE)  # type: ignore[arg-type]
         else:
-            proc.stdin.close()
+            proc.stdin.close()  # type: ignore[union-attr]
         timed_out = False
         exited_at = None
         while selector.get_map():
@@ -250,20 +251,20 @@ def exchange(proc: subprocess.Popen, data: bytes, timeout: float):
                 timed_out = exited_at is None
                 break
             for key, _ in selector.select(min(end - now, 0.1)):
-                stream = key.fileobj
+                stream = key.fileobj  # type: ignore[assignment]
                 if stream is proc.stdin:
                     try:
-                        sent = os.write(proc.stdin.fileno(), pending[: 1 << 16])
+                        sent = os.write(proc.stdin.fileno(), pending[: 1 << 16])  # type: ignore[union-attr]
                     except (BrokenPipeError, OSError):
                         sent = len(pending)
                     pending = pending[sent:]
                     if not pending:
-                        selector.unregister(proc.stdin)
+                        selector.unregister(proc.stdin)  # type: ignore[arg-type]
                         _close(proc.stdin)
                     continue
-                chunk = os.read(stream.fileno(), 1 << 16)
+                chunk = os.read(stream.fileno(), 1 << 16)  # type: ignore[union-attr]
                 if not chunk:
-                    selector.unregister(stream)
+                    selector.unregister(stream)  # type: ignore[arg-type]
                     continue
                 streams[stream].add(chunk)
     if timed_out:

@@ -233,7 +233,7 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
     elif causes and cause not in causes:
         bad("cause", f"unknown cause code {cause!r}")
     for key in ("title", "explanation"):
-        if not isinstance(raw.get(key), str) or not raw.get(key).strip():
+        if not isinstance(raw.get(key), str) or not raw.get(key).strip():  # type: ignore[union-attr]
             bad(key, "missing or empty")
     severity = raw.get("severity", "fail")
     if severity not in SEVERITIES:
@@ -292,12 +292,12 @@ def _build_entry(raw: Any, file: str, causes: set, problems: List[Problem]) -> O
     message = _check_verification(verification)
     verification = verification if isinstance(verification, dict) and not message else {}
     entry = Entry(
-        id=entry_id,
-        cause=cause,
+        id=entry_id,  # type: ignore[arg-type]
+        cause=cause,  # type: ignore[arg-type]
         title=raw["title"].strip(),
         explanation=raw["explanation"].strip(),
-        remedy={k: v.strip() for k, v in remedy.items()},
-        references=list(references),
+        remedy={k: v.strip() for k, v in remedy.items()},  # type: ignore[union-attr]
+        references=list(references),  # type: ignore[arg-type]
         severity=severity,
         confidence=float(confidence),
         signatures=signatures,
@@ -397,7 +397,7 @@ class ContextCollector:
             return
         lines = block.splitlines()
         lowered_lines = lowered.splitlines()
-        keep = set()
+        keep: set = set()
         for number, line in enumerate(lowered_lines):
             if any(word in line for word in self.KEYWORDS):
                 keep.update(range(max(0, number - self.around), number + self.around + 1))
@@ -521,7 +521,7 @@ class Matrix:
                 break
             text = _normalise(carry + block if carry else block)
             lowered: Optional[str] = _fold(text)
-            if len(lowered) != len(text):  # pragma: no cover - a case mapping that changes length
+            if len(lowered) != len(text):  # type: ignore[arg-type]  # pragma: no cover - a case mapping that changes length
                 lowered = None
             present = Presence(lowered if lowered is not None else text.lower())
             context = any(present.has(word) for word in CONTEXT_WORDS)

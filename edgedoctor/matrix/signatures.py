@@ -15,13 +15,13 @@ from typing import Any, Iterator, List, Optional, Tuple
 from edgedoctor.matrix.wordindex import Presence
 
 try:  # Python 3.11+
-    import re._compiler as _sre_compile  # type: ignore[import-not-found]
-    import re._constants as _sre_c  # type: ignore[import-not-found]
-    import re._parser as _sre_parse  # type: ignore[import-not-found]
+    import re._compiler as _sre_compile
+    import re._constants as _sre_c
+    import re._parser as _sre_parse
 except ImportError:  # Python 3.9, 3.10
-    import sre_compile as _sre_compile  # type: ignore[no-redef]
-    import sre_constants as _sre_c  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+    import sre_compile as _sre_compile  # type: ignore[no-redef,unused-ignore]
+    import sre_constants as _sre_c  # type: ignore[no-redef,unused-ignore]
+    import sre_parse as _sre_parse  # type: ignore[no-redef,unused-ignore]
 
 
 FLAGS = re.IGNORECASE | re.MULTILINE
@@ -196,16 +196,16 @@ def _capped(items, dotall: bool, top: bool = False, state=None) -> list:
         elif op is _sre_c.SUBPATTERN:
             group, add_flags, del_flags, inner = av
             inner_dotall = (dotall or bool(add_flags & re.DOTALL)) and not del_flags & re.DOTALL
-            out.append((op, (group, add_flags, del_flags, _sub(inner.state, _capped(list(inner), inner_dotall)))))
+            out.append((op, (group, add_flags, del_flags, _sub(inner.state, _capped(list(inner), inner_dotall)))))  # type: ignore[arg-type]
         elif op is _sre_c.BRANCH:
-            out.append((op, (av[0], [_sub(b.state, _capped(list(b), dotall)) for b in av[1]])))
+            out.append((op, (av[0], [_sub(b.state, _capped(list(b), dotall)) for b in av[1]])))  # type: ignore[arg-type]
         elif op in (_sre_c.ASSERT, _sre_c.ASSERT_NOT):
             inner = list(av[1])
             if top and op is _sre_c.ASSERT_NOT and inner and _any_run(inner[0], dotall, lazy=False):
                 inner = [inner[0]] + _capped(inner[1:], dotall, True)
             else:
                 inner = _capped(inner, dotall)
-            out.append((op, (av[0], _sub(av[1].state, inner))))
+            out.append((op, (av[0], _sub(av[1].state, inner))))  # type: ignore[arg-type]
         elif _ATOMIC is not None and op is _ATOMIC:
             out.append((op, _sub(av.state, _capped(list(av), dotall))))
         else:
@@ -270,7 +270,7 @@ def _groups(items, minimum: int = MIN_LITERAL) -> List[set]:
         elif op is _sre_c.BRANCH:
             alternatives = [_best(_groups(list(branch), minimum), minimum) for branch in av[1]]
             if alternatives and all(alternatives):
-                found.append(set().union(*alternatives))
+                found.append(set().union(*alternatives))  # type: ignore[arg-type]
         elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, _POSSESSIVE) and av[0] >= 1:
             found.extend(_groups(list(av[2]), minimum))
     flush()
@@ -481,7 +481,7 @@ def _expand_one(op, av, depth: int):
 
 def _choices(items, depth: int = 0) -> Tuple[Tuple[Tuple[Tuple[str, ...], ...], ...], ...]:
     """For each alternation on the path of every match: per alternative, its candidate literal groups."""
-    found = []
+    found: list = []
     for op, av in items:
         if depth > 6:
             break
@@ -804,7 +804,7 @@ def _refs(items) -> set:
 def _rebuilt(items, lazy: bool = False, values: Optional[dict] = None) -> list:
     """`items` with greedy repeats made lazy (a piece before a gap then ends as early as it can, which leaves
     the most room for what follows) and references to groups in `values` replaced by their text."""
-    out = []
+    out: list = []
     for op, av in items:
         if op is _sre_c.GROUPREF and values is not None and av in values:
             out.extend((_sre_c.LITERAL, ord(ch)) for ch in values[av])
@@ -897,7 +897,7 @@ def _finder(piece: Signature, text: str, lowered: str, present: "Optional[Presen
     if piece.whole_block:
         return lambda position, limit: _next_match(piece, text, lowered, present, position)
     if starts is None:
-        if piece.groups and piece.width is not None and not _has_lookaround(piece):
+        if piece.groups and piece.width is not None and not _has_lookaround(piece):  # type: ignore[arg-type]
             group = piece.groups[0]
             if present is not None:
                 group = tuple(literal for literal in group if present.has(literal))
@@ -1310,7 +1310,7 @@ def _search(
     if sig.whole_block or len(text) <= SMALL_BLOCK:
         return sig.regex.search(text)
     if plan.chain is not None and (not sig.groups or sig.width is None):
-        return _search_chain(plan.chain, text, lowered, present)
+        return _search_chain(plan.chain, text, lowered, present)  # type: ignore[return-value]
     if not sig.groups:
         if plan.starts is not None:
             return _match_at_starts(sig.regex, text, lowered, plan.starts, 0, len(text), plan.follow, present)
@@ -1351,7 +1351,7 @@ def _search(
     if present is not None:  # literals the block does not hold need no look
         anchor = tuple(literal for literal in anchor if present.has(literal))
     if plan.chain is not None:
-        return _search_chain(plan.chain, text, lowered, present, (anchor, sig.width))
+        return _search_chain(plan.chain, text, lowered, present, (anchor, sig.width))  # type: ignore[arg-type,return-value]
     if plan.single_line:
         return _search_lines(sig, text, lowered, anchor, others, present)
     window_start = window_end = -1
@@ -1405,7 +1405,7 @@ def _search_window(
 ) -> "Optional[re.Match[str]]":
     starts = sig.plan.starts if lowered is not None else None
     if starts is not None:  # try the regex only where a match can begin; a match may run past the window
-        return _match_at_starts(sig.regex, text, lowered, starts, max(0, start), end, sig.plan.follow, present)
+        return _match_at_starts(sig.regex, text, lowered, starts, max(0, start), end, sig.plan.follow, present)  # type: ignore[arg-type]
     if end < len(text):
         newline = text.find("\n", end, end + 4096)  # end the window at a line end: `$` and `\b` behave
         end = newline if newline >= 0 else end

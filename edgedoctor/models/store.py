@@ -511,7 +511,7 @@ def remove_stale_parts(folder: Path, older_than: float = STALE_PART) -> List[str
     """Remove the .part files a killed run left in the cache (a run that is stopped removes its own; one killed
     by SIGKILL or a power cut cannot). Only ours (`.<name>.<random>.part`) and only old ones: a download of
     another run going on now is left alone."""
-    removed = []
+    removed: List[str] = []
     now = time.time()
     try:
         names = os.listdir(folder)
@@ -642,7 +642,7 @@ class Resolver:
     @staticmethod
     def _try_local(
         result: FileResult, folder: Path, spec: FileSpec, origin: str, label: str, discard_bad: bool
-    ) -> None:
+    ) -> Optional[str]:
         """Use `folder/<name>` when it is there and passes its size and sha256 check; note why not (and return
         the problem of a copy that is there but fails its check)."""
         candidate = folder / spec.name

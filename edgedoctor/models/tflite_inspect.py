@@ -570,10 +570,10 @@ def _parse_model(data: bytes) -> Dict[str, Any]:
         info["subgraphs"].append(sg_info)
         for op in sg_ops:
             index = op.scalar(0, N.Uint32Flags, 0)
-            code = codes[index] if index < len(codes) else {"name": f"opcode_{index}", "custom": False}
-            entry = {"subgraph": sg_index, "name": code["name"], "custom": code["custom"]}
+            code = codes[index] if index < len(codes) else {"name": f"opcode_{index}", "custom": False}  # type: ignore[assignment]
+            entry = {"subgraph": sg_index, "name": code["name"], "custom": code["custom"]}  # type: ignore[index]
             operators.append(entry)
-            if code["name"] == EDGETPU_CUSTOM_OP:
+            if code["name"] == EDGETPU_CUSTOM_OP:  # type: ignore[index]
                 custom_options = op.raw_bytes(5)
                 if custom_options is None:
                     large_off = op.scalar(9, N.Uint64Flags, 0)
@@ -587,8 +587,8 @@ def _parse_model(data: bytes) -> Dict[str, Any]:
     info["outputs"] = main["outputs"]
 
     counts: Dict[str, int] = {}
-    for op in operators:
-        counts[op["name"]] = counts.get(op["name"], 0) + 1
+    for op in operators:  # type: ignore[assignment]
+        counts[op["name"]] = counts.get(op["name"], 0) + 1  # type: ignore[index]
     info["operator_count"] = len(operators)
     info["operators"] = counts
     info["custom_ops"] = sorted({op["name"] for op in operators if op["custom"]})

@@ -128,7 +128,7 @@ def link_of(facts: Dict[str, Any]) -> Dict[str, Any]:
             if CORAL_USB_IDS.get((_norm_id(d.get("vendor_id")), _norm_id(d.get("product_id")))) == "runtime"
             and isinstance(d.get("speed_mbps"), (int, float))
         ]
-        speed = max(speeds) if speeds else None
+        speed = max(speeds) if speeds else None  # type: ignore[type-var]
         if speed is None:
             link = "usb"
         elif speed >= 5000:
@@ -306,8 +306,8 @@ def _run_embedded(
         tolerance = expected["tolerance"]
         ok = (
             got is not None
-            and len(got) == len(expected["raw_output"])
-            and all(abs(int(a) - int(b)) <= tolerance for a, b in zip(got, expected["raw_output"]))
+            and len(got) == len(expected["raw_output"])  # type: ignore[arg-type]
+            and all(abs(int(a) - int(b)) <= tolerance for a, b in zip(got, expected["raw_output"]))  # type: ignore[call-overload,operator]
         )
         if not ok:
             run["status"] = "fail"
@@ -518,7 +518,7 @@ def _classify(
         return run
     payload = {
         "module": module,
-        "model_path": files[name]["path"],
+        "model_path": files[name]["path"],  # type: ignore[index]
         "input_path": input_path,
         "iterations": iterations,
         "warmup": warmup,
@@ -528,7 +528,7 @@ def _classify(
         _run_model(ctx, run, payload, labels)
     finally:
         try:
-            os.unlink(input_path)
+            os.unlink(input_path)  # type: ignore[arg-type]
         except OSError:
             pass
     if delegate:

@@ -24,7 +24,7 @@ def add_suite(parent: ET.Element, report: Dict[str, Any], name: str = "edgedocto
     skipped = [f for f in findings if f.status == "skip"]
     total_ms = sum(f.duration_ms or 0 for f in findings)
     facts = report.get("facts") if isinstance(report.get("facts"), dict) else {}
-    platform = facts.get("platform") if isinstance(facts.get("platform"), dict) else {}
+    platform = facts.get("platform") if isinstance(facts.get("platform"), dict) else {}  # type: ignore[union-attr]
     suite = ET.SubElement(
         parent,
         "testsuite",
@@ -35,11 +35,11 @@ def add_suite(parent: ET.Element, report: Dict[str, Any], name: str = "edgedocto
         skipped=str(len(skipped)),
         time=f"{total_ms / 1000:.3f}",
         timestamp=str(report.get("created", "")).rstrip("Z"),
-        hostname=str(platform.get("hostname") or "-"),
+        hostname=str(platform.get("hostname") or "-"),  # type: ignore[union-attr]
     )
     props = ET.SubElement(suite, "properties")
     tool = report.get("tool") if isinstance(report.get("tool"), dict) else {}
-    ET.SubElement(props, "property", name="edgedoctor.version", value=str(tool.get("version", "")))
+    ET.SubElement(props, "property", name="edgedoctor.version", value=str(tool.get("version", "")))  # type: ignore[union-attr]
     ET.SubElement(props, "property", name="exit_code", value=str(report.get("exit_code")))
     for finding in findings:
         case = ET.SubElement(

@@ -56,7 +56,7 @@ def findings_of(report: Dict[str, Any]) -> List[Finding]:
 
 def verdict(report: Dict[str, Any]) -> str:
     summary = report.get("summary") if isinstance(report.get("summary"), dict) else {}
-    fails, warns = summary.get("fail", 0), summary.get("warn", 0)
+    fails, warns = summary.get("fail", 0), summary.get("warn", 0)  # type: ignore[union-attr]
     fails = fails if isinstance(fails, int) else 0
     warns = warns if isinstance(warns, int) else 0
     if report.get("exit_code") == exitcodes.INTERNAL_ERROR:

@@ -57,17 +57,17 @@ _PATH_AFTER = r"(?=[/\\]|$|[^\w.-])"
 
 def _secrets(report: Dict[str, Any], extra: Iterable[str] = ()) -> List[tuple]:
     facts = report.get("facts") if isinstance(report.get("facts"), dict) else {}
-    platform = facts.get("platform") if isinstance(facts.get("platform"), dict) else {}
+    platform = facts.get("platform") if isinstance(facts.get("platform"), dict) else {}  # type: ignore[union-attr]
     pairs = []
     home = os.path.expanduser("~")
     homes = {home} if home and home not in ("/", "~") else set()
-    user = platform.get("user") if isinstance(platform.get("user"), str) else None
+    user = platform.get("user") if isinstance(platform.get("user"), str) else None  # type: ignore[union-attr]
     user = user or os.environ.get("USER") or os.environ.get("USERNAME")
     if user:
         homes.update({f"/home/{user}", f"/Users/{user}", f"C:\\Users\\{user}"})
     for folder in sorted(homes, key=len, reverse=True):
         pairs.append((folder, "~"))
-    host = platform.get("hostname")
+    host = platform.get("hostname")  # type: ignore[union-attr]
     if isinstance(host, str) and len(host) >= 2:
         pairs.append((host, "<host>"))
     if user and len(user) >= 2 and user not in ("root",):

@@ -92,7 +92,7 @@ def dist_info(name, paths=None):
     return None
 
 
-_LISTED = {}
+_LISTED = {}  # type: dict
 
 
 def _metadata_dirs(entry):
