@@ -210,7 +210,6 @@ STILL_LONG = {
     "edgedoctor/models/tflite_inspect.py::_parse_model": 91,
     "edgedoctor/facts/collect_container.py::collect": 88,
     "edgedoctor/matrix/signatures.py::_search": 84,
-    "edgedoctor/machine/workerproc.py::run_worker": 80,
     "edgedoctor/matrix/engine.py::first_hits": 79,
     "edgedoctor/commands/model_info.py::render_text": 78,
     "edgedoctor/diagnosis/plan.py::_targets_for": 76,
@@ -220,11 +219,8 @@ STILL_LONG = {
     "edgedoctor/diagnosis/plan.py::_steps": 70,
     "edgedoctor/checks/python_env.py::_pycoral": 70,
     "edgedoctor/commands/check.py::add_examine_arguments": 67,
-    "edgedoctor/machine/workerproc.py::exchange": 66,
     "edgedoctor/matrix/signatures.py::_windowed": 64,
     "edgedoctor/checks/combination.py::check": 63,
-    "edgedoctor/probes/container.py::shim_main": 62,
-    "edgedoctor/probes/container.py::parse_inspect": 61,
 }
 
 

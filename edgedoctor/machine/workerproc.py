@@ -96,24 +96,13 @@ def run_worker(
     cwd: Optional[str] = None,
 ) -> WorkerOutcome:
     argv = emulation.command([python, "-B", WORKER_DIR, task])  # through qemu-user when it cannot run natively
-    child_env = dict(os.environ if env is None else env)
-    child_env.pop("PYTHONSTARTUP", None)
-    child_env["PYTHONIOENCODING"] = "utf-8"
-    child_env["PYTHONDONTWRITEBYTECODE"] = "1"
+    child_env = _child_env(env)
     data = json.dumps(dict(payload)).encode("utf-8")
     start = time.monotonic()
     if STOPPING.is_set():
         return WorkerOutcome(task, NOT_STARTED, error="not started: edgedoctor is stopping (interrupted)")
     try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=child_env,
-            cwd=cwd,
-            start_new_session=(os.name == "posix"),
-        )
+        proc = _start(argv, child_env, cwd)
     except (OSError, ValueError) as exc:
         return WorkerOutcome(task, NOT_STARTED, error=f"cannot run {python}: {getattr(exc, 'strerror', None) or exc}")
     LIVE.add(proc)
@@ -123,49 +112,96 @@ def run_worker(
         _kill(proc)  # whatever it left in its process group dies with it (a probe holding the Edge TPU)
         LIVE.discard(proc)
     if timed_out:
-        stages, text = _split_stderr(err.decode("utf-8", "replace"))
-        return WorkerOutcome(
-            task,
-            TIMEOUT,
-            error=f"no answer within {timeout:g} s" + (f" (while: {stages[-1]})" if stages else ""),
-            stderr=text,
-            stage=stages[-1] if stages else None,
-            duration_ms=(time.monotonic() - start) * 1000,
-            stages=stages,
-        )
+        return _timed_out(task, err, timeout, start)
     duration = (time.monotonic() - start) * 1000
+    return _judge(task, proc.returncode, out, err, duration)
+
+
+def _child_env(env: Optional[Mapping[str, str]]) -> Dict[str, str]:
+    """The worker's environment: ours (or `env`), without a startup file, with UTF-8 pipes and no bytecode."""
+    child_env = dict(os.environ if env is None else env)
+    child_env.pop("PYTHONSTARTUP", None)
+    child_env["PYTHONIOENCODING"] = "utf-8"
+    child_env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return child_env
+
+
+def _start(argv: List[str], child_env: Dict[str, str], cwd: Optional[str]) -> subprocess.Popen:
+    """The worker, piped, as the leader of a process group of its own (so all it starts can be killed)."""
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env,
+        cwd=cwd,
+        start_new_session=(os.name == "posix"),
+    )
+
+
+def _timed_out(task: str, err: bytes, timeout: float, start: float) -> WorkerOutcome:
+    stages, text = _split_stderr(err.decode("utf-8", "replace"))
+    return WorkerOutcome(
+        task,
+        TIMEOUT,
+        error=f"no answer within {timeout:g} s" + (f" (while: {stages[-1]})" if stages else ""),
+        stderr=text,
+        stage=stages[-1] if stages else None,
+        duration_ms=(time.monotonic() - start) * 1000,
+        stages=stages,
+    )
+
+
+def _judge(task: str, returncode: Optional[int], out: bytes, err: bytes, duration: float) -> WorkerOutcome:
+    """The outcome of a worker that ended in time: killed by a signal, no answer of ours, its own error reported,
+    or its result."""
     stages, text = _split_stderr(err.decode("utf-8", "replace"))
     last = stages[-1] if stages else None
     outcome = WorkerOutcome(
-        task, OK, stderr=text, returncode=proc.returncode, stage=last, duration_ms=duration, stages=stages
+        task, OK, stderr=text, returncode=returncode, stage=last, duration_ms=duration, stages=stages
     )
-    if proc.returncode is not None and proc.returncode < 0:
-        outcome.status = CRASHED
-        outcome.signal = _signal_name(proc.returncode)
-        outcome.error = f"the worker was killed by {outcome.signal}{_shell_words(proc.returncode)}" + (
-            f" while: {last}" if last else ""
-        )
-        return outcome
-    try:
-        answer = json.loads(out.decode("utf-8", "replace"))
-        if not isinstance(answer, dict) or "ok" not in answer:
-            raise ValueError("not a worker answer")
-    except ValueError:
-        outcome.status = GARBAGE if proc.returncode == 0 else CRASHED
-        shown = out[:200].decode("utf-8", "replace").strip() or "(nothing)"
-        reason = _first_error_line(text)
-        outcome.error = (
-            (f"the worker exited with code {proc.returncode}" if proc.returncode else "the worker printed no result")
-            + f"; stdout: {shown}"
-            + (f"; {reason}" if reason else "")
-        )
-        return outcome
+    if returncode is not None and returncode < 0:
+        return _killed(outcome, returncode)
+    answer = _answer(out)
+    if answer is None:
+        return _no_answer(outcome, out)
     if not answer.get("ok"):
         outcome.status = WORKER_ERROR
         outcome.error = answer.get("error") or "the worker failed"
         outcome.result = answer
         return outcome
     outcome.result = answer.get("result")
+    return outcome
+
+
+def _killed(outcome: WorkerOutcome, returncode: int) -> WorkerOutcome:
+    outcome.status = CRASHED
+    outcome.signal = _signal_name(returncode)
+    outcome.error = f"the worker was killed by {outcome.signal}{_shell_words(returncode)}" + (
+        f" while: {outcome.stage}" if outcome.stage else ""
+    )
+    return outcome
+
+
+def _answer(out: bytes) -> Optional[Dict[str, Any]]:
+    """The worker's JSON answer ({"ok": ..., ...}), or None when its stdout is not one."""
+    try:
+        answer = json.loads(out.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) and "ok" in answer else None
+
+
+def _no_answer(outcome: WorkerOutcome, out: bytes) -> WorkerOutcome:
+    """No answer of ours: garbage when the worker exited 0, a crash when it exited with an error code."""
+    outcome.status = GARBAGE if outcome.returncode == 0 else CRASHED
+    shown = out[:200].decode("utf-8", "replace").strip() or "(nothing)"
+    reason = _first_error_line(outcome.stderr)
+    outcome.error = (
+        (f"the worker exited with code {outcome.returncode}" if outcome.returncode else "the worker printed no result")
+        + f"; stdout: {shown}"
+        + (f"; {reason}" if reason else "")
+    )
     return outcome
 
 
@@ -215,58 +251,11 @@ def exchange(proc: subprocess.Popen, data: bytes, timeout: float):
     exited GRACE seconds ago (a daemonised grandchild may hold the pipes forever), or `timeout` seconds have
     passed. Returns (stdout, stderr, timed out); on a timeout the child's process group is killed. Output
     beyond the caps is left out (stdout keeps its head, stderr its head and tail)."""
-    import selectors
-
     if os.name != "posix":  # no select() on pipes: the standard library's exchange, capped afterwards
-        try:
-            out, err = proc.communicate(data, timeout=timeout)
-            return out[:STDOUT_CAP], err[:STDERR_HEAD] + err[STDERR_HEAD:][-STDERR_TAIL:], False
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            out, err = proc.communicate()
-            return out[:STDOUT_CAP], err[:STDERR_HEAD] + err[STDERR_HEAD:][-STDERR_TAIL:], True
+        return _communicate(proc, data, timeout)
     deadline = time.monotonic() + timeout
     streams = {proc.stdout: _Kept(STDOUT_CAP, 0), proc.stderr: _Kept(STDERR_HEAD, STDERR_TAIL)}
-    pending = memoryview(data)
-    with selectors.DefaultSelector() as selector:
-        for stream in streams:
-            selector.register(stream, selectors.EVENT_READ)  # type: ignore[arg-type]
-        if pending:
-            os.set_blocking(proc.stdin.fileno(), False)  # type: ignore[union-attr]
-            selector.register(proc.stdin, selectors.EVENT_WRITE)  # type: ignore[arg-type]
-        else:
-            proc.stdin.close()  # type: ignore[union-attr]
-        timed_out = False
-        exited_at = None
-        while selector.get_map():
-            if STOPPING.is_set():  # a signal arrived (also for a worker started just as it did)
-                timed_out = True
-                break
-            now = time.monotonic()
-            if exited_at is None and proc.poll() is not None:
-                exited_at = now
-                _kill(proc)  # leftovers of its own group go now; pipes still open after GRACE are not waited for
-            end = deadline if exited_at is None else min(deadline, exited_at + GRACE)
-            if now >= end:
-                timed_out = exited_at is None
-                break
-            for key, _ in selector.select(min(end - now, 0.1)):
-                stream = key.fileobj  # type: ignore[assignment]
-                if stream is proc.stdin:
-                    try:
-                        sent = os.write(proc.stdin.fileno(), pending[: 1 << 16])  # type: ignore[union-attr]
-                    except (BrokenPipeError, OSError):
-                        sent = len(pending)
-                    pending = pending[sent:]
-                    if not pending:
-                        selector.unregister(proc.stdin)  # type: ignore[arg-type]
-                        _close(proc.stdin)
-                    continue
-                chunk = os.read(stream.fileno(), 1 << 16)  # type: ignore[union-attr]
-                if not chunk:
-                    selector.unregister(stream)  # type: ignore[arg-type]
-                    continue
-                streams[stream].add(chunk)
+    timed_out = _pump(proc, data, deadline, streams)
     if timed_out:
         _kill(proc)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
@@ -276,6 +265,74 @@ def exchange(proc: subprocess.Popen, data: bytes, timeout: float):
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL not delivered
         pass
     return streams[proc.stdout].value(), streams[proc.stderr].value(), timed_out
+
+
+def _communicate(proc: subprocess.Popen, data: bytes, timeout: float):
+    """`exchange` where pipes cannot be selected on: the whole output, then capped."""
+    try:
+        out, err = proc.communicate(data, timeout=timeout)
+        return out[:STDOUT_CAP], err[:STDERR_HEAD] + err[STDERR_HEAD:][-STDERR_TAIL:], False
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        out, err = proc.communicate()
+        return out[:STDOUT_CAP], err[:STDERR_HEAD] + err[STDERR_HEAD:][-STDERR_TAIL:], True
+
+
+def _pump(proc: subprocess.Popen, data: bytes, deadline: float, streams: Dict[Any, _Kept]) -> bool:
+    """Write `data` to the child and read its `streams` until the pipes close, GRACE seconds after it exited, or
+    the deadline. True when it timed out: the deadline passed with the child still running, or edgedoctor is
+    stopping."""
+    import selectors
+
+    pending = memoryview(data)
+    with selectors.DefaultSelector() as selector:
+        for stream in streams:
+            selector.register(stream, selectors.EVENT_READ)
+        if pending:
+            os.set_blocking(proc.stdin.fileno(), False)  # type: ignore[union-attr]
+            selector.register(proc.stdin, selectors.EVENT_WRITE)  # type: ignore[arg-type]
+        else:
+            proc.stdin.close()  # type: ignore[union-attr]
+        exited_at = None
+        while selector.get_map():
+            if STOPPING.is_set():  # a signal arrived (also for a worker started just as it did)
+                return True
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+                _kill(proc)  # leftovers of its own group go now; pipes still open after GRACE are not waited for
+            end = deadline if exited_at is None else min(deadline, exited_at + GRACE)
+            if now >= end:
+                return exited_at is None
+            for key, _ in selector.select(min(end - now, 0.1)):
+                if key.fileobj is proc.stdin:
+                    pending = _feed(proc, pending, selector)
+                else:
+                    _drain(key.fileobj, streams[key.fileobj], selector)
+    return False
+
+
+def _feed(proc: subprocess.Popen, pending: memoryview, selector: Any) -> memoryview:
+    """Write the next piece of what is pending to the child; once all of it is written (or the child stopped
+    reading) its standard input is closed. Returns what is still pending."""
+    try:
+        sent = os.write(proc.stdin.fileno(), pending[: 1 << 16])  # type: ignore[union-attr]
+    except (BrokenPipeError, OSError):
+        sent = len(pending)
+    pending = pending[sent:]
+    if not pending:
+        selector.unregister(proc.stdin)
+        _close(proc.stdin)
+    return pending
+
+
+def _drain(stream: Any, kept: _Kept, selector: Any) -> None:
+    """Read what the child wrote to `stream` into `kept`; at its end, stop watching it."""
+    chunk = os.read(stream.fileno(), 1 << 16)
+    if not chunk:
+        selector.unregister(stream)
+        return
+    kept.add(chunk)
 
 
 def _close(stream) -> None:

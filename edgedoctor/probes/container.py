@@ -84,49 +84,20 @@ def _dev_bind(source: str, destination: str) -> bool:
     return any(p == "/dev" or p.startswith("/dev/") for p in (source, destination))
 
 
+def _as_dict(value: Any) -> Dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> List[Any]:
+    return value if isinstance(value, list) else []
+
+
 def parse_inspect(obj: Dict[str, Any], engine: str) -> Dict[str, Any]:
     """`docker inspect` / `podman inspect` of one container -> what matters for an Edge TPU."""
-
-    def o(value):
-        return value if isinstance(value, dict) else {}
-
-    def lst(value):
-        return value if isinstance(value, list) else []
-
-    obj = o(obj)
-    host = o(obj.get("HostConfig"))
-    config = o(obj.get("Config"))
-    state = o(obj.get("State"))
-    labels = o(config.get("Labels"))
-    devices = [
-        {"host": d.get("PathOnHost"), "container": d.get("PathInContainer"), "permissions": d.get("CgroupPermissions")}
-        for d in lst(host.get("Devices"))
-        if isinstance(d, dict)
-    ]
-    mounts = []
-    for m in lst(obj.get("Mounts")):
-        if isinstance(m, dict) and _dev_bind(str(m.get("Source") or ""), str(m.get("Destination") or "")):
-            mounts.append({"host": m.get("Source"), "container": m.get("Destination"), "rw": m.get("RW")})
-    for bind in lst(host.get("Binds")):
-        parts = str(bind).split(":")
-        if (
-            len(parts) >= 2
-            and _dev_bind(parts[0], parts[1])
-            and not any(m["host"] == parts[0] and m["container"] == parts[1] for m in mounts)
-        ):
-            mounts.append({"host": parts[0], "container": parts[1], "rw": "ro" not in parts[2:]})
-    env: Dict[str, str] = {}
-    for item in lst(config.get("Env")):
-        key, _, value = str(item).partition("=")
-        env[key] = value
-    compose = None
-    if labels.get("com.docker.compose.service"):
-        compose = {
-            "project": labels.get("com.docker.compose.project"),
-            "service": labels.get("com.docker.compose.service"),
-            "working_dir": labels.get("com.docker.compose.project.working_dir"),
-            "config_files": labels.get("com.docker.compose.project.config_files"),
-        }
+    obj = _as_dict(obj)
+    host = _as_dict(obj.get("HostConfig"))
+    config = _as_dict(obj.get("Config"))
+    state = _as_dict(obj.get("State"))
     name = str(obj.get("Name") or "").lstrip("/")
     return {
         "engine": str(engine),
@@ -136,14 +107,60 @@ def parse_inspect(obj: Dict[str, Any], engine: str) -> Dict[str, Any]:
         "running": bool(state.get("Running")),
         "status": state.get("Status"),
         "privileged": bool(host.get("Privileged")),
-        "devices": devices,
-        "dev_mounts": mounts,
-        "device_cgroup_rules": [str(r) for r in lst(host.get("DeviceCgroupRules"))],
-        "cap_add": [str(c) for c in lst(host.get("CapAdd"))],
-        "env": env,
-        "compose": compose,
+        "devices": _devices(host),
+        "dev_mounts": _dev_mounts(obj, host),
+        "device_cgroup_rules": [str(r) for r in _as_list(host.get("DeviceCgroupRules"))],
+        "cap_add": [str(c) for c in _as_list(host.get("CapAdd"))],
+        "env": _env(config),
+        "compose": _compose(_as_dict(config.get("Labels"))),
         "oci_runtime": obj.get("OCIRuntime") or host.get("Runtime"),
         "working_dir": config.get("WorkingDir") or "/",
+    }
+
+
+def _devices(host: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The devices passed in (`--device`)."""
+    return [
+        {"host": d.get("PathOnHost"), "container": d.get("PathInContainer"), "permissions": d.get("CgroupPermissions")}
+        for d in _as_list(host.get("Devices"))
+        if isinstance(d, dict)
+    ]
+
+
+def _dev_mounts(obj: Dict[str, Any], host: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Bind mounts of /dev or below: from Mounts, then the Binds that Mounts does not already list."""
+    mounts = []
+    for m in _as_list(obj.get("Mounts")):
+        if isinstance(m, dict) and _dev_bind(str(m.get("Source") or ""), str(m.get("Destination") or "")):
+            mounts.append({"host": m.get("Source"), "container": m.get("Destination"), "rw": m.get("RW")})
+    for bind in _as_list(host.get("Binds")):
+        parts = str(bind).split(":")
+        if (
+            len(parts) >= 2
+            and _dev_bind(parts[0], parts[1])
+            and not any(m["host"] == parts[0] and m["container"] == parts[1] for m in mounts)
+        ):
+            mounts.append({"host": parts[0], "container": parts[1], "rw": "ro" not in parts[2:]})
+    return mounts
+
+
+def _env(config: Dict[str, Any]) -> Dict[str, str]:
+    env: Dict[str, str] = {}
+    for item in _as_list(config.get("Env")):
+        key, _, value = str(item).partition("=")
+        env[key] = value
+    return env
+
+
+def _compose(labels: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """Where docker compose started the container from (its labels), or None."""
+    if not labels.get("com.docker.compose.service"):
+        return None
+    return {
+        "project": labels.get("com.docker.compose.project"),
+        "service": labels.get("com.docker.compose.service"),
+        "working_dir": labels.get("com.docker.compose.project.working_dir"),
+        "config_files": labels.get("com.docker.compose.project.config_files"),
     }
 
 
@@ -394,9 +411,24 @@ def shim_main(engine: str, name: str, python: str, deadline: float, argv: List[s
     except ValueError:
         payload = {}
     program, _ = build_bootstrap(task, payload, deadline, Path(engine).name, workdir=workdir)
+    argv = _worker_exec_argv(engine, name, python)
+    proc = subprocess.run(argv, input=program.encode("utf-8"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    record = os.environ.get("EDGEDOCTOR_CONTAINER_RECORD")
+    if record:  # tests/tiers/record_container_transcripts.py: what the real engine answered, for the fast tier
+        _record_answer(record, task, argv, proc)
+    sys.stdout.buffer.write(proc.stdout)
+    sys.stdout.flush()
+    sys.stderr.buffer.write(proc.stderr)
+    sys.stderr.flush()
+    _die_of_the_signal(proc.returncode)
+    return proc.returncode
+
+
+def _worker_exec_argv(engine: str, name: str, python: str) -> List[str]:
+    """`ENGINE exec -i` of the container's python reading the program from standard input."""
     # TMPDIR on the container's /dev/shm (a tmpfs): the worker's unlinked scratch files do not even touch the
     # image's layer (`podman diff` / `docker diff` stay as they were).
-    argv = [
+    return [
         engine,
         "exec",
         "-i",
@@ -411,29 +443,28 @@ def shim_main(engine: str, name: str, python: str, deadline: float, argv: List[s
         "-B",
         "-",
     ]
-    proc = subprocess.run(argv, input=program.encode("utf-8"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    code = proc.returncode
-    record = os.environ.get("EDGEDOCTOR_CONTAINER_RECORD")
-    if record:  # tests/tiers/record_container_transcripts.py: what the real engine answered, for the fast tier
-        with open(record, "a", encoding="utf-8") as handle:
-            handle.write(
-                json.dumps(
-                    {
-                        "task": task,
-                        "argv": argv,
-                        "returncode": code,
-                        "stdout": proc.stdout.decode("utf-8", "replace"),
-                        "stderr": proc.stderr.decode("utf-8", "replace"),
-                    }
-                )
-                + "\n"
+
+
+def _record_answer(record: str, task: str, argv: List[str], proc: subprocess.CompletedProcess) -> None:
+    """Append the engine's answer as one JSON line to the file `record` (what ReplayShim plays back)."""
+    with open(record, "a", encoding="utf-8") as handle:
+        handle.write(
+            json.dumps(
+                {
+                    "task": task,
+                    "argv": argv,
+                    "returncode": proc.returncode,
+                    "stdout": proc.stdout.decode("utf-8", "replace"),
+                    "stderr": proc.stderr.decode("utf-8", "replace"),
+                }
             )
-    sys.stdout.buffer.write(proc.stdout)
-    sys.stdout.flush()
-    sys.stderr.buffer.write(proc.stderr)
-    sys.stderr.flush()
-    # The engine reports a process killed by signal N as 128+N: be killed the same way, so the caller sees the
-    # signal (a segfault inside the container reads as a segfault, not as "exit code 139").
+            + "\n"
+        )
+
+
+def _die_of_the_signal(code: int) -> None:
+    """The engine reports a process killed by signal N as 128+N: be killed the same way, so the caller sees the
+    signal (a segfault inside the container reads as a segfault, not as "exit code 139")."""
     if 128 < code < 160 and code - 128 in (
         signal.SIGSEGV,
         signal.SIGABRT,
@@ -446,7 +477,6 @@ def shim_main(engine: str, name: str, python: str, deadline: float, argv: List[s
     ):
         signal.signal(code - 128, signal.SIG_DFL)
         os.kill(os.getpid(), code - 128)
-    return code
 
 
 HOST_ENV = (
