@@ -249,7 +249,7 @@ def test_a_full_cache_folder_for_the_compiled_matrix(full_disk, tmp_path, monkey
 FULL_DISK_DOWNLOAD = pytest.mark.xfail(
     strict=True,
     reason=(
-        "bug in models._fetch_once: an OSError while writing the download (ENOSPC, EIO) is neither _Retryable nor "
+        "bug in models.fetch._fetch_once: an OSError while writing the download (ENOSPC, EIO) is neither _Retryable nor "
         "_Final, so download() -- documented as never raising -- raises; fix in the final report"
     ),
 )

@@ -15,6 +15,7 @@ from helpers_models import no_proxy, part_files  # noqa: F401  (pytest fixture)
 
 from edgedoctor import models
 from edgedoctor.machine import workerproc
+from edgedoctor.models import resolve
 
 
 class Drip:
@@ -138,7 +139,7 @@ def test_the_first_contact_with_a_host_waits_seconds_not_a_connect_timeout(monke
         seen.append(settings.connect_timeout)
         return models.FileResult(name=spec.name, url=url, error="x", host_down=True)
 
-    monkeypatch.setattr(models.store, "download", download)
+    monkeypatch.setattr(resolve, "download", download)
     manifest = models.load_manifest()
     resolver = models.Resolver(
         manifest,

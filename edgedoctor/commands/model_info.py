@@ -61,47 +61,13 @@ def known_file(sha256: Optional[str]) -> Optional[str]:
         manifest = models.load_manifest()
     except (OSError, ValueError):
         return None
-    for name, spec in manifest.files.items():
-        if spec.sha256 == sha256:
-            return name
-    if manifest.embedded.get("sha256") == sha256:
-        return f"embedded:{manifest.embedded.get('file')}"
-    return None
-
-
-def judge_runtime(info: Dict[str, Any], runtime_version: Optional[int]) -> Optional[Dict[str, Any]]:
-    needed = (info.get("edgetpu") or {}).get("min_runtime_version")
-    if runtime_version is None or needed is None:
-        return None
-    ok = needed <= runtime_version
-    return {
-        "runtime_version": runtime_version,
-        "min_runtime_version": needed,
-        "loads": ok,
-        "cause": None if ok else "model-needs-newer-runtime",
-    }
+    return manifest.known_as(sha256)
 
 
 def render_text(info: Dict[str, Any]) -> str:
-    lines = [
-        f"{info.get('path')}: {info.get('size'):,} bytes, sha256 {info.get('sha256')}"
-        if info.get("size") is not None
-        else f"{info.get('path')}"
-    ]
-    known = info.get("known_as")
-    if known and known.startswith("embedded:"):
-        lines.append("This is edgedoctor's embedded tiny model (sha256 matches the manifest).")
-    elif known:
-        lines.append(f"This is Coral's known-good file {known} (sha256 matches edgedoctor's manifest).")
+    lines = _identity_lines(info)
     if not info.get("is_tflite"):
-        lines.append(f"NOT USABLE: {info.get('error')}")
-        if info.get("cause"):
-            lines.append(f"cause: {info['cause']}")
-            lines.append(
-                "Download the model again from its raw URL (on GitHub: the 'Raw' / '?raw=true' link, not "
-                "the page), and compare its size and sha256 with the publisher's."
-            )
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines + _not_usable_lines(info)) + "\n"
     subgraphs = info.get("subgraphs") or []
     lines.append(
         f"TFLite model, schema version {info.get('schema_version')}, {len(subgraphs)} subgraph(s), "
@@ -112,35 +78,7 @@ def render_text(info: Dict[str, Any]) -> str:
     lines.append(f"Operators ({info.get('operator_count')}): {listed}")
     tpu = info.get("edgetpu")
     if tpu:
-        mapped = (
-            "fully mapped to the Edge TPU"
-            if tpu.get("fully_mapped")
-            else f"{tpu.get('cpu_ops')} operations run on the CPU ({', '.join(tpu.get('cpu_op_names') or [])}); "
-            "cause: model-cpu-fallback"
-        )
-        lines.append(f"Edge TPU model: {tpu.get('tpu_ops')} edgetpu-custom-op, {mapped}")
-        # Coral's public compilers write "cl/" with the changelist number left out: nothing to tell then.
-        compilers = [v for v in tpu.get("compiler_versions") or [] if v.strip().rstrip("/") not in ("", "cl")]
-        lines.append(
-            f"  needs Edge TPU runtime version >= {tpu.get('min_runtime_version')}"
-            + (
-                f" (compiler version {', '.join(compilers)})"
-                if compilers
-                else " (the compiler left no version in the model)"
-            )
-        )
-        for number, package in enumerate(tpu.get("packages") or []):
-            if package.get("error"):
-                lines.append(f"  package {number}: {package['error']}")
-                continue
-            exes = ", ".join(
-                f"{e.get('type')} on {e.get('chip')} ({e.get('parameters_bytes'):,} bytes of parameters)"
-                for e in package.get("executables") or []
-            )
-            lines.append(
-                f"  package {number}: min_runtime_version {package.get('min_runtime_version')}, "
-                f"virtual chip {package.get('virtual_chip_id')}; {exes}"
-            )
+        lines += _edgetpu_lines(tpu)
     else:
         lines.append("Not compiled for the Edge TPU (no edgetpu-custom-op): it runs on the CPU only.")
     custom = [c for c in info.get("custom_ops") or [] if c != "edgetpu-custom-op"]
@@ -150,16 +88,80 @@ def render_text(info: Dict[str, Any]) -> str:
     lines += _tensors("Outputs", info.get("outputs") or [])
     verdict = info.get("runtime_check")
     if verdict:
-        lines.append(
-            f"Runtime {verdict['runtime_version']}: "
-            + (
-                "can load this model"
-                if verdict["loads"]
-                else f"CANNOT load it (needs {verdict['min_runtime_version']}; cause: model-needs-newer-runtime; "
-                f"recompile with edgetpu_compiler -m {verdict['runtime_version']} or upgrade the runtime)"
-            )
-        )
+        lines.append(_runtime_verdict(verdict))
     return "\n".join(lines) + "\n"
+
+
+def _identity_lines(info: Dict[str, Any]) -> List[str]:
+    """The file: its size and sha256, and whether it is one of the manifest's."""
+    lines = [
+        f"{info.get('path')}: {info.get('size'):,} bytes, sha256 {info.get('sha256')}"
+        if info.get("size") is not None
+        else f"{info.get('path')}"
+    ]
+    known = info.get("known_as")
+    if known and known.startswith("embedded:"):
+        lines.append("This is edgedoctor's embedded tiny model (sha256 matches the manifest).")
+    elif known:
+        lines.append(f"This is Coral's known-good file {known} (sha256 matches edgedoctor's manifest).")
+    return lines
+
+
+def _not_usable_lines(info: Dict[str, Any]) -> List[str]:
+    lines = [f"NOT USABLE: {info.get('error')}"]
+    if info.get("cause"):
+        lines.append(f"cause: {info['cause']}")
+        lines.append(
+            "Download the model again from its raw URL (on GitHub: the 'Raw' / '?raw=true' link, not "
+            "the page), and compare its size and sha256 with the publisher's."
+        )
+    return lines
+
+
+def _edgetpu_lines(tpu: Dict[str, Any]) -> List[str]:
+    """What the Edge TPU part of the model maps, needs, and holds."""
+    mapped = (
+        "fully mapped to the Edge TPU"
+        if tpu.get("fully_mapped")
+        else f"{tpu.get('cpu_ops')} operations run on the CPU ({', '.join(tpu.get('cpu_op_names') or [])}); "
+        "cause: model-cpu-fallback"
+    )
+    lines = [f"Edge TPU model: {tpu.get('tpu_ops')} edgetpu-custom-op, {mapped}"]
+    # Coral's public compilers write "cl/" with the changelist number left out: nothing to tell then.
+    compilers = [v for v in tpu.get("compiler_versions") or [] if v.strip().rstrip("/") not in ("", "cl")]
+    lines.append(
+        f"  needs Edge TPU runtime version >= {tpu.get('min_runtime_version')}"
+        + (
+            f" (compiler version {', '.join(compilers)})"
+            if compilers
+            else " (the compiler left no version in the model)"
+        )
+    )
+    for number, package in enumerate(tpu.get("packages") or []):
+        lines.append(_package_line(number, package))
+    return lines
+
+
+def _package_line(number: int, package: Dict[str, Any]) -> str:
+    if package.get("error"):
+        return f"  package {number}: {package['error']}"
+    exes = ", ".join(
+        f"{e.get('type')} on {e.get('chip')} ({e.get('parameters_bytes'):,} bytes of parameters)"
+        for e in package.get("executables") or []
+    )
+    return (
+        f"  package {number}: min_runtime_version {package.get('min_runtime_version')}, "
+        f"virtual chip {package.get('virtual_chip_id')}; {exes}"
+    )
+
+
+def _runtime_verdict(verdict: Dict[str, Any]) -> str:
+    return f"Runtime {verdict['runtime_version']}: " + (
+        "can load this model"
+        if verdict["loads"]
+        else f"CANNOT load it (needs {verdict['min_runtime_version']}; cause: model-needs-newer-runtime; "
+        f"recompile with edgetpu_compiler -m {verdict['runtime_version']} or upgrade the runtime)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         return exitcodes.USAGE_ERROR
     info = tflite_inspect.inspect_file(path)
     info["known_as"] = known_file(info.get("sha256"))
-    info["runtime_check"] = judge_runtime(info, args.runtime_version) if info.get("is_tflite") else None
+    info["runtime_check"] = tflite_inspect.judge_runtime(info, args.runtime_version) if info.get("is_tflite") else None
     if args.format == "json":
         sys.stdout.write(json.dumps({"schema_version": 1, "model": info}, indent=2) + "\n")
     else:

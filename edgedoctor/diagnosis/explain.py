@@ -307,65 +307,88 @@ def explain_stream(
     raw = gunzipped(raw)
     collector = matrix.ContextCollector(())
     wanted = {entry.id for entry in table.entries if entry.signatures}
-    parts: List[tuple] = []
-    definite: set = set()
-    pool, count = None, 0
-    inflight: List[tuple] = []  # (segment number, its bytes, the child's future), in stream order
-
-    def settle(number: int, details: Dict[str, Any]) -> None:
-        parts.append(((number,), details))
-        definite.update(details["definite"])
-
-    def scan_here(number: int, data: bytes) -> None:
-        details: Dict[str, Any] = {}
-        table.first_hits(matrix.read_blocks(io.BytesIO(data)), skip=definite, details=details)
-        settle(number, details)
-
-    def take_oldest() -> bool:
-        """Settle the oldest segment in flight; False when its child failed (it is scanned here instead)."""
-        number, data, future = inflight.pop(0)
-        try:
-            piece = future.result()
-        except Exception:  # a child killed by a signal, a broken pool
-            piece = None
-        if piece is None:
-            scan_here(number, data)
-            return False
-        settle(number, _entries_back(table, piece))
-        return True
+    scan = _StreamScan(table)
 
     global _SHARED_TABLE
     segments = _segments(raw, segment_bytes, problems)
     ahead = [segment for segment in (next(segments, None), next(segments, None)) if segment is not None]
     try:
         if len(ahead) > 1:  # a stream longer than one segment: children, when there are cores, forked while
-            pool, count = _stream_pool(table, workers)  # this process is still small
+            scan.pool, scan.count = _stream_pool(table, workers)  # this process is still small
         for number, data in enumerate(itertools.chain(ahead, segments)):
             if collector.size < collector.cap:
                 for block in matrix.read_blocks(io.BytesIO(data)):
                     collector.feed(block)
-            if pool is None:
-                scan_here(number, data)
-            else:
-                inflight.append((number, data, pool.submit(_scan_bytes, data, sorted(definite))))
-            while inflight and (len(inflight) > count or inflight[0][2].done()):
-                if not take_oldest():  # children fail: this process scans what is left, in order
-                    pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
-                    pool = None
-                    while inflight:
-                        scan_here(*inflight.pop(0)[:2])
-            if wanted <= definite:
+            scan.add(number, data)
+            if wanted <= scan.definite:
                 break  # every text entry has matched earlier in the stream than anything still in flight
-        while inflight and pool is not None:
-            if not take_oldest():
-                while inflight:
-                    scan_here(*inflight.pop(0)[:2])
+        scan.finish()
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        scan.close()
         _SHARED_TABLE = None
-    ranked = table._rank(_merge(sorted(parts, key=lambda part: part[0])), facts, limit)
+    ranked = table._rank(_merge(sorted(scan.parts, key=lambda part: part[0])), facts, limit)
     return _result(table.with_guess(ranked, collector.text, facts, limit), facts)
+
+
+class _StreamScan:
+    """The segments of one stream, each scanned here or by a forked child (`pool`, `count` children), and
+    settled in stream order: `parts` as explain_files has them, `definite` the entries matched so far."""
+
+    def __init__(self, table: matrix.Matrix):
+        self.table = table
+        self.parts: List[tuple] = []
+        self.definite: set = set()
+        self.pool: Any = None
+        self.count = 0
+        self.inflight: List[tuple] = []  # (segment number, its bytes, the child's future), in stream order
+
+    def add(self, number: int, data: bytes) -> None:
+        """Scan a segment here, or hand it to a child; settle what the children have done, in order."""
+        if self.pool is None:
+            self._scan_here(number, data)
+        else:
+            self.inflight.append((number, data, self.pool.submit(_scan_bytes, data, sorted(self.definite))))
+        while self.inflight and (len(self.inflight) > self.count or self.inflight[0][2].done()):
+            if not self._take_oldest():  # children fail: this process scans what is left, in order
+                self.pool.shutdown(wait=True, cancel_futures=True)
+                self.pool = None
+                self._scan_rest_here()
+
+    def finish(self) -> None:
+        """Settle every segment still in flight."""
+        while self.inflight and self.pool is not None:
+            if not self._take_oldest():
+                self._scan_rest_here()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _settle(self, number: int, details: Dict[str, Any]) -> None:
+        self.parts.append(((number,), details))
+        self.definite.update(details["definite"])
+
+    def _scan_here(self, number: int, data: bytes) -> None:
+        details: Dict[str, Any] = {}
+        self.table.first_hits(matrix.read_blocks(io.BytesIO(data)), skip=self.definite, details=details)
+        self._settle(number, details)
+
+    def _scan_rest_here(self) -> None:
+        while self.inflight:
+            self._scan_here(*self.inflight.pop(0)[:2])
+
+    def _take_oldest(self) -> bool:
+        """Settle the oldest segment in flight; False when its child failed (it is scanned here instead)."""
+        number, data, future = self.inflight.pop(0)
+        try:
+            piece = future.result()
+        except Exception:  # a child killed by a signal, a broken pool
+            piece = None
+        if piece is None:
+            self._scan_here(number, data)
+            return False
+        self._settle(number, _entries_back(self.table, piece))
+        return True
 
 
 def _segments(raw, size: int, problems: Optional[List[str]] = None) -> Iterator[bytes]:

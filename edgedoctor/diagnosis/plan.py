@@ -201,36 +201,13 @@ def candidates(sit: Situation) -> List[Target]:
 
 
 def _targets_for(sit, release, row, python, recipe, wants_pycoral) -> List[Target]:
+    """The targets (at most two tflite_runtime versions) of one compatible `row` of `release` on `python`."""
     view = sit.view
     same_python = python == sit.mm
-    reasons = []
-    if not same_python:
-        reasons.append(f"the Edge TPU stack needs Python {python} here")
-    elif sit.externally_managed:
-        reasons.append(f"{sit.executable} is managed by the OS (PEP 668): pip must not install into it")
-    spec = row.get("tflite_runtime")
-    current = view.get("tflite_runtime")
-    options: List[Tuple[str, Optional[str], str]] = []  # (version, index, numpy spec)
-    if same_python and current and spec_holds(spec, current):
-        options.append((current, None, "<2" if spec_holds("<=2.14", current) else ""))
-    for wheel in wheels("tflite-runtime", python, sit):
-        if spec_holds(spec, wheel["version"]) and wheel["version"] not in [o[0] for o in options]:
-            options.append((wheel["version"], wheel.get("index"), wheel.get("numpy") or ""))
     targets = []
-    for version, index, numpy_spec in options[:2]:
+    for version, index, numpy_spec in _interpreter_options(sit, row, python, same_python)[:2]:
         numpy_spec = row.get("numpy") or numpy_spec
-        env_reasons = list(reasons)
-        users = install.numpy2_users(sit.packages, sit.view)
-        if same_python and numpy_spec == "<2" and users and not spec_holds("<2", view.get("numpy") or "2"):
-            env_reasons.append(
-                f"{', '.join(users)} in this environment need numpy 2, and tflite_runtime needs "
-                "numpy<2: the two get separate environments"
-            )
-        others = _other_interpreters(sit, "tflite_runtime")
-        if same_python and others and not env_reasons:
-            env_reasons.append(
-                f"{', '.join(others)} stays untouched in this environment; the Edge TPU stack gets its own"
-            )
+        env_reasons = _env_reasons(sit, python, same_python, numpy_spec)
         new_env = bool(env_reasons) or not same_python
         keep_numpy = not new_env and view.get("numpy") and spec_holds(numpy_spec, view.get("numpy"))
         numpy = (
@@ -238,30 +215,12 @@ def _targets_for(sit, release, row, python, recipe, wants_pycoral) -> List[Targe
             if keep_numpy
             else (numpy_below_2(python) if numpy_spec == "<2" else view.get("numpy") or numpy_below_2(python))
         )
-        pycoral, pycoral_index = None, None
-        if wants_pycoral:
-            if (
-                not new_env
-                and view.get("pycoral_identity") == "google"
-                and view.get("pycoral")
-                and spec_holds(row.get("pycoral"), view.get("pycoral"))
-            ):
-                pycoral = view.get("pycoral")
-            else:
-                for wheel in wheels("pycoral", python, sit):
-                    needs = (wheel.get("requires") or {}).get("tflite_runtime")
-                    if (needs in (None, version)) and spec_holds(row.get("pycoral"), wheel["version"]):
-                        pycoral, pycoral_index = wheel["version"], wheel.get("index")
-                        break
-        if same_python and not new_env:
-            target_python = sit.python
-        else:
-            target_python = sit.python if same_python else python
+        pycoral, pycoral_index = _target_pycoral(sit, row, python, version, new_env) if wants_pycoral else (None, None)
         targets.append(
             Target(
                 release=release,
                 row=row,
-                python=target_python,
+                python=sit.python if same_python else python,
                 new_env=new_env,
                 env_reason="; ".join(env_reasons),
                 interpreter="tflite_runtime",
@@ -276,6 +235,57 @@ def _targets_for(sit, release, row, python, recipe, wants_pycoral) -> List[Targe
             )
         )
     return targets
+
+
+def _interpreter_options(sit, row, python: str, same_python: bool) -> List[Tuple[str, Optional[str], str]]:
+    """The tflite_runtime versions the row allows, as (version, index, numpy spec): the installed one first
+    when it stays, then the wheels there are, newest first."""
+    spec = row.get("tflite_runtime")
+    current = sit.view.get("tflite_runtime")
+    options: List[Tuple[str, Optional[str], str]] = []
+    if same_python and current and spec_holds(spec, current):
+        options.append((current, None, "<2" if spec_holds("<=2.14", current) else ""))
+    for wheel in wheels("tflite-runtime", python, sit):
+        if spec_holds(spec, wheel["version"]) and wheel["version"] not in [o[0] for o in options]:
+            options.append((wheel["version"], wheel.get("index"), wheel.get("numpy") or ""))
+    return options
+
+
+def _env_reasons(sit, python: str, same_python: bool, numpy_spec: str) -> List[str]:
+    """Why the Edge TPU stack gets a new environment (none: it goes into the examined one)."""
+    reasons = []
+    if not same_python:
+        reasons.append(f"the Edge TPU stack needs Python {python} here")
+    elif sit.externally_managed:
+        reasons.append(f"{sit.executable} is managed by the OS (PEP 668): pip must not install into it")
+    users = install.numpy2_users(sit.packages, sit.view)
+    if same_python and numpy_spec == "<2" and users and not spec_holds("<2", sit.view.get("numpy") or "2"):
+        reasons.append(
+            f"{', '.join(users)} in this environment need numpy 2, and tflite_runtime needs "
+            "numpy<2: the two get separate environments"
+        )
+    others = _other_interpreters(sit, "tflite_runtime")
+    if same_python and others and not reasons:
+        reasons.append(f"{', '.join(others)} stays untouched in this environment; the Edge TPU stack gets its own")
+    return reasons
+
+
+def _target_pycoral(sit, row, python: str, version: str, new_env: bool) -> Tuple[Optional[str], Optional[str]]:
+    """(pycoral version, its index) for a user who wants pycoral: Google's installed one when it stays, else
+    the newest wheel that goes with tflite_runtime `version`; (None, None) when there is none."""
+    view = sit.view
+    if (
+        not new_env
+        and view.get("pycoral_identity") == "google"
+        and view.get("pycoral")
+        and spec_holds(row.get("pycoral"), view.get("pycoral"))
+    ):
+        return view.get("pycoral"), None
+    for wheel in wheels("pycoral", python, sit):
+        needs = (wheel.get("requires") or {}).get("tflite_runtime")
+        if (needs in (None, version)) and spec_holds(row.get("pycoral"), wheel["version"]):
+            return wheel["version"], wheel.get("index")
+    return None, None
 
 
 def _cost(sit: Situation, target: Target) -> int:
@@ -336,37 +346,56 @@ def _steps(sit: Situation, target: Target) -> List[Dict[str, Any]]:
     python = _quote(sit.executable or "python3", sit.os)
     new_python = sit.executable or "python3"
     if target.new_env:
-        folder, new_python = install.new_env_paths(sit.os)
-        same = major_minor(target.python) == sit.mm
-        if same and sit.executable:
-            creator = python
-        else:
-            creator = f"py -{target.python}" if sit.os == "windows" else f"python{target.python}"
-        title = f"Create a Python {major_minor(target.python)} environment for the Edge TPU stack: {target.env_reason}"
-        if not same:
-            where = (
-                "from python.org"
-                if sit.os in ("windows", "darwin")
-                else f"e.g. `pyenv install {target.python}` or `uv python install {target.python}`"
-            )
-            title += f" (install Python {target.python} first, {where})"
-        changes = {
-            "python_executable": new_python,
-            "python": target.python,
-            "numpy": None,
-            "pycoral": None,
-            "pycoral_identity": "absent",
-        }
-        changes.update({m: None for m in INTERPRETERS})
-        commands = [f"{creator} -m venv {folder}"]
-        if same and sit.system_python and sit.debian_family:
-            # Debian and Ubuntu ship venv apart from python3 ("ensurepip is not available" without it).
-            commands.insert(0, "sudo apt-get install -y python3-venv")
-        steps.append({"title": title, "commands": commands, "changes": changes})
+        new_env, new_python = _new_env_step(sit, target, python)
+        steps.append(new_env)
         python = new_python
-        view = dict(view, **changes)
+        view = dict(view, **new_env["changes"])
+    apt_pycoral = _pycoral_from_apt(sit, target, view)
+    runtime_step = _runtime_step(target, view)
+    python_step = _python_step(sit, target, view, python, apt_pycoral)
+    ordered = [runtime_step, python_step] if apt_pycoral else [python_step, runtime_step]
+    steps.extend(s for s in ordered if s)
+    check = f"edgedoctor check --python {new_python if target.new_env else python}"
+    steps.append({"title": "Check again", "commands": [check], "changes": {}})
+    return steps
+
+
+def _new_env_step(sit: Situation, target: Target, python: str) -> Tuple[Dict[str, Any], str]:
+    """(the step that makes a new environment for the stack, the new environment's python)."""
+    folder, new_python = install.new_env_paths(sit.os)
+    same = major_minor(target.python) == sit.mm
+    if same and sit.executable:
+        creator = python
+    else:
+        creator = f"py -{target.python}" if sit.os == "windows" else f"python{target.python}"
+    title = f"Create a Python {major_minor(target.python)} environment for the Edge TPU stack: {target.env_reason}"
+    if not same:
+        where = (
+            "from python.org"
+            if sit.os in ("windows", "darwin")
+            else f"e.g. `pyenv install {target.python}` or `uv python install {target.python}`"
+        )
+        title += f" (install Python {target.python} first, {where})"
+    changes = {
+        "python_executable": new_python,
+        "python": target.python,
+        "numpy": None,
+        "pycoral": None,
+        "pycoral_identity": "absent",
+    }
+    changes.update({m: None for m in INTERPRETERS})
+    commands = [f"{creator} -m venv {folder}"]
+    if same and sit.system_python and sit.debian_family:
+        # Debian and Ubuntu ship venv apart from python3 ("ensurepip is not available" without it).
+        commands.insert(0, "sudo apt-get install -y python3-venv")
+    return {"title": title, "commands": commands, "changes": changes}, new_python
+
+
+def _pycoral_from_apt(sit: Situation, target: Target, view: Dict[str, Any]) -> bool:
+    """Whether Google's pycoral comes from Coral's apt repository (the system Python of an old Debian or
+    Ubuntu, with the tflite_runtime that package brings): then the runtime step goes first."""
     has_pycoral = view.get("pycoral") if view.get("pycoral_identity") == "google" else None
-    apt_pycoral = bool(
+    return bool(
         target.pycoral
         and target.pycoral != has_pycoral
         and not target.new_env
@@ -375,31 +404,29 @@ def _steps(sit: Situation, target: Target) -> List[Dict[str, Any]]:
         and spec_holds("<3.10", sit.python)
         and target.interpreter_version == "2.5.0.post1"
     )
-    runtime_step = None
-    if target.recipe is not None:
-        old = view.get("runtime_release") if view.get("runtime_found") else None
-        name = target.release.get("name") or target.release["id"]
-        title = f"Replace the Edge TPU runtime ({old}) with {name}" if old else f"Install the Edge TPU runtime {name}"
-        title += f", built for {target.interpreter} {target.interpreter_version}" if target.community else ""
-        commands = list(target.recipe["commands"])
-        if target.recipe.get("note"):
-            title += f" ({target.recipe['note']})"
-        runtime_step = {
-            "title": title,
-            "commands": commands,
-            "changes": {
-                "runtime_found": True,
-                "runtime_release": target.release["id"],
-                "runtime_package": target.recipe.get("package"),
-                "runtime_version": target.release.get("runtime_version"),
-            },
-        }
-    python_step = _python_step(sit, target, view, python, apt_pycoral)
-    ordered = [runtime_step, python_step] if apt_pycoral else [python_step, runtime_step]
-    steps.extend(s for s in ordered if s)
-    check = f"edgedoctor check --python {new_python if target.new_env else python}"
-    steps.append({"title": "Check again", "commands": [check], "changes": {}})
-    return steps
+
+
+def _runtime_step(target: Target, view: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The step that installs (or replaces) the Edge TPU runtime; None when the installed one stays."""
+    if target.recipe is None:
+        return None
+    old = view.get("runtime_release") if view.get("runtime_found") else None
+    name = target.release.get("name") or target.release["id"]
+    title = f"Replace the Edge TPU runtime ({old}) with {name}" if old else f"Install the Edge TPU runtime {name}"
+    title += f", built for {target.interpreter} {target.interpreter_version}" if target.community else ""
+    commands = list(target.recipe["commands"])
+    if target.recipe.get("note"):
+        title += f" ({target.recipe['note']})"
+    return {
+        "title": title,
+        "commands": commands,
+        "changes": {
+            "runtime_found": True,
+            "runtime_release": target.release["id"],
+            "runtime_package": target.recipe.get("package"),
+            "runtime_version": target.release.get("runtime_version"),
+        },
+    }
 
 
 def _python_step(sit, target, view, python, apt_pycoral) -> Optional[Dict[str, Any]]:

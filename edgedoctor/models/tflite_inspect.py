@@ -524,6 +524,35 @@ def _tensor_info(tensors: List[_Table], index: int) -> Dict[str, Any]:
 def _parse_model(data: bytes) -> Dict[str, Any]:
     model = _Table.root(data)
     info: Dict[str, Any] = {"schema_version": model.scalar(0, N.Uint32Flags, 0), "description": model.string(3)}
+    codes = _operator_codes(model)
+    info["operator_codes"] = codes
+    info["buffers"] = _count_buffers(model, data)
+    subgraphs = model.tables(2)
+    if not subgraphs:
+        raise Malformed("the model has no subgraph")
+    operators: List[Dict[str, Any]] = []
+    packages: List[Dict[str, Any]] = []
+    info["subgraphs"] = []
+    for sg_index, subgraph in enumerate(subgraphs):
+        tensors, sg_ops = subgraph.tables(0), subgraph.tables(3)
+        info["subgraphs"].append(_subgraph_info(subgraph, tensors, sg_ops))
+        for op in sg_ops:
+            entry = _operator_entry(codes, op, sg_index)
+            operators.append(entry)
+            if entry["name"] == EDGETPU_CUSTOM_OP:
+                custom_options = _custom_options(op, data)
+                if custom_options:
+                    packages.extend(_edgetpu_packages(custom_options))
+    main = info["subgraphs"][0]
+    info["inputs"] = main["inputs"]
+    info["outputs"] = main["outputs"]
+    info.update(_operator_counts(operators))
+    info["is_edgetpu"] = any(op["name"] == EDGETPU_CUSTOM_OP for op in operators)
+    info["edgetpu"] = _edgetpu_summary(operators, packages)
+    return info
+
+
+def _operator_codes(model: _Table) -> List[Dict[str, Any]]:
     codes = []
     for code in model.tables(1):
         deprecated = code.scalar(0, N.Int8Flags, 0)
@@ -538,10 +567,13 @@ def _parse_model(data: bytes) -> Dict[str, Any]:
                 "version": code.scalar(2, N.Int32Flags, 1),
             }
         )
-    info["operator_codes"] = codes
+    return codes
 
+
+def _count_buffers(model: _Table, data: bytes) -> int:
+    """How many buffers the model has, having touched every one: a file cut short fails here."""
     buffers = model.tables(4)
-    for buffer in buffers:  # touches every buffer: a file cut short fails here
+    for buffer in buffers:
         buffer._vector_bounds(0, 1)
         offset = buffer.scalar(1, N.Uint64Flags, 0)
         size = buffer.scalar(2, N.Uint64Flags, 0)
@@ -549,69 +581,65 @@ def _parse_model(data: bytes) -> Dict[str, Any]:
             raise Malformed(
                 f"a buffer at {offset}+{size} lies past the end of the {len(data)}-byte file (truncated file?)"
             )
-    info["buffers"] = len(buffers)
+    return len(buffers)
 
-    subgraphs = model.tables(2)
-    if not subgraphs:
-        raise Malformed("the model has no subgraph")
-    operators: List[Dict[str, Any]] = []
-    packages: List[Dict[str, Any]] = []
-    info["subgraphs"] = []
-    for sg_index, subgraph in enumerate(subgraphs):
-        tensors = subgraph.tables(0)
-        sg_ops = subgraph.tables(3)
-        sg_info = {
-            "name": subgraph.string(4),
-            "tensors": len(tensors),
-            "operators": len(sg_ops),
-            "inputs": [_tensor_info(tensors, i) for i in subgraph.scalars(1, N.Int32Flags)],
-            "outputs": [_tensor_info(tensors, i) for i in subgraph.scalars(2, N.Int32Flags)],
-        }
-        info["subgraphs"].append(sg_info)
-        for op in sg_ops:
-            index = op.scalar(0, N.Uint32Flags, 0)
-            code = codes[index] if index < len(codes) else {"name": f"opcode_{index}", "custom": False}  # type: ignore[assignment]
-            entry = {"subgraph": sg_index, "name": code["name"], "custom": code["custom"]}  # type: ignore[index]
-            operators.append(entry)
-            if code["name"] == EDGETPU_CUSTOM_OP:  # type: ignore[index]
-                custom_options = op.raw_bytes(5)
-                if custom_options is None:
-                    large_off = op.scalar(9, N.Uint64Flags, 0)
-                    large_size = op.scalar(10, N.Uint64Flags, 0)
-                    if large_off > 1 and large_off + large_size <= len(data):
-                        custom_options = data[large_off : large_off + large_size]
-                if custom_options:
-                    packages.extend(_edgetpu_packages(custom_options))
-    main = info["subgraphs"][0]
-    info["inputs"] = main["inputs"]
-    info["outputs"] = main["outputs"]
 
+def _subgraph_info(subgraph: _Table, tensors: List[_Table], sg_ops: List[_Table]) -> Dict[str, Any]:
+    return {
+        "name": subgraph.string(4),
+        "tensors": len(tensors),
+        "operators": len(sg_ops),
+        "inputs": [_tensor_info(tensors, i) for i in subgraph.scalars(1, N.Int32Flags)],
+        "outputs": [_tensor_info(tensors, i) for i in subgraph.scalars(2, N.Int32Flags)],
+    }
+
+
+def _operator_entry(codes: List[Dict[str, Any]], op: _Table, sg_index: int) -> Dict[str, Any]:
+    index = op.scalar(0, N.Uint32Flags, 0)
+    code = codes[index] if index < len(codes) else {"name": f"opcode_{index}", "custom": False}
+    return {"subgraph": sg_index, "name": code["name"], "custom": code["custom"]}
+
+
+def _custom_options(op: _Table, data: bytes) -> Optional[bytes]:
+    """An operator's custom options: in the flatbuffer, or (a model over 2 GB) at an offset in the file."""
+    custom_options = op.raw_bytes(5)
+    if custom_options is None:
+        large_off = op.scalar(9, N.Uint64Flags, 0)
+        large_size = op.scalar(10, N.Uint64Flags, 0)
+        if large_off > 1 and large_off + large_size <= len(data):
+            custom_options = data[large_off : large_off + large_size]
+    return custom_options
+
+
+def _operator_counts(operators: List[Dict[str, Any]]) -> Dict[str, Any]:
     counts: Dict[str, int] = {}
-    for op in operators:  # type: ignore[assignment]
-        counts[op["name"]] = counts.get(op["name"], 0) + 1  # type: ignore[index]
-    info["operator_count"] = len(operators)
-    info["operators"] = counts
-    info["custom_ops"] = sorted({op["name"] for op in operators if op["custom"]})
+    for op in operators:
+        counts[op["name"]] = counts.get(op["name"], 0) + 1
+    return {
+        "operator_count": len(operators),
+        "operators": counts,
+        "custom_ops": sorted({op["name"] for op in operators if op["custom"]}),
+    }
 
+
+def _edgetpu_summary(operators: List[Dict[str, Any]], packages: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """What the Edge TPU part of the model needs (None when it has no edgetpu-custom-op)."""
     tpu_ops = sum(1 for op in operators if op["name"] == EDGETPU_CUSTOM_OP)
-    info["is_edgetpu"] = tpu_ops > 0
-    if tpu_ops:
-        cpu_ops = [op["name"] for op in operators if op["name"] != EDGETPU_CUSTOM_OP]
-        versions = [p["min_runtime_version"] for p in packages if isinstance(p.get("min_runtime_version"), int)]
-        compilers = sorted({p["compiler_version"] for p in packages if p.get("compiler_version")})
-        info["edgetpu"] = {
-            "tpu_ops": tpu_ops,
-            "cpu_ops": len(cpu_ops),
-            "cpu_op_names": sorted(set(cpu_ops)),
-            "fully_mapped": not cpu_ops,
-            "packages": packages,
-            "min_runtime_version": max(versions) if versions else None,
-            "compiler_versions": compilers,
-            "multi_chip": any(p.get("virtual_chip_id") == -1 for p in packages),
-        }
-    else:
-        info["edgetpu"] = None
-    return info
+    if not tpu_ops:
+        return None
+    cpu_ops = [op["name"] for op in operators if op["name"] != EDGETPU_CUSTOM_OP]
+    versions = [p["min_runtime_version"] for p in packages if isinstance(p.get("min_runtime_version"), int)]
+    compilers = sorted({p["compiler_version"] for p in packages if p.get("compiler_version")})
+    return {
+        "tpu_ops": tpu_ops,
+        "cpu_ops": len(cpu_ops),
+        "cpu_op_names": sorted(set(cpu_ops)),
+        "fully_mapped": not cpu_ops,
+        "packages": packages,
+        "min_runtime_version": max(versions) if versions else None,
+        "compiler_versions": compilers,
+        "multi_chip": any(p.get("virtual_chip_id") == -1 for p in packages),
+    }
 
 
 def inspect_bytes(data: bytes, name: Optional[str] = None) -> Dict[str, Any]:
@@ -657,6 +685,21 @@ def inspect_file(path) -> Dict[str, Any]:
             "error": f"cannot read {path}: {exc.strerror or exc}",
         }
     return inspect_bytes(data, path)
+
+
+def judge_runtime(info: Dict[str, Any], runtime_version: Optional[int]) -> Optional[Dict[str, Any]]:
+    """Whether an Edge TPU runtime with RuntimeVersion(`runtime_version`) can load the inspected model (None
+    when there is no version to compare: no version given, or not an Edge TPU model)."""
+    needed = (info.get("edgetpu") or {}).get("min_runtime_version")
+    if runtime_version is None or needed is None:
+        return None
+    ok = needed <= runtime_version
+    return {
+        "runtime_version": runtime_version,
+        "min_runtime_version": needed,
+        "loads": ok,
+        "cause": None if ok else "model-needs-newer-runtime",
+    }
 
 
 def summary(info: Dict[str, Any]) -> Dict[str, Any]:
