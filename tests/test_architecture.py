@@ -222,7 +222,6 @@ STILL_LONG = {
     "edgedoctor/commands/check.py::add_examine_arguments": 67,
     "edgedoctor/machine/workerproc.py::exchange": 66,
     "edgedoctor/matrix/signatures.py::_windowed": 64,
-    "edgedoctor/checks/combination.py::check": 63,
     "edgedoctor/probes/container.py::shim_main": 62,
     "edgedoctor/probes/container.py::parse_inspect": 61,
 }
