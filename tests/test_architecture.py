@@ -211,7 +211,6 @@ STILL_LONG = {
     "edgedoctor/matrix/engine.py::first_hits": 79,
     "edgedoctor/checks/python_env.py::_pycoral": 70,
     "edgedoctor/matrix/signatures.py::_windowed": 64,
-    "edgedoctor/checks/combination.py::check": 63,
 }
 
 

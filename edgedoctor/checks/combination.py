@@ -67,16 +67,26 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
         return [Finding("combination.release", SKIP, "Version combination not judged: no Edge TPU runtime found")]
     release = releases.get(runtime.get("release"))
     if release is None:
-        return [
-            Finding(
-                "combination.release",
-                INFO,
-                "Version combination not judged: the runtime is not a release edgedoctor knows",
-                detail=f"build label: {runtime.get('build_label') or 'unknown'}",
-                remedy="Run `edgedoctor matrix list` to see the known releases.",
-            )
-        ]
-    table = matrix.load()
+        return [_unknown_release(runtime)]
+    bad = _known_bad_matches(matrix.load(), view)
+    text = _combination_text(view, release)
+    if bad:
+        return [_known_bad(bad[0], text, view, facts)]
+    return [_judged_by_release_table(release, view, text)]
+
+
+def _unknown_release(runtime: Dict[str, Any]) -> Finding:
+    return Finding(
+        "combination.release",
+        INFO,
+        "Version combination not judged: the runtime is not a release edgedoctor knows",
+        detail=f"build label: {runtime.get('build_label') or 'unknown'}",
+        remedy="Run `edgedoctor matrix list` to see the known releases.",
+    )
+
+
+def _known_bad_matches(table: matrix.Matrix, view: Dict[str, Any]) -> List[matrix.Match]:
+    """The failing or warning matrix entries that judge this combination, worst first."""
     # Only entries about the runtime together with the Python stack judge the combination (a USB 2 link or a
     # permission is a finding of its own, never the text of this one).
     bad = [
@@ -87,39 +97,39 @@ def check(facts: Dict[str, Any]) -> List[Finding]:
         and set(m.entry.when) & COMBINATION_KEYS
     ]
     bad.sort(key=lambda m: (m.entry.severity != FAIL, -m.confidence))
-    text = _combination_text(view, release)
-    if bad:
-        worst = bad[0]  # the heading names this entry, and the text and remedy are its own
-        return [
-            Finding(
-                "combination.release",
-                worst.entry.severity,
-                f"Known-bad combination: {worst.entry.title}",
-                detail=f"{text}. {worst.entry.shown_explanation} (matrix entry {worst.entry.id})",
-                remedy=for_interpreter(worst.entry.remedy_for(view.get("os")), facts),
-                causes=[worst.entry.cause],
-            )
-        ]
+    return bad
+
+
+def _known_bad(worst: matrix.Match, text: str, view: Dict[str, Any], facts: Dict[str, Any]) -> Finding:
+    """The heading names the worst entry, and the text and remedy are its own."""
+    return Finding(
+        "combination.release",
+        worst.entry.severity,
+        f"Known-bad combination: {worst.entry.title}",
+        detail=f"{text}. {worst.entry.shown_explanation} (matrix entry {worst.entry.id})",
+        remedy=for_interpreter(worst.entry.remedy_for(view.get("os")), facts),
+        causes=[worst.entry.cause],
+    )
+
+
+def _judged_by_release_table(release: Dict[str, Any], view: Dict[str, Any], text: str) -> Finding:
+    """Known-good when a `compatible` row of the release describes this machine, else untested."""
     rows = release.get("compatible") or []
     verdicts = [(row_holds(row, view), row) for row in rows]
     good = [row for verdict, row in verdicts if verdict]
     if good:
-        return [
-            Finding(
-                "combination.release",
-                PASS,
-                f"Known-good combination: {text}",
-                detail="Listed in the release table: " + describe_row(good[0]),
-            )
-        ]
-    known = "\n".join(f"- {describe_row(row)}" for row in rows) or "(none recorded)"
-    return [
-        Finding(
+        return Finding(
             "combination.release",
-            WARN,
-            f"Untested combination: {text}",
-            detail="No known-good or known-bad record matches this combination; it may work. If it fails, "
-            "the combinations known to work with this runtime are the safest change.",
-            remedy=f"Known-good with {release.get('name') or release.get('id')}:\n{known}",
+            PASS,
+            f"Known-good combination: {text}",
+            detail="Listed in the release table: " + describe_row(good[0]),
         )
-    ]
+    known = "\n".join(f"- {describe_row(row)}" for row in rows) or "(none recorded)"
+    return Finding(
+        "combination.release",
+        WARN,
+        f"Untested combination: {text}",
+        detail="No known-good or known-bad record matches this combination; it may work. If it fails, "
+        "the combinations known to work with this runtime are the safest change.",
+        remedy=f"Known-good with {release.get('name') or release.get('id')}:\n{known}",
+    )
