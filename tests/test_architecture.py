@@ -218,7 +218,6 @@ STILL_LONG = {
     "edgedoctor/commands/matrix_cmd.py::run": 74,
     "edgedoctor/commands/check.py::examine": 72,
     "edgedoctor/diagnosis/plan.py::_steps": 70,
-    "edgedoctor/checks/python_env.py::_pycoral": 70,
     "edgedoctor/commands/check.py::add_examine_arguments": 67,
     "edgedoctor/machine/workerproc.py::exchange": 66,
     "edgedoctor/matrix/signatures.py::_windowed": 64,
