@@ -209,7 +209,6 @@ STILL_LONG = {
     "edgedoctor/matrix/engine.py::_build_entry": 101,
     "edgedoctor/matrix/signatures.py::_search": 84,
     "edgedoctor/matrix/engine.py::first_hits": 79,
-    "edgedoctor/checks/python_env.py::_pycoral": 70,
     "edgedoctor/matrix/signatures.py::_windowed": 64,
 }
 

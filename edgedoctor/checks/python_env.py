@@ -529,39 +529,65 @@ def _pycoral_install(facts, env, version) -> str:
     return f"{_pip(facts)} install --extra-index-url https://google-coral.github.io/py-repo/ pycoral~=2.0"
 
 
+def _pycoral_remedy(env, facts, platform) -> str:
+    """How to install Google's pycoral for the examined interpreter; for a Python that no pycoral build supports,
+    in a Python 3.9 environment of its own."""
+    os_name = platform.get("os")
+    version = (env.get("python") or {}).get("version")
+    if support.supports_python("pycoral", version, os_name, platform.get("arch")) is not False:
+        return _pycoral_install(facts, env, version)
+    # Neither Coral's index nor apt (python3-pycoral needs python3 < 3.10) has a pycoral for this Python.
+    venv, python = (
+        ("py -3.9 -m venv %USERPROFILE%\\coral-venv", "%USERPROFILE%\\coral-venv\\Scripts\\python")
+        if os_name == "windows"
+        else ("python3.9 -m venv ~/coral-venv", "~/coral-venv/bin/python")
+    )
+    return (
+        f"# Google's pycoral has no build for Python {version}; install it in a Python 3.9 environment:\n"
+        f"{venv}\n{python} -m pip install --extra-index-url https://google-coral.github.io/py-repo/ "
+        "pycoral~=2.0"
+    )
+
+
+def _pycoral_impostor(pycoral, facts, install: str) -> Finding:
+    """The unrelated PyPI package that took the name `pycoral`."""
+    return Finding(
+        "python.pycoral",
+        FAIL,
+        f"The installed 'pycoral' {pycoral.get('version') or ''} is not Google's pycoral".replace("  ", " "),
+        detail=(
+            f"It is the unrelated PyPI package ({pycoral.get('summary') or 'a CLI for the Allen Coral Atlas'})"
+            ", which takes the name `pycoral` and has no pycoral.utils.edgetpu. Google's pycoral comes "
+            "from Coral's own package index or apt repository."
+        ),
+        remedy=f"{_pip(facts)} uninstall -y pycoral\n{install}",
+        causes=["pycoral-wrong-package"],
+    )
+
+
+def _pycoral_import_failed(pycoral, facts, install: str) -> Finding:
+    """pycoral is there but its import fails; the cause comes from the captured error text."""
+    finding = Finding(
+        "python.pycoral",
+        FAIL,
+        f"pycoral {pycoral.get('version') or ''} cannot be imported".replace("  ", " "),
+        detail=_last_line(pycoral["error"]),
+    )
+    return _with_cause(
+        finding,
+        pycoral["error"] + "\n" + (pycoral.get("stderr") or ""),
+        facts,
+        fallback="pycoral-api-mismatch",
+        fallback_remedy=install,
+    )
+
+
 def _pycoral(env, facts, platform) -> List[Finding]:
     pycoral = env.get("pycoral") or {}
     identity = pycoral.get("identity")
-    os_name = platform.get("os")
-    version = (env.get("python") or {}).get("version")
-    install = _pycoral_install(facts, env, version)
-    if support.supports_python("pycoral", version, os_name, platform.get("arch")) is False:
-        # Neither Coral's index nor apt (python3-pycoral needs python3 < 3.10) has a pycoral for this Python.
-        venv, python = (
-            ("py -3.9 -m venv %USERPROFILE%\\coral-venv", "%USERPROFILE%\\coral-venv\\Scripts\\python")
-            if os_name == "windows"
-            else ("python3.9 -m venv ~/coral-venv", "~/coral-venv/bin/python")
-        )
-        install = (
-            f"# Google's pycoral has no build for Python {version}; install it in a Python 3.9 environment:\n"
-            f"{venv}\n{python} -m pip install --extra-index-url https://google-coral.github.io/py-repo/ "
-            "pycoral~=2.0"
-        )
+    install = _pycoral_remedy(env, facts, platform)
     if identity == "pypi-impostor":
-        return [
-            Finding(
-                "python.pycoral",
-                FAIL,
-                f"The installed 'pycoral' {pycoral.get('version') or ''} is not Google's pycoral".replace("  ", " "),
-                detail=(
-                    f"It is the unrelated PyPI package ({pycoral.get('summary') or 'a CLI for the Allen Coral Atlas'})"
-                    ", which takes the name `pycoral` and has no pycoral.utils.edgetpu. Google's pycoral comes "
-                    "from Coral's own package index or apt repository."
-                ),
-                remedy=f"{_pip(facts)} uninstall -y pycoral\n{install}",
-                causes=["pycoral-wrong-package"],
-            )
-        ]
+        return [_pycoral_impostor(pycoral, facts, install)]
     if identity == "absent":
         return [
             Finding(
@@ -573,21 +599,7 @@ def _pycoral(env, facts, platform) -> List[Finding]:
             )
         ]
     if pycoral.get("error"):
-        finding = Finding(
-            "python.pycoral",
-            FAIL,
-            f"pycoral {pycoral.get('version') or ''} cannot be imported".replace("  ", " "),
-            detail=_last_line(pycoral["error"]),
-        )
-        return [
-            _with_cause(
-                finding,
-                pycoral["error"] + "\n" + (pycoral.get("stderr") or ""),
-                facts,
-                fallback="pycoral-api-mismatch",
-                fallback_remedy=install,
-            )
-        ]
+        return [_pycoral_import_failed(pycoral, facts, install)]
     if identity == "google":
         return [Finding("python.pycoral", PASS, f"Google's pycoral {pycoral.get('version') or ''}".strip())]
     return [
