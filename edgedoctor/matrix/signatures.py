@@ -729,11 +729,7 @@ def _chain(parsed, items) -> Optional[_Chain]:
         current: list = []
         for item in sequence:
             gap = _gap(item, dotall)
-            if (
-                gap is None
-                or (gap[1] is not None and (gap[1] < GAP_SPLIT or pieces))
-                or _ends_before_a_line(current, gap, dotall)
-            ):
+            if gap is None or (gap[1] is not None and (gap[1] < GAP_SPLIT or pieces)):
                 # A bounded run stays inside its piece unless it follows the first one: the piece after a gap
                 # is taken where it first occurs, and before a bounded gap a later occurrence may be the one
                 # within reach of what follows (`a.*b[\s\S]{0,40}c` on "a b ...(41)... b c").
@@ -766,18 +762,6 @@ def _chain(parsed, items) -> Optional[_Chain]:
         refs = [_refs(piece) for piece in pieces]
         built_alternatives.append((pieces, built, gaps, defined, refs))
     return _Chain(built_alternatives, parsed)
-
-
-def _ends_before_a_line(current: list, gap, dotall: bool) -> bool:
-    """Whether a run of any text but a newline must stay inside the piece before it: a piece ended as early as
-    it can leaves the most room for a run that crosses lines, but where the piece can match a newline, an end
-    after that newline may be the only one from which the rest of the line is reached (`a\\s*.*b` on "a\\nb")."""
-    if not current or gap[2]:
-        return False
-    try:
-        return not _no_newline(current, dotall)
-    except ValueError:  # a set member it does not know: kept inside, the whole regex decides
-        return True
 
 
 def _has_op(items, wanted) -> bool:
